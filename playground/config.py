@@ -1,0 +1,150 @@
+"""A run is a serialisable config: data, layers, optimizer, schedule, seed, device.
+
+Configs round-trip through plain dicts (JSON or YAML files, the page's widgets, the CLI). Unknown
+keys and bad values raise ConfigError with the field, the value and the fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+INITS = ("default", "xavier", "he", "normal")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class DataConfig:
+    name: str = "spiral"          # a key of playground.data.DATASETS
+    n_samples: int = 500          # 2-D toys: points generated (train + validation)
+    noise: float = 0.1            # 2-D toys: noise level, 0 (clean) to 0.5 (very noisy)
+    val_fraction: float = 0.2     # share of the samples held out for validation
+    max_train: int = 0            # image sets: cap on training samples, 0 = all
+    data_dir: str = "data"        # torchvision sets: folder holding (or receiving) the files
+    download: bool = False        # torchvision sets: fetch missing files from the internet
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"            # one of OPTIMIZERS; "momentum" is SGD with momentum
+    lr: float = 0.01              # learning rate
+    momentum: float = 0.9         # momentum / nesterov (PyTorch form: v = mu*v + g)
+    weight_decay: float = 0.0     # L2 penalty (decoupled for adamw)
+    beta1: float = 0.9            # adam / adamw
+    beta2: float = 0.999          # adam / adamw
+    eps: float = 1e-8             # adam / adamw / rmsprop / adagrad
+    alpha: float = 0.99           # rmsprop smoothing (PyTorch's default; Keras' rho is 0.9)
+
+
+@dataclass
+class RunConfig:
+    name: str = ""                # label shown in run pickers
+    data: DataConfig = field(default_factory=DataConfig)
+    layers: list = field(default_factory=list)  # [{"type": "Linear", "out_features": 16}, ...]
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batch_size: int = 32          # samples per optimizer step
+    epochs: int = 20              # passes over the training set
+    init: str = "default"         # weight initialisation: one of INITS
+    seed: int = 0                 # drives data, initial weights, data order and dropout
+    device: str = "auto"          # one of DEVICES; auto = cuda, then mps, then cpu
+    amp: bool = False             # mixed precision (CUDA only)
+    threads: int = 1              # torch intra-op threads for this run (see GUIDE: contention)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a run config must be a mapping of fields, got {type(d).__name__}")
+        d = dict(d)
+        data = _fill(DataConfig, d.pop("data", {}) or {}, "data")
+        optim = _fill(OptimConfig, d.pop("optim", {}) or {}, "optim")
+        cfg = _fill(cls, d, "run", data=data, optim=optim)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        _check(self.optim.name in OPTIMIZERS, f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
+        _check(self.init in INITS, f"init: unknown initialisation '{self.init}'; pick one of {', '.join(INITS)}")
+        _check(self.device in DEVICES, f"device: unknown device '{self.device}'; pick one of {', '.join(DEVICES)}")
+        _check(self.optim.lr > 0, f"optim.lr: the learning rate must be above 0, got {self.optim.lr}")
+        _check(self.batch_size >= 1, f"batch_size: must be at least 1, got {self.batch_size}")
+        _check(self.epochs >= 1, f"epochs: must be at least 1, got {self.epochs}")
+        _check(self.optim.weight_decay >= 0, f"optim.weight_decay: must be 0 or more, got {self.optim.weight_decay}")
+        _check(0 < self.data.val_fraction < 1, f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.data.val_fraction}")
+        _check(0 <= self.data.noise <= 1, f"data.noise: must be between 0 and 1, got {self.data.noise}")
+        _check(self.data.n_samples >= 20, f"data.n_samples: need at least 20 points, got {self.data.n_samples}")
+        _check(self.threads >= 1, f"threads: must be at least 1, got {self.threads}")
+        _check(isinstance(self.layers, list) and all(isinstance(x, dict) and "type" in x for x in self.layers),
+               "layers: must be a list of mappings, each with a 'type' (e.g. {type: Linear, out_features: 16})")
+        _check(len(self.layers) > 0, "layers: the network is empty; add at least one layer (e.g. Linear)")
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
+def _fill(klass, values: dict, where: str, **fixed):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: must be a mapping of fields, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(klass)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(fields)}")
+    kwargs = dict(fixed)
+    for name, value in values.items():
+        default = fields[name].default
+        kwargs[name] = _coerce(value, default, f"{where}.{name}" if where != "run" else name)
+    return klass(**kwargs)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Coerce JSON/YAML scalars to the type of the field's default (1 -> 1.0, "1e-3" -> 0.001)."""
+    if default is dataclasses.MISSING or isinstance(default, list) or value is None and default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, str):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {type(default).__name__}, got {value!r}") from None
+    return value
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a JSON or YAML run config file."""
+    return RunConfig.from_dict(read_mapping(path))
+
+
+def read_mapping(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found; give the path of a .json or .yaml file (see examples/)")
+    import yaml
+
+    text = path.read_text()
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(f"config file '{path}' is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {e}") from None

@@ -1,0 +1,140 @@
+"""Shape inference and model building. Every impossible network is refused here, before training,
+with a message that names the layer, the shapes and a fix."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from playground.errors import ConfigError, ShapeError
+from playground.models.layers import Dropout, full_args, layer_args_text
+
+
+@dataclass
+class LayerRow:
+    index: int          # 1-based, as the page shows it
+    type: str
+    args: str           # "out_features=16, bias=True"
+    out_shape: tuple    # without the batch dimension
+    params: int
+
+
+def shape_text(shape: tuple) -> str:
+    if len(shape) == 1:
+        return f"{shape[0]} features"
+    return "x".join(str(s) for s in shape) + (" (CxHxW)" if len(shape) == 3 else "")
+
+
+def _pos_int(args: dict, key: str, where: str, allow_zero: bool = False) -> int:
+    v = args[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < (0 if allow_zero else 1):
+        need = "a whole number >= 0" if allow_zero else "a whole number >= 1"
+        raise ConfigError(f"{where}: {key}={v!r} is not valid; set {key} to {need}")
+    return v
+
+
+def _window(size_in: int, k: int, s: int, p: int, where: str, what: str) -> int:
+    out = (size_in + 2 * p - k) // s + 1
+    if out < 1:
+        raise ShapeError(f"{where}: {what} {k} does not fit the {size_in}x{size_in} input "
+                         f"(output would be {out}x{out}); use a smaller kernel_size, add padding, "
+                         f"or remove a pooling layer before it")
+    return out
+
+
+def _make(kind: str, args: dict, shape: tuple, where: str, num: int, flat_from: tuple | None = None):
+    """(module, out_shape) for one layer applied to an input of shape (no batch dim)."""
+    rank = len(shape)
+    needs_image = kind in ("Conv2d", "MaxPool2d", "AvgPool2d")
+    if needs_image and rank != 3:
+        fix = ("the data are 2-D points: use Linear layers, or pick an image data set"
+               if num == 0 and shape == (2,) else "remove the Flatten before it, or move this layer up")
+        raise ShapeError(f"{where}: expects an image (channels x height x width), gets {shape_text(shape)}; {fix}")
+    if kind == "Linear":
+        if rank != 1:
+            raise ShapeError(f"{where}: expects a flat vector, gets {shape_text(shape)}; "
+                             f"add a Flatten layer before it ({math.prod(shape)} features)")
+        n_in = args["in_features"]
+        if n_in is not None and n_in != shape[0]:
+            came = f" ({'x'.join(map(str, flat_from))} flattened)" if flat_from else ""
+            raise ShapeError(f"{where}: expects {n_in} input features, gets {shape[0]}{came}"
+                             f"; set in_features={shape[0]} (or leave it empty to infer it)")
+        out = _pos_int(args, "out_features", where)
+        return nn.Linear(shape[0], out, bias=bool(args["bias"])), (out,)
+    if kind == "Conv2d":
+        c_in = args["in_channels"]
+        if c_in is not None and c_in != shape[0]:
+            raise ShapeError(f"{where}: expects {c_in} input channels, gets {shape[0]} ({shape_text(shape)})"
+                             f"; set in_channels={shape[0]} (or leave it empty to infer it)")
+        c = _pos_int(args, "out_channels", where)
+        k, s = _pos_int(args, "kernel_size", where), _pos_int(args, "stride", where)
+        p = _pos_int(args, "padding", where, allow_zero=True)
+        h = _window(shape[1], k, s, p, where, "kernel_size")
+        w = _window(shape[2], k, s, p, where, "kernel_size")
+        return nn.Conv2d(shape[0], c, k, s, p), (c, h, w)
+    if kind in ("MaxPool2d", "AvgPool2d"):
+        k = _pos_int(args, "kernel_size", where)
+        s = k if args["stride"] is None else _pos_int(args, "stride", where)
+        h = _window(shape[1], k, s, 0, where, "kernel_size")
+        w = _window(shape[2], k, s, 0, where, "kernel_size")
+        return getattr(nn, kind)(k, s), (shape[0], h, w)
+    if kind == "Flatten":
+        return nn.Flatten(), (math.prod(shape),)
+    if kind == "Dropout":
+        p = args["p"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ConfigError(f"{where}: p={p!r} is not valid; set p to a drop probability from 0 to 0.9")
+        return Dropout(float(p)), shape
+    if kind == "BatchNorm":
+        return (nn.BatchNorm1d(shape[0]) if rank == 1 else nn.BatchNorm2d(shape[0])), shape
+    if kind == "LayerNorm":
+        return nn.LayerNorm(list(shape)), shape
+    if kind == "LeakyReLU":
+        return nn.LeakyReLU(float(args["negative_slope"])), shape
+    return getattr(nn, kind)(), shape           # ReLU, GELU, Tanh, Sigmoid
+
+
+def _walk(layers: list, input_shape: tuple):
+    shape, flat_from = tuple(input_shape), None
+    for i, spec in enumerate(layers):
+        where = f"layer {i + 1} ({spec.get('type')})"
+        args = full_args(spec, i + 1)
+        before = shape
+        module, shape = _make(spec["type"], args, shape, where, i, flat_from)
+        if spec["type"] == "Flatten" and len(before) > 1:
+            flat_from = before                  # remembered to explain a later Linear's input size
+        elif spec["type"] == "Linear" or len(shape) != 1:
+            flat_from = None
+        yield i, spec, module, shape
+
+
+def summarize(layers: list, input_shape: tuple, num_classes: int | None = None) -> list[LayerRow]:
+    """One row per layer: output shape and parameter count. Raises ShapeError / ConfigError."""
+    return _build(layers, input_shape, num_classes)[1]
+
+
+def build_model(layers: list, input_shape: tuple, num_classes: int | None = None):
+    """(nn.Sequential, rows). The last layer must output num_classes scores (the logits)."""
+    return _build(layers, input_shape, num_classes)
+
+
+def _build(layers, input_shape, num_classes):
+    if not layers:
+        raise ConfigError("the network is empty; add layers or load a preset")
+    modules, rows = [], []
+    for i, spec, module, shape in _walk(layers, input_shape):
+        modules.append(module)
+        rows.append(LayerRow(i + 1, spec["type"], layer_args_text(spec), shape,
+                             sum(p.numel() for p in module.parameters())))
+    if num_classes is not None and shape != (num_classes,):
+        last = rows[-1]
+        if len(shape) == 1 and last.type == "Linear":
+            fix = f"set out_features={num_classes} on layer {last.index} (Linear)"
+        elif len(shape) == 1:
+            fix = f"add a final Linear with out_features={num_classes}"
+        else:
+            fix = f"end with Flatten and Linear(out_features={num_classes})"
+        raise ShapeError(f"the network ends with {shape_text(shape)}, but the data set has {num_classes} classes, "
+                         f"so it must end with {num_classes} features (one score per class); {fix}")
+    return nn.Sequential(*modules), rows

@@ -1,0 +1,63 @@
+"""The process-wide registry of runs: starts, stops and caps them; survives page reloads.
+
+Streamlit sessions come and go (reconnects clear session-scoped caches), threads do not: keeping
+runs here lets a page find its run again and guarantees every thread has an owner that can stop it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+from playground.config import RunConfig
+from playground.errors import PlaygroundError
+from playground.train.engine import Run
+
+
+class Registry:
+    def __init__(self, max_active: int = 4, keep: int = 30):
+        self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
+        self.keep = keep                  # finished runs kept for viewing, oldest dropped first
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+
+    def start(self, config: RunConfig, publish_every: float = 0.1) -> Run:
+        """Check the config (raises PlaygroundError before any thread starts), then train it."""
+        run = Run(config, publish_every=publish_every)
+        run.prepare()
+        with self._lock:
+            active = [r for r in self._runs.values() if r.alive]
+            if len(active) >= self.max_active:
+                raise PlaygroundError(f"{len(active)} runs are already training (the limit is {self.max_active}); "
+                                      f"stop one before starting another")
+            self._runs[run.id] = run
+            self._trim()
+            run.start()
+        return run
+
+    def _trim(self) -> None:
+        done = [rid for rid, r in self._runs.items() if not r.alive and r.history.status != "pending"]
+        for rid in done[: max(0, len(self._runs) - self.keep)]:
+            del self._runs[rid]
+
+    def get(self, run_id: str | None) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id) if run_id else None
+
+    def runs(self) -> list[Run]:
+        """All kept runs, newest first."""
+        with self._lock:
+            return list(reversed(self._runs.values()))
+
+    def stop(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run is not None:
+            run.stop()
+
+    def stop_all(self, wait: float = 5.0) -> None:
+        for run in self.runs():
+            run.stop()
+        for run in self.runs():
+            run.join(wait)
+
+
+REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "4")))
