@@ -28,6 +28,18 @@ class DataConfig:
     data_dir: str = "data"        # torchvision sets: folder holding (or receiving) the files
     download: bool = False        # torchvision sets: fetch missing files from the internet
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataConfig":
+        cfg = _fill(cls, d or {}, "data")
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        _check(0 < self.val_fraction < 1, f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
+        _check(0 <= self.noise <= 1, f"data.noise: must be between 0 and 1, got {self.noise}")
+        _check(self.n_samples >= 20, f"data.n_samples: need at least 20 points, got {self.n_samples}")
+        _check(self.max_train >= 0, f"data.max_train: must be 0 (all) or more, got {self.max_train}")
+
 
 @dataclass
 class OptimConfig:
@@ -80,9 +92,7 @@ class RunConfig:
         _check(self.batch_size >= 1, f"batch_size: must be at least 1, got {self.batch_size}")
         _check(self.epochs >= 1, f"epochs: must be at least 1, got {self.epochs}")
         _check(self.optim.weight_decay >= 0, f"optim.weight_decay: must be 0 or more, got {self.optim.weight_decay}")
-        _check(0 < self.data.val_fraction < 1, f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.data.val_fraction}")
-        _check(0 <= self.data.noise <= 1, f"data.noise: must be between 0 and 1, got {self.data.noise}")
-        _check(self.data.n_samples >= 20, f"data.n_samples: need at least 20 points, got {self.data.n_samples}")
+        self.data.validate()
         _check(self.threads >= 1, f"threads: must be at least 1, got {self.threads}")
         _check(isinstance(self.layers, list) and all(isinstance(x, dict) and "type" in x for x in self.layers),
                "layers: must be a list of mappings, each with a 'type' (e.g. {type: Linear, out_features: 16})")

@@ -20,10 +20,11 @@ class LayerRow:
     params: int
 
 
-def shape_text(shape: tuple) -> str:
+def shape_text(shape: tuple, units: bool = True) -> str:
+    """(16,) -> "16 features"; (8, 14, 14) -> "8x14x14 (CxHxW)"; units=False: "16", "8x14x14"."""
     if len(shape) == 1:
-        return f"{shape[0]} features"
-    return "x".join(str(s) for s in shape) + (" (CxHxW)" if len(shape) == 3 else "")
+        return f"{shape[0]} features" if units else str(shape[0])
+    return "x".join(str(s) for s in shape) + (" (CxHxW)" if units and len(shape) == 3 else "")
 
 
 def _pos_int(args: dict, key: str, where: str, allow_zero: bool = False) -> int:
@@ -112,6 +113,21 @@ def _walk(layers: list, input_shape: tuple):
 def summarize(layers: list, input_shape: tuple, num_classes: int | None = None) -> list[LayerRow]:
     """One row per layer: output shape and parameter count. Raises ShapeError / ConfigError."""
     return _build(layers, input_shape, num_classes)[1]
+
+
+def summarize_partial(layers: list, input_shape: tuple, num_classes: int | None = None):
+    """(rows, error, bad_index): the rows up to the first refused layer, its message and 0-based
+    index (None when the whole network fits, or when the problem is the network's end)."""
+    rows = []
+    try:
+        for i, spec, module, shape in _walk(layers, input_shape):
+            rows.append(LayerRow(i + 1, spec["type"], layer_args_text(spec), shape,
+                                 sum(p.numel() for p in module.parameters())))
+        _build(layers, input_shape, num_classes)
+    except (ShapeError, ConfigError) as e:
+        bad = len(rows) if len(rows) < len(layers) else None
+        return rows, str(e), bad
+    return rows, None, None
 
 
 def build_model(layers: list, input_shape: tuple, num_classes: int | None = None):

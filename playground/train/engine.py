@@ -43,11 +43,12 @@ def check(config: RunConfig):
 class Run:
     """Train one RunConfig. `start()` trains in a daemon thread; `run()` trains in the caller's."""
 
-    def __init__(self, config: RunConfig, run_id: str | None = None, publish_every: float = 0.1):
+    def __init__(self, config: RunConfig, run_id: str | None = None, publish_every: float = 0.1,
+                 history: History | None = None):
         self.config = config
         self.id = run_id or uuid.uuid4().hex[:8]
         self.name = config.name or f"{config.data.name} · {config.optim.name} · lr {config.optim.lr:g}"
-        self.history = History()
+        self.history = history or History()
         self.publish_every = publish_every
         self.device: torch.device | None = None
         self.data: Dataset | None = None
@@ -60,16 +61,21 @@ class Run:
         self._blowup: float | None = None      # loss threshold for divergence, set from the first loss
 
     # ----------------------------------------------------------------- lifecycle
-    def prepare(self) -> None:
-        """Resolve the device, load data, build and initialise the model. Raises PlaygroundError."""
+    def prepare(self, data: Dataset | None = None) -> None:
+        """Resolve the device, load data (unless given), build and initialise the model.
+        Raises PlaygroundError."""
         cfg = self.config
-        self.data, self.rows = check(cfg)
+        if data is None:
+            self.data, self.rows = check(cfg)
+        else:
+            cfg.validate()
+            self.data = data
         self.device = resolve_device(cfg.device)
         if cfg.amp and self.device.type != "cuda":
             raise ConfigError(f"amp: mixed precision runs on CUDA only, and this run's device is "
                               f"{self.device.type}; switch mixed precision off")
         gen = torch.Generator().manual_seed(cfg.seed)
-        model, _ = build_model(cfg.layers, self.data.input_shape, self.data.num_classes)
+        model, self.rows = build_model(cfg.layers, self.data.input_shape, self.data.num_classes)
         apply_init(model, cfg.init, gen)
         self.model = model.to(self.device)
         self._dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)

@@ -11,18 +11,28 @@ import threading
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train.engine import Run
+from playground.train.worker import ProcessRun, WorkerPool
 
 
 class Registry:
-    def __init__(self, max_active: int = 4, keep: int = 30):
+    """processes=True (the app): each run trains in a warm worker process (see worker.py);
+    processes=False: in a thread of this process (tests, or where processes cannot start)."""
+
+    def __init__(self, max_active: int = 4, keep: int = 30, processes: bool = True):
         self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
         self.keep = keep                  # finished runs kept for viewing, oldest dropped first
+        self.pool = WorkerPool(max_active) if processes else None
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
 
+    def warm(self, n: int = 2) -> None:
+        """Start n worker processes in the background, so the first Starts do not wait for them."""
+        if self.pool is not None:
+            threading.Thread(target=self.pool.warm, args=(n,), daemon=True, name="warm-workers").start()
+
     def start(self, config: RunConfig, publish_every: float = 0.1) -> Run:
-        """Check the config (raises PlaygroundError before any thread starts), then train it."""
-        run = Run(config, publish_every=publish_every)
+        """Check the config (raises PlaygroundError before anything starts), then train it."""
+        run = ProcessRun(config, self.pool, publish_every) if self.pool else Run(config, publish_every=publish_every)
         run.prepare()
         with self._lock:
             active = [r for r in self._runs.values() if r.alive]
@@ -60,4 +70,5 @@ class Registry:
             run.join(wait)
 
 
-REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "4")))
+REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "4")),
+                    processes=os.environ.get("PLAYGROUND_PROCESSES", "1") != "0")

@@ -1,0 +1,32 @@
+# The two commands a user needs: `make app` (start the app) and `make test` (run every test).
+# Both set up what they need on a fresh machine: a virtual environment in .venv with the pinned
+# packages, and (for the browser tests) Chromium.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+
+.PHONY: setup app test bench browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+app: setup
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+browser:
+	@bash scripts/ensure-browser.sh
+
+test: setup browser
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m playground bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

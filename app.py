@@ -1,0 +1,11 @@
+"""Training Playground: entry point. Navigation and the shared sidebar; pages do the rest."""
+import streamlit as st
+
+from playground.train import REGISTRY
+from ui.sidebar import sidebar
+
+st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
+page = st.navigation([st.Page("views/build_train.py", title="Build & Train", icon="🏗️", default=True)])
+REGISTRY.warm()            # worker processes for training; a no-op once they run
+sidebar()
+page.run()

@@ -1,0 +1,218 @@
+"""Runs train in worker processes, not threads of the app's process.
+
+Why: a small model's training step is mostly Python (eager dispatch), so in a thread it fights the
+Streamlit server, chart building and other runs for the GIL, and a step that releases the GIL
+a dozen times waits up to 5 ms to get it back each time. A process per concurrent run, each with
+its own thread budget (RunConfig.threads, 1 by default), trains at bare-loop speed beside them.
+
+The parent checks the config and loads the data (errors reach the page at once), then sends the
+config and the data tensors (shared memory, no copy) to a warm worker. The worker trains the
+ordinary engine `Run` and streams every history write back over its pipe; a reader thread in the
+parent applies them to a local History, so pages read it exactly as they read an in-process run.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import traceback
+
+import torch
+import torch.multiprocessing as mp
+
+from playground.config import RunConfig
+from playground.errors import PlaygroundError
+from playground.train.engine import Run
+from playground.train.history import History
+
+log = logging.getLogger(__name__)
+_ctx = mp.get_context("spawn")
+
+
+class _PipeHistory(History):
+    """The worker side: a History that also sends each write to the parent."""
+
+    def __init__(self, conn):
+        super().__init__()
+        self._conn = conn
+
+    def add_steps(self, first_step, losses):
+        super().add_steps(first_step, losses)
+        self._conn.send(("add_steps", (first_step, losses), {}))
+
+    def update(self, **fields):
+        super().update(**fields)
+        self._conn.send(("update", (), fields))
+
+    def add_epoch(self, record):
+        super().add_epoch(record)
+        self._conn.send(("add_epoch", (record,), {}))
+
+
+class _WorkerRun(Run):
+    def _keep_weights(self):
+        super()._keep_weights()
+        self.history._conn.send(("weights", (self._weights,), {}))
+
+
+def _warm_up() -> None:
+    """Train a tiny CNN for a few steps, so a user's first run does not pay for lazy imports and
+    first-call kernel set-up (~1 s)."""
+    from playground.data import Dataset
+
+    X, y = torch.rand(64, 1, 8, 8), torch.arange(64) % 2
+    layers = [{"type": "Conv2d", "out_channels": 2, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
+              {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.1},
+              {"type": "Linear", "out_features": 2}]
+    run = Run(RunConfig.from_dict({"layers": layers, "epochs": 1, "batch_size": 32}))
+    run.prepare(Dataset("warm-up", "image", X, y, X, y, ["a", "b"]))
+    run._train()
+
+
+def _worker_main(conn, stop_event) -> None:
+    """Worker process loop: one job at a time until told to quit or the pipe closes."""
+    torch.set_num_threads(1)
+    _warm_up()
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg[0] == "quit":
+            return
+        _, run_id, cfg_dict, data = msg
+        config = RunConfig.from_dict(cfg_dict)
+        history = _PipeHistory(conn)
+        run = _WorkerRun(config, run_id=run_id, history=history)
+        run._stop = stop_event
+        try:
+            torch.set_num_threads(config.threads)
+            run.prepare(data)
+            run._train()
+        except PlaygroundError as e:
+            history.update(status="failed", message=str(e))
+        except Exception as e:  # the page must always learn how a run ended
+            traceback.print_exc()
+            history.update(status="failed", message=f"internal error ({type(e).__name__}: {e}); "
+                                                     f"see the server log for the traceback")
+        conn.send(("done", (), {}))
+
+
+class _Worker:
+    def __init__(self):
+        self.conn, child = _ctx.Pipe()
+        self.stop_event = _ctx.Event()
+        self.proc = _ctx.Process(target=_worker_main, args=(child, self.stop_event), daemon=True,
+                                 name="playground-worker")
+        self.proc.start()
+        child.close()
+        self.busy = False
+
+
+class WorkerPool:
+    """Keeps up to `size` warm worker processes; hands each new run an idle one."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._count = 0
+        atexit.register(self.close)
+
+    def warm(self, n: int = 1) -> None:
+        """Start workers ahead of time (a spawn imports torch: ~2-3 s) so Start is instant."""
+        with self._lock:
+            while len(self._idle) < n and self._count < self.size:
+                self._idle.append(_Worker())
+                self._count += 1
+
+    def acquire(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                w = self._idle.pop()
+                if w.proc.is_alive():
+                    return w
+                self._count -= 1
+            if self._count >= self.size:
+                raise PlaygroundError(f"{self.size} runs are already training (the limit); stop one first")
+            self._count += 1
+        return _Worker()
+
+    def release(self, w: _Worker, healthy: bool) -> None:
+        with self._lock:
+            if healthy and w.proc.is_alive():
+                self._idle.append(w)
+            else:
+                self._count -= 1
+        if not healthy:
+            w.proc.kill()
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for w in workers:
+            try:
+                w.conn.send(("quit",))
+            except OSError:
+                pass
+            w.proc.join(1)
+            if w.proc.is_alive():
+                w.proc.kill()
+
+
+class ProcessRun(Run):
+    """A Run trained by a worker process. Same surface as Run for pages: history, alive, stop()..."""
+
+    def __init__(self, config: RunConfig, pool: WorkerPool, publish_every: float = 0.1):
+        super().__init__(config, publish_every=publish_every)
+        self._pool = pool
+        self._worker: _Worker | None = None
+        self._done = threading.Event()
+
+    def prepare(self, data=None) -> None:
+        """Check the config and load data here (errors surface at once); build nothing heavy."""
+        from playground.device import resolve_device
+        from playground.train.engine import check
+
+        self.data, self.rows = check(self.config) if data is None else (data, None)
+        self.device = resolve_device(self.config.device)
+
+    def start(self) -> None:
+        self._worker = w = self._pool.acquire()
+        w.stop_event.clear()
+        self.history.update(status="running")
+        w.conn.send(("job", self.id, self.config.to_dict(), self.data))   # tensors go by shared memory
+        self._thread = threading.Thread(target=self._read, name=f"run-{self.id}-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        w, healthy = self._worker, True
+        try:
+            while True:
+                method, args, kwargs = w.conn.recv()
+                if method == "done":
+                    break
+                if method == "weights":
+                    with self._weights_lock:
+                        self._weights = args[0]
+                    continue
+                getattr(self.history, method)(*args, **kwargs)
+        except (EOFError, OSError):
+            healthy = False
+            code = w.proc.exitcode
+            self.history.update(status="failed", message=f"the training process died (exit code {code}); "
+                                                         f"the run is lost, its curves so far are kept")
+        finally:
+            self._pool.release(w, healthy)
+            self._done.set()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout) if self._worker is not None else True
+
+    @property
+    def alive(self) -> bool:
+        return self._worker is not None and not self._done.is_set()

@@ -1,0 +1,1 @@
+"""Figure builders: pure functions from metrics/arrays to Altair or Plotly objects."""

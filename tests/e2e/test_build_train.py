@@ -1,0 +1,108 @@
+"""A user in a browser: build a network, train it live, stop it, and meet a refused network."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def progress_step(page) -> int:
+    """The step count the live progress bar shows ("step 1,234/8,000"), 0 if none yet."""
+    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=1000) \
+        if page.locator('[data-testid="stProgress"]').count() else ""
+    m = re.search(r"step ([\d,]+)/", text)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def choose(page, label: str, option: str, nth: int = 0) -> None:
+    """Pick option in the selectbox whose (possibly hidden) label is label."""
+    page.get_by_role("combobox", name=label).nth(nth).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_train_spiral_live_then_stop(page, shot):
+    shot("opened")
+    # Build: widen the first hidden layer and watch its output shape follow.
+    args = page.get_by_role("textbox", name="arguments").first
+    args.fill("out_features=32, bias=True")
+    args.press("Enter")
+    page.get_by_text("32 features").first.wait_for()
+    set_number(page, "Epochs", 1000)
+    page.wait_for_timeout(800)                              # let the rerun with 1000 epochs land
+    shot("built")
+
+    page.get_by_role("button", name="Start training").click()
+    page.locator('[data-testid="stProgress"]').first.wait_for()
+    deadline = time.time() + 20
+    first = 0
+    while first == 0 and time.time() < deadline:
+        first = progress_step(page)
+        time.sleep(0.2)
+    assert first > 0, "no training step shown within 20 s of Start"
+    time.sleep(2.0)
+    later = progress_step(page)
+    assert later > first, f"the curve did not grow: step {first} then {later}"
+    shot("training")
+
+    # Accuracy rises: wait for the validation accuracy to pass 80% on the spiral.
+    deadline, acc = time.time() + 60, 0.0
+    while time.time() < deadline:
+        text = metric(page, "validation accuracy")
+        acc = float(text.rstrip("%")) / 100 if text.endswith("%") else 0.0
+        if acc > 0.8:
+            break
+        time.sleep(0.5)
+    assert acc > 0.8, f"validation accuracy stayed at {acc:.1%}"
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2       # loss curves
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1          # decision boundary
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped by the user").wait_for(timeout=15_000)
+    shot("stopped")
+    stopped_at = progress_step(page)
+    time.sleep(1.5)
+    assert progress_step(page) == stopped_at, "training went on after Stop"
+
+
+def test_refused_network_names_layer_and_fix(page, shot):
+    choose(page, "type", "Conv2d")
+    err = page.get_by_text("This network cannot train on this data")
+    err.wait_for()
+    body = page.locator('[data-testid="stAlert"]').filter(has_text="cannot train").inner_text()
+    assert "layer 1 (Conv2d)" in body and "2-D points" in body, body
+    assert page.get_by_role("button", name="Start training").is_disabled()
+    shot("refused")
+
+
+def test_mnist_cnn_first_point_fast(page, shot):
+    choose(page, "Data set", "MNIST 5,000 (offline)")
+    page.get_by_text("1x28x28 (CxHxW)").first.wait_for(timeout=30_000)
+    page.get_by_text("9,098 parameters").wait_for()       # the Small CNN preset was swapped in
+    shot("mnist-built")
+    t0 = time.time()
+    page.get_by_role("button", name="Start training").click()
+    while progress_step(page) == 0 and time.time() - t0 < 20:
+        time.sleep(0.05)
+    first_point = time.time() - t0
+    assert progress_step(page) > 0
+    print(f"time to first point after Start (MNIST small CNN, browser-measured): {first_point:.2f} s")
+    assert first_point < 4.0, f"first point took {first_point:.2f} s"
+    page.get_by_text("accuracy per epoch", exact=False).first.wait_for()
+    page.locator('[data-testid="stProgress"]').filter(has_text="epoch 2/").first.wait_for(timeout=60_000)
+    shot("mnist-training")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped by the user").wait_for(timeout=15_000)

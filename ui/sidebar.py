@@ -1,0 +1,35 @@
+"""The shared sidebar: device, seed, and which run the pages show."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.device import available_devices
+from playground.train import REGISTRY
+from ui.state import keep
+
+STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
+               "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
+               "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]"}
+
+
+def run_label(run) -> str:
+    return f"{run.id} · {run.name}"       # stable text: a selectbox's labels must not change under it
+
+
+def sidebar() -> None:
+    keep({"device": "auto", "seed": 0})
+    with st.sidebar:
+        st.selectbox("Device", ["auto"] + available_devices(), key="device",
+                     help="auto picks CUDA, then Apple MPS, then the CPU")
+        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
+                        help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
+        runs = REGISTRY.runs()
+        if runs:
+            ids = [r.id for r in runs]
+            if st.session_state.get("run_id") not in ids:
+                st.session_state["run_id"] = ids[0]
+            st.selectbox("Run shown", ids, key="run_id", format_func=lambda i: run_label(REGISTRY.get(i)),
+                         help="Runs live in the server: they keep training if you reload or close the tab")
+            shown = REGISTRY.get(st.session_state["run_id"])
+            st.caption(f"{STATUS_ICON.get(shown.history.status, '')} {shown.history.status}")
+        st.caption("Training Playground · PyTorch")
