@@ -69,9 +69,9 @@ def parsed_specs() -> tuple[list[dict], dict[int, str]]:
 def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
     """Draw the rows. rows_by_index: LayerRow by 0-based index (shape/params), as far as they go."""
     layers = st.session_state["layers"]
-    widths = [0.3, 1.7, 2.6, 1.0, 0.8, 0.4, 0.4, 0.4]
+    widths = [0.3, 1.6, 2.5, 1.0, 0.9, 0.4, 0.4, 0.4]
     head = st.columns(widths, vertical_alignment="bottom")
-    for col, text in zip(head, ["#", "layer", "arguments", "output (CxHxW)", "params"]):
+    for col, text in zip(head, ["#", "layer", "arguments", "output", "params"]):
         col.caption(text)
     for i, layer in enumerate(layers):
         lid = layer["id"]

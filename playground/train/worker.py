@@ -7,18 +7,31 @@ its own thread budget (RunConfig.threads, 1 by default), trains at bare-loop spe
 
 The parent checks the config and loads the data (errors reach the page at once), then sends the
 config and the data tensors (shared memory, no copy) to a warm worker. The worker trains the
-ordinary engine `Run` and streams every history write back over its pipe; a reader thread in the
+ordinary engine `Run` and streams every history write back over its socket; a reader thread in the
 parent applies them to a local History, so pages read it exactly as they read an in-process run.
+Stop is a one-byte shared flag the training loop reads between steps.
+
+Workers are started as `python -c "...worker import main; main()" FD FLAG` rather than with
+multiprocessing's spawn: spawn re-imports the parent's __main__, which under Streamlit is the app
+script itself.
 """
 from __future__ import annotations
 
 import atexit
 import logging
+import mmap
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import torch
-import torch.multiprocessing as mp
+import torch.multiprocessing as mp   # registers the shared-memory pickling of tensors
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
@@ -26,7 +39,33 @@ from playground.train.engine import Run
 from playground.train.history import History
 
 log = logging.getLogger(__name__)
-_ctx = mp.get_context("spawn")
+mp.set_sharing_strategy("file_system")   # tensors travel as shared-memory file names: no fd passing
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class StopFlag:
+    """A one-byte flag in a shared file: the parent sets it, the worker's loop reads it per step."""
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, "r+b") as f:
+            self._map = mmap.mmap(f.fileno(), 1)
+
+    @classmethod
+    def create(cls) -> "StopFlag":
+        fd, path = tempfile.mkstemp(prefix="playground-stop-")
+        os.write(fd, b"\0")
+        os.close(fd)
+        return cls(path)
+
+    def is_set(self) -> bool:
+        return self._map[0] != 0
+
+    def set(self) -> None:
+        self._map[0] = 1
+
+    def clear(self) -> None:
+        self._map[0] = 0
 
 
 class _PipeHistory(History):
@@ -69,8 +108,8 @@ def _warm_up() -> None:
     run._train()
 
 
-def _worker_main(conn, stop_event) -> None:
-    """Worker process loop: one job at a time until told to quit or the pipe closes."""
+def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
+    """Worker process loop: one job at a time until told to quit or the socket closes."""
     torch.set_num_threads(1)
     _warm_up()
     while True:
@@ -100,13 +139,24 @@ def _worker_main(conn, stop_event) -> None:
 
 class _Worker:
     def __init__(self):
-        self.conn, child = _ctx.Pipe()
-        self.stop_event = _ctx.Event()
-        self.proc = _ctx.Process(target=_worker_main, args=(child, self.stop_event), daemon=True,
-                                 name="playground-worker")
-        self.proc.start()
-        child.close()
-        self.busy = False
+        mine, theirs = socket.socketpair()
+        self.stop_event = StopFlag.create()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen([sys.executable, "-c", "from playground.train.worker import main; main()",
+                                      str(theirs.fileno()), self.stop_event.path],
+                                     pass_fds=[theirs.fileno()], env=env, cwd=ROOT)
+        theirs.close()
+        self.conn = Connection(mine.detach())
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.conn.close()
+        Path(self.stop_event.path).unlink(missing_ok=True)
 
 
 class WorkerPool:
@@ -130,8 +180,9 @@ class WorkerPool:
         with self._lock:
             while self._idle:
                 w = self._idle.pop()
-                if w.proc.is_alive():
+                if w.alive():
                     return w
+                w.kill()
                 self._count -= 1
             if self._count >= self.size:
                 raise PlaygroundError(f"{self.size} runs are already training (the limit); stop one first")
@@ -140,12 +191,11 @@ class WorkerPool:
 
     def release(self, w: _Worker, healthy: bool) -> None:
         with self._lock:
-            if healthy and w.proc.is_alive():
+            if healthy and w.alive():
                 self._idle.append(w)
-            else:
-                self._count -= 1
-        if not healthy:
-            w.proc.kill()
+                return
+            self._count -= 1
+        w.kill()
 
     def close(self) -> None:
         with self._lock:
@@ -153,11 +203,10 @@ class WorkerPool:
         for w in workers:
             try:
                 w.conn.send(("quit",))
-            except OSError:
+                w.proc.wait(1)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
-            w.proc.join(1)
-            if w.proc.is_alive():
-                w.proc.kill()
+            w.kill()
 
 
 class ProcessRun(Run):
@@ -199,7 +248,7 @@ class ProcessRun(Run):
                 getattr(self.history, method)(*args, **kwargs)
         except (EOFError, OSError):
             healthy = False
-            code = w.proc.exitcode
+            code = w.proc.poll()
             self.history.update(status="failed", message=f"the training process died (exit code {code}); "
                                                          f"the run is lost, its curves so far are kept")
         finally:
@@ -216,3 +265,8 @@ class ProcessRun(Run):
     @property
     def alive(self) -> bool:
         return self._worker is not None and not self._done.is_set()
+
+
+def main() -> None:
+    """Entry of a worker process: argv is [FD of its socket, path of its stop flag]."""
+    _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))

@@ -40,7 +40,7 @@ def test_train_spiral_live_then_stop(page, shot):
     args = page.get_by_role("textbox", name="arguments").first
     args.fill("out_features=32, bias=True")
     args.press("Enter")
-    page.get_by_text("32 features").first.wait_for()
+    page.get_by_text("658 parameters").wait_for()          # 2*32+32 + 32*16+16 + 16*2+2
     set_number(page, "Epochs", 1000)
     page.wait_for_timeout(800)                              # let the rerun with 1000 epochs land
     shot("built")

@@ -1,0 +1,183 @@
+"""python -m playground bench: figures, not a test. Everything compared is measured side by side in
+one run, alternating, median of the repeats (the machine is shared and noisy).
+
+1. engine vs a bare hand-written PyTorch loop: same model and initial weights, data, batch size,
+   thread settings, and the same per-epoch work (running train loss/accuracy, validation pass);
+   in-process engine, and the app's path (a warm worker process);
+2. two runs at once (app path) vs the two trained one after the other in the bare loop;
+3. one run beside a busy neighbour process (a pure-Python spinner; a UMAP fit), against quiet;
+   the bare loop with torch's default thread count beside the same neighbour, for contrast;
+4. time from Start to the first point on the chart (app path, MNIST small CNN).
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from playground.config import RunConfig
+from playground.data import load_dataset
+from playground.models.build import build_model
+from playground.models.init import apply_init
+from playground.models.presets import preset_layers
+from playground.train.engine import Run
+from playground.train.registry import Registry
+
+CASES = {
+    "MNIST small CNN, batch 64": dict(data={"name": "mnist_subset"}, layers=preset_layers("Small CNN", "image", 10),
+                                      batch_size=64, optim={"name": "adam", "lr": 0.003}),
+    "spiral MLP, batch 10": dict(data={"name": "spiral"}, layers=preset_layers("MLP", "points", 2),
+                                 batch_size=10, optim={"name": "adam", "lr": 0.03}),
+}
+EPOCHS = {"MNIST small CNN, batch 64": 2, "spiral MLP, batch 10": 40}
+NEIGHBOURS = {
+    "a pure-Python spinner process": "while True: pass",
+    "a UMAP fit process": ("import numpy as np, umap\nX = np.random.RandomState(0).rand(2000, 16)\n"
+                           "while True: umap.UMAP(n_neighbors=15).fit_transform(X)"),
+}
+
+
+def config(name: str, epochs: int, seed: int = 0) -> RunConfig:
+    return RunConfig.from_dict({**CASES[name], "epochs": epochs, "seed": seed, "threads": 1})
+
+
+def bare_loop(cfg: RunConfig) -> float:
+    """What one writes by hand: returns wall seconds for training plus the per-epoch validation."""
+    data = load_dataset(cfg.data, cfg.seed)
+    model, _ = build_model(cfg.layers, data.input_shape, data.num_classes)
+    apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
+    X, y, Xv, yv = data.X_train, data.y_train, data.X_val, data.y_val
+    n, bs = len(X), cfg.batch_size
+    order = torch.Generator().manual_seed(cfg.seed + 1)
+    t0 = time.perf_counter()
+    for _ in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=order)
+        loss_sum, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
+        for i in range(0, n, bs):
+            idx = perm[i:i + bs]
+            xb, yb = X[idx], y[idx]
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+            correct += (logits.detach().argmax(1) == yb).sum()
+        model.eval()
+        with torch.no_grad():
+            val = sum(F.cross_entropy(model(Xv[i:i + 1024]), yv[i:i + 1024], reduction="sum").item()
+                      for i in range(0, len(Xv), 1024))
+        _ = (loss_sum.item(), correct.item(), val)
+    return time.perf_counter() - t0
+
+
+def engine_inprocess(cfg: RunConfig) -> float:
+    run = Run(cfg)
+    run.prepare()
+    t0 = time.perf_counter()
+    run._train()
+    return time.perf_counter() - t0
+
+
+def engine_app(reg: Registry, cfgs: list[RunConfig]) -> float:
+    """Wall seconds from starting all cfgs (app path, warm workers) until the last one ends."""
+    t0 = time.perf_counter()
+    runs = [reg.start(c) for c in cfgs]
+    for r in runs:
+        r.join()
+        assert r.history.status == "finished", r.history.message
+    return time.perf_counter() - t0
+
+
+def first_point(reg: Registry, cfg: RunConfig) -> float:
+    t0 = time.perf_counter()
+    run = reg.start(cfg)
+    while not run.history.step_loss and run.alive:
+        time.sleep(0.002)
+    dt = time.perf_counter() - t0
+    run.stop()
+    run.join()
+    return dt
+
+
+def median_of(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def samples(cfg: RunConfig) -> int:
+    return len(load_dataset(cfg.data, cfg.seed).X_train) * cfg.epochs
+
+
+def main(quick: bool = False) -> None:
+    repeats = 2 if quick else 3
+    torch.set_num_threads(1)
+    reg = Registry(max_active=4, processes=True)
+    reg.pool.warm(2)
+    for name in CASES:                                  # load data, warm caches, let workers start
+        bare_loop(config(name, 1))
+    time.sleep(4)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread per run; "
+          f"median of {repeats}, alternating\n")
+
+    print("1. one run: engine vs bare PyTorch loop (same model, init, data, batch, threads)")
+    for name in CASES:
+        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        n = samples(cfg)
+        times = {"bare": [], "engine": [], "app": []}
+        for _ in range(repeats):
+            times["bare"].append(bare_loop(cfg))
+            times["engine"].append(engine_inprocess(cfg))
+            times["app"].append(engine_app(reg, [cfg]))
+        t = {k: statistics.median(v) for k, v in times.items()}
+        print(f"   {name}: bare {n / t['bare']:,.0f} samples/s | engine in-process {n / t['engine']:,.0f} "
+              f"(ratio {t['bare'] / t['engine']:.2f}) | app path, worker process {n / t['app']:,.0f} "
+              f"(ratio {t['bare'] / t['app']:.2f}; includes dispatch)")
+
+    print("\n2. two runs at once (app path) vs the same two one after the other in the bare loop")
+    for name in CASES:
+        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        seq, conc = [], []
+        for _ in range(repeats):
+            seq.append(bare_loop(cfg) + bare_loop(config(name, cfg.epochs, seed=1)))
+            conc.append(engine_app(reg, [cfg, config(name, cfg.epochs, seed=1)]))
+        s, c = statistics.median(seq), statistics.median(conc)
+        print(f"   {name}: sequential bare {s:.2f} s, concurrent {c:.2f} s -> ratio {c / s:.2f} (target <= 1.1)")
+
+    print("\n3. beside a busy neighbour process (target: keep >= 0.5 of the quiet samples/s)")
+    name = "MNIST small CNN, batch 64"
+    cfg = config(name, 1)
+    n = samples(cfg)
+    quiet_app = median_of(lambda: engine_app(reg, [cfg]), repeats)
+    torch.set_num_threads(2)
+    quiet_2t = median_of(lambda: bare_loop(cfg), repeats)
+    torch.set_num_threads(1)
+    for label, code in NEIGHBOURS.items():
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(3 if "spinner" in label else 20)           # UMAP: past numba's compile, into fits
+            busy_app = median_of(lambda: engine_app(reg, [cfg]), repeats)
+            torch.set_num_threads(2)
+            busy_2t = median_of(lambda: bare_loop(cfg), repeats)
+            torch.set_num_threads(1)
+        finally:
+            proc.kill()
+            proc.wait()
+        print(f"   {name} beside {label}: app path {n / busy_app:,.0f} samples/s vs quiet {n / quiet_app:,.0f} "
+              f"-> keeps {quiet_app / busy_app:.2f}; bare loop with torch's 2 threads {n / busy_2t:,.0f} vs "
+              f"quiet {n / quiet_2t:,.0f} -> keeps {quiet_2t / busy_2t:.2f}")
+        time.sleep(1)
+
+    print("\n4. Start -> first point on the chart (app path, warm worker, MNIST small CNN)")
+    fp = [first_point(reg, config(name, 3)) for _ in range(repeats)]
+    print(f"   median {statistics.median(fp) * 1000:.0f} ms (max {max(fp) * 1000:.0f} ms; target < 2000 ms)")
+    reg.pool.close()
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

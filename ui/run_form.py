@@ -1,0 +1,104 @@
+"""The run form's state: widget defaults, widgets <-> RunConfig, presets, config upload."""
+from __future__ import annotations
+
+import streamlit as st
+import yaml
+
+from playground.config import DataConfig, RunConfig
+from playground.data import DATASETS, load_dataset
+from playground.errors import PlaygroundError
+from playground.models import preset_layers
+from playground.train import REGISTRY
+from ui.layer_editor import parsed_specs, set_layers
+from ui.state import keep
+
+LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+BATCHES = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024]
+DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
+INITS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "normal": "N(0, 1)"}
+
+
+def init_form() -> None:
+    """Defaults for every form widget (kept across page visits) and a starting network."""
+    keep({"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
+          "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
+          "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False})
+    if "layers" not in st.session_state:
+        set_layers(preset_layers("MLP", "points", 2), "points")
+
+
+def data_config() -> dict:
+    s = st.session_state
+    return {"name": s.data_name, "noise": s.noise, "n_samples": s.n_samples, "val_fraction": s.val_pct / 100,
+            "max_train": s.max_train, "data_dir": s.data_dir, "download": s.download}
+
+
+def load_preset() -> None:
+    spec = DATASETS[st.session_state.data_name]
+    try:
+        n_classes = load_dataset(DataConfig.from_dict(data_config())).num_classes
+    except PlaygroundError:
+        n_classes = 10
+    set_layers(preset_layers(st.session_state.preset, spec.kind, n_classes), spec.kind)
+
+
+# Settings that train well per kind of data (TensorFlow Playground's for the 2-D toys).
+SUGGESTED = {"points": {"lr": 0.03, "batch_size": 10, "epochs": 100},
+             "image": {"lr": 0.003, "batch_size": 64, "epochs": 5}}
+
+
+def data_changed() -> None:
+    """Switching between points and images: suggest settings that fit the new kind of data, and
+    load the fitting preset unless the user has edited the network."""
+    kind = DATASETS[st.session_state.data_name].kind
+    if st.session_state.get("settings_kind", "points") == kind:
+        return
+    st.session_state.settings_kind = kind
+    st.session_state.update(SUGGESTED[kind])
+    note = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in SUGGESTED[kind].items())
+    if st.session_state.net_kind != kind and not st.session_state.net_edited:
+        st.session_state.preset = "MLP" if kind == "points" else "Small CNN"
+        load_preset()
+        note += f", the {st.session_state.preset} preset"
+    st.toast(f"Settings for {'2-D points' if kind == 'points' else 'images'}: {note}")
+
+
+def config_uploaded() -> None:
+    """Put an uploaded run config (JSON/YAML, e.g. from 'Config (JSON)') into the widgets."""
+    upload = st.session_state.config_upload
+    if upload is None:
+        return
+    try:
+        cfg = RunConfig.from_dict(yaml.safe_load(upload.getvalue().decode("utf-8", "replace")))
+    except (PlaygroundError, yaml.YAMLError) as e:
+        st.session_state.upload_error = f"'{upload.name}' is not a run config the playground can read: {e}"
+        return
+    s, d, o = st.session_state, cfg.data, cfg.optim
+    s.upload_error = None
+    s.update(data_name=d.name, noise=d.noise, n_samples=d.n_samples, val_pct=round(d.val_fraction * 100),
+             max_train=d.max_train, data_dir=d.data_dir, download=d.download, optim=o.name, lr=o.lr,
+             momentum=o.momentum, weight_decay=o.weight_decay, batch_size=cfg.batch_size, epochs=cfg.epochs,
+             init=cfg.init, seed=cfg.seed, settings_kind=DATASETS[d.name].kind)
+    for key, options in (("lr", LRS), ("batch_size", BATCHES), ("weight_decay", DECAYS)):
+        if s[key] not in options:           # the sliders offer fixed steps: take the nearest one
+            s[key] = min(options, key=lambda v: abs(v - s[key]))
+    set_layers(cfg.layers, DATASETS[d.name].kind)
+    st.session_state.net_edited = True
+
+
+def build_config() -> RunConfig:
+    s = st.session_state
+    return RunConfig.from_dict({
+        "data": data_config(), "layers": parsed_specs()[0], "batch_size": s.batch_size, "epochs": s.epochs,
+        "optim": {"name": s.optim, "lr": s.lr, "momentum": s.momentum, "weight_decay": s.weight_decay},
+        "init": s.init, "seed": s.seed, "device": s.device, "amp": s.amp})
+
+
+def start_run() -> None:
+    """Start button: train the form's config; a refusal is kept for the page to show."""
+    st.session_state.pop("start_error", None)
+    try:
+        run = REGISTRY.start(build_config())
+        st.session_state.run_id = run.id
+    except PlaygroundError as e:
+        st.session_state.start_error = str(e)
