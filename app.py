@@ -5,7 +5,10 @@ from playground.train import REGISTRY
 from ui.sidebar import sidebar
 
 st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
-page = st.navigation([st.Page("views/build_train.py", title="Build & Train", icon="🏗️", default=True)])
+page = st.navigation([
+    st.Page("views/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+])
 REGISTRY.warm()            # worker processes for training; a no-op once they run
 sidebar()
 page.run()

@@ -1,8 +1,9 @@
-"""Headless CLI: python -m playground {train,check,bench,datasets} ...
+"""Headless CLI: python -m playground {train,check,compare,bench,datasets} ...
 
 train CONFIG   trains the run the config (JSON or YAML) describes; a progress line per epoch, then
                one JSON object as the last line of stdout.
 check CONFIG   prints the layer / shape / parameter table, or the error and its fix.
+compare CONFIG races a base run's variants at once; one JSON object per variant as the last lines.
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 """
@@ -71,6 +72,41 @@ def cmd_train(args) -> int:
     return 0 if result["status"] in ("finished", "stopped") else 1
 
 
+def cmd_compare(args) -> int:
+    from playground.compare import load_compare
+    from playground.train.registry import Registry
+
+    configs = load_compare(args.config)
+    if args.epochs:
+        for c in configs:
+            c.epochs = args.epochs
+    reg = Registry(max_active=len(configs), processes=True)
+    print(f"racing {len(configs)} variants at once (same seed {configs[0].seed}: same initial weights, "
+          f"same data order): {', '.join(c.name for c in configs)}", flush=True)
+    gid = reg.start_group(configs, publish_every=0.5)
+    runs = reg.group(gid)
+    try:
+        pending = list(runs)
+        while pending:
+            for run in [r for r in pending if r.join(0.05)]:
+                res = run.result()
+                print(f"{run.name}: {res['status']} after {res['epochs']} epochs, val loss "
+                      f"{res['val_loss'] if res['val_loss'] is None else round(res['val_loss'], 4)}, val acc "
+                      f"{res['val_accuracy'] if res['val_accuracy'] is None else round(res['val_accuracy'], 4)}",
+                      flush=True)
+                pending.remove(run)
+    except KeyboardInterrupt:
+        for run in runs:
+            run.stop()
+        for run in runs:
+            run.join()
+    finally:
+        reg.pool.close()
+    for run in runs:
+        print(json.dumps({"name": run.name, **run.result()}), flush=True)
+    return 0 if all(r.result()["status"] in ("finished", "stopped", "diverged") for r in runs) else 1
+
+
 def cmd_datasets(args) -> int:
     from playground.data import DATASETS
 
@@ -97,6 +133,10 @@ def main(argv=None) -> int:
         s.add_argument("--device", help="override the config's device (auto, cpu, cuda, mps)")
         s.add_argument("--seed", type=int, help="override the config's seed")
         s.set_defaults(fn=fn)
+    s = sub.add_parser("compare", help="race the variants of a compare config side by side")
+    s.add_argument("config", help="path to a compare config: base + variants (see examples/compare/)")
+    s.add_argument("--epochs", type=int, help="override every variant's epochs")
+    s.set_defaults(fn=cmd_compare)
     s = sub.add_parser("bench", help="engine vs bare PyTorch loop, concurrency, busy neighbour")
     s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     s.set_defaults(fn=cmd_bench)
@@ -106,7 +146,7 @@ def main(argv=None) -> int:
         return args.fn(args)
     except PlaygroundError as e:
         print(f"error: {e}", file=sys.stderr)
-        if args.cmd == "train":
+        if args.cmd in ("train", "compare"):
             print(json.dumps({"status": "failed", "message": str(e)}))
         return 2
 

@@ -15,6 +15,7 @@ from playground.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 INITS = ("default", "xavier", "he", "normal")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle", "warmup")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -54,11 +55,20 @@ class OptimConfig:
 
 
 @dataclass
+class ScheduleConfig:
+    name: str = "constant"        # one of SCHEDULES; the learning rate changes every optimizer step
+    gamma: float = 0.5            # step: factor every step_epochs; exponential: factor per epoch
+    step_epochs: int = 10         # step: epochs between two decays
+    warmup_epochs: float = 1.0    # warmup: epochs of linear warm-up from 1% of the learning rate
+
+
+@dataclass
 class RunConfig:
     name: str = ""                # label shown in run pickers
     data: DataConfig = field(default_factory=DataConfig)
     layers: list = field(default_factory=list)  # [{"type": "Linear", "out_features": 16}, ...]
     optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     batch_size: int = 32          # samples per optimizer step
     epochs: int = 20              # passes over the training set
     init: str = "default"         # weight initialisation: one of INITS
@@ -80,12 +90,18 @@ class RunConfig:
         d = dict(d)
         data = _fill(DataConfig, d.pop("data", {}) or {}, "data")
         optim = _fill(OptimConfig, d.pop("optim", {}) or {}, "optim")
-        cfg = _fill(cls, d, "run", data=data, optim=optim)
+        schedule = _fill(ScheduleConfig, d.pop("schedule", {}) or {}, "schedule")
+        cfg = _fill(cls, d, "run", data=data, optim=optim, schedule=schedule)
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         _check(self.optim.name in OPTIMIZERS, f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
+        _check(self.schedule.name in SCHEDULES, f"schedule.name: unknown schedule '{self.schedule.name}'; "
+                                                f"pick one of {', '.join(SCHEDULES)}")
+        _check(0 < self.schedule.gamma <= 1, f"schedule.gamma: must be in (0, 1], got {self.schedule.gamma}")
+        _check(self.schedule.step_epochs >= 1, f"schedule.step_epochs: must be at least 1, got {self.schedule.step_epochs}")
+        _check(self.schedule.warmup_epochs > 0, f"schedule.warmup_epochs: must be above 0, got {self.schedule.warmup_epochs}")
         _check(self.init in INITS, f"init: unknown initialisation '{self.init}'; pick one of {', '.join(INITS)}")
         _check(self.device in DEVICES, f"device: unknown device '{self.device}'; pick one of {', '.join(DEVICES)}")
         _check(self.optim.lr > 0, f"optim.lr: the learning rate must be above 0, got {self.optim.lr}")

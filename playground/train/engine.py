@@ -24,7 +24,7 @@ from playground.models.build import build_model
 from playground.models.init import apply_init
 from playground.models.layers import Dropout
 from playground.train.history import History
-from playground.train.optim import make_optimizer
+from playground.train.optim import make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 1024
@@ -131,6 +131,7 @@ class Run:
         if cfg.amp:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+        sched = make_scheduler(cfg.schedule, opt, steps_per_epoch, epochs)
         autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
 
         hist = self.history
@@ -158,6 +159,8 @@ class Run:
                 else:
                     loss.backward()
                     opt.step()
+                if sched is not None:
+                    sched.step()
                 loss = loss.detach()
                 pending.append(loss)
                 loss_sum += loss
@@ -211,6 +214,7 @@ class Run:
                                            or time.time() - self.history.boundary["at"] > 0.25):
             fields["boundary"] = self.decision_grid()
         self.history.update(**fields)
+        self.history.add_mark((step, samples, elapsed, self.optimizer.param_groups[0]["lr"]))
         if bad is not None:
             self._diverged(first + bad, epoch, what)
             return False

@@ -24,6 +24,7 @@ class History:
         self.step_x: list[int] = []
         self.step_loss: list[float] = []
         self.epochs: list[dict] = []
+        self.marks: list[tuple] = []      # (step, samples, time_s, lr) at every publish: x-axes, lr curve
         self.progress = {"epoch": 0, "epochs": 0, "step": 0, "steps": 0, "samples": 0,
                          "samples_per_s": 0.0, "elapsed_s": 0.0, "eta_s": None}
         self.status = "pending"           # pending, running, finished, stopped, diverged, failed
@@ -52,6 +53,13 @@ class History:
                 setattr(self, k, v)
             self.version += 1
 
+    def add_mark(self, mark: tuple) -> None:
+        with self._lock:
+            self.marks.append(mark)
+            if len(self.marks) > MAX_STEP_POINTS:
+                self.marks = self.marks[::2]
+            self.version += 1
+
     def add_epoch(self, record: dict) -> None:
         with self._lock:
             self.epochs.append(record)
@@ -64,6 +72,6 @@ class History:
                 "version": self.version, "status": self.status, "message": self.message,
                 "diverged_at": self.diverged_at, "progress": dict(self.progress),
                 "step_x": list(self.step_x), "step_loss": list(self.step_loss),
-                "epochs": copy.deepcopy(self.epochs), "boundary": self.boundary,
+                "epochs": copy.deepcopy(self.epochs), "boundary": self.boundary, "marks": list(self.marks),
                 "started_at": self.started_at,
             }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from playground.config import OptimConfig
+from playground.config import OptimConfig, ScheduleConfig
 
 # What the page shows next to the optimizer control: PyTorch's form, not a textbook's.
 RULES = {
@@ -35,3 +35,28 @@ def make_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
     if cfg.name == "adamw":
         return o.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.name!r}")
+
+
+SCHEDULE_LABELS = {"constant": "constant", "step": "step decay", "exponential": "exponential decay",
+                   "cosine": "cosine annealing", "onecycle": "one-cycle", "warmup": "linear warm-up"}
+
+
+def make_scheduler(cfg: ScheduleConfig, opt: torch.optim.Optimizer, steps_per_epoch: int, epochs: int):
+    """A torch.optim.lr_scheduler stepped once per optimizer step, or None for a constant rate."""
+    s, total = torch.optim.lr_scheduler, steps_per_epoch * epochs
+    if cfg.name == "constant":
+        return None
+    if cfg.name == "step":
+        return s.StepLR(opt, step_size=cfg.step_epochs * steps_per_epoch, gamma=cfg.gamma)
+    if cfg.name == "exponential":
+        return s.ExponentialLR(opt, gamma=cfg.gamma ** (1 / steps_per_epoch))     # gamma per epoch
+    if cfg.name == "cosine":
+        return s.CosineAnnealingLR(opt, T_max=total)
+    if cfg.name == "onecycle":
+        d = opt.defaults
+        cycles = "betas" in d or d.get("momentum", 0) > 0               # plain SGD/Adagrad: no momentum to cycle
+        return s.OneCycleLR(opt, max_lr=opt.param_groups[0]["lr"], total_steps=total, cycle_momentum=cycles)
+    if cfg.name == "warmup":
+        return s.LinearLR(opt, start_factor=0.01, end_factor=1.0,
+                          total_iters=max(1, round(cfg.warmup_epochs * steps_per_epoch)))
+    raise ValueError(f"unknown schedule {cfg.name!r}")

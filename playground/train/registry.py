@@ -18,12 +18,13 @@ class Registry:
     """processes=True (the app): each run trains in a warm worker process (see worker.py);
     processes=False: in a thread of this process (tests, or where processes cannot start)."""
 
-    def __init__(self, max_active: int = 4, keep: int = 30, processes: bool = True):
+    def __init__(self, max_active: int = 6, keep: int = 30, processes: bool = True):
         self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
         self.keep = keep                  # finished runs kept for viewing, oldest dropped first
         self.pool = WorkerPool(max_active) if processes else None
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
+        self._groups: dict[str, list[str]] = {}   # comparison id -> its runs' ids, in variant order
 
     def warm(self, n: int = 2) -> None:
         """Start n worker processes in the background, so the first Starts do not wait for them."""
@@ -43,6 +44,32 @@ class Registry:
             self._trim()
             run.start()
         return run
+
+    def start_group(self, configs: list[RunConfig], publish_every: float = 0.1) -> str:
+        """Start every config at once (a comparison), or none: returns the group id."""
+        with self._lock:
+            active = sum(r.alive for r in self._runs.values())
+        if active + len(configs) > self.max_active:
+            raise PlaygroundError(f"{len(configs)} variants need {len(configs)} training slots, but {active} of "
+                                  f"{self.max_active} are busy; stop some runs first")
+        runs = []
+        for cfg in configs:                       # check all before starting any
+            run = ProcessRun(cfg, self.pool, publish_every) if self.pool else Run(cfg, publish_every=publish_every)
+            run.prepare()
+            runs.append(run)
+        gid = "cmp-" + runs[0].id
+        with self._lock:
+            for run in runs:
+                self._runs[run.id] = run
+            self._groups[gid] = [r.id for r in runs]
+            self._trim()
+        for run in runs:
+            run.start()
+        return gid
+
+    def group(self, gid: str | None) -> list[Run]:
+        with self._lock:
+            return [self._runs[i] for i in self._groups.get(gid, []) if i in self._runs] if gid else []
 
     def _trim(self) -> None:
         done = [rid for rid, r in self._runs.items() if not r.alive and r.history.status != "pending"]
@@ -70,5 +97,5 @@ class Registry:
             run.join(wait)
 
 
-REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "4")),
+REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
                     processes=os.environ.get("PLAYGROUND_PROCESSES", "1") != "0")

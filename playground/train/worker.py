@@ -87,6 +87,10 @@ class _PipeHistory(History):
         super().add_epoch(record)
         self._conn.send(("add_epoch", (record,), {}))
 
+    def add_mark(self, mark):
+        super().add_mark(mark)
+        self._conn.send(("add_mark", (mark,), {}))
+
 
 class _WorkerRun(Run):
     def _keep_weights(self):

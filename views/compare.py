@@ -1,0 +1,83 @@
+"""Compare: race optimizers, learning rates, batch sizes... side by side from the same start."""
+import streamlit as st
+
+from playground.compare import compare_configs
+from playground.errors import PlaygroundError
+from playground.train import REGISTRY
+from ui.compare import ORDER, PRESETS, frame_to_variants, live_compare, variant_editor, variants_to_frame
+from ui.run_form import build_config, init_form
+
+st.title("Compare")
+st.caption("Race 2 to 6 variants of one run, live: what differs is only what you change.")
+init_form()
+REGISTRY.warm(5)        # a worker process per variant, started before the user presses Race
+
+
+def load(preset: str, race: bool = False) -> None:
+    p = PRESETS[preset]
+    s = st.session_state
+    s.cmp_base, s.cmp_title, s.cmp_about = p["base"], p["title"], p["about"]
+    s.cmp_df = variants_to_frame(p["variants"])
+    s.cmp_ver = s.get("cmp_ver", 0) + 1                 # a fresh editor for the new table
+    if race:
+        start(frame_to_variants(s.cmp_df))
+
+
+def start(variants: list[dict]) -> None:
+    s = st.session_state
+    s.cmp_error = None
+    try:
+        s.cmp_group = REGISTRY.start_group(compare_configs({"base": s.cmp_base, "variants": variants}))
+    except PlaygroundError as e:
+        s.cmp_error = str(e)
+
+
+def base_from_build() -> None:
+    s = st.session_state
+    try:
+        base = build_config().to_dict()
+    except PlaygroundError as e:
+        s.cmp_error = f"Build & Train's run cannot be a base: {e}"
+        return
+    base.pop("name")
+    s.cmp_base, s.cmp_title, s.cmp_about = base, "Your run from Build & Train", "Edit the variants below."
+    s.cmp_error = None
+
+
+if "cmp_base" not in st.session_state:
+    load("optimizers")
+
+st.markdown("**Presets** (one click: load and race)")
+cols = st.columns(len(ORDER))
+for col, name in zip(cols, ORDER):
+    col.button(PRESETS[name]["title"], key=f"preset_{name}", on_click=load, args=(name, True), width="stretch",
+               icon=":material/play_arrow:")
+
+s = st.session_state
+st.subheader(s.cmp_title)
+st.caption(s.cmp_about)
+with st.expander("Base run", icon=":material/tune:"):
+    b = s.cmp_base
+    o = b.get("optim", {})
+    st.markdown(f"data **{b['data']['name']}** · {len(b['layers'])} layers "
+                f"({', '.join(l['type'] for l in b['layers'])}) · optimizer **{o.get('name', 'adam')}** lr "
+                f"**{o.get('lr', 0.01):g}** · batch **{b.get('batch_size', 32)}** · **{b.get('epochs', 20)}** epochs "
+                f"· seed **{b.get('seed', 0)}**")
+    st.button("Use the data and network from Build & Train as the base", on_click=base_from_build,
+              icon=":material/input:")
+
+edited = variant_editor(s.cmp_df, key=f"cmp_editor_{s.get('cmp_ver', 0)}")
+st.info(f"Every variant starts from the **same initial weights** and sees the **same data in the same order** "
+        f"(seed {s.cmp_base.get('seed', 0)}), so the curves differ only by what a row changes. Empty cells keep "
+        f"the base's value. Variants train at once, one process each, sharing this machine's cores: compare "
+        f"wall-clock time between variants, not with a solo run.", icon=":material/balance:")
+a, b2, _ = st.columns([1, 1, 4])
+if a.button("Race", type="primary", icon=":material/flag:", width="stretch"):
+    s.cmp_df = edited
+    start(frame_to_variants(edited))
+running = [r for r in REGISTRY.group(s.get("cmp_group")) if r.alive]
+b2.button("Stop all", icon=":material/stop:", disabled=not running, width="stretch",
+          on_click=lambda: [r.stop() for r in running])
+if s.get("cmp_error"):
+    st.error(s.cmp_error)
+live_compare(s.get("cmp_group"))
