@@ -20,9 +20,14 @@ from playground.errors import PlaygroundError
 def _load(args):
     from playground.config import RunConfig, read_mapping
 
+    from playground.errors import ConfigError
+
     d = read_mapping(args.config)
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file '{args.config}' must hold a mapping of fields (data, layers, optim, ...), "
+                          f"not a {type(d).__name__}; see examples/")
     overrides = {"epochs": args.epochs, "device": args.device, "seed": args.seed}
-    d = dict(d or {})
+    d = dict(d)
     d.update({k: v for k, v in overrides.items() if v is not None})
     return RunConfig.from_dict(d)
 

@@ -167,10 +167,10 @@ def read_mapping(path: str | Path) -> dict:
         raise ConfigError(f"config file '{path}' not found; give the path of a .json or .yaml file (see examples/)")
     import yaml
 
-    text = path.read_text()
     try:
+        text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
             return yaml.safe_load(text)
         return json.loads(text)
-    except (ValueError, yaml.YAMLError) as e:
+    except (ValueError, yaml.YAMLError) as e:               # UnicodeDecodeError is a ValueError
         raise ConfigError(f"config file '{path}' is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {e}") from None

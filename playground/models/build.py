@@ -44,13 +44,13 @@ def _window(size_in: int, k: int, s: int, p: int, where: str, what: str) -> int:
     return out
 
 
-def _make(kind: str, args: dict, shape: tuple, where: str, num: int, flat_from: tuple | None = None):
+def _make(kind: str, args: dict, shape: tuple, where: str, points: bool, flat_from: tuple | None = None):
     """(module, out_shape) for one layer applied to an input of shape (no batch dim)."""
     rank = len(shape)
     needs_image = kind in ("Conv2d", "MaxPool2d", "AvgPool2d")
     if needs_image and rank != 3:
-        fix = ("the data are 2-D points: use Linear layers, or pick an image data set"
-               if num == 0 and shape == (2,) else "remove the Flatten before it, or move this layer up")
+        fix = ("the data are 2-D points: use Linear layers, or pick an image data set" if points else
+               "remove the Flatten before it, or move this layer up")
         raise ShapeError(f"{where}: expects an image (channels x height x width), gets {shape_text(shape)}; {fix}")
     if kind == "Linear":
         if rank != 1:
@@ -62,7 +62,9 @@ def _make(kind: str, args: dict, shape: tuple, where: str, num: int, flat_from: 
             raise ShapeError(f"{where}: expects {n_in} input features, gets {shape[0]}{came}"
                              f"; set in_features={shape[0]} (or leave it empty to infer it)")
         out = _pos_int(args, "out_features", where)
-        return nn.Linear(shape[0], out, bias=bool(args["bias"])), (out,)
+        if not isinstance(args["bias"], bool):
+            raise ConfigError(f"{where}: bias={args['bias']!r} is not valid; set bias=True or bias=False")
+        return nn.Linear(shape[0], out, bias=args["bias"]), (out,)
     if kind == "Conv2d":
         c_in = args["in_channels"]
         if c_in is not None and c_in != shape[0]:
@@ -92,7 +94,10 @@ def _make(kind: str, args: dict, shape: tuple, where: str, num: int, flat_from: 
     if kind == "LayerNorm":
         return nn.LayerNorm(list(shape)), shape
     if kind == "LeakyReLU":
-        return nn.LeakyReLU(float(args["negative_slope"])), shape
+        slope = args["negative_slope"]
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ConfigError(f"{where}: negative_slope={slope!r} is not valid; set a number such as 0.01")
+        return nn.LeakyReLU(float(slope)), shape
     return getattr(nn, kind)(), shape           # ReLU, GELU, Tanh, Sigmoid
 
 
@@ -102,7 +107,7 @@ def _walk(layers: list, input_shape: tuple):
         where = f"layer {i + 1} ({spec.get('type')})"
         args = full_args(spec, i + 1)
         before = shape
-        module, shape = _make(spec["type"], args, shape, where, i, flat_from)
+        module, shape = _make(spec["type"], args, shape, where, len(input_shape) == 1, flat_from)
         if spec["type"] == "Flatten" and len(before) > 1:
             flat_from = before                  # remembered to explain a later Linear's input size
         elif spec["type"] == "Linear" or len(shape) != 1:

@@ -32,11 +32,17 @@ GRID = 70                       # decision-boundary grid resolution for 2-D data
 BLOWUP = 100.0                  # a loss above BLOWUP x max(first loss, 1), or NaN/inf, is divergence
 
 
-def check(config: RunConfig):
+def check(config: RunConfig, data: Dataset | None = None):
     """Validate config against its data: (dataset, rows). Raises PlaygroundError with the fix."""
     config.validate()
-    data = load_dataset(config.data, config.seed)
+    data = data if data is not None else load_dataset(config.data, config.seed)
+    if len(data.X_train) < 2 or len(data.X_val) < 1:
+        raise ConfigError(f"data: {len(data.X_train)} training / {len(data.X_val)} validation samples are too few; "
+                          f"lower the validation share or use more samples")
     _, rows = build_model(config.layers, data.input_shape, data.num_classes)
+    if config.batch_size == 1 and any(l["type"] == "BatchNorm" for l in config.layers):
+        raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "
+                          "set batch_size to 2 or more, or remove the BatchNorm layers")
     return data, rows
 
 
@@ -65,11 +71,7 @@ class Run:
         """Resolve the device, load data (unless given), build and initialise the model.
         Raises PlaygroundError."""
         cfg = self.config
-        if data is None:
-            self.data, self.rows = check(cfg)
-        else:
-            cfg.validate()
-            self.data = data
+        self.data, self.rows = check(cfg, data)
         self.device = resolve_device(cfg.device)
         if cfg.amp and self.device.type != "cuda":
             raise ConfigError(f"amp: mixed precision runs on CUDA only, and this run's device is "
@@ -125,6 +127,8 @@ class Run:
         cfg, dev, model, opt = self.config, self.device, self.model, self.optimizer
         X, y = self.data.X_train.to(dev), self.data.y_train.to(dev)
         n, bs, epochs = len(X), cfg.batch_size, cfg.epochs
+        if n % bs == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            n -= 1                    # a last batch of one sample has no batch statistics: drop that sample
         steps_per_epoch = math.ceil(n / bs)
         order = torch.Generator().manual_seed(cfg.seed + 1)         # data order, independent of init
         amp_dtype = None

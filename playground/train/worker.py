@@ -227,7 +227,7 @@ class ProcessRun(Run):
         from playground.device import resolve_device
         from playground.train.engine import check
 
-        self.data, self.rows = check(self.config) if data is None else (data, None)
+        self.data, self.rows = check(self.config, data)
         self.device = resolve_device(self.config.device)
 
     def start(self) -> None:

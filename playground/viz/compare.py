@@ -70,10 +70,10 @@ def compare_chart(curves: list[tuple[str, dict, int]], metric: str, x_axis: str,
     x = alt.X("x:Q", title=X_AXES[x_axis])
     lines = alt.Chart(df).mark_line(point=metric in EPOCH_KEYS, strokeWidth=2).encode(
         x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=color,
-        tooltip=["variant", alt.Tooltip("x:Q", title=X_AXES[x_axis], format=",.4~f"),
+        tooltip=[alt.Tooltip("variant:N"), alt.Tooltip("x:Q", title=X_AXES[x_axis], format=",.4~f"),
                  alt.Tooltip("y:Q", title=METRICS[metric], format=".4~g")])
     crosses = alt.Chart(ends).mark_point(shape="cross", size=220, filled=True, color="#d62728").encode(
-        x="x:Q", y="y:Q", tooltip=["variant", "note"])
+        x="x:Q", y="y:Q", tooltip=[alt.Tooltip("variant:N"), alt.Tooltip("note:N")])
     return (lines + crosses).properties(height=height)
 
 

@@ -44,7 +44,7 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     base = alt.Chart(df).encode(x=alt.X("step:Q", title="step"))
     raw = base.mark_line(opacity=0.3, color=COLORS["train"]).encode(
-        y=alt.Y("loss:Q", title="training loss", scale=scale), tooltip=["step", alt.Tooltip("loss", format=".4f")])
+        y=alt.Y("loss:Q", title="training loss", scale=scale), tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("loss:Q", format=".4f")])
     smooth = base.mark_line(color=COLORS["train"], strokeWidth=2).encode(y="smoothed:Q")
     rule_df = pd.DataFrame({"step": [diverged_at] if diverged_at else []}, dtype=float)
     rule = alt.Chart(rule_df).mark_rule(color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(x="step:Q")
@@ -62,7 +62,8 @@ def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> alt.Chart
                       legend=alt.Legend(orient="bottom"))
     return alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")), y=y, color=color,
-        tooltip=["epoch", "split", alt.Tooltip("value", format=".4f")]).properties(height=height)
+        tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("split:N"), alt.Tooltip("value:Q", format=".4f")]
+    ).properties(height=height)
 
 
 def boundary_figure(boundary: dict | None, X_train, y_train, X_val, y_val, height: int = 380) -> go.Figure:

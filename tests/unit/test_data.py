@@ -82,8 +82,10 @@ def test_xor_labels_follow_the_quadrants_without_noise():
     ("spiral", 200, 0.2, 160, 40),
     ("moons", 200, 0.35, 130, 70),
     ("circle", 100, 0.1, 90, 10),
+    ("xor", 230, 0.33, 154, 76),               # round(75.9) = 76: rounded, not truncated
     ("digits", None, 0.2, 1438, 359),          # round(1797 * 0.2) = 359
     ("digits", None, 0.5, 899, 898),           # round(898.5) = 898
+    ("digits", None, 0.45, 988, 809),          # round(808.65) = 809
     ("mnist_subset", None, 0.3, 3500, 1500),
 ])
 def test_split_sizes_follow_val_fraction(name, n, val_fraction, n_train, n_val):
