@@ -123,11 +123,11 @@ def time_to_target(snap: dict, target: float, smoothing: float = 0.9):
     return step, samples, seconds
 
 
-def summary_row(name: str, snap: dict, target: float) -> dict:
+def summary_row(name: str, snap: dict, target: float, smoothing: float = 0.9) -> dict:
     """One line of the live summary table for a variant."""
     epochs = snap["epochs"]
     best = max(epochs, key=lambda e: e["val_acc"]) if epochs else None
-    hit = time_to_target(snap, target)
+    hit = time_to_target(snap, target, smoothing)
     return {
         "variant": name, "status": snap["status"],
         "final val acc": epochs[-1]["val_acc"] if epochs else None,

@@ -98,10 +98,10 @@ def live_compare(gid: str | None) -> None:
         smoothing = d.slider("smoothing", 0.0, 0.99, 0.6, key="cmp_smooth")
         target = e.number_input("target loss", 0.0, 100.0, 0.5, step=0.05, format="%g", key="cmp_target",
                                 help="the summary gives the steps, samples and seconds each variant needed to "
-                                     "bring its smoothed training loss down to this")
+                                     "bring its training loss, smoothed as on the chart, down to this")
         curves = [(r.name, s, steps_per_epoch(len(r.data.X_train), r.config.batch_size)) for r, s in zip(runs, snaps)]
         st.altair_chart(compare_chart(curves, metric, x_axis, smoothing, log_y), width="stretch")
-        table = pd.DataFrame([summary_row(r.name, s, target) for r, s in zip(runs, snaps)])
+        table = pd.DataFrame([summary_row(r.name, s, target, smoothing) for r, s in zip(runs, snaps)])
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "final val acc": st.column_config.NumberColumn(format="percent"),
             "best val acc": st.column_config.NumberColumn(format="percent"),
