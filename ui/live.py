@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.train import REGISTRY
-from playground.viz.curves import boundary_figure, epoch_chart, step_loss_chart
+from playground.viz.curves import boundary_figure, epoch_chart, lr_chart, step_loss_chart
 
 POLL_S = 0.5
 
@@ -72,6 +72,9 @@ def draw(run, snap: dict) -> None:
         st.caption("Training loss per step (faint: raw, bold: smoothed)")
         st.altair_chart(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]),
                         width="stretch")
+        if run.config.schedule.name != "constant":
+            st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
+            st.altair_chart(lr_chart(snap["marks"]), width="stretch")
     with right:
         if run.data.kind == "points":
             st.caption("Decision boundary: colour is P(class 1); filled dots train, rings validation")

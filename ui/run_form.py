@@ -22,7 +22,8 @@ def init_form() -> None:
     """Defaults for every form widget (kept across page visits) and a starting network."""
     keep({"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
           "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
-          "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False})
+          "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
+          "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0})
     if "layers" not in st.session_state:
         set_layers(preset_layers("MLP", "points", 2), "points")
 
@@ -78,8 +79,10 @@ def config_uploaded() -> None:
     s.update(data_name=d.name, noise=d.noise, n_samples=d.n_samples, val_pct=round(d.val_fraction * 100),
              max_train=d.max_train, data_dir=d.data_dir, download=d.download, optim=o.name, lr=o.lr,
              momentum=o.momentum, weight_decay=o.weight_decay, batch_size=cfg.batch_size, epochs=cfg.epochs,
-             init=cfg.init, seed=cfg.seed, settings_kind=DATASETS[d.name].kind)
-    for key, options in (("lr", LRS), ("batch_size", BATCHES), ("weight_decay", DECAYS)):
+             init=cfg.init, seed=cfg.seed, settings_kind=DATASETS[d.name].kind, schedule=cfg.schedule.name,
+             sched_gamma=cfg.schedule.gamma, sched_step=cfg.schedule.step_epochs,
+             warmup_epochs=cfg.schedule.warmup_epochs)
+    for key, options in (("batch_size", BATCHES), ("weight_decay", DECAYS)):
         if s[key] not in options:           # the sliders offer fixed steps: take the nearest one
             s[key] = min(options, key=lambda v: abs(v - s[key]))
     set_layers(cfg.layers, DATASETS[d.name].kind)
@@ -91,6 +94,8 @@ def build_config() -> RunConfig:
     return RunConfig.from_dict({
         "data": data_config(), "layers": parsed_specs()[0], "batch_size": s.batch_size, "epochs": s.epochs,
         "optim": {"name": s.optim, "lr": s.lr, "momentum": s.momentum, "weight_decay": s.weight_decay},
+        "schedule": {"name": s.schedule, "gamma": s.sched_gamma, "step_epochs": s.sched_step,
+                     "warmup_epochs": s.warmup_epochs},
         "init": s.init, "seed": s.seed, "device": s.device, "amp": s.amp})
 
 
@@ -102,3 +107,22 @@ def start_run() -> None:
         st.session_state.run_id = run.id
     except PlaygroundError as e:
         st.session_state.start_error = str(e)
+
+
+def lr_options() -> list[float]:
+    """The learning-rate slider's stops, plus the current value (from a config or the LR finder)."""
+    return sorted(set(LRS) | {float(st.session_state.lr)})
+
+
+def run_lr_finder() -> None:
+    from playground.train.lr_finder import find_lr
+
+    st.session_state.pop("lrf_error", None)
+    try:
+        st.session_state.lrf = find_lr(build_config())
+    except PlaygroundError as e:
+        st.session_state.lrf_error = str(e)
+
+
+def use_suggestion() -> None:
+    st.session_state.lr = float(f"{st.session_state.lrf['suggestion']:.2g}")

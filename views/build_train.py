@@ -12,8 +12,10 @@ from playground.train import REGISTRY
 from playground.train.optim import LABELS, RULES
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
-from ui.run_form import (BATCHES, DECAYS, INITS, LRS, build_config, config_uploaded, data_changed, data_config,
-                         init_form, load_preset, start_run)
+from playground.train.optim import SCHEDULE_LABELS
+from ui.lr_tools import lr_finder_popover
+from ui.run_form import (BATCHES, DECAYS, INITS, build_config, config_uploaded, data_changed, data_config,
+                         init_form, load_preset, lr_options, start_run)
 
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
@@ -78,7 +80,16 @@ with col_train:
     st.subheader("3 · Training")
     st.selectbox("Optimizer", list(LABELS), key="optim", format_func=LABELS.get)
     st.caption(f"`{RULES[st.session_state.optim]}`")
-    st.select_slider("Learning rate", LRS, key="lr", format_func=lambda v: f"{v:g}")
+    st.select_slider("Learning rate", lr_options(), key="lr", format_func=lambda v: f"{v:g}")
+    lr_finder_popover()
+    st.selectbox("Schedule", list(SCHEDULE_LABELS), key="schedule", format_func=SCHEDULE_LABELS.get)
+    if st.session_state.schedule in ("step", "exponential"):
+        st.slider("Decay factor (gamma)", 0.05, 1.0, step=0.05, key="sched_gamma",
+                  help="step: multiply the rate by this every N epochs; exponential: per epoch")
+    if st.session_state.schedule == "step":
+        st.number_input("Decay every N epochs", 1, 1000, key="sched_step")
+    if st.session_state.schedule == "warmup":
+        st.number_input("Warm-up epochs", 0.1, 100.0, step=0.5, key="warmup_epochs")
     if st.session_state.optim in ("momentum", "nesterov"):
         st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
     st.select_slider("Batch size", BATCHES, key="batch_size")

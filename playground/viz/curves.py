@@ -51,6 +51,28 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
     return (raw + smooth + rule).properties(height=height)
 
 
+def lr_chart(marks: list, height: int = 110) -> alt.Chart:
+    """The learning rate against step, from a history's marks (step, samples, time, lr)."""
+    df = pd.DataFrame({"step": [m[0] for m in marks], "lr": [m[3] for m in marks]}, columns=["step", "lr"])
+    return alt.Chart(df).mark_line(color="#7f7f7f", interpolate="step-after").encode(
+        x=alt.X("step:Q", title="step"), y=alt.Y("lr:Q", title="learning rate", axis=alt.Axis(format="~g")),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3~g")]).properties(height=height)
+
+
+def lr_finder_chart(lrs, losses, smoothed, suggestion: float | None, height: int = 220) -> alt.Chart:
+    """LR range test: loss (faint) and smoothed loss against the learning rate (log x), with the
+    suggestion marked."""
+    df = pd.DataFrame({"lr": lrs, "loss": losses, "smoothed": smoothed})
+    base = alt.Chart(df).encode(x=alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate",
+                                        axis=alt.Axis(format="~g")))
+    raw = base.mark_line(opacity=0.3, color=COLORS["train"]).encode(y=alt.Y("loss:Q", title="training loss"))
+    smooth = base.mark_line(color=COLORS["train"], strokeWidth=2).encode(
+        y="smoothed:Q", tooltip=[alt.Tooltip("lr:Q", format=".3~g"), alt.Tooltip("smoothed:Q", format=".4f")])
+    rule_df = pd.DataFrame({"lr": [suggestion] if suggestion else []}, dtype=float)
+    rule = alt.Chart(rule_df).mark_rule(color=COLORS["validation"], strokeWidth=2).encode(x="lr:Q")
+    return (raw + smooth + rule).properties(height=height)
+
+
 def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> alt.Chart:
     """Train and validation `metric` ("loss" or "acc") per epoch, one line each."""
     rows = [{"epoch": e["epoch"], "split": split, "value": e[f"{key}_{metric}"]}

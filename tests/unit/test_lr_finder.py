@@ -1,0 +1,43 @@
+"""LR range test: the rates rise exponentially, the test stops at a blow-up, the suggestion trains."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from playground.config import load_config
+from playground.train.engine import Run
+from playground.train.lr_finder import find_lr, suggest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rates_rise_exponentially_and_the_test_stops_after_a_blow_up():
+    cfg = load_config(ROOT / "examples" / "digits_mlp.yaml")
+    r = find_lr(cfg, start=1e-5, end=100.0, steps=80)
+    ratios = r["lr"][1:] / r["lr"][:-1]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
+    np.testing.assert_allclose(r["lr"][0], 1e-5)
+    assert len(r["lr"]) < 80, "lr up to 100 with Adam must blow the loss up before the end"
+    assert r["smoothed"][-1] > 2 * r["smoothed"].min()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_suggestion_trains(optimizer):
+    cfg = load_config(ROOT / "examples" / "digits_mlp.yaml")
+    cfg.optim.name = optimizer
+    r = find_lr(cfg)
+    assert r["suggestion"] is not None and 1e-4 < r["suggestion"] < 1.0
+    cfg.optim.lr, cfg.epochs = r["suggestion"], 5
+    assert Run(cfg).run()["val_accuracy"] > 0.9
+
+
+def test_suggest_picks_the_steepest_fall_below_the_minimum():
+    lrs = np.logspace(-4, 0, 41)                                # 10 points per decade
+    loss = np.concatenate([np.full(15, 2.0), np.linspace(2.0, 0.5, 15), np.linspace(0.5, 3.0, 11)])
+    low = int(np.argmin(loss))                                  # the minimum at lrs[29]
+    got = suggest(lrs, loss)
+    assert got <= lrs[low] / 10 + 1e-12
+    assert lrs[15] <= got <= lrs[16]                            # where the fall begins (central differences)
+    assert suggest(lrs[:3], loss[:3]) is None
