@@ -39,5 +39,5 @@ def test_suggest_picks_the_steepest_fall_below_the_minimum():
     low = int(np.argmin(loss))                                  # the minimum at lrs[29]
     got = suggest(lrs, loss)
     assert got <= lrs[low] / 10 + 1e-12
-    assert lrs[15] <= got <= lrs[16]                            # where the fall begins (central differences)
+    assert lrs[15] <= got <= lrs[17]                            # where the steady fall begins
     assert suggest(lrs[:3], loss[:3]) is None
