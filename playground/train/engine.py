@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 EVAL_BATCH = 1024
 GRID = 70                       # decision-boundary grid resolution for 2-D data
 BLOWUP = 100.0                  # a loss above BLOWUP x max(first loss, 1), or NaN/inf, is divergence
+BOUNDARY_EVERY = 0.25           # seconds between decision-boundary grids (and one at the end)
+WEIGHTS_EVERY = 1.0             # seconds between weight snapshots at epoch ends (and one at the end)
 
 
 def check(config: RunConfig, data: Dataset | None = None):
@@ -142,6 +144,7 @@ class Run:
         hist.update(status="running", progress={"epochs": epochs, "steps": epochs * steps_per_epoch})
         t_start = time.perf_counter()
         next_pub = t_start                                          # publish the very first step at once
+        next_weights = t_start
         step, samples = 0, 0
         pending: list[torch.Tensor] = []                            # detached losses since last publish
         model.train()
@@ -178,7 +181,8 @@ class Run:
                         return
                     pending = []
                     next_pub = time.perf_counter() + self.publish_every
-            if not self._publish(pending, step, samples, epoch, t_start, boundary=True):
+            last = epoch == epochs or self._stop.is_set()
+            if not self._publish(pending, step, samples, epoch, t_start, boundary=last):
                 return
             pending = []
             steps_done = step - (epoch - 1) * steps_per_epoch
@@ -188,7 +192,9 @@ class Run:
                       "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
                       "time_s": time.perf_counter() - t_start, "samples": samples, "step": step}
             hist.add_epoch(record)
-            self._keep_weights()
+            if last or time.perf_counter() >= next_weights:
+                self._keep_weights()
+                next_weights = time.perf_counter() + WEIGHTS_EVERY
             if not math.isfinite(val_loss):
                 self._diverged(step, epoch, f"the validation loss reached {val_loss:.3g}")
                 return
@@ -215,7 +221,7 @@ class Run:
         fields = {"progress": {"epoch": epoch, "step": step, "samples": samples, "samples_per_s": rate,
                                "elapsed_s": elapsed, "eta_s": eta}}
         if self.data.kind == "points" and (boundary or self.history.boundary is None
-                                           or time.time() - self.history.boundary["at"] > 0.25):
+                                           or time.time() - self.history.boundary["at"] > BOUNDARY_EVERY):
             fields["boundary"] = self.decision_grid()
         self.history.update(**fields)
         self.history.add_mark((step, samples, elapsed, self.optimizer.param_groups[0]["lr"]))
@@ -238,7 +244,8 @@ class Run:
             self._weights = state
 
     def weights(self) -> dict | None:
-        """CPU copy of the state dict at the last finished epoch (for inspectors), or None."""
+        """CPU copy of the state dict at a recent epoch end (at most WEIGHTS_EVERY s old while training,
+        the final one after), for inspectors; None before the first epoch ends."""
         with self._weights_lock:
             return self._weights
 

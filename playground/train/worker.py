@@ -95,7 +95,8 @@ class _PipeHistory(History):
 class _WorkerRun(Run):
     def _keep_weights(self):
         super()._keep_weights()
-        self.history._conn.send(("weights", (self._weights,), {}))
+        # as numpy arrays: plain bytes through the socket, where tensors would each make a shm file
+        self.history._conn.send(("weights", ({k: v.numpy() for k, v in self._weights.items()},), {}))
 
 
 def _warm_up() -> None:
@@ -246,8 +247,9 @@ class ProcessRun(Run):
                 if method == "done":
                     break
                 if method == "weights":
+                    state = {k: torch.from_numpy(v) for k, v in args[0].items()}
                     with self._weights_lock:
-                        self._weights = args[0]
+                        self._weights = state
                     continue
                 getattr(self.history, method)(*args, **kwargs)
         except (EOFError, OSError):
