@@ -8,6 +8,7 @@ st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="w
 page = st.navigation([
     st.Page("views/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/race.py", title="Optimizer race", icon=":material/route:"),
 ])
 REGISTRY.warm()            # worker processes for training; a no-op once they run
 sidebar()

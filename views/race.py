@@ -34,7 +34,7 @@ st.title("Optimizer race")
 st.caption("PyTorch's own optimizers race from one shared start on 2-D functions you can see whole: "
            "watch how each one moves, step by step.")
 
-c = st.columns([1.4, 1.2, 1, 2.2], vertical_alignment="bottom")
+c = st.columns([1.3, 1.1, 0.7, 3], vertical_alignment="bottom")
 name = c[0].selectbox("Surface", list(SURFACES), key="race_surface", format_func=lambda n: SURFACES[n].title,
                       on_change=to_end)
 condition = 50.0
@@ -93,4 +93,5 @@ for label, r in results.items():
     if r["diverged"]:
         st.warning(f"{label} left the plot (diverged) at step {r['diverged']}: lower its learning rate.",
                    icon=":material/warning:")
-st.markdown("  \n".join(f"**{LABELS[o]}** · `{RULES[o]}`" for o in chosen))
+st.markdown("PyTorch's update rules (g: the gradient, w: the point)  \n"
+            + "  \n".join(f"**{LABELS[o]}** · `{RULES[o]}`" for o in chosen))

@@ -54,7 +54,8 @@ def race_figure(grid: tuple, results: dict, step: int, minima=(), animate: bool 
     logz = np.log10(Z - Z.min() + 10.0 ** (top - DECADES)).astype(np.float32)  # (n, n)
     ticks = np.arange(np.ceil(top - DECADES), np.floor(top) + 1)
     fig = go.Figure(go.Contour(
-        x=xs, y=ys, z=logz, ncontours=30, colorscale=[[0, "#ffffff"], [0.55, "#dde3ee"], [1, "#8e9bb5"]],
+        x=xs, y=ys, z=logz, colorscale=[[0, "#ffffff"], [1, "#bcc6d8"]],
+        contours=dict(start=top - DECADES, end=top, size=DECADES / 24),      # 4 lines per power of ten
         line=dict(color="rgba(60,70,90,0.35)", width=0.8), hoverinfo="skip", name="surface",
         colorbar=dict(title=dict(text="f − min f", side="right"), thickness=10, tickvals=ticks,
                       ticktext=[f"{10.0 ** t:.0e}".replace("e+0", "e").replace("e-0", "e-") for t in ticks])))
@@ -81,9 +82,9 @@ def race_figure(grid: tuple, results: dict, step: int, minima=(), animate: bool 
                                  hovertemplate="minimum (%{x:.4g}, %{y:.4g})<extra></extra>"))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), uirevision=revision, plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0),
-        xaxis=dict(range=[float(xs[0]), float(xs[-1])], constrain="domain", title="x"),
-        yaxis=dict(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain", title="y"))
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=11), itemwidth=30),
+        xaxis=dict(range=[float(xs[0]), float(xs[-1])], constrain="domain"),
+        yaxis=dict(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", constrain="domain"))
     if animate and results:
         _animate(fig, results, step)
     return fig
@@ -96,17 +97,18 @@ def _animate(fig: go.Figure, results: dict, step: int) -> None:
     traces = list(range(1, 1 + 2 * len(results)))
     fig.frames = [dict(name=str(s), traces=traces, data=[dict(type="scatter", **u) for u in _paths(results, int(s))])
                   for s in steps]         # plain dicts: validated once, on assignment
-    still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+    still = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        margin=dict(b=70),
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.06, xanchor="left", yanchor="top",
-                          pad=dict(t=0, r=8), showactive=False, buttons=[
+        margin=dict(b=80),
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.1, xanchor="left", yanchor="top",
+                          pad=dict(t=0, r=0), showactive=False, buttons=[
                               dict(label="▶ Play", method="animate",
-                                   args=[None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": True,
+                                   args=[None, {"frame": {"duration": 80, "redraw": True}, "fromcurrent": True,
                                                 "transition": {"duration": 0}}]),
                               dict(label="❚❚ Pause", method="animate", args=[[None], still])])],
-        sliders=[dict(active=int(np.abs(steps - min(step, last)).argmin()), x=0.2, len=0.8, y=-0.03,
-                      yanchor="top", pad=dict(t=0), currentvalue=dict(prefix="animation step ", font=dict(size=12)),
+        sliders=[dict(active=int(np.abs(steps - min(step, last)).argmin()), x=0.26, len=0.74, y=-0.1,
+                      yanchor="top", pad=dict(t=0, b=0), ticklen=3, font=dict(size=10),
+                      currentvalue=dict(visible=False),
                       steps=[dict(label=str(s), method="animate", args=[[str(s)], still]) for s in steps])])
 
 
@@ -127,10 +129,12 @@ def loss_figure(results: dict, step: int, height: int = 480) -> go.Figure:
                                  marker=dict(color=c, size=9, symbol="x" if r["diverged"] and k == len(loss) - 1
                                              else "circle"), hoverinfo="skip"))
     fig.add_vline(x=step, line=dict(color="#444", width=1, dash="dot"))
-    yrange = None
+    yrange, dtick = None, None
     if hi > 0:                          # at most 12 decades: a converged run does not squash the rest
         yrange = [max(np.log10(lo), np.log10(hi) - 12) - 0.2, np.log10(hi) + 0.2]
+        dtick = 1 if yrange[1] - yrange[0] > 3 else "D2"   # powers of ten only, unless that leaves too few
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", uirevision="loss",
                       xaxis=dict(title="step", gridcolor="#eee"),
-                      yaxis=dict(title="f (log scale)", type="log", range=yrange, gridcolor="#eee", exponentformat="e"))
+                      yaxis=dict(title="f (log scale)", type="log", range=yrange, dtick=dtick, gridcolor="#eee",
+                                 exponentformat="e"))
     return fig

@@ -1,0 +1,27 @@
+"""A student in a browser: open the optimizer race, step through it, see the paths and the loss."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def step_shown(page) -> str:
+    box = page.locator('[data-testid="stSlider"]').filter(has_text="Step").last
+    return box.locator('[data-testid="stSliderThumbValue"]').inner_text()
+
+
+def test_race_steps_through(page, shot):
+    page.get_by_role("link", name="Optimizer race").click()
+    plots = page.locator('[data-testid="stPlotlyChart"]')
+    plots.nth(1).wait_for()
+    assert plots.count() == 2                              # contour with paths, loss against step
+    page.wait_for_timeout(1000)
+    shot("race")
+    page.get_by_role("button").filter(has_text="first_page").first.click()
+    page.wait_for_timeout(800)
+    assert step_shown(page) == "0"
+    page.get_by_role("button").filter(has_text="navigate_next").first.click()
+    page.wait_for_timeout(800)
+    assert step_shown(page) == "1"
+    shot("race-step-1")
