@@ -10,6 +10,6 @@ page = st.navigation([
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("views/race.py", title="Optimizer race", icon=":material/route:"),
 ])
-REGISTRY.warm()            # worker processes for training; a no-op once they run
+REGISTRY.warm(4)           # worker processes for training (a race of 4 starts at once); no-op once up
 sidebar()
 page.run()

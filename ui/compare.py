@@ -76,6 +76,23 @@ def variant_editor(df: pd.DataFrame, key: str) -> pd.DataFrame:
         "batchnorm": c.SelectboxColumn("batch norm", options=["on", "off"])})
 
 
+def format_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as the text a class reads off a projector; '–' where there is none yet."""
+    def fmt(col, v):
+        if v is None or (isinstance(v, float) and v != v):
+            return "–"
+        if "acc" in col:
+            return f"{v:.1%}"
+        if col == "final val loss":
+            return f"{v:.4f}"
+        if col.startswith("samples") or col == "samples/s":
+            return f"{v:,.0f}"
+        if col.startswith("steps") or col == "best epoch":
+            return f"{int(v):,}"
+        return str(v)
+    return pd.DataFrame({c: [fmt(c, v) for v in table[c]] for c in table.columns})
+
+
 def live_compare(gid: str | None) -> None:
     runs = REGISTRY.group(gid)
     if not runs:
@@ -102,10 +119,7 @@ def live_compare(gid: str | None) -> None:
         curves = [(r.name, s, steps_per_epoch(len(r.data.X_train), r.config.batch_size)) for r, s in zip(runs, snaps)]
         st.altair_chart(compare_chart(curves, metric, x_axis, smoothing, log_y), width="stretch")
         table = pd.DataFrame([summary_row(r.name, s, target, smoothing) for r, s in zip(runs, snaps)])
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            "final val acc": st.column_config.NumberColumn(format="percent"),
-            "best val acc": st.column_config.NumberColumn(format="percent"),
-            "final val loss": st.column_config.NumberColumn(format="%.4f")})
+        st.table(format_summary(table).set_index("variant"))
         cols = st.columns(len(runs))
         for col, r in zip(cols, runs):
             col.button(f"Stop {r.name}", key=f"stop_{r.id}", icon=":material/stop:", on_click=r.stop,

@@ -38,7 +38,8 @@ def draw(run, snap: dict) -> None:
     done = p["step"] / p["steps"] if p["steps"] else 0.0
     text = (f"**{run.name}** · epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/{p['steps']:,} · "
             f"{p['samples_per_s']:,.0f} samples/s · "
-            + (f"{_fmt_time(p['eta_s'])} left" if status == "running" else f"{_fmt_time(p['elapsed_s'])} in all"))
+            + (f"{_fmt_time(p['eta_s'])} left" if status in ("starting", "running")
+               else f"{_fmt_time(p['elapsed_s'])} in all"))
     st.progress(min(done, 1.0), text=text)
     msg = snap["message"]
     if status in ("diverged", "failed"):

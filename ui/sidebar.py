@@ -9,7 +9,8 @@ from ui.state import keep
 
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
-               "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]"}
+               "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]",
+               "starting": ":gray[:material/hourglass_top:]"}
 
 
 def run_label(run) -> str:

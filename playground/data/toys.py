@@ -5,7 +5,6 @@ import functools
 
 import numpy as np
 import torch
-from sklearn.datasets import make_blobs, make_circles, make_moons
 
 TOYS = {
     "circle": ("Circle", "a disc of one class inside a ring of the other"),
@@ -37,6 +36,8 @@ def _xor(n: int, noise: float, rng: np.random.RandomState):
 
 def generate(name: str, n: int, noise: float, seed: int):
     """(X, y) numpy arrays: X (n, 2) float, y (n,) in {0, 1}."""
+    from sklearn.datasets import make_blobs, make_circles, make_moons   # ~1 s to import: only when used
+
     rng = np.random.RandomState(seed)
     if name == "circle":
         X, y = make_circles(n, noise=noise * 0.3, factor=0.45, random_state=rng)

@@ -27,7 +27,7 @@ class History:
         self.marks: list[tuple] = []      # (step, samples, time_s, lr) at every publish: x-axes, lr curve
         self.progress = {"epoch": 0, "epochs": 0, "step": 0, "steps": 0, "samples": 0,
                          "samples_per_s": 0.0, "elapsed_s": 0.0, "eta_s": None}
-        self.status = "pending"           # pending, running, finished, stopped, diverged, failed
+        self.status = "pending"           # pending, starting, running, finished, stopped, diverged, failed
         self.message = ""
         self.diverged_at: int | None = None
         self.boundary: dict | None = None

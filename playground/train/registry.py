@@ -11,7 +11,7 @@ import threading
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train.engine import Run
-from playground.train.worker import ProcessRun, WorkerPool
+from playground.train.worker import ProcessRun, WorkerPool, start_together
 
 
 class Registry:
@@ -63,8 +63,11 @@ class Registry:
                 self._runs[run.id] = run
             self._groups[gid] = [r.id for r in runs]
             self._trim()
-        for run in runs:
-            run.start()
+        if self.pool is not None:
+            start_together(runs)
+        else:
+            for run in runs:
+                run.start()
         return gid
 
     def group(self, gid: str | None) -> list[Run]:

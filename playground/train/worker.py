@@ -124,7 +124,7 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             return
         if msg[0] == "quit":
             return
-        _, run_id, cfg_dict, data = msg
+        _, run_id, cfg_dict, data, wait_for_go = msg
         config = RunConfig.from_dict(cfg_dict)
         history = _PipeHistory(conn)
         run = _WorkerRun(config, run_id=run_id, history=history)
@@ -132,6 +132,9 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
         try:
             torch.set_num_threads(config.threads)
             run.prepare(data)
+            if wait_for_go:                    # a comparison: every variant starts on the same signal
+                conn.send(("ready", (), {}))
+                conn.recv()
             run._train()
         except PlaygroundError as e:
             history.update(status="failed", message=str(e))
@@ -222,6 +225,7 @@ class ProcessRun(Run):
         self._pool = pool
         self._worker: _Worker | None = None
         self._done = threading.Event()
+        self._ready = threading.Event()        # the worker has prepared and waits for "go"
 
     def prepare(self, data=None) -> None:
         """Check the config and load data here (errors surface at once); build nothing heavy."""
@@ -231,11 +235,12 @@ class ProcessRun(Run):
         self.data, self.rows = check(self.config, data)
         self.device = resolve_device(self.config.device)
 
-    def start(self) -> None:
+    def start(self, wait_for_go: bool = False) -> None:
+        """Hand the run to a worker. wait_for_go: it prepares, then waits for go() to train."""
         self._worker = w = self._pool.acquire()
         w.stop_event.clear()
-        self.history.update(status="running")
-        w.conn.send(("job", self.id, self.config.to_dict(), self.data))   # tensors go by shared memory
+        self.history.update(status="starting")            # until the worker's loop says "running"
+        w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go))  # tensors by shared memory
         self._thread = threading.Thread(target=self._read, name=f"run-{self.id}-reader", daemon=True)
         self._thread.start()
 
@@ -246,6 +251,9 @@ class ProcessRun(Run):
                 method, args, kwargs = w.conn.recv()
                 if method == "done":
                     break
+                if method == "ready":
+                    self._ready.set()
+                    continue
                 if method == "weights":
                     state = {k: torch.from_numpy(v) for k, v in args[0].items()}
                     with self._weights_lock:
@@ -258,8 +266,14 @@ class ProcessRun(Run):
             self.history.update(status="failed", message=f"the training process died (exit code {code}); "
                                                          f"the run is lost, its curves so far are kept")
         finally:
+            self._ready.set()                  # a run that ended before "ready" holds no one back
             self._pool.release(w, healthy)
             self._done.set()
+
+    def go(self) -> None:
+        """Let a run started with wait_for_go train (one after the other, every variant's go is sent
+        within a millisecond)."""
+        self._worker.conn.send(("go",))
 
     def stop(self) -> None:
         if self._worker is not None:
@@ -276,3 +290,18 @@ class ProcessRun(Run):
 def main() -> None:
     """Entry of a worker process: argv is [FD of its socket, path of its stop flag]."""
     _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))
+
+
+def start_together(runs: list[ProcessRun], timeout: float = 120.0) -> None:
+    """Start runs so that they begin training at the same moment: each worker prepares, then all get
+    "go" once every one is ready (cold workers need a few seconds to import torch)."""
+    for run in runs:
+        run.start(wait_for_go=True)
+
+    def release():
+        for run in runs:
+            run._ready.wait(timeout)
+        for run in runs:
+            if not run._done.is_set():
+                run.go()
+    threading.Thread(target=release, name="start-together", daemon=True).start()
