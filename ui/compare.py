@@ -15,8 +15,9 @@ from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epo
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
 ORDER = ["optimizers", "learning_rates", "batch_sizes", "dropout", "init"]
-COLUMNS = ["name", "optimizer", "lr", "momentum", "weight_decay", "batch_size", "schedule", "init", "dropout",
-           "batchnorm"]
+COLUMNS = ["name", "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "batch_size", "schedule",
+           "init", "dropout", "batchnorm"]
+OPTIM_FIELDS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")   # numeric OptimConfig fields
 
 
 def variants_to_frame(variants: list[dict]) -> pd.DataFrame:
@@ -25,13 +26,12 @@ def variants_to_frame(variants: list[dict]) -> pd.DataFrame:
     for v in variants:
         o = v.get("optim", {})
         bn = v.get("batchnorm")
-        rows.append({"name": v.get("name", ""), "optimizer": o.get("name"), "lr": o.get("lr"),
-                     "momentum": o.get("momentum"), "weight_decay": o.get("weight_decay"),
+        rows.append({"name": v.get("name", ""), "optimizer": o.get("name"), **{k: o.get(k) for k in OPTIM_FIELDS},
                      "batch_size": v.get("batch_size"), "schedule": v.get("schedule", {}).get("name"),
                      "init": v.get("init"), "dropout": v.get("dropout"),
                      "batchnorm": None if bn is None else ("on" if bn else "off")})
-    return pd.DataFrame(rows, columns=COLUMNS).astype({"lr": float, "momentum": float, "weight_decay": float,
-                                                       "dropout": float, "batch_size": "Int64"})
+    return pd.DataFrame(rows, columns=COLUMNS).astype({**{k: float for k in OPTIM_FIELDS}, "dropout": float,
+                                                       "batch_size": "Int64"})
 
 
 def frame_to_variants(df: pd.DataFrame) -> list[dict]:
@@ -42,9 +42,9 @@ def frame_to_variants(df: pd.DataFrame) -> list[dict]:
             v = row.get(key)
             return v is not None and not (isinstance(v, float) and v != v) and v is not pd.NA and v != ""
         v = {"name": str(row["name"]) if given("name") else f"variant {i + 1}"}
-        optim = {k: (row[c] if k == "name" else float(row[c])) for k, c in
-                 (("name", "optimizer"), ("lr", "lr"), ("momentum", "momentum"), ("weight_decay", "weight_decay"))
-                 if given(c)}
+        optim = {k: float(row[k]) for k in OPTIM_FIELDS if given(k)}
+        if given("optimizer"):
+            optim["name"] = row["optimizer"]
         if optim:
             v["optim"] = optim
         if given("batch_size"):
@@ -67,7 +67,11 @@ def variant_editor(df: pd.DataFrame, key: str) -> pd.DataFrame:
         "name": c.TextColumn("name", required=True, width="medium"),
         "optimizer": c.SelectboxColumn("optimizer", options=list(OPTIMIZERS)),
         "lr": c.NumberColumn("lr", min_value=0.0, format="%g"),
-        "momentum": c.NumberColumn("momentum", min_value=0.0, max_value=0.999, format="%g"),
+        "momentum": c.NumberColumn("momentum", min_value=0.0, max_value=0.999, format="%g",
+                                   help="SGD momentum / Nesterov (PyTorch form v = momentum*v + g)"),
+        "beta1": c.NumberColumn("beta1", min_value=0.0, max_value=0.9999, format="%g", help="Adam/AdamW"),
+        "beta2": c.NumberColumn("beta2", min_value=0.0, max_value=0.99999, format="%g", help="Adam/AdamW"),
+        "eps": c.NumberColumn("eps", min_value=0.0, format="%g", help="Adam/AdamW/RMSprop/Adagrad"),
         "weight_decay": c.NumberColumn("weight decay", min_value=0.0, format="%g"),
         "batch_size": c.NumberColumn("batch size", min_value=1, step=1),
         "schedule": c.SelectboxColumn("schedule", options=list(SCHEDULES)),

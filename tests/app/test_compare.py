@@ -1,0 +1,52 @@
+"""Compare page under AppTest, and the variant table's round trip."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.train import REGISTRY
+from ui.compare import PRESETS, frame_to_variants, variants_to_frame
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_the_table_round_trips_every_preset(name):
+    variants = PRESETS[name]["variants"]
+    assert frame_to_variants(variants_to_frame(variants)) == variants
+
+
+def test_empty_cells_are_left_to_the_base():
+    v = [{"name": "a", "optim": {"name": "adam", "beta1": 0.8, "eps": 1e-6}}, {"name": "b", "batchnorm": True}]
+    df = variants_to_frame(v)
+    assert frame_to_variants(df) == v
+    df.loc[1, "name"] = None
+    assert frame_to_variants(df)[1]["name"] == "variant 2"
+
+
+def test_compare_page_runs_a_preset_to_the_end():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    button = next(b for b in at.button if b.label.startswith("Learning rate too low"))
+    button.click().run()
+    assert not at.exception and not at.error
+    runs = REGISTRY.group(at.session_state.cmp_group)
+    assert [r.name for r in runs] == ["lr 0.001 (too low)", "lr 0.1 (about right)", "lr 20 (too high)"]
+    for r in runs:
+        assert r.join(120)
+    at.run()
+    assert not at.exception
+    table = at.table[0].value
+    assert list(table["status"]) == ["finished", "finished", "diverged"]
+
+
+def test_a_bad_variant_is_refused_with_its_name():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("views/compare.py").run()
+    at.session_state.cmp_base = {**at.session_state.cmp_base, "batch_size": 0}
+    next(b for b in at.button if b.label == "Race").click().run()
+    assert not at.exception
+    assert any("batch_size" in e.value for e in at.error)
