@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+# ADDRESS=0.0.0.0 lets other machines on the network (a classroom) open the app
+ADDRESS ?= localhost
 
 .PHONY: setup app test bench browser clean
 
@@ -17,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 
 app: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 browser:
 	@bash scripts/ensure-browser.sh
