@@ -82,9 +82,10 @@ def cmd_compare(args) -> int:
     from playground.train.registry import Registry
 
     configs = load_compare(args.config)
-    if args.epochs:
+    if args.epochs is not None:
         for c in configs:
             c.epochs = args.epochs
+            c.validate()
     reg = Registry(max_active=len(configs), processes=True)
     print(f"racing {len(configs)} variants at once (same seed {configs[0].seed}: same initial weights, "
           f"same data order): {', '.join(c.name for c in configs)}", flush=True)

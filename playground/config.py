@@ -107,6 +107,14 @@ class RunConfig:
         _check(self.optim.lr > 0, f"optim.lr: the learning rate must be above 0, got {self.optim.lr}")
         _check(self.batch_size >= 1, f"batch_size: must be at least 1, got {self.batch_size}")
         _check(self.epochs >= 1, f"epochs: must be at least 1, got {self.epochs}")
+        o = self.optim
+        _check(0 <= o.momentum < 1, f"optim.momentum: must be from 0 up to (not including) 1, got {o.momentum}")
+        _check(o.name != "nesterov" or o.momentum > 0,
+               "optim.momentum: Nesterov needs a momentum above 0 (e.g. 0.9); with 0 use plain SGD")
+        _check(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1,
+               f"optim.beta1/beta2: must be from 0 up to (not including) 1, got {o.beta1}, {o.beta2}")
+        _check(o.eps > 0, f"optim.eps: must be above 0, got {o.eps}")
+        _check(0 <= o.alpha < 1, f"optim.alpha: must be from 0 up to (not including) 1, got {o.alpha}")
         _check(self.optim.weight_decay >= 0, f"optim.weight_decay: must be 0 or more, got {self.optim.weight_decay}")
         self.data.validate()
         _check(self.threads >= 1, f"threads: must be at least 1, got {self.threads}")

@@ -119,7 +119,8 @@ def live_compare(gid: str | None) -> None:
         smoothing = d.slider("smoothing", 0.0, 0.99, 0.6, key="cmp_smooth")
         target = e.number_input("target loss", 0.0, 100.0, 0.5, step=0.05, format="%g", key="cmp_target",
                                 help="the summary gives the steps, samples and seconds each variant needed to "
-                                     "bring its training loss, smoothed as on the chart, down to this")
+                                     "bring its training loss (every step, smoothed with the weight above) "
+                                     "down to this")
         curves = [(r.name, s, steps_per_epoch(len(r.data.X_train), r.config.batch_size)) for r, s in zip(runs, snaps)]
         st.altair_chart(compare_chart(curves, metric, x_axis, smoothing, log_y), width="stretch")
         table = pd.DataFrame([summary_row(r.name, s, target, smoothing) for r, s in zip(runs, snaps)])

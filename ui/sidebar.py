@@ -24,13 +24,12 @@ def sidebar() -> None:
                      help="auto picks CUDA, then Apple MPS, then the CPU")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                         help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
-        runs = REGISTRY.runs()
+        runs = {r.id: r for r in REGISTRY.runs()}          # one snapshot: runs may be trimmed meanwhile
         if runs:
-            ids = [r.id for r in runs]
-            if st.session_state.get("run_id") not in ids:
-                st.session_state["run_id"] = ids[0]
-            st.selectbox("Run shown", ids, key="run_id", format_func=lambda i: run_label(REGISTRY.get(i)),
+            if st.session_state.get("run_id") not in runs:
+                st.session_state["run_id"] = next(iter(runs))
+            st.selectbox("Run shown", list(runs), key="run_id", format_func=lambda i: run_label(runs[i]),
                          help="Runs live in the server: they keep training if you reload or close the tab")
-            shown = REGISTRY.get(st.session_state["run_id"])
-            st.caption(f"{STATUS_ICON.get(shown.history.status, '')} {shown.history.status}")
+            status = runs[st.session_state["run_id"]].history.status
+            st.caption(f"{STATUS_ICON.get(status, '')} {status}")
         st.caption("Training Playground · PyTorch")

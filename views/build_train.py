@@ -102,15 +102,24 @@ with col_train:
     st.toggle("Mixed precision", key="amp", disabled=no_cuda, help="bf16/fp16 autocast; CUDA only")
 
 
+config_error = None
+if not (net_error or data_error):
+    try:
+        config_json = build_config().to_json()
+    except PlaygroundError as e:                 # e.g. Nesterov with momentum 0
+        config_error = str(e)
 current = REGISTRY.get(st.session_state.get("run_id"))
 running = current is not None and current.alive
 c1, c2, c3, _ = st.columns([1, 1, 1.3, 3])
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
-          disabled=bool(net_error or data_error), width="stretch")
-c2.button("Stop", icon=":material/stop:", on_click=lambda: current.stop(), disabled=not running, width="stretch")
-if not (net_error or data_error):
-    c3.download_button("Config (JSON)", build_config().to_json(), "run.json", "application/json",
+          disabled=bool(net_error or data_error or config_error), width="stretch")
+c2.button("Stop", icon=":material/stop:", on_click=current.stop if running else None, disabled=not running,
+          width="stretch")
+if not (net_error or data_error or config_error):
+    c3.download_button("Config (JSON)", config_json, "run.json", "application/json",
                        icon=":material/download:", help="Train it headless: python -m playground train run.json")
+if config_error:
+    st.error(config_error)
 if st.session_state.get("start_error"):
     st.error(st.session_state.start_error)
 live_panel(st.session_state.get("run_id"))

@@ -6,6 +6,8 @@ CIFAR-10 load from a data folder, or download when asked and online.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -66,11 +68,18 @@ DATASETS: dict[str, DatasetSpec] = _registry()
 
 
 def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
-    """Load (cached) the data set cfg names; the split and any generation depend on seed."""
-    spec = DATASETS.get(cfg.name)
-    if spec is None:
+    """Load the data set cfg names; the split and any generation depend on seed. Cached: the same
+    config and seed give the same Dataset object, whose tensors nobody may change in place (runs
+    share them, with worker processes too, through shared memory)."""
+    if cfg.name not in DATASETS:
         raise DataError(f"data.name: unknown data set '{cfg.name}'; pick one of {', '.join(DATASETS)}")
-    return spec.loader(cfg, seed)
+    return _load(dataclasses.astuple(cfg), seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(fields: tuple, seed: int) -> Dataset:
+    cfg = DataConfig(*fields)
+    return DATASETS[cfg.name].loader(cfg, seed)
 
 
 def split_indices(n: int, val_fraction: float, seed: int, max_train: int = 0):

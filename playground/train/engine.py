@@ -34,6 +34,15 @@ BOUNDARY_EVERY = 0.25           # seconds between decision-boundary grids (and o
 WEIGHTS_EVERY = 1.0             # seconds between weight snapshots at epoch ends (and one at the end)
 
 
+def check_device(config: RunConfig) -> torch.device:
+    """The device the config asks for, if present and fit for its settings (raises otherwise)."""
+    device = resolve_device(config.device)
+    if config.amp and device.type != "cuda":
+        raise ConfigError(f"amp: mixed precision runs on CUDA only, and this run's device is "
+                          f"{device.type}; switch mixed precision off")
+    return device
+
+
 def check(config: RunConfig, data: Dataset | None = None):
     """Validate config against its data: (dataset, rows). Raises PlaygroundError with the fix."""
     config.validate()
@@ -74,10 +83,7 @@ class Run:
         Raises PlaygroundError."""
         cfg = self.config
         self.data, self.rows = check(cfg, data)
-        self.device = resolve_device(cfg.device)
-        if cfg.amp and self.device.type != "cuda":
-            raise ConfigError(f"amp: mixed precision runs on CUDA only, and this run's device is "
-                              f"{self.device.type}; switch mixed precision off")
+        self.device = check_device(cfg)
         gen = torch.Generator().manual_seed(cfg.seed)
         model, self.rows = build_model(cfg.layers, self.data.input_shape, self.data.num_classes)
         apply_init(model, cfg.init, gen)
@@ -149,7 +155,7 @@ class Run:
         pending: list[torch.Tensor] = []                            # detached losses since last publish
         model.train()
         for epoch in range(1, epochs + 1):
-            perm = torch.randperm(n, generator=order).to(dev)
+            perm = torch.randperm(len(X), generator=order)[:n].to(dev)   # same order as without BatchNorm
             loss_sum = torch.zeros((), device=dev)
             correct = torch.zeros((), dtype=torch.long, device=dev)
             for i in range(0, n, bs):

@@ -18,7 +18,7 @@ class Registry:
     """processes=True (the app): each run trains in a warm worker process (see worker.py);
     processes=False: in a thread of this process (tests, or where processes cannot start)."""
 
-    def __init__(self, max_active: int = 6, keep: int = 30, processes: bool = True):
+    def __init__(self, max_active: int = 6, keep: int = 200, processes: bool = True):
         self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
         self.keep = keep                  # finished runs kept for viewing, oldest dropped first
         self.pool = WorkerPool(max_active) if processes else None
@@ -31,43 +31,58 @@ class Registry:
         if self.pool is not None:
             threading.Thread(target=self.pool.warm, args=(n,), daemon=True, name="warm-workers").start()
 
+    def _new_run(self, config: RunConfig, publish_every: float) -> Run:
+        run = ProcessRun(config, self.pool, publish_every) if self.pool else Run(config, publish_every=publish_every)
+        run.prepare()                             # raises PlaygroundError before anything starts
+        return run
+
+    def _take_slots(self, n: int, group: bool) -> list:
+        """Under self._lock: refuse past max_active; for processes, acquire n workers (all or none)."""
+        active = sum(r.alive for r in self._runs.values())
+        if active + n > self.max_active and group:
+            raise PlaygroundError(f"{n} variants need {n} training slots, but {active} of {self.max_active} "
+                                  f"are busy; stop some runs first")
+        if active + n > self.max_active:
+            raise PlaygroundError(f"{active} runs are already training (the limit is {self.max_active}); "
+                                  f"stop one before starting another")
+        workers = []
+        try:
+            for _ in range(n if self.pool else 0):
+                workers.append(self.pool.acquire())
+        except PlaygroundError:
+            for w in workers:
+                self.pool.release(w, healthy=True)
+            raise
+        return workers
+
     def start(self, config: RunConfig, publish_every: float = 0.1) -> Run:
         """Check the config (raises PlaygroundError before anything starts), then train it."""
-        run = ProcessRun(config, self.pool, publish_every) if self.pool else Run(config, publish_every=publish_every)
-        run.prepare()
-        with self._lock:
-            active = [r for r in self._runs.values() if r.alive]
-            if len(active) >= self.max_active:
-                raise PlaygroundError(f"{len(active)} runs are already training (the limit is {self.max_active}); "
-                                      f"stop one before starting another")
+        run = self._new_run(config, publish_every)
+        with self._lock:                          # slot check, worker and hand-off: one step
+            workers = self._take_slots(1, group=False)
+            if self.pool:
+                run.start(worker=workers[0])
+            else:
+                run.start()
             self._runs[run.id] = run
             self._trim()
-            run.start()
         return run
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
-        with self._lock:
-            active = sum(r.alive for r in self._runs.values())
-        if active + len(configs) > self.max_active:
-            raise PlaygroundError(f"{len(configs)} variants need {len(configs)} training slots, but {active} of "
-                                  f"{self.max_active} are busy; stop some runs first")
-        runs = []
-        for cfg in configs:                       # check all before starting any
-            run = ProcessRun(cfg, self.pool, publish_every) if self.pool else Run(cfg, publish_every=publish_every)
-            run.prepare()
-            runs.append(run)
+        runs = [self._new_run(cfg, publish_every) for cfg in configs]   # check all before starting any
         gid = "cmp-" + runs[0].id
         with self._lock:
+            workers = self._take_slots(len(runs), group=True)
+            if self.pool is not None:
+                start_together(runs, workers)
+            else:
+                for run in runs:
+                    run.start()
             for run in runs:
                 self._runs[run.id] = run
             self._groups[gid] = [r.id for r in runs]
             self._trim()
-        if self.pool is not None:
-            start_together(runs)
-        else:
-            for run in runs:
-                run.start()
         return gid
 
     def group(self, gid: str | None) -> list[Run]:
@@ -75,9 +90,11 @@ class Registry:
             return [self._runs[i] for i in self._groups.get(gid, []) if i in self._runs] if gid else []
 
     def _trim(self) -> None:
-        done = [rid for rid, r in self._runs.items() if not r.alive and r.history.status != "pending"]
+        """Drop the oldest ended runs past `keep`, and comparisons none of whose runs are left."""
+        done = [rid for rid, r in self._runs.items() if not r.alive]
         for rid in done[: max(0, len(self._runs) - self.keep)]:
             del self._runs[rid]
+        self._groups = {g: ids for g, ids in self._groups.items() if any(i in self._runs for i in ids)}
 
     def get(self, run_id: str | None) -> Run | None:
         with self._lock:

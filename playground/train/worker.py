@@ -35,7 +35,7 @@ import torch.multiprocessing as mp   # registers the shared-memory pickling of t
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.train.engine import Run
+from playground.train.engine import Run, check_device
 from playground.train.history import History
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             return
         if msg[0] == "quit":
             return
+        if msg[0] != "job":                    # e.g. a "go" for a run that had already ended
+            continue
         _, run_id, cfg_dict, data, wait_for_go = msg
         config = RunConfig.from_dict(cfg_dict)
         history = _PipeHistory(conn)
@@ -134,7 +136,8 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             run.prepare(data)
             if wait_for_go:                    # a comparison: every variant starts on the same signal
                 conn.send(("ready", (), {}))
-                conn.recv()
+                while conn.recv()[0] != "go":
+                    pass
             run._train()
         except PlaygroundError as e:
             history.update(status="failed", message=str(e))
@@ -174,6 +177,7 @@ class WorkerPool:
         self.size = size
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()         # every live worker, idle or busy, for close()
         self._count = 0
         atexit.register(self.close)
 
@@ -181,7 +185,9 @@ class WorkerPool:
         """Start workers ahead of time (a spawn imports torch: ~2-3 s) so Start is instant."""
         with self._lock:
             while len(self._idle) < n and self._count < self.size:
-                self._idle.append(_Worker())
+                w = _Worker()
+                self._idle.append(w)
+                self._all.add(w)
                 self._count += 1
 
     def acquire(self) -> _Worker:
@@ -191,11 +197,14 @@ class WorkerPool:
                 if w.alive():
                     return w
                 w.kill()
+                self._all.discard(w)
                 self._count -= 1
             if self._count >= self.size:
                 raise PlaygroundError(f"{self.size} runs are already training (the limit); stop one first")
             self._count += 1
-        return _Worker()
+            w = _Worker()
+            self._all.add(w)
+        return w
 
     def release(self, w: _Worker, healthy: bool) -> None:
         with self._lock:
@@ -203,11 +212,12 @@ class WorkerPool:
                 self._idle.append(w)
                 return
             self._count -= 1
+            self._all.discard(w)
         w.kill()
 
     def close(self) -> None:
         with self._lock:
-            workers, self._idle = self._idle, []
+            workers, self._idle, self._all = list(self._all), [], set()
         for w in workers:
             try:
                 w.conn.send(("quit",))
@@ -224,23 +234,29 @@ class ProcessRun(Run):
         super().__init__(config, publish_every=publish_every)
         self._pool = pool
         self._worker: _Worker | None = None
-        self._done = threading.Event()
+        self._done = threading.Event()         # set before the worker goes back to the pool
         self._ready = threading.Event()        # the worker has prepared and waits for "go"
 
     def prepare(self, data=None) -> None:
         """Check the config and load data here (errors surface at once); build nothing heavy."""
-        from playground.device import resolve_device
         from playground.train.engine import check
 
         self.data, self.rows = check(self.config, data)
-        self.device = resolve_device(self.config.device)
+        self.device = check_device(self.config)
 
-    def start(self, wait_for_go: bool = False) -> None:
-        """Hand the run to a worker. wait_for_go: it prepares, then waits for go() to train."""
-        self._worker = w = self._pool.acquire()
+    def start(self, wait_for_go: bool = False, worker: _Worker | None = None) -> None:
+        """Hand the run to a worker (one acquired here unless given). wait_for_go: the worker
+        prepares, then waits for go() to train. Raises PlaygroundError if the hand-off fails."""
+        w = worker or self._pool.acquire()
         w.stop_event.clear()
+        try:
+            w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go))  # tensors: shared memory
+        except OSError as e:                   # a dead worker, or no room left in shared memory
+            self._pool.release(w, healthy=False)
+            self.history.update(status="failed", message=f"could not hand the run to a worker process ({e})")
+            raise PlaygroundError(f"could not hand the run to a worker process ({e}); try again") from None
+        self._worker = w
         self.history.update(status="starting")            # until the worker's loop says "running"
-        w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go))  # tensors by shared memory
         self._thread = threading.Thread(target=self._read, name=f"run-{self.id}-reader", daemon=True)
         self._thread.start()
 
@@ -266,17 +282,19 @@ class ProcessRun(Run):
             self.history.update(status="failed", message=f"the training process died (exit code {code}); "
                                                          f"the run is lost, its curves so far are kept")
         finally:
+            # In this order: once the worker is back in the pool, neither a late go() nor stop()
+            # of this run may reach it (both check _done).
+            self._done.set()
             self._ready.set()                  # a run that ended before "ready" holds no one back
             self._pool.release(w, healthy)
-            self._done.set()
 
     def go(self) -> None:
-        """Let a run started with wait_for_go train (one after the other, every variant's go is sent
-        within a millisecond)."""
-        self._worker.conn.send(("go",))
+        """Let a run started with wait_for_go train."""
+        if not self._done.is_set():
+            self._worker.conn.send(("go",))
 
     def stop(self) -> None:
-        if self._worker is not None:
+        if self._worker is not None and not self._done.is_set():
             self._worker.stop_event.set()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -292,16 +310,28 @@ def main() -> None:
     _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))
 
 
-def start_together(runs: list[ProcessRun], timeout: float = 120.0) -> None:
-    """Start runs so that they begin training at the same moment: each worker prepares, then all get
-    "go" once every one is ready (cold workers need a few seconds to import torch)."""
-    for run in runs:
-        run.start(wait_for_go=True)
+def start_together(runs: list[ProcessRun], workers: list[_Worker], timeout: float = 120.0) -> None:
+    """Start runs (one acquired worker each) so that they begin training at the same moment: each
+    worker prepares, then all get "go" once every one is ready (a cold worker imports torch first)."""
+    started = []
+    try:
+        for run, w in zip(runs, workers):
+            run.start(wait_for_go=True, worker=w)
+            started.append(run)
+    except PlaygroundError:
+        for run in started:                    # all or none: let those already handed off end at once
+            run.stop()
+            run.go()
+        for w in workers[len(started) + 1:]:   # the failed run released its own
+            runs[0]._pool.release(w, healthy=True)
+        raise
 
     def release():
         for run in runs:
             run._ready.wait(timeout)
         for run in runs:
-            if not run._done.is_set():
+            try:
                 run.go()
+            except OSError:                    # that worker died; its reader reports it
+                pass
     threading.Thread(target=release, name="start-together", daemon=True).start()

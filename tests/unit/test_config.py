@@ -66,10 +66,10 @@ def test_missing_fields_take_defaults():
 
 
 def test_scalars_are_coerced_to_the_field_types():
-    cfg = RunConfig.from_dict({"layers": MLP, "optim": {"lr": "1e-3", "beta1": 1}, "epochs": 3.0,
+    cfg = RunConfig.from_dict({"layers": MLP, "optim": {"lr": "1e-3", "weight_decay": 1}, "epochs": 3.0,
                                "seed": "5", "amp": "yes", "data": {"noise": 0, "download": "false"}})
     assert cfg.optim.lr == 0.001 and isinstance(cfg.optim.lr, float)
-    assert cfg.optim.beta1 == 1.0 and isinstance(cfg.optim.beta1, float)
+    assert cfg.optim.weight_decay == 1.0 and isinstance(cfg.optim.weight_decay, float)
     assert cfg.epochs == 3 and isinstance(cfg.epochs, int)
     assert cfg.seed == 5
     assert cfg.amp is True
@@ -256,3 +256,16 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".yam
 def test_every_example_file_is_a_valid_config(path):
     cfg = load_config(path)
     assert cfg.layers and cfg.name
+
+
+@pytest.mark.parametrize("optim, expected", [
+    ({"name": "nesterov", "momentum": 0}, "Nesterov needs a momentum above 0"),
+    ({"momentum": 1.0}, "optim.momentum: must be from 0 up to"),
+    ({"beta1": 1.0}, "optim.beta1/beta2"),
+    ({"beta2": -0.1}, "optim.beta1/beta2"),
+    ({"eps": 0}, "optim.eps: must be above 0"),
+    ({"alpha": 1.5}, "optim.alpha"),
+])
+def test_optimizer_settings_torch_would_refuse_are_refused_first(optim, expected):
+    with pytest.raises(ConfigError, match=expected):
+        RunConfig.from_dict({"layers": MLP, "optim": optim})
