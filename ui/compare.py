@@ -11,6 +11,7 @@ from playground.compare import summary_row
 from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
+from ui.state import rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
@@ -106,11 +107,7 @@ def live_compare(gid: str | None) -> None:
 
     @st.fragment(run_every=0.5 if alive else None)
     def panel():
-        if not any(r.alive for r in runs) and st.session_state.get("_cmp_polling") == gid:
-            st.session_state["_cmp_polling"] = None
-            st.rerun()
-        if any(r.alive for r in runs):
-            st.session_state["_cmp_polling"] = gid
+        rerun_when_ended("_cmp_polling", gid, any(r.alive for r in runs))
         snaps = [r.history.snapshot() for r in runs]
         a, b, c, d, e = st.columns([2.2, 1.6, 0.8, 1.1, 1.1], vertical_alignment="bottom")
         x_axis = a.radio("x axis", list(X_AXES), format_func=X_AXES.get, horizontal=True, key="cmp_x")

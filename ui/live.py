@@ -5,6 +5,7 @@ import streamlit as st
 
 from playground.train import REGISTRY
 from playground.viz.curves import boundary_figure, epoch_chart, lr_chart, step_loss_chart
+from ui.state import rerun_when_ended
 
 POLL_S = 0.5
 
@@ -24,11 +25,7 @@ def live_panel(run_id: str | None) -> None:
     @st.fragment(run_every=POLL_S if run.alive else None)
     def panel():
         snap = run.history.snapshot()
-        if not run.alive and st.session_state.get("_polling") == run.id:
-            st.session_state["_polling"] = None
-            st.rerun()
-        if run.alive:
-            st.session_state["_polling"] = run.id
+        rerun_when_ended("_polling", run.id, run.alive)
         draw(run, snap)
     panel()
 

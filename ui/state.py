@@ -12,3 +12,13 @@ def keep(defaults: dict) -> None:
     """
     for key, value in defaults.items():
         st.session_state[key] = st.session_state.get(key, value)
+
+
+def rerun_when_ended(key: str, what: str, alive: bool) -> None:
+    """In a polling fragment: remember that `what` was alive; on the first poll that finds it
+    ended, rerun the whole page once, so polling stops and the page's buttons are redrawn."""
+    if alive:
+        st.session_state[key] = what
+    elif st.session_state.get(key) == what:
+        st.session_state[key] = None
+        st.rerun()

@@ -93,10 +93,14 @@ class _PipeHistory(History):
 
 
 class _WorkerRun(Run):
+    def __init__(self, config: RunConfig, run_id: str, conn: Connection):
+        super().__init__(config, run_id=run_id, history=_PipeHistory(conn))
+        self._conn = conn
+
     def _keep_weights(self):
         super()._keep_weights()
         # as numpy arrays: plain bytes through the socket, where tensors would each make a shm file
-        self.history._conn.send(("weights", ({k: v.numpy() for k, v in self._weights.items()},), {}))
+        self._conn.send(("weights", ({k: v.numpy() for k, v in self._weights.items()},), {}))
 
 
 def _warm_up() -> None:
@@ -128,8 +132,8 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             continue
         _, run_id, cfg_dict, data, wait_for_go = msg
         config = RunConfig.from_dict(cfg_dict)
-        history = _PipeHistory(conn)
-        run = _WorkerRun(config, run_id=run_id, history=history)
+        run = _WorkerRun(config, run_id, conn)
+        history = run.history
         run._stop = stop_event
         try:
             torch.set_num_threads(config.threads)
