@@ -11,7 +11,7 @@ from playground.compare import summary_row
 from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
-from ui.state import rerun_when_ended
+from ui.state import mine, rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
@@ -125,5 +125,5 @@ def live_compare(gid: str | None) -> None:
         cols = st.columns(len(runs))
         for col, r in zip(cols, runs):
             col.button(f"Stop {r.name}", key=f"stop_{r.id}", icon=":material/stop:", on_click=r.stop,
-                       disabled=not r.alive, width="stretch")
+                       disabled=not (r.alive and mine(r)), width="stretch")
     panel()

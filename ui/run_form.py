@@ -10,7 +10,7 @@ from playground.errors import PlaygroundError
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from ui.layer_editor import parsed_specs, set_layers
-from ui.state import keep
+from ui.state import keep, me
 
 LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 BATCHES = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024]
@@ -103,7 +103,7 @@ def start_run() -> None:
     """Start button: train the form's config; a refusal is kept for the page to show."""
     st.session_state.pop("start_error", None)
     try:
-        run = REGISTRY.start(build_config())
+        run = REGISTRY.start(build_config(), owner=me())
         st.session_state.run_id = run.id
     except PlaygroundError as e:
         st.session_state.start_error = str(e)

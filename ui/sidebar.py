@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.device import available_devices
 from playground.train import REGISTRY
-from ui.state import keep
+from ui.state import keep, me
 
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
@@ -18,13 +18,15 @@ def run_label(run) -> str:
 
 
 def sidebar() -> None:
-    keep({"device": "auto", "seed": 0})
+    keep({"device": "auto", "seed": 0, "all_runs": False})
     with st.sidebar:
         st.selectbox("Device", ["auto"] + available_devices(), key="device",
                      help="auto picks CUDA, then Apple MPS, then the CPU")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                         help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
-        runs = {r.id: r for r in REGISTRY.runs()}          # one snapshot: runs may be trimmed meanwhile
+        everyone = st.toggle("Everyone's runs", key="all_runs",
+                             help="Off: the runs started from this browser. On: every run on this server")
+        runs = {r.id: r for r in REGISTRY.runs(None if everyone else me())}   # one snapshot: runs may be trimmed
         if runs:
             if st.session_state.get("run_id") not in runs:
                 st.session_state["run_id"] = next(iter(runs))

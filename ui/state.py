@@ -1,6 +1,8 @@
 """Session-state helpers: defaults, and keeping widget values when the user visits another page."""
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 
@@ -22,3 +24,16 @@ def rerun_when_ended(key: str, what: str, alive: bool) -> None:
     elif st.session_state.get(key) == what:
         st.session_state[key] = None
         st.rerun()
+
+
+def me() -> str:
+    """This browser's token, kept in the URL (?me=...) so that a reload finds its runs again while
+    other students' runs on the same server stay theirs."""
+    token = st.query_params.get("me")
+    if not token:
+        token = st.query_params["me"] = uuid.uuid4().hex[:8]
+    return token
+
+
+def mine(run) -> bool:
+    return run is not None and run.owner == me()

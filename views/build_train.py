@@ -9,13 +9,13 @@ from playground.errors import PlaygroundError
 from playground.models import PRESETS, summarize_partial
 from playground.models.build import shape_text
 from playground.train import REGISTRY
-from playground.train.optim import LABELS, RULES
+from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
-from playground.train.optim import SCHEDULE_LABELS
 from ui.lr_tools import lr_finder_popover
 from ui.run_form import (BATCHES, DECAYS, INITS, build_config, config_uploaded, data_changed, data_config,
                          init_form, load_preset, lr_options, start_run)
+from ui.state import mine
 
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
@@ -109,7 +109,7 @@ if not (net_error or data_error):
     except PlaygroundError as e:                 # e.g. Nesterov with momentum 0
         config_error = str(e)
 current = REGISTRY.get(st.session_state.get("run_id"))
-running = current is not None and current.alive
+running = current is not None and current.alive and mine(current)      # Stop only one's own runs
 c1, c2, c3, _ = st.columns([1, 1, 1.3, 3])
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
           disabled=bool(net_error or data_error or config_error), width="stretch")

@@ -66,6 +66,7 @@ class Run:
         self.id = run_id or uuid.uuid4().hex[:8]
         self.name = config.name or f"{config.data.name} · {config.optim.name} · lr {config.optim.lr:g}"
         self.history = history or History()
+        self.owner: str | None = None          # who started it (a browser's token), for pickers and Stop
         self.publish_every = publish_every
         self.device: torch.device | None = None
         self.data: Dataset | None = None

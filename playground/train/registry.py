@@ -31,8 +31,9 @@ class Registry:
         if self.pool is not None:
             threading.Thread(target=self.pool.warm, args=(n,), daemon=True, name="warm-workers").start()
 
-    def _new_run(self, config: RunConfig, publish_every: float) -> Run:
+    def _new_run(self, config: RunConfig, publish_every: float, owner: str | None) -> Run:
         run = ProcessRun(config, self.pool, publish_every) if self.pool else Run(config, publish_every=publish_every)
+        run.owner = owner
         run.prepare()                             # raises PlaygroundError before anything starts
         return run
 
@@ -55,9 +56,9 @@ class Registry:
             raise
         return workers
 
-    def start(self, config: RunConfig, publish_every: float = 0.1) -> Run:
+    def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> Run:
         """Check the config (raises PlaygroundError before anything starts), then train it."""
-        run = self._new_run(config, publish_every)
+        run = self._new_run(config, publish_every, owner)
         with self._lock:                          # slot check, worker and hand-off: one step
             workers = self._take_slots(1, group=False)
             if self.pool:
@@ -68,9 +69,9 @@ class Registry:
             self._trim()
         return run
 
-    def start_group(self, configs: list[RunConfig], publish_every: float = 0.1) -> str:
+    def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
-        runs = [self._new_run(cfg, publish_every) for cfg in configs]   # check all before starting any
+        runs = [self._new_run(cfg, publish_every, owner) for cfg in configs]   # check all before starting any
         gid = "cmp-" + runs[0].id
         with self._lock:
             workers = self._take_slots(len(runs), group=True)
@@ -100,10 +101,10 @@ class Registry:
         with self._lock:
             return self._runs.get(run_id) if run_id else None
 
-    def runs(self) -> list[Run]:
-        """All kept runs, newest first."""
+    def runs(self, owner: str | None = None) -> list[Run]:
+        """Kept runs, newest first: all of them, or those `owner` started."""
         with self._lock:
-            return list(reversed(self._runs.values()))
+            return [r for r in reversed(self._runs.values()) if owner is None or r.owner == owner]
 
     def stop(self, run_id: str) -> None:
         run = self.get(run_id)

@@ -135,3 +135,34 @@ def test_torchvision_set_without_files_shows_a_clear_error(at, tmp_path):
     errs = errors(at)
     assert any(str(tmp_path) in e and "download" in e for e in errs), errs
     assert button(at, START).disabled
+
+
+
+def _token(at) -> str:
+    value = at.query_params["me"]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_runs_belong_to_the_browser_that_started_them():
+    """Another browser (another ?me= token) lists only its own runs by default and cannot stop
+    this browser's run even when it shows it."""
+    from playground.train import REGISTRY
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.number_input(key="epochs").set_value(2000).run()
+    next(b for b in at.button if "Start" in b.label).click().run()
+    run = REGISTRY.get(at.session_state.run_id)
+    try:
+        assert run.owner == _token(at)
+        other = AppTest.from_file(APP, default_timeout=60).run()
+        assert _token(other) != _token(at)
+        assert all(r.owner == _token(other) for r in REGISTRY.runs(_token(other)))
+        assert "run_id" not in other.session_state or other.session_state.run_id != run.id
+        other.toggle(key="all_runs").set_value(True).run()
+        other.selectbox(key="run_id").set_value(run.id).run()
+        assert not other.exception
+        assert next(b for b in other.button if b.label == "Stop").disabled
+        assert run.alive
+    finally:
+        run.stop()
+        run.join(30)
