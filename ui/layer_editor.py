@@ -69,7 +69,7 @@ def parsed_specs() -> tuple[list[dict], dict[int, str]]:
 def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
     """Draw the rows. rows_by_index: LayerRow by 0-based index (shape/params), as far as they go."""
     layers = st.session_state["layers"]
-    widths = [0.3, 1.6, 2.5, 1.0, 0.9, 0.4, 0.4, 0.4]
+    widths = [0.3, 1.5, 2.3, 1.3, 0.8, 0.4, 0.4, 0.4]
     head = st.columns(widths, vertical_alignment="bottom")
     for col, text in zip(head, ["#", "layer", "arguments", "output", "params"]):
         col.caption(text)

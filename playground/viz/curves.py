@@ -79,7 +79,9 @@ def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> alt.Chart
             for e in epochs for split, key in (("train", "train"), ("validation", "val"))]
     df = pd.DataFrame(rows, columns=["epoch", "split", "value"])
     title = "loss" if metric == "loss" else "accuracy"
-    y = alt.Y("value:Q", title=title, scale=alt.Scale(zero=False) if metric == "loss" else alt.Scale(domain=[0, 1]))
+    # accuracy: from where the curves are up to 1, so the last percent points stay visible
+    y = alt.Y("value:Q", title=title, scale=alt.Scale(zero=False) if metric == "loss" else alt.Scale(zero=False,
+                                                                                                    domainMax=1))
     color = alt.Color("split:N", title=None, scale=alt.Scale(domain=list(COLORS), range=list(COLORS.values())),
                       legend=alt.Legend(orient="bottom"))
     return alt.Chart(df).mark_line(point=True).encode(
