@@ -45,16 +45,22 @@ def check_device(config: RunConfig) -> torch.device:
 
 def check(config: RunConfig, data: Dataset | None = None):
     """Validate config against its data: (dataset, rows). Raises PlaygroundError with the fix."""
+    data, _, rows = _checked_model(config, data)
+    return data, rows
+
+
+def _checked_model(config: RunConfig, data: Dataset | None):
+    """check(), also returning the model it built (default init) so prepare() need not build twice."""
     config.validate()
     data = data if data is not None else load_dataset(config.data, config.seed)
     if len(data.X_train) < 2 or len(data.X_val) < 1:
         raise ConfigError(f"data: {len(data.X_train)} training / {len(data.X_val)} validation samples are too few; "
                           f"lower the validation share or use more samples")
-    _, rows = build_model(config.layers, data.input_shape, data.num_classes)
+    model, rows = build_model(config.layers, data.input_shape, data.num_classes)
     if config.batch_size == 1 and any(l["type"] == "BatchNorm" for l in config.layers):
         raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "
                           "set batch_size to 2 or more, or remove the BatchNorm layers")
-    return data, rows
+    return data, model, rows
 
 
 class Run:
@@ -83,11 +89,9 @@ class Run:
         """Resolve the device, load data (unless given), build and initialise the model.
         Raises PlaygroundError."""
         cfg = self.config
-        self.data, self.rows = check(cfg, data)
+        self.data, model, self.rows = _checked_model(cfg, data)
         self.device = check_device(cfg)
-        gen = torch.Generator().manual_seed(cfg.seed)
-        model, self.rows = build_model(cfg.layers, self.data.input_shape, self.data.num_classes)
-        apply_init(model, cfg.init, gen)
+        apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
         self.model = model.to(self.device)
         self._dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
         for m in self.model.modules():
