@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adam
 INITS = ("default", "xavier", "he", "normal")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle", "warmup")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_SEED = 2**31 - 1              # the app's range; numpy's RandomState takes < 2**32, and the engine also uses seed+2
+MAX_EPOCHS = 100_000              # more would hold a shared server for days
+MAX_BATCH_SIZE = 1_000_000
+MAX_POINTS = 1_000_000            # 2-D toys: the shapes show with 500 to 5,000 points
 
 
 @dataclass
@@ -36,9 +42,12 @@ class DataConfig:
         return cfg
 
     def validate(self) -> None:
+        _check_finite(self, "data")
         _check(0 < self.val_fraction < 1, f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
         _check(0 <= self.noise <= 1, f"data.noise: must be between 0 and 1, got {self.noise}")
         _check(self.n_samples >= 20, f"data.n_samples: need at least 20 points, got {self.n_samples}")
+        _check(self.n_samples <= MAX_POINTS, f"data.n_samples: at most {MAX_POINTS:,} points, got {self.n_samples:,}; "
+                                             f"the 2-D sets show their shape with 500 to 5,000 points")
         _check(self.max_train >= 0, f"data.max_train: must be 0 (all) or more, got {self.max_train}")
 
 
@@ -96,6 +105,8 @@ class RunConfig:
         return cfg
 
     def validate(self) -> None:
+        _check_finite(self.optim, "optim")
+        _check_finite(self.schedule, "schedule")
         _check(self.optim.name in OPTIMIZERS, f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
         _check(self.schedule.name in SCHEDULES, f"schedule.name: unknown schedule '{self.schedule.name}'; "
                                                 f"pick one of {', '.join(SCHEDULES)}")
@@ -106,7 +117,14 @@ class RunConfig:
         _check(self.device in DEVICES, f"device: unknown device '{self.device}'; pick one of {', '.join(DEVICES)}")
         _check(self.optim.lr > 0, f"optim.lr: the learning rate must be above 0, got {self.optim.lr}")
         _check(self.batch_size >= 1, f"batch_size: must be at least 1, got {self.batch_size}")
+        _check(self.batch_size <= MAX_BATCH_SIZE, f"batch_size: must be at most {MAX_BATCH_SIZE:,}, got "
+                                                  f"{self.batch_size:,}; a batch the size of the training set "
+                                                  f"already takes every sample")
         _check(self.epochs >= 1, f"epochs: must be at least 1, got {self.epochs}")
+        _check(self.epochs <= MAX_EPOCHS, f"epochs: must be at most {MAX_EPOCHS:,}, got {self.epochs:,}; "
+                                          f"a run that long would hold a shared server for days")
+        _check(0 <= self.seed <= MAX_SEED, f"seed: must be from 0 to {MAX_SEED:,} (2**31 - 1), got {self.seed}; "
+                                           f"any seed in that range works, e.g. 0")
         o = self.optim
         _check(0 <= o.momentum < 1, f"optim.momentum: must be from 0 up to (not including) 1, got {o.momentum}")
         _check(o.name != "nesterov" or o.momentum > 0,
@@ -118,6 +136,9 @@ class RunConfig:
         _check(self.optim.weight_decay >= 0, f"optim.weight_decay: must be 0 or more, got {self.optim.weight_decay}")
         self.data.validate()
         _check(self.threads >= 1, f"threads: must be at least 1, got {self.threads}")
+        cores = os.cpu_count()
+        _check(cores is None or self.threads <= cores, f"threads: must be at most {cores} (this machine's CPU cores), "
+                                                       f"got {self.threads}; 1 is best when other runs share them")
         _check(isinstance(self.layers, list) and all(isinstance(x, dict) and "type" in x for x in self.layers),
                "layers: must be a list of mappings, each with a 'type' (e.g. {type: Linear, out_features: 16})")
         _check(len(self.layers) > 0, "layers: the network is empty; add at least one layer (e.g. Linear)")
@@ -126,6 +147,19 @@ class RunConfig:
 def _check(ok: bool, msg: str) -> None:
     if not ok:
         raise ConfigError(msg)
+
+
+def _check_finite(section, where: str) -> None:
+    """Every float field of a section must be a finite number: inf passes `lr > 0`, and nan fails every
+    comparison, so range checks alone let them through or explain them badly."""
+    for f in dataclasses.fields(section):
+        if not isinstance(f.default, float):
+            continue
+        v = getattr(section, f.name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}.{f.name}: expected a number, got {v!r}; e.g. {f.default:g} (the default)")
+        _check(math.isfinite(v), f"{where}.{f.name}: must be a finite number, got {v}; "
+                                 f"e.g. {f.default:g} (the default)")
 
 
 def _fill(klass, values: dict, where: str, **fixed):

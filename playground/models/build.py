@@ -2,9 +2,11 @@
 with a message that names the layer, the shapes and a fix."""
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from playground.errors import ConfigError, ShapeError
@@ -101,13 +103,16 @@ def _make(kind: str, args: dict, shape: tuple, where: str, points: bool, flat_fr
     return getattr(nn, kind)(), shape           # ReLU, GELU, Tanh, Sigmoid
 
 
-def _walk(layers: list, input_shape: tuple):
+def _walk(layers: list, input_shape: tuple, device: str | None = None):
+    """(index, spec, module, out_shape) per layer. device="meta" builds the modules without storage:
+    shapes and parameter counts are exact, nothing is allocated (a 200,000 x 200,000 Linear is free)."""
     shape, flat_from = tuple(input_shape), None
     for i, spec in enumerate(layers):
         where = f"layer {i + 1} ({spec.get('type')})"
         args = full_args(spec, i + 1)
         before = shape
-        module, shape = _make(spec["type"], args, shape, where, len(input_shape) == 1, flat_from)
+        with torch.device(device) if device else contextlib.nullcontext():   # only around construction
+            module, shape = _make(spec["type"], args, shape, where, len(input_shape) == 1, flat_from)
         if spec["type"] == "Flatten" and len(before) > 1:
             flat_from = before                  # remembered to explain a later Linear's input size
         elif spec["type"] == "Linear" or len(shape) != 1:
@@ -116,35 +121,39 @@ def _walk(layers: list, input_shape: tuple):
 
 
 def summarize(layers: list, input_shape: tuple, num_classes: int | None = None) -> list[LayerRow]:
-    """One row per layer: output shape and parameter count. Raises ShapeError / ConfigError."""
-    return _build(layers, input_shape, num_classes)[1]
+    """One row per layer: output shape and parameter count. Raises ShapeError / ConfigError.
+    Allocates no weights (built on the meta device)."""
+    return _build(layers, input_shape, num_classes, device="meta")[1]
 
 
 def summarize_partial(layers: list, input_shape: tuple, num_classes: int | None = None):
     """(rows, error, bad_index): the rows up to the first refused layer, its message and 0-based
-    index (None when the whole network fits, or when the problem is the network's end)."""
+    index (None when the whole network fits, or when the problem is the network's end).
+    Allocates no weights (built on the meta device)."""
     rows = []
     try:
-        for i, spec, module, shape in _walk(layers, input_shape):
+        for i, spec, module, shape in _walk(layers, input_shape, device="meta"):
             rows.append(LayerRow(i + 1, spec["type"], layer_args_text(spec), shape,
                                  sum(p.numel() for p in module.parameters())))
-        _build(layers, input_shape, num_classes)
+        _build(layers, input_shape, num_classes, device="meta")
     except (ShapeError, ConfigError) as e:
         bad = len(rows) if len(rows) < len(layers) else None
         return rows, str(e), bad
     return rows, None, None
 
 
-def build_model(layers: list, input_shape: tuple, num_classes: int | None = None):
-    """(nn.Sequential, rows). The last layer must output num_classes scores (the logits)."""
-    return _build(layers, input_shape, num_classes)
+def build_model(layers: list, input_shape: tuple, num_classes: int | None = None, device: str | None = None):
+    """(nn.Sequential, rows). The last layer must output num_classes scores (the logits).
+    device=None builds on the CPU; device="meta" gives the same modules, shapes and counts without
+    storage (what models/budget.py measures before anything is allocated)."""
+    return _build(layers, input_shape, num_classes, device)
 
 
-def _build(layers, input_shape, num_classes):
+def _build(layers, input_shape, num_classes, device: str | None = None):
     if not layers:
         raise ConfigError("the network is empty; add layers or load a preset")
     modules, rows = [], []
-    for i, spec, module, shape in _walk(layers, input_shape):
+    for i, spec, module, shape in _walk(layers, input_shape, device):
         modules.append(module)
         rows.append(LayerRow(i + 1, spec["type"], layer_args_text(spec), shape,
                              sum(p.numel() for p in module.parameters())))
