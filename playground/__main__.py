@@ -1,11 +1,17 @@
-"""Headless CLI: python -m playground {train,check,compare,bench,datasets} ...
+"""Headless CLI: python -m playground {train,check,compare,runs,resume,export,bench,datasets} ...
 
-train CONFIG   trains the run the config (JSON or YAML) describes; a progress line per epoch, then
-               one JSON object as the last line of stdout.
+train CONFIG   trains the run the config (JSON or YAML) describes and stores it in the run store
+               (PLAYGROUND_HOME, default runs/), where the app finds it; a progress line per epoch,
+               then one JSON object as the last line of stdout.
 check CONFIG   prints the layer / shape / parameter table, or the error and its fix.
 compare CONFIG races a base run's variants at once; one JSON object per variant as the last lines.
+runs           lists the stored runs (--json: one JSON object per line).
+resume RUN     continues a stored run from its last checkpoint (--epochs N: N more epochs).
+export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a standalone PyTorch script.
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
+
+RUN is a run's id, a unique start of it, or its exact name.
 """
 from __future__ import annotations
 
@@ -47,22 +53,20 @@ def cmd_check(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from playground.device import describe
-    from playground.train import Run
+def _registry():
+    from playground.train.registry import Registry
 
-    cfg = _load(args)
-    run = Run(cfg, publish_every=0.5)
-    run.prepare()
-    print(f"training {run.name} on {describe(run.device)}: {len(run.data.X_train)} samples, "
-          f"{cfg.epochs} epochs, batch {cfg.batch_size}", flush=True)
-    run.start()
-    shown = 0
+    return Registry(max_active=1, processes=False)
+
+
+def _follow(reg, run, total: int) -> dict:
+    """Print each epoch as it ends until the run does (Ctrl-C stops it, kept and resumable); its result."""
+    shown = len(run.history.epochs)
     try:
         while run.alive or shown < len(run.history.epochs):
             epochs = run.history.snapshot()["epochs"]
             for e in epochs[shown:]:
-                print(f"epoch {e['epoch']:>3}/{cfg.epochs}  train loss {e['train_loss']:.4f}  acc {e['train_acc']:.3f}  "
+                print(f"epoch {e['epoch']:>3}/{total}  train loss {e['train_loss']:.4f}  acc {e['train_acc']:.3f}  "
                       f"val loss {e['val_loss']:.4f}  acc {e['val_acc']:.3f}  lr {e['lr']:.3g}  "
                       f"{e['time_s']:.1f} s", flush=True)
             shown = len(epochs)
@@ -70,11 +74,73 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt:
         run.stop()
         run.join()
-    result = run.result()
+    reg.flush()
+    result = {"run_id": run.id, **run.result()}
     if result["status"] in ("diverged", "failed"):
         print(result["message"], file=sys.stderr)
     print(json.dumps(result), flush=True)
+    return result
+
+
+def cmd_train(args) -> int:
+    from playground.device import describe
+
+    cfg = _load(args)
+    reg = _registry()
+    run = reg.start(cfg, publish_every=0.5, owner=args.owner)
+    print(f"training {run.name} on {describe(run.device)}: {len(run.data.X_train)} samples, "
+          f"{cfg.epochs} epochs, batch {cfg.batch_size} (run {run.id}, stored in {reg.store.home})", flush=True)
+    result = _follow(reg, run, cfg.epochs)
     return 0 if result["status"] in ("finished", "stopped") else 1
+
+
+def cmd_resume(args) -> int:
+    from playground.store import default_store
+
+    row = default_store().find(args.run)
+    reg = _registry()
+    run = reg.resume(row.id, more_epochs=args.epochs, publish_every=0.5)
+    ckpt_epoch = (reg.store.get(row.id).ckpt_epoch or 1) - 1
+    print(f"resuming {run.name} (run {run.id}) after epoch {ckpt_epoch}, to epoch {run.config.epochs}", flush=True)
+    result = _follow(reg, run, run.config.epochs)
+    return 0 if result["status"] in ("finished", "stopped") else 1
+
+
+def cmd_runs(args) -> int:
+    from playground.store import default_store
+
+    store = default_store()
+    for w in store.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    rows = store.list(None if args.owner is None else args.owner)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r.summary()))
+        return 0
+    if not rows:
+        print(f"no stored runs in {store.home}")
+        return 0
+    print(f"{'id':<9} {'status':<11} {'epochs':>9} {'best acc':>8}  {'when':<16} {'data':<12} {'optimizer':<16} name")
+    for r in rows:
+        s = r.summary()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
+        acc = "–" if r.best_val_acc is None else f"{r.best_val_acc:.1%}"
+        opt = f"{s['optimizer']} {s['lr']:g}"
+        print(f"{r.id:<9} {r.status:<11} {f'{r.epochs_done}/{r.epochs_total}':>9} {acc:>8}  {when:<16} "
+              f"{s['data']:<12} {opt:<16} {r.name}")
+    print(f"{len(rows)} run(s) in {store.home} ({store.usage() / 2**20:,.1f} MB)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from playground.export import export_run
+    from playground.store import default_store
+
+    store = default_store()
+    row = store.find(args.run)
+    info = export_run(store, row.id, args.format, args.out, epoch=args.epoch)
+    print(json.dumps(info), flush=True)
+    return 0
 
 
 def cmd_compare(args) -> int:
@@ -89,7 +155,7 @@ def cmd_compare(args) -> int:
     reg = Registry(max_active=len(configs), processes=True)
     print(f"racing {len(configs)} variants at once (same seed {configs[0].seed}: same initial weights, "
           f"same data order): {', '.join(c.name for c in configs)}", flush=True)
-    gid = reg.start_group(configs, publish_every=0.5)
+    gid = reg.start_group(configs, publish_every=0.5, owner=args.owner)
     runs = reg.group(gid)
     try:
         pending = list(runs)
@@ -107,9 +173,10 @@ def cmd_compare(args) -> int:
         for run in runs:
             run.join()
     finally:
+        reg.flush()
         reg.pool.close()
     for run in runs:
-        print(json.dumps({"name": run.name, **run.result()}), flush=True)
+        print(json.dumps({"name": run.name, "run_id": run.id, **run.result()}), flush=True)
     return 0 if all(r.result()["status"] in ("finished", "stopped", "diverged") for r in runs) else 1
 
 
@@ -139,10 +206,30 @@ def main(argv=None) -> int:
         s.add_argument("--device", help="override the config's device (auto, cpu, cuda, mps)")
         s.add_argument("--seed", type=int, help="override the config's seed")
         s.set_defaults(fn=fn)
+        if name == "train":
+            s.add_argument("--owner", default="cli", help="whose run it is in the app: a browser's token "
+                                                          "(the ?me=... of its address), default 'cli'")
     s = sub.add_parser("compare", help="race the variants of a compare config side by side")
     s.add_argument("config", help="path to a compare config: base + variants (see examples/compare/)")
     s.add_argument("--epochs", type=int, help="override every variant's epochs")
+    s.add_argument("--owner", default="cli", help="whose runs they are in the app (a browser's token)")
     s.set_defaults(fn=cmd_compare)
+    s = sub.add_parser("runs", help="list the stored runs")
+    s.add_argument("--json", action="store_true", help="one JSON object per run")
+    s.add_argument("--owner", help="only the runs of this owner (a browser's token, or 'cli')")
+    s.set_defaults(fn=cmd_runs)
+    s = sub.add_parser("resume", help="continue a stored run from its last checkpoint")
+    s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
+    s.add_argument("--epochs", type=int, help="train this many more epochs (default: to its planned end)")
+    s.set_defaults(fn=cmd_resume)
+    s = sub.add_parser("export", help="write a stored run's weights, model or training script")
+    s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
+    s.add_argument("--format", required=True, choices=("safetensors", "torchscript", "onnx", "script"),
+                   help="safetensors: the weights; torchscript/onnx: the model, checked against PyTorch; "
+                        "script: a standalone PyTorch program that trains the run")
+    s.add_argument("--out", required=True, help="the file to write")
+    s.add_argument("--epoch", type=int, help="the snapshot to export (default: the latest)")
+    s.set_defaults(fn=cmd_export)
     s = sub.add_parser("bench", help="engine vs bare PyTorch loop, concurrency, busy neighbour")
     s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     s.set_defaults(fn=cmd_bench)
@@ -152,7 +239,7 @@ def main(argv=None) -> int:
         return args.fn(args)
     except PlaygroundError as e:
         print(f"error: {e}", file=sys.stderr)
-        if args.cmd in ("train", "compare"):
+        if args.cmd in ("train", "compare", "resume"):
             print(json.dumps({"status": "failed", "message": str(e)}))
         return 2
 

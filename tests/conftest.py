@@ -1,11 +1,19 @@
 """Shared test setup.
 
+The run store: every test session gets a store folder of its own (PLAYGROUND_HOME), set before
+any playground module is imported, so tests never write to runs/ beside the app.
+
 Training runs seed their own generators, but some code (and some tests) use torch's process-wide
 RNG, and Run.run() calls torch.set_num_threads(config.threads). Restore both after every test so
 that tests cannot leak state into each other, whatever order they run in.
 """
-import pytest
-import torch
+import os
+import tempfile
+
+os.environ["PLAYGROUND_HOME"] = tempfile.mkdtemp(prefix="playground-test-store-")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -20,10 +20,13 @@ from playground.config import RunConfig
 from playground.data import Dataset, load_dataset
 from playground.device import resolve_device
 from playground.errors import ConfigError, PlaygroundError
+from playground.models.budget import check_budget
 from playground.models.build import build_model
 from playground.models.init import apply_init
 from playground.models.layers import Dropout
 from playground.train.history import History
+from playground.store import policy
+from playground.train.advice import divergence_advice
 from playground.train.optim import make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ EVAL_BATCH = 1024
 GRID = 70                       # decision-boundary grid resolution for 2-D data
 BLOWUP = 100.0                  # a loss above BLOWUP x max(first loss, 1), or NaN/inf, is divergence
 BOUNDARY_EVERY = 0.25           # seconds between decision-boundary grids (and one at the end)
-WEIGHTS_EVERY = 1.0             # seconds between weight snapshots at epoch ends (and one at the end)
+CHECKPOINT_EVERY = 2.0          # seconds between checkpoints at epoch ends (and one where a run ends)
 
 
 def check_device(config: RunConfig) -> torch.device:
@@ -44,56 +47,144 @@ def check_device(config: RunConfig) -> torch.device:
 
 
 def check(config: RunConfig, data: Dataset | None = None):
-    """Validate config against its data: (dataset, rows). Raises PlaygroundError with the fix."""
-    data, _, rows = _checked_model(config, data)
+    """Validate config against its data and this machine's memory: (dataset, rows). Raises
+    PlaygroundError with the fix. Builds the network on the meta device: nothing is allocated."""
+    data, _, rows = _checked_model(config, data, device="meta")
     return data, rows
 
 
-def _checked_model(config: RunConfig, data: Dataset | None):
+def _checked_model(config: RunConfig, data: Dataset | None, device: str | None = None):
     """check(), also returning the model it built (default init) so prepare() need not build twice."""
     config.validate()
     data = data if data is not None else load_dataset(config.data, config.seed)
     if len(data.X_train) < 2 or len(data.X_val) < 1:
         raise ConfigError(f"data: {len(data.X_train)} training / {len(data.X_val)} validation samples are too few; "
                           f"lower the validation share or use more samples")
-    model, rows = build_model(config.layers, data.input_shape, data.num_classes)
+    check_budget(config, data.input_shape, data.num_classes, len(data.X_train), n_val=len(data.X_val))
+    model, rows = build_model(config.layers, data.input_shape, data.num_classes, device=device)
     if config.batch_size == 1 and any(l["type"] == "BatchNorm" for l in config.layers):
         raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "
                           "set batch_size to 2 or more, or remove the BatchNorm layers")
     return data, model, rows
 
 
+def default_name(config: RunConfig) -> str:
+    return f"{config.data.name} · {config.optim.name} · lr {config.optim.lr:g}"
+
+
+def _cpu_copy(obj):
+    """A deep copy of a (nested) state dict with every tensor copied to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return obj
+
+
+# Schedules planned over the run's total length: resuming with another total re-plans them.
+TOTAL_DEPENDENT = ("cosine", "onecycle")
+
+
+def _check_resumable(cfg: RunConfig, ckpt: dict) -> None:
+    p = ckpt["position"]
+    if p.get("batch_size", cfg.batch_size) != cfg.batch_size or p.get("schedule", cfg.schedule.name) != cfg.schedule.name:
+        raise ConfigError("resume: the checkpoint was taken with another batch size or schedule; only the number "
+                          "of epochs may change when a run resumes")
+    if cfg.epochs < p["epoch"] - (1 if p["pos"] == 0 else 0):
+        raise ConfigError(f"resume: the run has already trained {p['epoch'] - 1} epochs; "
+                          f"give a total of at least {p['epoch'] - (1 if p['pos'] == 0 else 0)} epochs")
+
+
+def _restore_optimizer(ckpt: dict, opt, sched, new_sched, cfg: RunConfig, hist: History):
+    """Load the optimizer (and scheduler) state of a checkpoint; returns the scheduler to use.
+
+    The scheduler is built before the optimizer state is loaded, because building one sets the
+    learning rate to its first value. A schedule planned over the total length (cosine, one-cycle)
+    whose total changed (train N more epochs) is re-planned: a fresh one stepped to the current step.
+    """
+    p = ckpt["position"]
+    opt.load_state_dict(ckpt["optimizer"])
+    if sched is None:
+        return None
+    if cfg.schedule.name in TOTAL_DEPENDENT and p["epochs_total"] != cfg.epochs:
+        import warnings
+
+        for g in opt.param_groups:              # back to the base rate: cosine's steps are relative
+            g["lr"] = g.get("initial_lr", g["lr"])
+        sched = new_sched()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")                 # "lr_scheduler.step() before optimizer.step()"
+            for _ in range(p["step"]):
+                sched.step()
+        hist.update(note=f"the {cfg.schedule.name} schedule was re-planned over {cfg.epochs} epochs when the run "
+                         f"was extended (it had been planned over {p['epochs_total']})")
+        return sched
+    if ckpt.get("scheduler") is not None:
+        sched.load_state_dict(ckpt["scheduler"])
+    return sched
+
+
+@torch.no_grad()
+def decision_grid(model: torch.nn.Module, data: Dataset, device) -> dict:
+    """P(class 1) on a GRID x GRID lattice covering the 2-D data: {"xs", "ys", "p", "at"}."""
+    X = torch.cat([data.X_train, data.X_val])
+    lo, hi = X.min(0).values, X.max(0).values
+    pad = (hi - lo) * 0.08
+    xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), GRID)
+    ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), GRID)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")                 # (GRID, GRID): rows follow y
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
+    was_training = model.training
+    model.eval()
+    probs = torch.softmax(model(pts).float(), 1)[:, 1].reshape(GRID, GRID).cpu()
+    model.train(was_training)
+    return {"xs": xs.tolist(), "ys": ys.tolist(), "p": probs.nan_to_num(0.5).tolist(), "at": time.time()}
+
+
 class Run:
-    """Train one RunConfig. `start()` trains in a daemon thread; `run()` trains in the caller's."""
+    """Train one RunConfig. `start()` trains in a daemon thread; `run()` trains in the caller's.
+
+    A run can resume from a checkpoint (see `checkpoint` in _train): prepare(checkpoint=...) and the
+    loop continues at the exact step it was taken, with the same numbers as if it never stopped.
+    """
 
     def __init__(self, config: RunConfig, run_id: str | None = None, publish_every: float = 0.1,
-                 history: History | None = None):
+                 history: History | None = None, snapshot_budget: int = policy.BUDGET):
         self.config = config
         self.id = run_id or uuid.uuid4().hex[:8]
-        self.name = config.name or f"{config.data.name} · {config.optim.name} · lr {config.optim.lr:g}"
+        self.name = config.name or default_name(config)
         self.history = history or History()
         self.owner: str | None = None          # who started it (a browser's token), for pickers and Stop
+        self.group: str | None = None          # the comparison it races in, if any
         self.publish_every = publish_every
+        self.snapshot_budget = snapshot_budget
         self.device: torch.device | None = None
         self.data: Dataset | None = None
         self.model: torch.nn.Module | None = None
         self.rows = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._weights_lock = threading.Lock()
-        self._weights: dict | None = None     # CPU copy of the weights at the last epoch end
         self._blowup: float | None = None      # loss threshold for divergence, set from the first loss
+        self._resume: dict | None = None       # the checkpoint to continue from, if any
 
     # ----------------------------------------------------------------- lifecycle
-    def prepare(self, data: Dataset | None = None) -> None:
-        """Resolve the device, load data (unless given), build and initialise the model.
-        Raises PlaygroundError."""
+    def prepare(self, data: Dataset | None = None, checkpoint: dict | None = None) -> None:
+        """Resolve the device, load data (unless given), build and initialise the model, or load
+        it from checkpoint. Raises PlaygroundError."""
         cfg = self.config
         self.data, model, self.rows = _checked_model(cfg, data)
         self.device = check_device(cfg)
         apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
-        self.model = model.to(self.device)
         self._dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
+        if checkpoint is not None:
+            _check_resumable(cfg, checkpoint)
+            model.load_state_dict(checkpoint["model"])
+            self._dropout_gen.set_state(checkpoint["rng"]["dropout"])
+            self._blowup = checkpoint["position"]["blowup"]
+            self._resume = checkpoint
+        self.model = model.to(self.device)
         for m in self.model.modules():
             if isinstance(m, Dropout):
                 m.generator = self._dropout_gen
@@ -150,20 +241,38 @@ class Run:
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         sched = make_scheduler(cfg.schedule, opt, steps_per_epoch, epochs)
         autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+        snap_at = set(policy.plan(epochs, self.snapshot_budget))
 
         hist = self.history
+        resume, first_epoch, pos = self._resume, 1, 0
+        step, samples, elapsed0 = 0, 0, 0.0
+        if resume is not None:
+            p = resume["position"]
+            first_epoch, pos, step, samples, elapsed0 = p["epoch"], p["pos"], p["step"], p["samples"], p["elapsed"]
+            sched = _restore_optimizer(resume, opt, sched, lambda: make_scheduler(cfg.schedule, opt, steps_per_epoch,
+                                                                                 epochs), cfg, hist)
+            if scaler is not None and resume.get("scaler"):
+                scaler.load_state_dict(resume["scaler"])
+            order.set_state(resume["rng"]["order"])
+            self._resume = None
+        elif 0 in snap_at:
+            self._snapshot(0, 0, False)                             # the initial weights
         hist.update(status="running", progress={"epochs": epochs, "steps": epochs * steps_per_epoch})
-        t_start = time.perf_counter()
-        next_pub = t_start                                          # publish the very first step at once
-        next_weights = t_start
-        step, samples = 0, 0
+        t_start = time.perf_counter() - elapsed0
+        next_pub = time.perf_counter()                              # publish the very first step at once
+        next_ckpt = time.perf_counter() + CHECKPOINT_EVERY
         pending: list[torch.Tensor] = []                            # detached losses since last publish
         model.train()
-        for epoch in range(1, epochs + 1):
+        for epoch in range(first_epoch, epochs + 1):
+            epoch_order = order.get_state()                         # to redraw this epoch's order on resume
             perm = torch.randperm(len(X), generator=order)[:n].to(dev)   # same order as without BatchNorm
             loss_sum = torch.zeros((), device=dev)
             correct = torch.zeros((), dtype=torch.long, device=dev)
-            for i in range(0, n, bs):
+            if resume is not None and epoch == first_epoch and pos:
+                loss_sum += resume["acc"]["loss_sum"].to(dev)
+                correct += resume["acc"]["correct"].to(dev)
+            start_i, pos, nxt = pos, 0, n
+            for i in range(start_i, n, bs):
                 idx = perm[i:i + bs]
                 xb, yb = X[idx], y[idx]                             # (B, ...) and (B,)
                 with autocast():
@@ -186,13 +295,16 @@ class Run:
                 step += 1
                 samples += len(idx)
                 if self._stop.is_set():
+                    nxt = i + bs
                     break
                 if time.perf_counter() >= next_pub:
                     if not self._publish(pending, step, samples, epoch, t_start):
                         return
                     pending = []
                     next_pub = time.perf_counter() + self.publish_every
-            last = epoch == epochs or self._stop.is_set()
+            completed = nxt >= n
+            stopping = self._stop.is_set()
+            last = epoch == epochs or stopping
             if not self._publish(pending, step, samples, epoch, t_start, boundary=last):
                 return
             pending = []
@@ -202,17 +314,53 @@ class Run:
                       "train_acc": correct.item() / max(min(n, steps_done * bs), 1),
                       "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
                       "time_s": time.perf_counter() - t_start, "samples": samples, "step": step}
+            if not completed:
+                record["partial"] = True
             hist.add_epoch(record)
-            if last or time.perf_counter() >= next_weights:
-                self._keep_weights()
-                next_weights = time.perf_counter() + WEIGHTS_EVERY
             if not math.isfinite(val_loss):
                 self._diverged(step, epoch, f"the validation loss reached {val_loss:.3g}")
                 return
-            if self._stop.is_set():
-                hist.update(status="stopped", message=f"stopped by the user in epoch {epoch} (step {step})")
+            if completed and epoch in snap_at:
+                self._snapshot(epoch, step, False)
+            elif last:                                              # the final weights, wherever it ended
+                self._snapshot(epoch, step, not completed)
+            if last or time.perf_counter() >= next_ckpt:
+                t0 = time.perf_counter()
+                if completed:                                       # resume at the next epoch's start
+                    at = dict(epoch=epoch + 1, pos=0, order_state=order.get_state(),
+                              loss_sum=torch.zeros(()), correct=torch.zeros((), dtype=torch.long))
+                else:                                               # resume inside this epoch
+                    at = dict(epoch=epoch, pos=nxt, order_state=epoch_order, loss_sum=loss_sum, correct=correct)
+                hist.add_checkpoint(self.checkpoint(step=step, samples=samples, elapsed=time.perf_counter() - t_start,
+                                                    sched=sched, scaler=scaler, **at))
+                cost = time.perf_counter() - t0                     # keep checkpoints under ~5% of the time
+                next_ckpt = time.perf_counter() + max(CHECKPOINT_EVERY, 20 * cost)
+            if stopping:
+                where = f"in epoch {epoch} (step {step})" if not completed else f"after epoch {epoch} (step {step})"
+                hist.update(status="stopped", message=f"stopped by the user {where}")
                 return
         hist.update(status="finished", message=f"finished {epochs} epochs in {time.perf_counter() - t_start:.1f} s")
+
+    def checkpoint(self, epoch: int, pos: int, order_state: torch.Tensor, loss_sum: torch.Tensor,
+                   correct: torch.Tensor, step: int, samples: int, elapsed: float, sched=None, scaler=None) -> dict:
+        """Everything a resume needs, as CPU copies: model, optimizer, scheduler and scaler states, the
+        data-order generator's state at the start of the epoch in progress and the position in it,
+        the dropout generator, the epoch's running sums, and the counters."""
+        return {
+            "model": _cpu_copy(self.model.state_dict()),
+            "optimizer": _cpu_copy(self.optimizer.state_dict()),
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": {"order": order_state.clone(), "dropout": self._dropout_gen.get_state().clone()},
+            "acc": {"loss_sum": loss_sum.detach().to("cpu", copy=True),
+                    "correct": correct.detach().to("cpu", copy=True)},
+            "position": {"epoch": epoch, "pos": pos, "step": step, "samples": samples, "elapsed": elapsed,
+                         "blowup": self._blowup, "epochs_total": self.config.epochs,
+                         "schedule": self.config.schedule.name, "batch_size": self.config.batch_size},
+        }
+
+    def _snapshot(self, epoch: int, step: int, partial: bool) -> None:
+        self.history.add_snapshot(epoch, step, partial, _cpu_copy(self.model.state_dict()))
 
     def _publish(self, pending, step, samples, epoch, t_start, boundary=False) -> bool:
         """Sync pending losses to the history; False (and status 'diverged') on a NaN/inf loss."""
@@ -242,23 +390,14 @@ class Run:
         return True
 
     def _diverged(self, step: int, epoch: int, what: str) -> None:
-        lr = self.config.optim.lr
         self.history.update(status="diverged", diverged_at=step, message=(
             f"Diverged: {what} at step {step} (epoch {epoch}), so training stopped "
-            f"(the limit is NaN/inf or {BLOWUP:g}x the starting loss). "
-            f"The learning rate {lr:g} is probably too high for {self.config.optim.name}: try {lr / 10:g}"
-            f"{' or add BatchNorm' if self.config.init == 'normal' else ''}."))
-
-    def _keep_weights(self) -> None:
-        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        with self._weights_lock:
-            self._weights = state
+            f"(the limit is NaN/inf or {BLOWUP:g}x the starting loss). {divergence_advice(self.config)}"))
 
     def weights(self) -> dict | None:
-        """CPU copy of the state dict at a recent epoch end (at most WEIGHTS_EVERY s old while training,
-        the final one after), for inspectors; None before the first epoch ends."""
-        with self._weights_lock:
-            return self._weights
+        """CPU copy of the state dict at the latest snapshot or checkpoint (the final weights once the
+        run has ended), for inspectors; None before the run has started."""
+        return self.history.weights()
 
     # ----------------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -275,21 +414,8 @@ class Run:
         model.train(was_training)
         return loss / len(X), correct / len(X)
 
-    @torch.no_grad()
     def decision_grid(self) -> dict:
-        """P(class 1) on a GRID x GRID lattice covering the 2-D data: {"xs", "ys", "p", "at"}."""
-        X = torch.cat([self.data.X_train, self.data.X_val])
-        lo, hi = X.min(0).values, X.max(0).values
-        pad = (hi - lo) * 0.08
-        xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), GRID)
-        ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), GRID)
-        gx, gy = torch.meshgrid(xs, ys, indexing="xy")                 # (GRID, GRID): rows follow y
-        pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(self.device)
-        model, was_training = self.model, self.model.training
-        model.eval()
-        probs = torch.softmax(model(pts).float(), 1)[:, 1].reshape(GRID, GRID).cpu()
-        model.train(was_training)
-        return {"xs": xs.tolist(), "ys": ys.tolist(), "p": probs.nan_to_num(0.5).tolist(), "at": time.time()}
+        return decision_grid(self.model, self.data, self.device)
 
     # ----------------------------------------------------------------- summary
     def result(self) -> dict:

@@ -1,41 +1,145 @@
-"""The process-wide registry of runs: starts, stops and caps them; survives page reloads.
+"""The process-wide registry of runs: starts, resumes, stops and caps them; finds stored ones.
 
-Streamlit sessions come and go (reconnects clear session-scoped caches), threads do not: keeping
-runs here lets a page find its run again and guarantees every thread has an owner that can stop it.
+Streamlit sessions come and go (reconnects clear session-scoped caches), threads and worker
+processes do not: keeping live runs here lets a page find its run again and guarantees every run
+has an owner that can stop it. Every run is also written to the run store as it trains (one
+Recorder thread per process), so after the run ends, or the server restarts, `get()` still finds it.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections import OrderedDict
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.train.engine import Run
+from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
+from playground.models.budget import size_text
+from playground.store.recorder import Recorder
+from playground.train.engine import Run, decision_grid, default_name
+from playground.train.history import History
 from playground.train.worker import ProcessRun, WorkerPool, start_together
+
+
+class StoredRun:
+    """A run read back from the store (ended, or trained by another process): the surface pages
+    use (id, name, owner, config, history, data, alive, stop) without a model in memory."""
+
+    alive = False
+
+    def __init__(self, store: Store, row: RunRow):
+        self.store, self.row = store, row
+        self.id, self.name, self.owner, self.group = row.id, row.name, row.owner, row.group
+        self.config = RunConfig.from_dict(row.config)
+
+    @functools.cached_property
+    def data(self):
+        from playground.data import load_dataset
+
+        return load_dataset(self.config.data, self.config.seed)
+
+    @functools.cached_property
+    def history(self) -> History:
+        r = self.row
+        h = History.restore(self.store.metrics(r.id), r.status, r.message, r.note, r.progress, r.diverged_at,
+                            r.created_at)
+        if self.config.data.name in _points_sets():
+            try:                                   # the decision boundary of the latest snapshot
+                from playground.store import frozen_model
+
+                f = frozen_model(self.store, r.id)
+                h.boundary = decision_grid(f.model, f.data, "cpu")
+            except (PlaygroundError, OSError):
+                pass
+        return h
+
+    def stop(self) -> None:
+        pass
+
+    def join(self, timeout: float | None = None) -> bool:
+        return True
+
+    def weights(self):
+        try:
+            return self.store.load_weights(self.id)[0]
+        except StoreError:
+            return None
+
+
+@functools.lru_cache(maxsize=1)
+def _points_sets() -> frozenset:
+    from playground.data import DATASETS
+
+    return frozenset(n for n, s in DATASETS.items() if s.kind == "points")
 
 
 class Registry:
     """processes=True (the app): each run trains in a warm worker process (see worker.py);
-    processes=False: in a thread of this process (tests, or where processes cannot start)."""
+    processes=False: in a thread of this process (tests, or where processes cannot start).
+    store: the run store to record into (default: default_store(), opened on first use)."""
 
-    def __init__(self, max_active: int = 6, keep: int = 200, processes: bool = True):
+    def __init__(self, max_active: int = 6, keep: int = 20, processes: bool = True, store: Store | None = None):
         self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
-        self.keep = keep                  # finished runs kept for viewing, oldest dropped first
+        self.keep = keep                  # ended runs kept in memory (older ones are read from the store)
         self.pool = WorkerPool(max_active) if processes else None
+        self._store = store
+        self._recorder: Recorder | None = None
         self._lock = threading.Lock()
+        self._init_lock = threading.Lock()
         self._runs: dict[str, Run] = {}
-        self._groups: dict[str, list[str]] = {}   # comparison id -> its runs' ids, in variant order
+        self._stored: OrderedDict = OrderedDict()   # (id, updated_at) -> StoredRun, a small cache
+
+    # ------------------------------------------------------------------ store
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = default_store()
+        return self._store
+
+    @property
+    def recorder(self) -> Recorder:
+        with self._init_lock:
+            if self._recorder is None:
+                self._recorder = Recorder(self.store)
+            return self._recorder
 
     def warm(self, n: int = 2) -> None:
         """Start n worker processes in the background, so the first Starts do not wait for them."""
         if self.pool is not None:
             threading.Thread(target=self.pool.warm, args=(n,), daemon=True, name="warm-workers").start()
 
-    def _new_run(self, config: RunConfig, publish_every: float, owner: str | None) -> Run:
-        run = ProcessRun(config, self.pool, publish_every) if self.pool else Run(config, publish_every=publish_every)
+    # ------------------------------------------------------------------ starting
+    def _new_run(self, config: RunConfig, publish_every: float, owner: str | None, checkpoint: dict | None = None,
+                 **kwargs) -> Run:
+        run = (ProcessRun(config, self.pool, publish_every, **kwargs) if self.pool
+               else Run(config, publish_every=publish_every, **kwargs))
         run.owner = owner
-        run.prepare()                             # raises PlaygroundError before anything starts
+        run.prepare(checkpoint=checkpoint)        # raises PlaygroundError before anything starts
+        run.snapshot_budget = self._snapshot_budget(run)
         return run
+
+    def _snapshot_budget(self, run: Run) -> int:
+        """Snapshots the run may keep: policy.BUDGET, fewer when they would pass the per-run limit
+        (with room left for its checkpoint, run.checkpoint_bytes)."""
+        params = sum(r.params for r in run.rows)
+        snap = params * 4 + 4096
+        states = {"adam": 2, "adamw": 2, "sgd": 0}.get(run.config.optim.name, 1)
+        run.checkpoint_bytes = params * 4 * (1 + states) + 16384   # + generator states and the header
+        room = self.store.max_run_bytes - run.checkpoint_bytes - 2048
+        budget = int(max(2, min(policy.BUDGET, room // snap)))
+        if budget < policy.BUDGET and budget < run.config.epochs + 1:
+            run.history.update(note=f"keeps {budget} weight snapshots rather than {policy.BUDGET}: each takes "
+                                    f"{size_text(snap)} and a run may use {size_text(self.store.max_run_bytes)} "
+                                    f"(PLAYGROUND_MAX_RUN_MB)")
+        return budget
+
+    def _check_room(self) -> None:
+        used, limit = self.store.usage(), self.store.max_total_bytes
+        if used >= limit:
+            raise PlaygroundError(f"the run store ({self.store.home}) holds {size_text(used)}, its limit is "
+                                  f"{size_text(limit)} (PLAYGROUND_MAX_STORE_MB): delete old runs on the Runs "
+                                  f"page (or raise the limit) before starting another")
 
     def _take_slots(self, n: int, group: bool) -> list:
         """Under self._lock: refuse past max_active; for processes, acquire n workers (all or none)."""
@@ -56,67 +160,190 @@ class Registry:
             raise
         return workers
 
+    def _record(self, run: Run, group: str | None = None) -> None:
+        run.group = group
+        self.store.create(run.id, run.name, run.config.to_dict(), run.owner, group,
+                          params=sum(r.params for r in run.rows))
+        self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
+
     def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> Run:
         """Check the config (raises PlaygroundError before anything starts), then train it."""
         run = self._new_run(config, publish_every, owner)
+        self._check_room()
         with self._lock:                          # slot check, worker and hand-off: one step
             workers = self._take_slots(1, group=False)
-            if self.pool:
-                run.start(worker=workers[0])
-            else:
-                run.start()
-            self._runs[run.id] = run
+            self._record(run)
+            try:
+                run.start(worker=workers[0]) if self.pool else run.start()
+            finally:
+                self._runs[run.id] = run
             self._trim()
         return run
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
         runs = [self._new_run(cfg, publish_every, owner) for cfg in configs]   # check all before starting any
+        self._check_room()
         gid = "cmp-" + runs[0].id
         with self._lock:
             workers = self._take_slots(len(runs), group=True)
-            if self.pool is not None:
-                start_together(runs, workers)
-            else:
-                for run in runs:
-                    run.start()
             for run in runs:
-                self._runs[run.id] = run
-            self._groups[gid] = [r.id for r in runs]
+                self._record(run, gid)
+            try:
+                if self.pool is not None:
+                    start_together(runs, workers)
+                else:
+                    for run in runs:
+                        run.start()
+            finally:
+                for run in runs:
+                    self._runs[run.id] = run
             self._trim()
         return gid
 
-    def group(self, gid: str | None) -> list[Run]:
+    def resume(self, run_id: str, more_epochs: int | None = None, owner: str | None = None,
+               publish_every: float = 0.1) -> Run:
+        """Continue a stored run from its last checkpoint: to its planned epochs, or `more_epochs`
+        past the epochs it has completed. owner: refuse unless the run is theirs (None: anyone,
+        the CLI). The numbers are those of a run that never stopped (a cosine or one-cycle schedule
+        extended to more epochs is re-planned; the run's note says so)."""
+        row = self._own(run_id, owner, "resume")
+        live = self.get(run_id)
+        if live is not None and live.alive:
+            raise PlaygroundError(f"run {run_id} ({row.name}) is training already")
+        if row.status == "diverged":
+            raise PlaygroundError(f"run {run_id} ({row.name}) diverged; resuming would diverge again at the same "
+                                  f"step. Start a new run with a lower learning rate instead")
+        ckpt = self.store.load_checkpoint(run_id)
+        if ckpt is None:
+            raise PlaygroundError(f"run {run_id} ({row.name}) has no checkpoint: it ended before its first epoch "
+                                  f"did; start it again")
+        p = ckpt["position"]
+        done = p["epoch"] - 1                     # epochs completed at the checkpoint
+        config = RunConfig.from_dict(row.config)
+        if more_epochs is not None:
+            if more_epochs < 1:
+                raise PlaygroundError(f"epochs: train at least 1 more epoch, got {more_epochs}")
+            config.epochs = done + more_epochs
+            config.validate()
+        elif p["epoch"] > config.epochs:
+            raise PlaygroundError(f"run {run_id} ({row.name}) has finished its {config.epochs} epochs; say how many "
+                                  f"more to train (e.g. --epochs 10, or 'Train more' on the page)")
+        history = History.restore({"step_x": [], "step_loss": [], "epochs": [], "marks": []}, "starting")
+        run = self._new_run(config, publish_every, row.owner, checkpoint=ckpt, run_id=run_id, history=history)
+        run.name, run.group = row.name, row.group
+        self._check_room()
         with self._lock:
-            return [self._runs[i] for i in self._groups.get(gid, []) if i in self._runs] if gid else []
+            workers = self._take_slots(1, group=False)
+            self.store.truncate(run_id, p["step"], p["epoch"])
+            stored = History.restore(self.store.metrics(run_id), "starting", started_at=row.created_at)
+            for attr in ("step_x", "step_loss", "epochs", "marks", "started_at"):
+                setattr(history, attr, getattr(stored, attr))
+            self.store.claim(run_id, config=config.to_dict(), status="starting", message="", note="",
+                             epochs_done=done)
+            self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
+            try:
+                run.start(worker=workers[0]) if self.pool else run.start()
+            finally:
+                self._runs[run_id] = run
+                self._stored.clear()
+            self._trim()
+        return run
 
+    # ------------------------------------------------------------------ finding runs
     def _trim(self) -> None:
-        """Drop the oldest ended runs past `keep`, and comparisons none of whose runs are left."""
-        done = [rid for rid, r in self._runs.items() if not r.alive]
-        for rid in done[: max(0, len(self._runs) - self.keep)]:
+        """Forget ended runs past `keep` (the store has them) once the recorder has written them."""
+        done = [rid for rid, r in self._runs.items() if not r.alive and not self.recorder.tracking(rid)]
+        for rid in done[: max(0, len(done) - self.keep)]:
             del self._runs[rid]
-        self._groups = {g: ids for g, ids in self._groups.items() if any(i in self._runs for i in ids)}
 
-    def get(self, run_id: str | None) -> Run | None:
+    def get(self, run_id: str | None):
+        """The live run (or one kept in memory), else the stored one; None if there is none."""
+        if not run_id:
+            return None
         with self._lock:
-            return self._runs.get(run_id) if run_id else None
+            run = self._runs.get(run_id)
+        if run is not None:
+            return run
+        row = self.store.get(run_id)
+        return self._stored_run(row) if row is not None else None
 
-    def runs(self, owner: str | None = None) -> list[Run]:
-        """Kept runs, newest first: all of them, or those `owner` started."""
+    def _stored_run(self, row: RunRow) -> StoredRun:
+        key = (row.id, row.updated_at, row.name, row.status)
         with self._lock:
-            return [r for r in reversed(self._runs.values()) if owner is None or r.owner == owner]
+            run = self._stored.get(key)
+            if run is None:
+                run = self._stored[key] = StoredRun(self.store, row)
+                while len(self._stored) > 64:
+                    self._stored.popitem(last=False)
+            return run
 
+    def listing(self, owner: str | None = None, limit: int | None = None) -> list[RunRow]:
+        """Stored runs, newest first (all, or `owner`'s), with the live ones' status as of now."""
+        rows = self.store.list(owner, limit=limit)
+        with self._lock:
+            live = dict(self._runs)
+        for r in rows:
+            run = live.get(r.id)
+            if run is not None:
+                r.status, r.name = run.history.status, run.name
+        return rows
+
+    def runs(self, owner: str | None = None, limit: int | None = 50) -> list:
+        """Runs, newest first: all of them, or those `owner` started (live ones as they train)."""
+        return [self.get(r.id) for r in self.listing(owner, limit)]
+
+    def group(self, gid: str | None) -> list:
+        if not gid:
+            return []
+        return [self.get(r.id) for r in self.store.list(group=gid)]
+
+    # ------------------------------------------------------------------ acting on runs
     def stop(self, run_id: str) -> None:
         run = self.get(run_id)
         if run is not None:
             run.stop()
 
     def stop_all(self, wait: float = 5.0) -> None:
-        for run in self.runs():
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
             run.stop()
-        for run in self.runs():
+        for run in runs:
             run.join(wait)
+
+    def _own(self, run_id: str, owner: str | None, verb: str) -> RunRow:
+        row = self.store.get(run_id)
+        if row is None:
+            raise StoreError(f"no stored run '{run_id}'")
+        if owner is not None and row.owner != owner:
+            raise PlaygroundError(f"run {run_id} ({row.name}) was started from another browser; only that browser "
+                                  f"can {verb} it")
+        return row
+
+    def rename(self, run_id: str, name: str, owner: str | None = None) -> None:
+        self._own(run_id, owner, "rename")
+        self.store.rename(run_id, name)
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is not None:
+                run.name = name.strip()
+
+    def delete(self, run_id: str, owner: str | None = None) -> None:
+        row = self._own(run_id, owner, "delete")
+        run = self.get(run_id)
+        if run is not None and run.alive:
+            raise PlaygroundError(f"run {run_id} ({row.name}) is training: stop it before deleting it")
+        self.store.delete(run_id)
+        with self._lock:
+            self._runs.pop(run_id, None)
+            self._stored.clear()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until the store has everything recorded so far (tests, CLI)."""
+        return self._recorder.flush(timeout) if self._recorder is not None else True
 
 
 REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
                     processes=os.environ.get("PLAYGROUND_PROCESSES", "1") != "0")
+__all__ = ["ENDED", "REGISTRY", "Registry", "StoredRun", "default_name"]

@@ -21,6 +21,7 @@ import atexit
 import logging
 import mmap
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.multiprocessing as mp   # registers the shared-memory pickling of tensors
 
@@ -41,6 +43,9 @@ from playground.train.history import History
 log = logging.getLogger(__name__)
 mp.set_sharing_strategy("file_system")   # tensors travel as shared-memory file names: no fd passing
 ROOT = Path(__file__).resolve().parents[2]
+# Worker processes run at a lower priority than the server, so that pages stay quick while runs
+# train on every core (measured in the e2e tests: page switch and a second student's first point).
+NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 
 
 class StopFlag:
@@ -68,39 +73,78 @@ class StopFlag:
         self._map[0] = 0
 
 
+def to_wire(obj):
+    """Tensors -> numpy arrays, recursively: plain bytes through the socket, where tensors would each
+    make a shared-memory file. (dtypes numpy lacks, such as bfloat16, travel as tensors.)"""
+    if isinstance(obj, torch.Tensor):
+        return obj.numpy() if obj.dtype != torch.bfloat16 else obj
+    if isinstance(obj, dict):
+        return {k: to_wire(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_wire(v) for v in obj)
+    return obj
+
+
+def from_wire(obj):
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj)
+    if isinstance(obj, dict):
+        return {k: from_wire(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(from_wire(v) for v in obj)
+    return obj
+
+
+class _Sender:
+    """Sends the worker's messages from a thread of its own, in order, so that the training loop
+    never waits on the socket (a busy server may read slowly; a checkpoint may be megabytes).
+    If the server is gone, the worker exits: nobody is left to watch it train."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="sender", daemon=True).start()
+
+    def send(self, msg) -> None:
+        self._queue.put(msg)
+
+    def _loop(self) -> None:
+        while True:
+            msg = self._queue.get()
+            try:
+                self._conn.send(to_wire(msg))
+            except (OSError, ValueError):           # the server closed the socket: it died or quit
+                os._exit(0)
+
+
 class _PipeHistory(History):
     """The worker side: a History that also sends each write to the parent."""
 
-    def __init__(self, conn):
+    def __init__(self, sender: _Sender):
         super().__init__()
-        self._conn = conn
+        self._sender = sender
 
     def add_steps(self, first_step, losses):
         super().add_steps(first_step, losses)
-        self._conn.send(("add_steps", (first_step, losses), {}))
+        self._sender.send(("add_steps", (first_step, losses), {}))
 
     def update(self, **fields):
         super().update(**fields)
-        self._conn.send(("update", (), fields))
+        self._sender.send(("update", (), fields))
 
     def add_epoch(self, record):
         super().add_epoch(record)
-        self._conn.send(("add_epoch", (record,), {}))
+        self._sender.send(("add_epoch", (record,), {}))
 
     def add_mark(self, mark):
         super().add_mark(mark)
-        self._conn.send(("add_mark", (mark,), {}))
+        self._sender.send(("add_mark", (mark,), {}))
 
+    def add_snapshot(self, epoch, step, partial, weights):
+        self._sender.send(("add_snapshot", (epoch, step, partial, weights), {}))
 
-class _WorkerRun(Run):
-    def __init__(self, config: RunConfig, run_id: str, conn: Connection):
-        super().__init__(config, run_id=run_id, history=_PipeHistory(conn))
-        self._conn = conn
-
-    def _keep_weights(self):
-        super()._keep_weights()
-        # as numpy arrays: plain bytes through the socket, where tensors would each make a shm file
-        self._conn.send(("weights", ({k: v.numpy() for k, v in self._weights.items()},), {}))
+    def add_checkpoint(self, ckpt):
+        self._sender.send(("add_checkpoint", (ckpt,), {}))
 
 
 def _warm_up() -> None:
@@ -120,6 +164,7 @@ def _warm_up() -> None:
 def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
     """Worker process loop: one job at a time until told to quit or the socket closes."""
     torch.set_num_threads(1)
+    sender = _Sender(conn)
     _warm_up()
     while True:
         try:
@@ -130,16 +175,16 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             return
         if msg[0] != "job":                    # e.g. a "go" for a run that had already ended
             continue
-        _, run_id, cfg_dict, data, wait_for_go = msg
+        _, run_id, cfg_dict, data, wait_for_go, checkpoint, budget = msg
         config = RunConfig.from_dict(cfg_dict)
-        run = _WorkerRun(config, run_id, conn)
+        run = Run(config, run_id, history=_PipeHistory(sender), snapshot_budget=budget)
         history = run.history
         run._stop = stop_event
         try:
             torch.set_num_threads(config.threads)
-            run.prepare(data)
+            run.prepare(data, checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
             if wait_for_go:                    # a comparison: every variant starts on the same signal
-                conn.send(("ready", (), {}))
+                sender.send(("ready", (), {}))
                 while conn.recv()[0] != "go":
                     pass
             run._train()
@@ -149,7 +194,7 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
             traceback.print_exc()
             history.update(status="failed", message=f"internal error ({type(e).__name__}: {e}); "
                                                      f"see the server log for the traceback")
-        conn.send(("done", (), {}))
+        sender.send(("done", (), {}))
 
 
 class _Worker:
@@ -234,19 +279,22 @@ class WorkerPool:
 class ProcessRun(Run):
     """A Run trained by a worker process. Same surface as Run for pages: history, alive, stop()..."""
 
-    def __init__(self, config: RunConfig, pool: WorkerPool, publish_every: float = 0.1):
-        super().__init__(config, publish_every=publish_every)
+    def __init__(self, config: RunConfig, pool: WorkerPool, publish_every: float = 0.1, **kwargs):
+        super().__init__(config, publish_every=publish_every, **kwargs)
         self._pool = pool
+        self._checkpoint: dict | None = None
         self._worker: _Worker | None = None
         self._done = threading.Event()         # set before the worker goes back to the pool
         self._ready = threading.Event()        # the worker has prepared and waits for "go"
 
-    def prepare(self, data=None) -> None:
-        """Check the config and load data here (errors surface at once); build nothing heavy."""
+    def prepare(self, data=None, checkpoint: dict | None = None) -> None:
+        """Check the config and load data here (errors surface at once); build nothing heavy. The
+        checkpoint (to resume from) goes to the worker with the job."""
         from playground.train.engine import check
 
         self.data, self.rows = check(self.config, data)
         self.device = check_device(self.config)
+        self._checkpoint = checkpoint
 
     def start(self, wait_for_go: bool = False, worker: _Worker | None = None) -> None:
         """Hand the run to a worker (one acquired here unless given). wait_for_go: the worker
@@ -254,12 +302,14 @@ class ProcessRun(Run):
         w = worker or self._pool.acquire()
         w.stop_event.clear()
         try:
-            w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go))  # tensors: shared memory
+            w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go,   # data: shared memory
+                         to_wire(self._checkpoint), self.snapshot_budget))
         except OSError as e:                   # a dead worker, or no room left in shared memory
             self._pool.release(w, healthy=False)
             self.history.update(status="failed", message=f"could not hand the run to a worker process ({e})")
             raise PlaygroundError(f"could not hand the run to a worker process ({e}); try again") from None
         self._worker = w
+        self._checkpoint = None                            # the worker has it now
         self.history.update(status="starting")            # until the worker's loop says "running"
         self._thread = threading.Thread(target=self._read, name=f"run-{self.id}-reader", daemon=True)
         self._thread.start()
@@ -274,11 +324,8 @@ class ProcessRun(Run):
                 if method == "ready":
                     self._ready.set()
                     continue
-                if method == "weights":
-                    state = {k: torch.from_numpy(v) for k, v in args[0].items()}
-                    with self._weights_lock:
-                        self._weights = state
-                    continue
+                if method in ("add_snapshot", "add_checkpoint"):
+                    args = from_wire(args)
                 getattr(self.history, method)(*args, **kwargs)
         except (EOFError, OSError):
             healthy = False
@@ -311,6 +358,10 @@ class ProcessRun(Run):
 
 def main() -> None:
     """Entry of a worker process: argv is [FD of its socket, path of its stop flag]."""
+    try:
+        os.nice(NICE)        # the server answers pages first; training takes the cycles left over
+    except OSError:
+        pass
     _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))
 
 

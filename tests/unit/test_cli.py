@@ -183,3 +183,56 @@ def test_a_command_is_required(capsys):
     with pytest.raises(SystemExit) as e:
         main([])
     assert e.value.code == 2
+
+
+# ----------------------------------------------------------------------------- the run store from the CLI
+def test_train_stores_its_run_and_runs_lists_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "store"))
+    assert main(["train", str(ROOT / "examples/xor_tanh.yaml"), "--epochs", "3", "--owner", "abc123"]) == 0
+    out = capsys.readouterr().out
+    result = last_json(out)
+    assert f"(run {result['run_id']}, stored in {tmp_path / 'store'})" in out.splitlines()[0]
+    assert main(["runs", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["id"] == result["run_id"] and row["owner"] == "abc123" and row["status"] == "finished"
+    assert row["epochs"] == 3 and row["data"] == "xor" and row["final_val_acc"] == result["val_accuracy"]
+    assert main(["runs"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["id", "status", "epochs"]
+    assert table[1].split()[:3] == [result["run_id"], "finished", "3/3"]
+
+
+def test_resume_trains_more_and_export_writes_every_format(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "store"))
+    assert main(["train", str(ROOT / "examples/xor_tanh.yaml"), "--epochs", "2"]) == 0
+    rid = last_json(capsys.readouterr().out)["run_id"]
+    assert main(["resume", rid[:4], "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"resuming xor tanh (run {rid}) after epoch 2, to epoch 4")
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch ")] == ["3/4", "4/4"]
+    assert last_json(out)["epochs"] == 4
+    assert main(["resume", rid]) == 2
+    assert "has finished its 4 epochs" in capsys.readouterr().err
+    for fmt, name in (("safetensors", "w.safetensors"), ("onnx", "m.onnx"), ("torchscript", "m.pt"),
+                      ("script", "train.py")):
+        assert main(["export", rid, "--format", fmt, "--out", str(tmp_path / name)]) == 0, fmt
+        info = last_json(capsys.readouterr().out)
+        assert info["format"] == fmt and (tmp_path / name).stat().st_size == info["bytes"] > 0
+    assert main(["export", "nope", "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
+    assert capsys.readouterr().err.startswith("error: no stored run matches 'nope'")
+
+
+def test_a_negative_seed_and_a_giant_layer_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "store"))
+    assert main(["train", str(ROOT / "examples/xor_tanh.yaml"), "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: seed: must be from 0 to 2,147,483,647") and "Traceback" not in err
+    giant = tmp_path / "giant.yaml"
+    giant.write_text("data: {name: spiral}\nlayers:\n  - {type: Linear, out_features: 200000}\n"
+                     "  - {type: Linear, out_features: 200000}\n  - {type: Linear, out_features: 2}\n")
+    assert main(["train", str(giant)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "layer 2 (Linear, 200,000 x 200,000" in err[0]
+    assert main(["runs", "--json"]) == 0 and capsys.readouterr().out == ""   # refused runs leave nothing behind

@@ -12,6 +12,7 @@ import torch
 from playground.compare import (compare_configs, load_compare, summary_row, time_to_target, variant_config,
                                 with_batchnorm, with_dropout)
 from playground.errors import ConfigError
+from playground.store import Store
 from playground.train.engine import Run
 from playground.train.registry import Registry
 
@@ -46,11 +47,11 @@ def test_variants_see_the_same_batches_in_the_same_order():
     assert losses[0][0] != losses[0][1]                     # and the batches do differ from each other
 
 
-def test_a_diverging_variant_stops_alone():
+def test_a_diverging_variant_stops_alone(tmp_path):
     configs = load_compare(ROOT / "examples" / "compare" / "learning_rates.yaml")
     for c in configs:
         c.epochs = 3
-    reg = Registry(max_active=3, processes=False)
+    reg = Registry(max_active=3, processes=False, store=Store(tmp_path))
     runs = reg.group(reg.start_group(configs))
     assert [r.name for r in runs] == [c.name for c in configs]
     for r in runs:
@@ -63,8 +64,8 @@ def test_a_diverging_variant_stops_alone():
     assert runs[1].history.epochs[-1]["val_acc"] > 0.8
 
 
-def test_group_is_refused_whole_when_slots_are_short():
-    reg = Registry(max_active=2, processes=False)
+def test_group_is_refused_whole_when_slots_are_short(tmp_path):
+    reg = Registry(max_active=2, processes=False, store=Store(tmp_path))
     configs = load_compare(ROOT / "examples" / "compare" / "batch_sizes.yaml")
     with pytest.raises(Exception, match="3 variants need 3 training slots"):
         reg.start_group(configs)

@@ -9,6 +9,7 @@ from torch import nn
 
 from playground.config import OPTIMIZERS, OptimConfig, RunConfig
 from playground.errors import ConfigError, DeviceError, PlaygroundError, ShapeError
+from playground.store import Store
 from playground.train import Registry, Run, check
 from playground.train import history as history_module
 from playground.train.engine import BLOWUP, GRID
@@ -290,8 +291,8 @@ def test_huge_learning_rate_diverges_and_says_so(init, hint):
     msg = snap["message"]
     assert msg.startswith("Diverged: the training loss reached")
     assert f"at step {at} (epoch 1)" in msg
-    assert "The learning rate 1000 is probably too high for sgd: try 100" in msg
-    assert ("add BatchNorm" in msg) == hint
+    assert "The learning rate 1000 is above the usual range for SGD (0.01 to 1): try 1." in msg
+    assert ("N(0, 1) initial weights are far too large" in msg) == hint
     # the curve keeps the losses before the blow-up, and no bad value
     assert snap["step_x"] == list(range(1, at))
     assert all(v <= BLOWUP * max(snap["step_loss"][0], 1) for v in snap["step_loss"])
@@ -376,54 +377,64 @@ def test_run_name_defaults_to_data_optimizer_and_lr():
 
 
 # ----------------------------------------------------------------------------- registry
-def test_registry_refuses_more_than_max_active_runs():
-    reg = Registry(max_active=1, processes=False)
+def ids(runs):
+    return [r.id for r in runs]
+
+
+def test_registry_refuses_more_than_max_active_runs(tmp_path):
+    reg = Registry(max_active=1, processes=False, store=Store(tmp_path))
     first = reg.start(make_config(epochs=100_000))
     try:
         with pytest.raises(PlaygroundError) as e:
             reg.start(make_config(epochs=1))
         assert str(e.value) == ("1 runs are already training (the limit is 1); "
                                 "stop one before starting another")
-        assert reg.runs() == [first]
+        assert ids(reg.runs()) == [first.id]
         reg.stop(first.id)
         assert first.join(5)
         second = reg.start(make_config(epochs=1))       # room again once the first has stopped
         assert second.join(30)
         assert second.history.status == "finished"
-        assert reg.runs() == [second, first]             # newest first
+        assert ids(reg.runs()) == [second.id, first.id]  # newest first
         assert reg.get(first.id) is first and reg.get("nope") is None and reg.get(None) is None
     finally:
         reg.stop_all()
     assert first.history.status == "stopped"
 
 
-def test_registry_checks_the_config_before_starting_anything():
-    reg = Registry(max_active=1, processes=False)
+def test_registry_checks_the_config_before_starting_anything(tmp_path):
+    reg = Registry(max_active=1, processes=False, store=Store(tmp_path))
     with pytest.raises(ShapeError):
         reg.start(make_config(layers=[{"type": "Conv2d"}]))
     assert reg.runs() == []
 
 
-def test_registry_drops_the_oldest_finished_runs_past_keep():
-    reg = Registry(max_active=2, keep=1, processes=False)
-    a = reg.start(make_config(epochs=1))
-    assert a.join(30)
-    b = reg.start(make_config(epochs=1))
-    assert b.join(30)
-    assert reg.get(a.id) is None and reg.runs() == [b]
+def test_registry_keeps_few_ended_runs_in_memory_and_finds_the_rest_in_the_store(tmp_path):
+    reg = Registry(max_active=2, keep=1, processes=False, store=Store(tmp_path))
+    a = reg.start(make_config(epochs=2))
+    assert a.join(30) and reg.flush()
+    b = reg.start(make_config(epochs=2))
+    assert b.join(30) and reg.flush()
+    reg.start(make_config(epochs=1)).join(30)                  # a start trims what is kept in memory
+    assert reg.flush()
+    back = reg.get(a.id)
+    assert back is not a and not back.alive                    # read back from the store
+    assert back.history.status == "finished" and epoch_metrics(back) == epoch_metrics(a)
+    assert back.history.step_loss == a.history.step_loss
+    assert ids(reg.runs())[1:] == [b.id, a.id]
 
 
-def test_registry_stop_all_stops_every_run():
-    reg = Registry(max_active=2, processes=False)
+def test_registry_stop_all_stops_every_run(tmp_path):
+    reg = Registry(max_active=2, processes=False, store=Store(tmp_path))
     runs = [reg.start(make_config(epochs=100_000, seed=s)) for s in (0, 1)]
     reg.stop_all(wait=10)
     assert [r.alive for r in runs] == [False, False]
     assert [r.history.status for r in runs] == ["stopped", "stopped"]
 
 
-def test_process_registry_trains_the_same_numbers_in_a_worker_process():
+def test_process_registry_trains_the_same_numbers_in_a_worker_process(tmp_path):
     """The app's path: runs train in a spawned worker process and stream their history back."""
-    reg = Registry(max_active=1)                           # processes=True, as the app uses it
+    reg = Registry(max_active=1, store=Store(tmp_path))    # processes=True, as the app uses it
     try:
         long = reg.start(make_config(epochs=100_000))
         wait_for(lambda: long.history.progress["step"] > 0, timeout=60)    # the worker spawns first

@@ -1,0 +1,151 @@
+"""The one writer of the training stream in a process: live runs' metrics, snapshots, checkpoints.
+
+Training loops never touch the database or the disk. A run's History hands snapshots and
+checkpoints to its sink (a queue here, returns at once); this thread writes them, and every
+`interval` seconds writes what each live run's history gained since the last time (new steps,
+epoch records, lr marks, status and progress: one transaction per run), which is also the run's
+heartbeat. When a run has ended and everything it produced is written, it is let go.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from playground.store.db import ENDED, Store
+from playground.store.files import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class _Sink:
+    def __init__(self, recorder: "Recorder", run_id: str, budget: int, reserve: int):
+        self.recorder, self.run_id, self.budget, self.reserve = recorder, run_id, budget, reserve
+
+    def snapshot(self, epoch, step, partial, weights):
+        self.recorder._jobs.put(("snapshot", self.run_id, (epoch, step, partial, weights, self.budget, self.reserve)))
+        self.recorder._wake.set()
+
+    def checkpoint(self, ckpt):
+        self.recorder._jobs.put(("checkpoint", self.run_id, ckpt))
+        self.recorder._wake.set()
+
+
+class Recorder:
+    def __init__(self, store: Store, interval: float = 0.5):
+        self.store = store
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._tracked: dict[str, list] = {}          # run id -> [run, cursor]
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._passes = 0                             # writing passes completed
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def track(self, run, budget: int, reserve: int = 0) -> None:
+        """Record `run` (anything with .id, .history and .alive) until it ends, keeping at most
+        `budget` snapshots and room for a checkpoint of `reserve` bytes. Its history's current
+        content counts as already stored (a resumed run's history comes from the store)."""
+        run.history.sink = _Sink(self, run.id, budget, reserve)
+        with self._lock:
+            self._tracked[run.id] = [run, run.history.cursor()]
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="store-recorder", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def tracking(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._tracked
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything handed over before this call is written (tests; the CLI before it
+        exits): one whole writing pass that started after the call."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            if self._thread is None:
+                return True
+            target = self._passes + 2
+            while self._passes < target:
+                self._wake.set()
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        self.flush(10)
+        self._closed = True
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the writer thread
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                tracked = list(self._tracked.items())
+            # decided before the jobs are written: everything an ended run produced is queued by now
+            ended = {rid for rid, (run, _) in tracked if not run.alive and run.history.status in ENDED}
+            try:
+                checkpoints = self._write_snapshots()
+                for rid, entry in tracked:
+                    self._write_metrics(rid, entry, final=rid in ended)
+                # after the metrics: a checkpoint on disk never runs ahead of the curves stored,
+                # whenever the process dies (a resume truncates the curves to its checkpoint)
+                self._write_checkpoints(checkpoints)
+            except Exception:                      # the recorder must outlive any one bad write
+                log.exception("run store recorder")
+            with self._lock:
+                for rid in ended:
+                    self._tracked.pop(rid, None)
+                self._passes += 1
+                self._idle.notify_all()
+
+    def _write_snapshots(self) -> dict[str, dict]:
+        """Write the queued snapshots; return the newest queued checkpoint of each run."""
+        latest_ckpt: dict[str, dict] = {}
+        while True:
+            try:
+                kind, rid, payload = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "checkpoint":
+                latest_ckpt[rid] = payload                        # only the newest one matters
+                continue
+            epoch, step, partial, weights, budget, reserve = payload
+            try:
+                note = self.store.write_snapshot(rid, epoch, step, partial, weights, budget, reserve)
+            except StoreError as e:
+                note = str(e)
+            if note:
+                self._note(rid, note)
+        return latest_ckpt
+
+    def _write_checkpoints(self, latest_ckpt: dict[str, dict]) -> None:
+        for rid, ckpt in latest_ckpt.items():
+            try:
+                self.store.write_checkpoint(rid, ckpt)
+            except (OSError, StoreError) as e:
+                self._note(rid, f"the checkpoint at step {ckpt['position']['step']} could not be written ({e}); "
+                                f"resume will start from the previous one")
+
+    def _note(self, rid: str, note: str) -> None:
+        with self._lock:
+            entry = self._tracked.get(rid)
+        if entry is not None and entry[0].history.note != note:
+            entry[0].history.update(note=note)
+
+    def _write_metrics(self, rid: str, entry: list, final: bool) -> None:
+        run, cursor = entry
+        new, d = run.history.delta(cursor)
+        fields = d["fields"]
+        if final:
+            fields["ended_at"] = time.time()
+        self.store.append_metrics(rid, steps=d["steps"], epochs=d["epochs"], marks=d["marks"],
+                                  replace_steps=d["replace_steps"], replace_marks=d["replace_marks"], fields=fields)
+        entry[1] = new

@@ -1,0 +1,423 @@
+"""playground/store: runs kept across restarts, exact resume, snapshots, limits, damaged files."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from playground.config import RunConfig
+from playground.errors import PlaygroundError
+from playground.store import Store, StoreError, frozen_model, policy
+from playground.train.engine import Run
+from playground.train.history import History
+from playground.train.registry import Registry
+
+DROPOUT_MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.2},
+               {"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
+BN_CNN = [{"type": "Conv2d", "out_channels": 4, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
+          {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": 10}]
+
+
+def config(**over) -> RunConfig:
+    """spiral, 200 points (160 train), batch 16: 10 steps an epoch; dropout, so the RNG state matters."""
+    d = {"data": {"name": "spiral", "n_samples": 200}, "layers": DROPOUT_MLP, "optim": {"name": "adam", "lr": 0.01},
+         "batch_size": 16, "epochs": 6, "seed": 0, "device": "cpu", "threads": 1}
+    d.update(over)
+    return RunConfig.from_dict(d)
+
+
+def records(epochs: list[dict]) -> list[dict]:
+    """Epoch records without the wall-clock time, which legitimately differs."""
+    return [{k: v for k, v in e.items() if k != "time_s"} for e in epochs]
+
+
+def straight(cfg: RunConfig) -> Run:
+    run = Run(cfg)
+    run.run()
+    return run
+
+
+def stop_when(run, predicate, timeout=60.0):
+    """Stop `run` once predicate(history) holds (polled: where exactly it stops does not matter)."""
+    end = time.monotonic() + timeout
+    while not predicate(run.history) and run.alive and time.monotonic() < end:
+        time.sleep(0.0005)
+    run.stop()
+    assert run.join(timeout)
+
+
+@pytest.fixture
+def stop_after(monkeypatch):
+    """stop_after(k): the in-process run started next (with publish_every=0, so that every step is
+    published) stops right after step k + 1: the flag is set when step k is published, and read
+    after the next step. Disarmed once it has fired."""
+    armed = {}
+    publish = Run._publish
+
+    def publish_and_stop(self, pending, step, *args, **kwargs):
+        ok = publish(self, pending, step, *args, **kwargs)
+        if armed.get("k") is not None and step >= armed["k"]:
+            armed["k"] = None
+            self.stop()
+        return ok
+    monkeypatch.setattr(Run, "_publish", publish_and_stop)
+    return lambda k: armed.update(k=k)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "store")
+
+
+@pytest.fixture
+def reg(store):
+    r = Registry(max_active=2, processes=False, store=store)
+    yield r
+    r.stop_all()
+
+
+def assert_same_as(store, run_id, ref: Run):
+    stored = store.metrics(run_id)
+    assert records(stored["epochs"]) == records(ref.history.epochs)          # to the last digit
+    assert stored["step_loss"] == ref.history.step_loss
+    assert stored["step_x"] == ref.history.step_x
+    final = frozen_model(store, run_id)
+    for name, value in ref.model.state_dict().items():
+        assert torch.equal(final.model.state_dict()[name], value), name
+
+
+# ----------------------------------------------------------------------------- exact resume
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
+def test_stopped_after_epoch_3_and_resumed_equals_a_straight_run(reg, store, stop_after, schedule):
+    cfg = config(schedule={"name": schedule}, optim={"name": "momentum" if schedule == "onecycle" else "adam",
+                                                     "lr": 0.01})
+    ref = straight(cfg)
+    stop_after(29)                                          # epoch 3 ends with step 30
+    run = reg.start(config(schedule={"name": schedule}, optim=cfg.optim.__dict__), publish_every=0)
+    assert run.join(60) and reg.flush()
+    row = store.get(run.id)
+    assert row.status == "stopped" and row.epochs_done == 3 and row.ckpt_epoch == 4, (row.status, row.message)
+    assert "after epoch 3" in row.message
+    resumed = reg.resume(run.id)
+    assert resumed.join(60) and reg.flush()
+    assert store.get(run.id).status == "finished"
+    assert_same_as(store, run.id, ref)
+
+
+def test_stopped_inside_an_epoch_and_resumed_equals_a_straight_run(reg, store, stop_after):
+    cfg = config(layers=BN_CNN, data={"name": "digits", "max_train": 321}, batch_size=32, epochs=3,
+                 schedule={"name": "warmup", "warmup_epochs": 2})                   # 321 % 32 == 1: BN drops one
+    ref = straight(cfg)
+    stop_after(14)                                                                  # epoch 2 has steps 11-20
+    run = reg.start(config(layers=BN_CNN, data={"name": "digits", "max_train": 321}, batch_size=32, epochs=3,
+                           schedule={"name": "warmup", "warmup_epochs": 2}), publish_every=0)
+    assert run.join(60) and reg.flush()
+    row = store.get(run.id)
+    assert row.status == "stopped" and "in epoch 2" in row.message
+    stored = store.metrics(run.id)
+    assert stored["epochs"][-1]["partial"] is True                                  # the cut-short epoch
+    assert any(s.partial for s in store.snapshots(run.id))                          # its final weights
+    assert row.ckpt_step == 15
+    resumed = reg.resume(run.id)
+    assert resumed.join(60) and reg.flush()
+    assert not any(s.partial for s in store.snapshots(run.id))
+    assert_same_as(store, run.id, ref)
+
+
+def test_train_more_epochs_equals_a_longer_run_and_replans_cosine(reg, store):
+    ref = straight(config(epochs=5))
+    run = reg.start(config(epochs=3))
+    assert run.join(60) and reg.flush()
+    with pytest.raises(PlaygroundError, match="has finished its 3 epochs"):
+        reg.resume(run.id)
+    more = reg.resume(run.id, more_epochs=2)
+    assert more.join(60) and reg.flush()
+    row = store.get(run.id)
+    assert row.status == "finished" and row.epochs_done == 5 and row.config["epochs"] == 5
+    assert_same_as(store, run.id, ref)
+    # a cosine schedule is planned over the whole run: extending it re-plans it, and says so
+    cos = reg.start(config(epochs=2, schedule={"name": "cosine"}))
+    assert cos.join(60) and reg.flush()
+    assert store.metrics(cos.id)["epochs"][-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    more = reg.resume(cos.id, more_epochs=2)
+    assert more.join(60) and reg.flush()
+    lrs = [e["lr"] for e in store.metrics(cos.id)["epochs"]]
+    assert lrs[2] > 0 and lrs[3] == pytest.approx(0.0, abs=1e-12)
+    assert "re-planned over 4 epochs" in store.get(cos.id).note
+
+
+def test_resume_in_a_worker_process_gives_the_same_numbers(store):
+    ref = straight(config(epochs=4))
+    reg = Registry(max_active=1, store=store)                # processes, as the app trains
+    try:
+        run = reg.start(config(epochs=4))
+        stop_when(run, lambda h: h.progress["step"] >= 15)
+        assert reg.flush()
+        resumed = reg.resume(run.id)
+        assert resumed.join(60) and reg.flush()
+        assert_same_as(store, run.id, ref)
+    finally:
+        reg.stop_all()
+        reg.pool.close()
+
+
+def test_a_killed_process_leaves_an_interrupted_run_that_resumes_exactly(tmp_path):
+    """The server dies mid-run (SIGKILL): the run shows as interrupted at its epoch, and resumes from
+    its last checkpoint to the same numbers as a run that never stopped."""
+    home = tmp_path / "store"
+    cfg = config(epochs=400, data={"name": "spiral", "n_samples": 400})
+    path = tmp_path / "run.json"
+    path.write_text(cfg.to_json())
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PYTHONPATH": str(os.getcwd())}
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "train", str(path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    store = Store(home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:                       # wait for a checkpoint past epoch 3
+        rows = store.list()
+        if rows and (rows[0].ckpt_epoch or 0) > 3:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    row = store.get(rows[0].id)
+    assert row.status == "interrupted", row.status
+    assert f"interrupted at epoch {row.epochs_done}" in row.message
+    assert f"resume from epoch {row.ckpt_epoch - 1}" in row.message
+    reg = Registry(max_active=1, processes=False, store=store)
+    run = reg.resume(row.id, more_epochs=2)                  # two epochs past the checkpoint
+    assert run.join(120) and reg.flush()
+    assert run.config.epochs >= row.ckpt_epoch + 1
+    assert_same_as(store, row.id, straight(config(epochs=run.config.epochs, data={"name": "spiral", "n_samples": 400})))
+
+
+def test_resume_refuses_what_it_cannot_do(reg, store):
+    run = reg.start(config(optim={"name": "sgd", "lr": 1e5}))
+    assert run.join(30) and reg.flush()
+    assert store.get(run.id).status == "diverged"
+    with pytest.raises(PlaygroundError, match="diverged; resuming would diverge again"):
+        reg.resume(run.id)
+    ok = reg.start(config(epochs=1))
+    assert ok.join(30) and reg.flush()
+    with pytest.raises(PlaygroundError, match="started from another browser"):
+        reg.resume(ok.id, more_epochs=1, owner="someone else")
+    with pytest.raises(PlaygroundError, match="at least 1 more epoch"):
+        reg.resume(ok.id, more_epochs=0)
+
+
+# ----------------------------------------------------------------------------- snapshots
+def test_snapshot_plan_is_dense_early_and_bounded():
+    for epochs in (1, 10, 49, 50, 60, 100, 1000, 2000, 100_000):
+        p = policy.plan(epochs)
+        assert p == sorted(set(p)) and p[0] == 0 and p[-1] == epochs
+        assert len(p) <= policy.BUDGET
+        if epochs + 1 <= policy.BUDGET:
+            assert p == list(range(epochs + 1))
+    assert policy.plan(1000)[:11] == list(range(11))               # the first ten epochs, every one
+    gaps = [b - a for a, b in zip(policy.plan(1000), policy.plan(1000)[1:])]
+    assert gaps == sorted(gaps) or max(gaps[:20]) < min(gaps[-5:])  # thinner later
+
+
+def test_thinning_keeps_the_ends_and_finals_and_stays_log_spaced():
+    drop = policy.thin(list(range(80)), budget=50, keep={41})
+    kept = sorted(set(range(80)) - set(drop))
+    assert len(kept) == 50 and kept[0] == 0 and kept[-1] == 79 and 41 in kept
+    assert kept[:12] == list(range(12))                             # early epochs stay dense
+
+
+def test_snapshots_stay_within_budget_when_a_run_is_extended(reg, store):
+    run = reg.start(config(epochs=60))
+    assert run.join(60) and reg.flush()
+    snaps = store.snapshots(run.id)
+    assert [s.epoch for s in snaps] == policy.plan(60) and len(snaps) <= policy.BUDGET
+    more = reg.resume(run.id, more_epochs=140)
+    assert more.join(120) and reg.flush()
+    epochs = [s.epoch for s in store.snapshots(run.id)]
+    assert len(epochs) <= policy.BUDGET and epochs[0] == 0 and epochs[-1] == 200
+    assert epochs[:10] == list(range(10))
+    files = sorted(p.name for p in store.run_dir(run.id).glob("epoch-*.safetensors"))
+    assert len(files) == len(epochs)                                 # thinned files are deleted too
+
+
+def test_frozen_model_is_the_snapshot_not_the_training_model(reg, store):
+    run = reg.start(config(epochs=3))
+    assert run.join(60) and reg.flush()
+    first = frozen_model(store, run.id, epoch=0)
+    assert first.epoch == 0 and not first.model.training
+    ref = Run(config(epochs=3))
+    ref.prepare()                                                    # the initial weights, before any step
+    for name, value in ref.model.state_dict().items():
+        assert torch.equal(first.model.state_dict()[name], value), name
+    last = frozen_model(store, run.id)
+    assert last.epoch == 3
+    with torch.no_grad():
+        last.model[0].weight.add_(1.0)                                # changing a frozen copy changes nothing else
+    assert not torch.equal(frozen_model(store, run.id).model[0].weight, last.model[0].weight)
+    assert frozen_model(store, run.id, epoch=99).epoch == 3          # the nearest earlier snapshot
+
+
+# ----------------------------------------------------------------------------- limits
+def test_a_run_near_its_disk_limit_keeps_fewer_snapshots_and_says_so(tmp_path):
+    store = Store(tmp_path / "s", max_run_mb=0.05)                    # 50 kB: checkpoint ~22 kB, snapshots ~5.5 kB
+    reg = Registry(processes=False, store=store)
+    run = reg.start(config(epochs=40))
+    assert run.join(60) and reg.flush()
+    row = store.get(run.id)
+    kept = len(store.snapshots(run.id))
+    assert 2 <= kept <= 7 and f"keeps {run.snapshot_budget} weight snapshots rather than 50" in row.note
+    assert row.bytes <= 0.05e6
+    assert row.status == "finished"
+
+
+def test_a_run_over_its_disk_limit_stops_snapshots_and_says_so(tmp_path):
+    store = Store(tmp_path / "s", max_run_mb=0.02)                    # less than the checkpoint takes
+    reg = Registry(processes=False, store=store)
+    run = reg.start(config(epochs=40))
+    assert run.join(60) and reg.flush()
+    row = store.get(run.id)
+    assert "snapshots stopped at epoch" in row.note and "PLAYGROUND_MAX_RUN_MB" in row.note
+    assert row.status == "finished"                                   # training itself went on
+    assert store.load_checkpoint(run.id)["position"]["epoch"] == 41  # and it can still be resumed
+
+
+def test_a_full_store_refuses_new_runs_with_the_fix(tmp_path):
+    store = Store(tmp_path / "s", max_total_mb=1)
+    reg = Registry(processes=False, store=store)
+    run = reg.start(config(epochs=2))
+    assert run.join(30) and reg.flush()
+    assert store.usage() > 50_000                                     # the database and the run's files
+    store.max_total_bytes = 50_000
+    with pytest.raises(PlaygroundError, match=r"holds \d+ kB, its limit is 50 kB \(PLAYGROUND_MAX_STORE_MB\): "
+                                              r"delete old runs on the Runs page"):
+        reg.start(config(epochs=2))
+    assert len(store.list()) == 1                                     # nothing half-made
+
+
+# ----------------------------------------------------------------------------- damaged files
+def test_a_damaged_database_is_kept_aside_and_runs_come_back_from_their_folders(tmp_path):
+    home = tmp_path / "s"
+    store = Store(home)
+    reg = Registry(processes=False, store=store)
+    run = reg.start(config(epochs=2))
+    assert run.join(30) and reg.flush()
+    db = home / "playground.db"
+    for p in home.glob("playground.db*"):
+        p.write_bytes(b"this is not a database" * 100)
+    again = Store(home)
+    assert len(again.warnings) == 1 and "could not be read" in again.warnings[0]
+    assert "1 run(s) were recovered" in again.warnings[0]
+    assert any(p.name.startswith("playground.db.damaged-") for p in home.iterdir())   # kept, not deleted
+    row = again.get(run.id)
+    assert row.status == "interrupted" and row.name == run.name and row.epochs_done == 2
+    assert frozen_model(again, run.id).epoch == 2                   # the weights are all there
+    assert db.exists()
+
+
+def test_a_truncated_snapshot_is_a_clear_error_and_the_others_still_load(reg, store):
+    run = reg.start(config(epochs=3))
+    assert run.join(30) and reg.flush()
+    snap = [s for s in store.snapshots(run.id) if s.epoch == 2][0]
+    path = store.run_dir(run.id) / snap.file
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(StoreError, match=r"the snapshot of run \w+ at epoch 2: the file .* cannot be read .*damaged"):
+        frozen_model(store, run.id, epoch=2)
+    assert frozen_model(store, run.id, epoch=1).epoch == 1
+    assert frozen_model(store, run.id).epoch == 3
+    assert store.metrics(run.id)["epochs"]                           # the curves are untouched
+
+
+def test_a_damaged_checkpoint_refuses_resume_and_loses_nothing_else(reg, store):
+    run = reg.start(config(epochs=2))
+    assert run.join(30) and reg.flush()
+    (store.run_dir(run.id) / "checkpoint.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with pytest.raises(StoreError, match="the checkpoint of run .* cannot be read"):
+        reg.resume(run.id, more_epochs=1)
+    assert len(store.metrics(run.id)["epochs"]) == 2 and len(store.snapshots(run.id)) == 3
+
+
+def test_a_run_whose_process_is_gone_reads_as_interrupted(store):
+    store.create("dead0001", "lost run", config().to_dict(), "me")
+    store.update("dead0001", status="running", pid=2**22 + 12345, epochs_done=4, ckpt_epoch=4, ckpt_step=40)
+    row = store.get("dead0001")
+    assert row.status == "interrupted"
+    assert row.message.startswith("interrupted at epoch 4: the process training it stopped")
+    assert "resume from epoch 3 (its last checkpoint)" in row.message
+    assert store.list()[0].status == "interrupted"
+
+
+# ----------------------------------------------------------------------------- metrics, owners, drafts
+def test_a_compacted_history_is_stored_as_the_history_holds_it(store, monkeypatch):
+    from playground.train import history as history_module
+
+    monkeypatch.setattr(history_module, "MAX_STEP_POINTS", 50)
+    run = Run(config(epochs=8))                                        # 80 steps: compacted past 50
+    reg = Registry(processes=False, store=store)
+    run = reg.start(config(epochs=8))
+    assert run.join(30) and reg.flush()
+    stored = store.metrics(run.id)
+    assert run.history.step_gen >= 1
+    assert stored["step_x"] == run.history.step_x and stored["step_loss"] == run.history.step_loss
+    assert [tuple(m) for m in stored["marks"]] == run.history.marks
+
+
+def test_history_delta_gives_what_came_since_and_whole_series_after_compaction(monkeypatch):
+    from playground.train import history as history_module
+
+    monkeypatch.setattr(history_module, "MAX_STEP_POINTS", 4)
+    h = History()
+    cur = h.cursor()
+    h.add_steps(1, [1.0, 2.0])
+    h.add_epoch({"epoch": 1, "val_acc": 0.5, "val_loss": 1.0})
+    cur, d = h.delta(cur)
+    assert d["steps"] == [(1, 1.0), (2, 2.0)] and not d["replace_steps"] and len(d["epochs"]) == 1
+    assert d["fields"]["best_val_acc"] == 0.5 and d["fields"]["epochs_done"] == 1
+    h.add_steps(3, [3.0, 4.0, 5.0])                                  # 5 > 4: pairs averaged
+    cur, d = h.delta(cur)
+    assert d["replace_steps"] and d["steps"] == [(2, 1.5), (4, 3.5), (5, 5.0)] and d["epochs"] == []
+
+
+def test_rename_and_delete_belong_to_the_owner(reg, store):
+    run = reg.start(config(epochs=1), owner="alice")
+    assert run.join(30) and reg.flush()
+    with pytest.raises(PlaygroundError, match="only that browser can rename it"):
+        reg.rename(run.id, "mine now", owner="bob")
+    reg.rename(run.id, "  spiral, first try ", owner="alice")
+    assert store.get(run.id).name == "spiral, first try"
+    assert json.loads((store.run_dir(run.id) / "run.json").read_text())["name"] == "spiral, first try"
+    with pytest.raises(StoreError, match="cannot be empty"):
+        reg.rename(run.id, "  ", owner="alice")
+    with pytest.raises(PlaygroundError, match="only that browser can delete it"):
+        reg.delete(run.id, owner="bob")
+    reg.delete(run.id, owner="alice")
+    assert store.get(run.id) is None and not store.run_dir(run.id).exists()
+    assert reg.get(run.id) is None
+
+
+def test_a_training_run_cannot_be_deleted(reg):
+    run = reg.start(config(epochs=100_000), owner="alice")
+    try:
+        with pytest.raises(PlaygroundError, match="is training: stop it before deleting it"):
+            reg.delete(run.id, owner="alice")
+    finally:
+        run.stop()
+        run.join(10)
+
+
+def test_find_by_id_prefix_or_name(reg, store):
+    run = reg.start(config(epochs=1, name="my spiral"))
+    assert run.join(30) and reg.flush()
+    assert store.find(run.id[:5]).id == run.id
+    assert store.find("my spiral").id == run.id
+    with pytest.raises(StoreError, match="no stored run matches 'zzz'"):
+        store.find("zzz")
+
+
+def test_drafts_round_trip_per_owner_and_page(store):
+    assert store.load_draft("alice", "build") is None
+    store.save_draft("alice", "build", {"lr": 0.1, "layers": [{"type": "Linear"}]})
+    store.save_draft("alice", "build", {"lr": 0.3, "layers": []})
+    assert store.load_draft("alice", "build") == {"lr": 0.3, "layers": []}
+    assert store.load_draft("bob", "build") is None
