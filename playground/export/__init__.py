@@ -1,0 +1,108 @@
+"""Export a stored run: weights (safetensors), TorchScript, ONNX, and a standalone PyTorch script.
+
+Every model export is checked before it is handed over: the file is loaded back (torch.jit.load,
+onnxruntime) and its outputs on a batch of validation inputs are compared with PyTorch's.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import torch
+
+from playground.store import Store, StoreError, frozen_model
+from playground.store.files import save_tensors
+
+FORMATS = {"safetensors": ".safetensors", "torchscript": ".pt", "onnx": ".onnx", "script": ".py"}
+CHECK_BATCH = 64          # validation inputs the exported model is checked on
+TOLERANCE = 1e-4          # largest |difference| of a logit between the export and PyTorch
+
+
+def export_bytes(store: Store, run_id: str, fmt: str, epoch: int | None = None) -> tuple[bytes, dict]:
+    """(file content, info) of run_id exported as fmt; info: format, epoch, file name, check result."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"export{FORMATS[fmt]}"
+        info = export_run(store, run_id, fmt, path, epoch)
+        return path.read_bytes(), info
+
+
+def export_run(store: Store, run_id: str, fmt: str, out: str | Path, epoch: int | None = None) -> dict:
+    """Write run_id's model at `epoch` (default: the latest snapshot) to `out` as fmt. Raises
+    StoreError (unknown run, no snapshot, an export that does not match PyTorch)."""
+    if fmt not in FORMATS:
+        raise StoreError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
+    out = Path(out)
+    row = store.get(run_id)
+    if row is None:
+        raise StoreError(f"no stored run '{run_id}'")
+    slug = "".join(c if c.isalnum() else "_" for c in row.name).strip("_")[:40] or run_id
+    info = {"run_id": run_id, "format": fmt, "path": str(out), "name": f"{slug}{FORMATS[fmt]}"}
+    if fmt == "script":
+        from playground.config import RunConfig
+        from playground.export.script import standalone_script
+
+        _write(out, standalone_script(RunConfig.from_dict(row.config)).encode())
+        info["epochs"] = row.config["epochs"]
+        return {**info, "bytes": out.stat().st_size}
+    f = frozen_model(store, run_id, epoch)
+    info["epoch"] = f.epoch
+    x = f.data.X_val[:CHECK_BATCH]                                   # (B, ...) real inputs
+    with torch.no_grad():
+        expected = f.model(x)                                        # (B, classes)
+    if fmt == "safetensors":
+        meta = {"run": run_id, "name": row.name, "epoch": f.epoch, "config": row.config,
+                "keys": "those of torch.nn.Sequential(*layers), layers in the config's order (0.weight is the "
+                        "first layer's weight); load with safetensors.torch.load_file"}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_tensors(out, f.model.state_dict(), meta)
+        from safetensors.torch import load_file
+
+        back = load_file(out)
+        same = all(torch.equal(back[k], v) for k, v in f.model.state_dict().items())
+        if not same:
+            raise StoreError(f"the exported weights of run {run_id} do not read back equal")
+        return {**info, "bytes": out.stat().st_size, "max_abs_diff": 0.0}
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")                          # torch.jit is deprecated but still the format
+            traced = torch.jit.trace(f.model, x[:2])
+            buf = io.BytesIO()
+            torch.jit.save(traced, buf)
+            _write(out, buf.getvalue())
+            loaded = torch.jit.load(str(out))
+            with torch.no_grad():
+                got = loaded(x)
+    else:
+        got = _onnx(f.model, x, out)
+    diff = float((got - expected).abs().max())
+    if not diff <= TOLERANCE:
+        out.unlink(missing_ok=True)
+        raise StoreError(f"the {fmt} export of run {run_id} gives outputs up to {diff:.3g} away from PyTorch's "
+                         f"(tolerance {TOLERANCE:g}); it was not written")
+    return {**info, "bytes": out.stat().st_size, "max_abs_diff": diff, "checked_on": len(x)}
+
+
+def _onnx(model, x: torch.Tensor, out: Path) -> torch.Tensor:
+    """Export with torch's exporter (dynamic batch size, one self-contained file), then run it in
+    onnxruntime on x."""
+    import onnxruntime as ort
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x[:2],), str(out), dynamo=True, external_data=False, input_names=["x"],
+                          output_names=["logits"], dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), verbose=False)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(None, {"x": x.numpy()})[0])
+
+
+def _write(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(blob)
+
+
+__all__ = ["FORMATS", "export_bytes", "export_run"]
