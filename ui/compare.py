@@ -11,6 +11,7 @@ from playground.compare import summary_row
 from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
+from ui.charts import vega
 from ui.state import mine, rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
@@ -119,7 +120,7 @@ def live_compare(gid: str | None) -> None:
                                      "bring its training loss (every step, smoothed with the weight above) "
                                      "down to this")
         curves = [(r.name, s, steps_per_epoch(len(r.data.X_train), r.config.batch_size)) for r, s in zip(runs, snaps)]
-        st.altair_chart(compare_chart(curves, metric, x_axis, smoothing, log_y), width="stretch")
+        vega(compare_chart(curves, metric, x_axis, smoothing, log_y))
         table = pd.DataFrame([summary_row(r.name, s, target, smoothing) for r, s in zip(runs, snaps)])
         st.table(format_summary(table).set_index("variant"))
         cols = st.columns(len(runs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.train import REGISTRY
-from playground.viz.curves import boundary_figure, epoch_chart, lr_chart, step_loss_chart
+from ui.charts import vega
 from ui.state import rerun_when_ended
 
 POLL_S = 0.5
@@ -16,21 +16,42 @@ def _fmt_time(s: float | None) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
 
 
-def live_panel(run_id: str | None) -> None:
+def live_panel(run_id: str | None, data=None) -> None:
+    """The run's live panel; before any run, a preview of the data (2-D points as they will be
+    drawn under the decision boundary) and the empty loss chart the run will fill."""
     run = REGISTRY.get(run_id)
     if run is None:
         st.info("No run yet: pick data, build a network, and press **Start training**.")
+        if data is not None:
+            preview(data)
         return
     # Poll only while the run trains; when it ends, rerun the page once to stop polling.
     @st.fragment(run_every=POLL_S if run.alive else None)
     def panel():
-        snap = run.history.snapshot()
-        rerun_when_ended("_polling", run.id, run.alive)
-        draw(run, snap)
+        r = REGISTRY.get(run_id) or run              # the live run, or the stored one once it has ended
+        snap = r.history.snapshot()
+        rerun_when_ended("_polling", r.id, r.alive)
+        draw(r, snap)
     panel()
 
 
+def preview(data) -> None:
+    from playground.viz.curves import boundary_image, step_loss_chart
+
+    left, right = st.columns(2)
+    with left:
+        st.caption("Training loss per step: it is drawn here as the run trains")
+        vega(step_loss_chart([], []))
+    if data.kind == "points":
+        with right:
+            st.caption("The data: orange is class 0, blue class 1. Dots: training points; rings: validation points")
+            st.image(boundary_image(None, data.X_train, data.y_train, data.X_val, data.y_val), width=380)
+
+
 def draw(run, snap: dict) -> None:
+    # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
+    from playground.viz.curves import boundary_image, epoch_chart, lr_chart, step_loss_chart
+
     p, status = snap["progress"], snap["status"]
     done = p["step"] / p["steps"] if p["steps"] else 0.0
     text = (f"**{run.name}** · epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/{p['steps']:,} · "
@@ -43,8 +64,10 @@ def draw(run, snap: dict) -> None:
         st.error(msg, icon=":material/error:")
     elif status == "finished":
         st.success(msg)
-    elif status == "stopped":
-        st.warning(msg)
+    elif status in ("stopped", "interrupted"):
+        st.warning(msg, icon=":material/pause_circle:" if status == "interrupted" else None)
+    if snap.get("note"):
+        st.caption(f":material/info: {snap['note']}")
 
     epochs = snap["epochs"]
     last = epochs[-1] if epochs else None
@@ -68,25 +91,24 @@ def draw(run, snap: dict) -> None:
     left, right = st.columns(2)
     with left:
         st.caption("Training loss per step (faint: raw, bold: smoothed)")
-        st.altair_chart(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]),
-                        width="stretch")
+        vega(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]))
         if run.config.schedule.name != "constant":
             st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
-            st.altair_chart(lr_chart(snap["marks"]), width="stretch")
+            vega(lr_chart(snap["marks"]))
     with right:
         if run.data.kind == "points":
-            st.caption("Decision boundary: colour is P(class 1); filled dots train, rings validation")
+            st.caption("Decision boundary: orange is class 0, blue class 1; the background shades from orange to "
+                       "blue with P(class 1). Dots: training points; rings: validation points")
             d = run.data
-            st.plotly_chart(boundary_figure(snap["boundary"], d.X_train, d.y_train, d.X_val, d.y_val),
-                            width="stretch", key="boundary")
+            st.image(boundary_image(snap["boundary"], d.X_train, d.y_train, d.X_val, d.y_val), width=380)
         else:
             st.caption("Accuracy per epoch")
-            st.altair_chart(epoch_chart(epochs, "acc"), width="stretch")
+            vega(epoch_chart(epochs, "acc"))
     left, right = st.columns(2)
     with left:
         st.caption("Loss per epoch (train: mean over the epoch's steps; validation: at epoch end)")
-        st.altair_chart(epoch_chart(epochs, "loss"), width="stretch")
+        vega(epoch_chart(epochs, "loss"))
     with right:
         if run.data.kind == "points":
             st.caption("Accuracy per epoch")
-            st.altair_chart(epoch_chart(epochs, "acc"), width="stretch")
+            vega(epoch_chart(epochs, "acc"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.viz.curves import lr_finder_chart
+from ui.charts import vega
 from ui.run_form import run_lr_finder, use_suggestion
 
 
@@ -17,8 +18,7 @@ def lr_finder_popover() -> None:
         result = st.session_state.get("lrf")
         if result is None:
             return
-        st.altair_chart(lr_finder_chart(result["lr"], result["loss"], result["smoothed"], result["suggestion"]),
-                        width="stretch")
+        vega(lr_finder_chart(result["lr"], result["loss"], result["smoothed"], result["suggestion"]))
         if result["suggestion"] is None:
             st.warning("The loss never fell clearly: no suggestion. Try another optimizer or network.")
             return

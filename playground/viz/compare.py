@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import math
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.viz.curves import downsample, ema
+from playground.viz.curves import downsample, ema, q, tip
 
 X_AXES = {"step": "step", "epoch": "epoch", "samples": "samples seen", "time": "wall-clock seconds"}
 METRICS = {"train_loss_step": "training loss (per step)", "val_loss": "validation loss",
            "val_acc": "validation accuracy", "train_loss": "training loss (per epoch)",
            "train_acc": "training accuracy (per epoch)", "lr": "learning rate"}
 EPOCH_KEYS = {"val_loss", "val_acc", "train_loss", "train_acc"}
-PALETTE = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"]
+PALETTE = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22"]
 
 
 def _x_from_steps(steps: np.ndarray, snap: dict, x_axis: str, steps_per_epoch: int) -> np.ndarray:
@@ -47,9 +47,10 @@ def series(name: str, snap: dict, metric: str, x_axis: str, steps_per_epoch: int
 
 
 def compare_chart(curves: list[tuple[str, dict, int]], metric: str, x_axis: str, smoothing: float = 0.6,
-                  log_y: bool = False, height: int = 380) -> alt.Chart:
-    """curves: (variant name, history snapshot, steps per epoch). Diverged variants get a red cross
-    where they blew up; the spec does not depend on the data, so live redraws swap data only."""
+                  log_y: bool = False, height: int = 380) -> dict:
+    """curves: (variant name, history snapshot, steps per epoch). A Vega-Lite spec (see viz/curves.py
+    for why not Altair). Diverged variants get a red cross where they blew up; the spec does not
+    depend on the data, so live redraws swap data only."""
     names = [c[0] for c in curves]
     frames = [series(n, s, metric, x_axis, spe, smoothing) for n, s, spe in curves]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "x", "y"])
@@ -63,18 +64,21 @@ def compare_chart(curves: list[tuple[str, dict, int]], metric: str, x_axis: str,
             ends.append({"variant": name, "x": frame["x"].iloc[-1], "y": frame["y"].iloc[-1],
                          "note": f"diverged at step {snap['diverged_at']}"})
     ends = pd.DataFrame(ends, columns=["variant", "x", "y", "note"])
-    color = alt.Color("variant:N", title=None, scale=alt.Scale(domain=names, range=PALETTE[:len(names)]),
-                      legend=alt.Legend(orient="top", labelLimit=260))
+    color = {"field": "variant", "type": "nominal", "title": None,
+             "scale": {"domain": names, "range": (PALETTE * (len(names) // len(PALETTE) + 1))[:len(names)]},
+             "legend": {"orient": "top", "labelLimit": 260}}
     y_title = METRICS[metric] + (" (smoothed)" if metric == "train_loss_step" and smoothing else "")
-    y_scale = alt.Scale(type="log") if log_y else (alt.Scale(domain=[0, 1]) if "acc" in metric else alt.Scale(zero=False))
-    x = alt.X("x:Q", title=X_AXES[x_axis])
-    lines = alt.Chart(df).mark_line(point=metric in EPOCH_KEYS, strokeWidth=2).encode(
-        x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=color,
-        tooltip=[alt.Tooltip("variant:N"), alt.Tooltip("x:Q", title=X_AXES[x_axis], format=",.4~f"),
-                 alt.Tooltip("y:Q", title=METRICS[metric], format=".4~g")])
-    crosses = alt.Chart(ends).mark_point(shape="cross", size=220, filled=True, color="#d62728").encode(
-        x="x:Q", y="y:Q", tooltip=[alt.Tooltip("variant:N"), alt.Tooltip("note:N")])
-    return (lines + crosses).properties(height=height)
+    y_scale = {"type": "log"} if log_y else ({"domain": [0, 1]} if "acc" in metric else {"zero": False})
+    x = q("x", X_AXES[x_axis])
+    return {"height": height, "datasets": {"curves": df.reset_index(drop=True), "ends": ends}, "layer": [
+        {"data": {"name": "curves"}, "mark": {"type": "line", "point": metric in EPOCH_KEYS, "strokeWidth": 2},
+         "encoding": {"x": x, "y": q("y", y_title, scale=y_scale), "color": color,
+                      "tooltip": [tip("variant", kind="nominal"), tip("x", ",.4~f", X_AXES[x_axis]),
+                                  tip("y", ".4~g", METRICS[metric])]}},
+        {"data": {"name": "ends"}, "mark": {"type": "point", "shape": "cross", "size": 220, "filled": True,
+                                            "color": "#d62728"},
+         "encoding": {"x": q("x"), "y": q("y"), "tooltip": [tip("variant", kind="nominal"), tip("note", kind="nominal")]}},
+    ]}
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:

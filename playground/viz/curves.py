@@ -1,14 +1,18 @@
-"""Training curves (Altair) and the 2-D decision boundary (Plotly).
+"""Training curves (Vega-Lite specs) and the 2-D decision boundary (an image).
 
-Chart specs depend only on the kind of chart, never on the data, so a live page that re-sends a
-chart each tick changes only its data and Vega/Plotly redraw in place (and keep the user's zoom).
+Curves are plain Vega-Lite dicts whose data sit in named "datasets" (pandas frames; Streamlit's
+st.vega_lite_chart sends them as Arrow). They were Altair charts: building and validating those
+took ~130 ms per chart per poll on this project's 2-core server, so two students watching live runs
+kept a core busy and the pages slowed down; a dict takes well under a millisecond.
+
+Chart specs depend only on the kind of chart, never on the data (the datasets have fixed names),
+so a live page that re-sends a chart each tick changes only its data and Vega/Plotly redraw in
+place (and keep the user's zoom).
 """
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 MAX_POINTS = 1500          # points sent to the browser per series
 COLORS = {"train": "#1f77b4", "validation": "#e4572e"}
@@ -36,74 +40,135 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
+def q(field: str, title: str | None = None, **kw) -> dict:
+    """A quantitative Vega-Lite encoding channel."""
+    return {"field": field, "type": "quantitative", **({"title": title} if title is not None else {}), **kw}
+
+
+def tip(field: str, fmt: str | None = None, title: str | None = None, kind: str = "quantitative") -> dict:
+    return {"field": field, "type": kind, **({"format": fmt} if fmt else {}), **({"title": title} if title else {})}
+
+
 def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y: bool = False,
-                    diverged_at: int | None = None, height: int = 260) -> alt.Chart:
+                    diverged_at: int | None = None, height: int = 260) -> dict:
     """Training loss per step: raw (faint) and smoothed; a red rule where a run diverged."""
     x, y = downsample(step_x, step_loss)
-    df = pd.DataFrame({"step": x, "loss": y, "smoothed": ema(y, smoothing) if len(y) else y})
-    scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
-    base = alt.Chart(df).encode(x=alt.X("step:Q", title="step"))
-    raw = base.mark_line(opacity=0.3, color=COLORS["train"]).encode(
-        y=alt.Y("loss:Q", title="training loss", scale=scale), tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("loss:Q", format=".4f")])
-    smooth = base.mark_line(color=COLORS["train"], strokeWidth=2).encode(y="smoothed:Q")
-    rule_df = pd.DataFrame({"step": [diverged_at] if diverged_at else []}, dtype=float)
-    rule = alt.Chart(rule_df).mark_rule(color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(x="step:Q")
-    return (raw + smooth + rule).properties(height=height)
+    main = pd.DataFrame({"step": x, "loss": y, "smoothed": ema(y, smoothing) if len(y) else y})
+    rule = pd.DataFrame({"step": [diverged_at] if diverged_at else []}, dtype=float)
+    scale = {"type": "log"} if log_y else {"zero": False}
+    x_enc = q("step", "step")
+    return {"height": height, "datasets": {"main": main, "rule": rule}, "layer": [
+        {"data": {"name": "main"}, "mark": {"type": "line", "opacity": 0.3, "color": COLORS["train"]},
+         "encoding": {"x": x_enc, "y": q("loss", "training loss", scale=scale),
+                      "tooltip": [tip("step"), tip("loss", ".4f")]}},
+        {"data": {"name": "main"}, "mark": {"type": "line", "color": COLORS["train"], "strokeWidth": 2},
+         "encoding": {"x": x_enc, "y": q("smoothed")}},
+        {"data": {"name": "rule"}, "mark": {"type": "rule", "color": "#d62728", "strokeDash": [4, 3], "strokeWidth": 2},
+         "encoding": {"x": q("step")}},
+    ]}
 
 
-def lr_chart(marks: list, height: int = 110) -> alt.Chart:
+def lr_chart(marks: list, height: int = 110) -> dict:
     """The learning rate against step, from a history's marks (step, samples, time, lr)."""
     df = pd.DataFrame({"step": [m[0] for m in marks], "lr": [m[3] for m in marks]}, columns=["step", "lr"])
-    return alt.Chart(df).mark_line(color="#7f7f7f", interpolate="step-after").encode(
-        x=alt.X("step:Q", title="step"), y=alt.Y("lr:Q", title="learning rate", axis=alt.Axis(format="~g")),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3~g")]).properties(height=height)
+    return {"height": height, "datasets": {"main": df}, "data": {"name": "main"},
+            "mark": {"type": "line", "color": "#7f7f7f", "interpolate": "step-after"},
+            "encoding": {"x": q("step", "step"), "y": q("lr", "learning rate", axis={"format": "~g"}),
+                         "tooltip": [tip("step"), tip("lr", ".3~g")]}}
 
 
-def lr_finder_chart(lrs, losses, smoothed, suggestion: float | None, height: int = 220) -> alt.Chart:
+def lr_finder_chart(lrs, losses, smoothed, suggestion: float | None, height: int = 220) -> dict:
     """LR range test: loss (faint) and smoothed loss against the learning rate (log x), with the
     suggestion marked."""
     df = pd.DataFrame({"lr": lrs, "loss": losses, "smoothed": smoothed})
-    base = alt.Chart(df).encode(x=alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate",
-                                        axis=alt.Axis(format="~g")))
-    raw = base.mark_line(opacity=0.3, color=COLORS["train"]).encode(y=alt.Y("loss:Q", title="training loss"))
-    smooth = base.mark_line(color=COLORS["train"], strokeWidth=2).encode(
-        y="smoothed:Q", tooltip=[alt.Tooltip("lr:Q", format=".3~g"), alt.Tooltip("smoothed:Q", format=".4f")])
-    rule_df = pd.DataFrame({"lr": [suggestion] if suggestion else []}, dtype=float)
-    rule = alt.Chart(rule_df).mark_rule(color=COLORS["validation"], strokeWidth=2).encode(x="lr:Q")
-    return (raw + smooth + rule).properties(height=height)
+    rule = pd.DataFrame({"lr": [suggestion] if suggestion else []}, dtype=float)
+    x = q("lr", "learning rate", scale={"type": "log"}, axis={"format": "~g"})
+    return {"height": height, "datasets": {"main": df, "rule": rule}, "layer": [
+        {"data": {"name": "main"}, "mark": {"type": "line", "opacity": 0.3, "color": COLORS["train"]},
+         "encoding": {"x": x, "y": q("loss", "training loss")}},
+        {"data": {"name": "main"}, "mark": {"type": "line", "color": COLORS["train"], "strokeWidth": 2},
+         "encoding": {"x": x, "y": q("smoothed"), "tooltip": [tip("lr", ".3~g"), tip("smoothed", ".4f")]}},
+        {"data": {"name": "rule"}, "mark": {"type": "rule", "color": COLORS["validation"], "strokeWidth": 2},
+         "encoding": {"x": q("lr")}},
+    ]}
 
 
-def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> alt.Chart:
-    """Train and validation `metric` ("loss" or "acc") per epoch, one line each."""
+MAX_EPOCH_POINTS = 400     # epochs drawn at most (every k-th, and the last): a 2-D toy runs 1,000s of epochs
+DOTS_UP_TO = 60            # epochs up to which each one is also drawn as a dot
+
+
+def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> dict:
+    """Train and validation `metric` ("loss" or "acc") per epoch, one line each (with a dot per
+    epoch while there are few)."""
+    step = -(-len(epochs) // MAX_EPOCH_POINTS) if epochs else 1
+    shown = epochs[::step] + ([epochs[-1]] if epochs and (len(epochs) - 1) % step else [])
     rows = [{"epoch": e["epoch"], "split": split, "value": e[f"{key}_{metric}"]}
-            for e in epochs for split, key in (("train", "train"), ("validation", "val"))]
+            for e in shown for split, key in (("train", "train"), ("validation", "val"))]
     df = pd.DataFrame(rows, columns=["epoch", "split", "value"])
     title = "loss" if metric == "loss" else "accuracy"
     # accuracy: from where the curves are up to 1, so the last percent points stay visible
-    y = alt.Y("value:Q", title=title, scale=alt.Scale(zero=False) if metric == "loss" else alt.Scale(zero=False,
-                                                                                                    domainMax=1))
-    color = alt.Color("split:N", title=None, scale=alt.Scale(domain=list(COLORS), range=list(COLORS.values())),
-                      legend=alt.Legend(orient="bottom"))
-    return alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")), y=y, color=color,
-        tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("split:N"), alt.Tooltip("value:Q", format=".4f")]
-    ).properties(height=height)
+    scale = {"zero": False} if metric == "loss" else {"zero": False, "domainMax": 1}
+    color = {"field": "split", "type": "nominal", "title": None,
+             "scale": {"domain": list(COLORS), "range": list(COLORS.values())}, "legend": {"orient": "bottom"}}
+    return {"height": height, "datasets": {"main": df}, "data": {"name": "main"},
+            "mark": {"type": "line", "point": len(epochs) <= DOTS_UP_TO},
+            "encoding": {"x": q("epoch", "epoch", axis={"tickMinStep": 1, "format": "d"}),
+                         "y": q("value", title, scale=scale), "color": color,
+                         "tooltip": [tip("epoch"), tip("split", kind="nominal"), tip("value", ".4f")]}}
 
 
-def boundary_figure(boundary: dict | None, X_train, y_train, X_val, y_val, height: int = 380) -> go.Figure:
-    """P(class 1) heatmap under the train (filled) and validation (ringed) points."""
-    fig = go.Figure()
+CLASS_RGB = np.array([[245, 147, 34], [8, 119, 189]], dtype=np.float32)     # class 0 orange, class 1 blue
+MIDDLE_RGB = np.array([232, 234, 235], dtype=np.float32)                     # P = 0.5: light grey
+EDGE_RGB = np.array([160, 160, 160], dtype=np.uint8)
+OUTLINE_RGB = np.array([45, 45, 45], dtype=np.uint8)        # a thin dark edge: dots show on either colour
+
+
+def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: int = 360) -> np.ndarray:
+    """The decision boundary as an RGB image (size, size, 3), uint8, TensorFlow Playground style:
+    the background shades from orange (P(class 1) = 0) through light grey (0.5) to blue (1); training
+    points are filled dots in their class colour, validation points rings. Up is +x2 (the grid's
+    last row), right is +x1.
+
+    An image rather than a Plotly figure: the page redraws it twice a second while a run trains,
+    and plotly.js restyling 500 SVG points took most of a core in the browser (measured with
+    Chromium's profiler); an image costs the browser nothing and is built here in a few ms."""
+    import torch
+    import torch.nn.functional as F
+
+    X_all = np.concatenate([np.asarray(X_train, np.float32), np.asarray(X_val, np.float32)])
     if boundary is not None:
-        fig.add_trace(go.Heatmap(x=boundary["xs"], y=boundary["ys"], z=boundary["p"], zmin=0, zmax=1,
-                                 colorscale=[[0, "#f59322"], [0.5, "#e8eaeb"], [1, "#0877bd"]],
-                                 colorbar=dict(title="P(class 1)", thickness=12), hoverinfo="skip"))
-    for X, y, name, line in ((X_train, y_train, "train", 0.6), (X_val, y_val, "validation", 2.0)):
-        X, y = np.asarray(X), np.asarray(y)
-        colors = np.where(y == 1, "#0877bd", "#f59322")
-        fig.add_trace(go.Scatter(x=X[:, 0], y=X[:, 1], mode="markers", name=name,
-                                 marker=dict(color=colors if name == "train" else "rgba(0,0,0,0)", size=6,
-                                             line=dict(color="white" if name == "train" else colors, width=line))))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), uirevision="boundary",
-                      showlegend=False, xaxis=dict(constrain="domain"),
-                      yaxis=dict(scaleanchor="x", constrain="domain"), plot_bgcolor="white")
-    return fig
+        xs, ys = np.asarray(boundary["xs"], np.float32), np.asarray(boundary["ys"], np.float32)
+        p = torch.tensor(np.asarray(boundary["p"], np.float32))[None, None]           # (1, 1, rows=y, cols=x)
+        p = F.interpolate(p, size=(size, size), mode="bilinear", align_corners=True)[0, 0].numpy()
+        p = p[::-1]                                                                    # image row 0 = top = max y
+        low = p < 0.5
+        t = np.where(low, p / 0.5, (p - 0.5) / 0.5)[..., None]                        # (size, size, 1)
+        img = np.where(low[..., None], CLASS_RGB[0] + (MIDDLE_RGB - CLASS_RGB[0]) * t,
+                       MIDDLE_RGB + (CLASS_RGB[1] - MIDDLE_RGB) * t)
+        img = img.astype(np.uint8)
+        x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
+    else:
+        img = np.full((size, size, 3), 250, np.uint8)
+        lo, hi = X_all.min(0), X_all.max(0)
+        pad = (hi - lo) * 0.08
+        (x_lo, y_lo), (x_hi, y_hi) = lo - pad, hi + pad
+    col = np.round((np.asarray(X_all[:, 0]) - x_lo) / (x_hi - x_lo) * (size - 1)).astype(int)
+    row = np.round((y_hi - np.asarray(X_all[:, 1])) / (y_hi - y_lo) * (size - 1)).astype(int)
+    labels = np.concatenate([np.asarray(y_train), np.asarray(y_val)]).astype(int)
+    n_train = len(np.asarray(y_train))
+    r = max(3, size // 90)
+    yy, xx = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
+    dist = np.sqrt(yy ** 2 + xx ** 2)
+    disc = dist <= r - 0.5                                   # a training point: filled
+    ring = (dist > r - 2.3) & (dist <= r - 0.5)               # a validation point: a ring in its colour
+    outline = (dist > r - 0.5) & (dist <= r + 0.6)            # both: a thin dark edge
+    h = r + 1
+    for k in range(len(X_all)):
+        y0, x0 = row[k] - h, col[k] - h
+        if y0 < 0 or x0 < 0 or y0 + 2 * h + 1 > size or x0 + 2 * h + 1 > size:
+            continue                                                                   # off the grid: not drawn
+        patch = img[y0:y0 + 2 * h + 1, x0:x0 + 2 * h + 1]
+        patch[outline] = OUTLINE_RGB
+        patch[disc if k < n_train else ring] = CLASS_RGB[labels[k]].astype(np.uint8)
+    img[0, :], img[-1, :], img[:, 0], img[:, -1] = EDGE_RGB, EDGE_RGB, EDGE_RGB, EDGE_RGB
+    return img

@@ -124,7 +124,7 @@ def test_start_trains_and_the_page_shows_the_result(at):
     assert metrics["validation accuracy"].endswith("%")
     assert float(metrics["validation loss"]) == pytest.approx(run.history.epochs[-1]["val_loss"], abs=1e-4)
     assert metrics["learning rate"] == f"{run.config.optim.lr:.3g}"
-    assert len(at.get("plotly_chart")) == 1                             # the decision boundary
+    assert len(at.get("image")) == 1                                    # the decision boundary
     assert REGISTRY.get(run_id).history.status == "finished"
 
 
