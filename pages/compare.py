@@ -11,7 +11,7 @@ from ui.state import me, mine
 st.title("Compare")
 st.caption("Race 2 to 6 variants of one run, live: what differs is only what you change.")
 init_form()
-REGISTRY.warm(5)        # a worker process per variant, started before the user presses Race
+REGISTRY.warm(5, together=True)   # a worker process per variant, started before the user presses Race
 
 
 def load(preset: str, race: bool = False) -> None:

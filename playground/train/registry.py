@@ -104,10 +104,12 @@ class Registry:
                 self._recorder = Recorder(self.store)
             return self._recorder
 
-    def warm(self, n: int = 2) -> None:
-        """Start n worker processes in the background, so the first Starts do not wait for them."""
+    def warm(self, n: int = 2, together: bool = False) -> None:
+        """Start n worker processes in the background, so the first Starts do not wait for them:
+        one after another (the first is ready soonest, a fresh server is not flooded), or all
+        together (a page about to race n variants)."""
         if self.pool is not None:
-            threading.Thread(target=self.pool.warm, args=(n,), daemon=True, name="warm-workers").start()
+            threading.Thread(target=self.pool.warm, args=(n, together), daemon=True, name="warm-workers").start()
 
     # ------------------------------------------------------------------ starting
     def _new_run(self, config: RunConfig, publish_every: float, owner: str | None, checkpoint: dict | None = None,

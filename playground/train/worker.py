@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -46,22 +47,36 @@ ROOT = Path(__file__).resolve().parents[2]
 # Worker processes run at a lower priority than the server, so that pages stay quick while runs
 # train on every core (measured in the e2e tests: page switch and a second student's first point).
 NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
+# The priority is lowered before anything is imported: starting a worker (importing torch, a
+# warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
+# is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
+# a worker warming beside a training run then never got the CPU, and a second student waited.)
+BOOT = (f"import os\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"   # no nice on Windows
+        "from playground.train.worker import main\nmain()")
 
 
 class StopFlag:
-    """A one-byte flag in a shared file: the parent sets it, the worker's loop reads it per step."""
+    """Two one-byte flags in a shared file: byte 0, stop (the parent sets it, the worker's loop
+    reads it per step); byte 1, warm (the worker sets it once it has imported torch and warmed up)."""
 
     def __init__(self, path: str):
         self.path = path
         with open(path, "r+b") as f:
-            self._map = mmap.mmap(f.fileno(), 1)
+            self._map = mmap.mmap(f.fileno(), 2)
 
     @classmethod
     def create(cls) -> "StopFlag":
         fd, path = tempfile.mkstemp(prefix="playground-stop-")
-        os.write(fd, b"\0")
+        os.write(fd, b"\0\0")
         os.close(fd)
         return cls(path)
+
+    @property
+    def warm(self) -> bool:
+        return self._map[1] != 0
+
+    def set_warm(self) -> None:
+        self._map[1] = 1
 
     def is_set(self) -> bool:
         return self._map[0] != 0
@@ -166,6 +181,7 @@ def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
     torch.set_num_threads(1)
     sender = _Sender(conn)
     _warm_up()
+    stop_event.set_warm()
     while True:
         try:
             msg = conn.recv()
@@ -202,7 +218,7 @@ class _Worker:
         mine, theirs = socket.socketpair()
         self.stop_event = StopFlag.create()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.proc = subprocess.Popen([sys.executable, "-c", "from playground.train.worker import main; main()",
+        self.proc = subprocess.Popen([sys.executable, "-c", BOOT,
                                       str(theirs.fileno()), self.stop_event.path],
                                      pass_fds=[theirs.fileno()], env=env, cwd=ROOT)
         theirs.close()
@@ -210,6 +226,10 @@ class _Worker:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def warm(self) -> bool:
+        return self.stop_event.warm
 
     def kill(self) -> None:
         if self.alive():
@@ -228,19 +248,45 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()         # every live worker, idle or busy, for close()
         self._count = 0
+        self._warming = False
         atexit.register(self.close)
 
-    def warm(self, n: int = 1) -> None:
-        """Start workers ahead of time (a spawn imports torch: ~2-3 s) so Start is instant."""
+    def warm(self, n: int = 1, together: bool = False, timeout: float = 120.0) -> None:
+        """Start workers ahead of time (a spawn imports torch: seconds) so that Start is instant:
+        one after another (each waits until the one before is warm or taken by a run), or, with
+        together, all that are missing at once."""
         with self._lock:
-            while len(self._idle) < n and self._count < self.size:
-                w = _Worker()
-                self._idle.append(w)
-                self._all.add(w)
-                self._count += 1
+            if together:
+                while len(self._idle) < n and self._count < self.size:
+                    self._spawn_idle()
+                return
+            if self._warming:
+                return
+            self._warming = True
+        try:
+            while True:
+                with self._lock:
+                    if len(self._idle) >= n or self._count >= self.size:
+                        return
+                    w = self._spawn_idle()
+                end = time.monotonic() + timeout
+                while not w.warm and w.alive() and time.monotonic() < end:
+                    time.sleep(0.05)
+        finally:
+            with self._lock:
+                self._warming = False
+
+    def _spawn_idle(self) -> _Worker:
+        """A new worker, counted and idle (the caller holds the lock)."""
+        w = _Worker()
+        self._idle.append(w)
+        self._all.add(w)
+        self._count += 1
+        return w
 
     def acquire(self) -> _Worker:
         with self._lock:
+            self._idle.sort(key=lambda w: w.warm)            # a warm one first (popped from the end)
             while self._idle:
                 w = self._idle.pop()
                 if w.alive():
@@ -357,11 +403,7 @@ class ProcessRun(Run):
 
 
 def main() -> None:
-    """Entry of a worker process: argv is [FD of its socket, path of its stop flag]."""
-    try:
-        os.nice(NICE)        # the server answers pages first; training takes the cycles left over
-    except OSError:
-        pass
+    """Entry of a worker process (started at nice NICE): argv is [FD of its socket, path of its stop flag]."""
     _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))
 
 
