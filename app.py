@@ -2,6 +2,7 @@
 import streamlit as st
 
 from playground.train import REGISTRY
+from ui.run_form import init_form, restore_draft
 from ui.sidebar import sidebar
 
 st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
@@ -9,7 +10,10 @@ page = st.navigation([
     st.Page("pages/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/race.py", title="Optimizer race", icon=":material/route:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ])
-REGISTRY.warm(4)           # worker processes for training (a race of 4 starts at once); no-op once up
+restore_draft()            # what this browser was editing, after a reload or a restart
+init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw
 sidebar()
 page.run()
+REGISTRY.warm(4)           # worker processes for training (a race of 4 starts at once), once the page is out

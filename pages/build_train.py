@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from playground.config import DataConfig
+from playground.config import MAX_EPOCHS, DataConfig
 from playground.data import DATASETS, load_dataset
 from playground.device import available_devices
 from playground.errors import PlaygroundError
@@ -13,8 +13,9 @@ from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
+from ui.run_actions import resume_controls, show_error
 from ui.run_form import (BATCHES, DECAYS, INITS, build_config, config_uploaded, data_changed, data_config,
-                         init_form, load_preset, lr_options, start_run)
+                         init_form, load_preset, lr_options, save_draft, start_run)
 from ui.state import mine
 
 st.title("Build & Train")
@@ -93,7 +94,7 @@ with col_train:
     if st.session_state.optim in ("momentum", "nesterov"):
         st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
     st.select_slider("Batch size", BATCHES, key="batch_size")
-    st.number_input("Epochs", 1, 2000, key="epochs")
+    st.number_input("Epochs", 1, MAX_EPOCHS, key="epochs")
     st.select_slider("Weight decay", DECAYS, key="weight_decay", format_func=lambda v: f"{v:g}")
     st.selectbox("Initialisation", list(INITS), key="init", format_func=INITS.get)
     no_cuda = "cuda" not in available_devices() or st.session_state.device not in ("cuda", "auto")
@@ -110,16 +111,20 @@ if not (net_error or data_error):
         config_error = str(e)
 current = REGISTRY.get(st.session_state.get("run_id"))
 running = current is not None and current.alive and mine(current)      # Stop only one's own runs
-c1, c2, c3, _ = st.columns([1, 1, 1.3, 3])
+c1, c2, c3, c4, c5, _ = st.columns([1.1, 0.9, 1, 1.1, 1.2, 1.4])
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
           disabled=bool(net_error or data_error or config_error), width="stretch")
 c2.button("Stop", icon=":material/stop:", on_click=current.stop if running else None, disabled=not running,
           width="stretch")
+if current is not None:
+    resume_controls(current, (c3, c4))
 if not (net_error or data_error or config_error):
-    c3.download_button("Config (JSON)", config_json, "run.json", "application/json",
+    c5.download_button("Config (JSON)", config_json, "run.json", "application/json",
                        icon=":material/download:", help="Train it headless: python -m playground train run.json")
 if config_error:
     st.error(config_error)
 if st.session_state.get("start_error"):
     st.error(st.session_state.start_error)
-live_panel(st.session_state.get("run_id"))
+show_error()
+save_draft()
+live_panel(st.session_state.get("run_id"), data)

@@ -18,14 +18,54 @@ DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
 INITS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "normal": "N(0, 1)"}
 
 
+FORM = {"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
+        "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
+        "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
+        "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0}
+DRAFTED = (*FORM, "seed", "settings_kind", "net_kind", "net_edited")     # what a draft keeps, with the layers
+
+
 def init_form() -> None:
     """Defaults for every form widget (kept across page visits) and a starting network."""
-    keep({"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
-          "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
-          "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
-          "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0})
+    keep(FORM)
     if "layers" not in st.session_state:
         set_layers(preset_layers("MLP", "points", 2), "points")
+
+
+def restore_draft() -> None:
+    """Once per session, before any widget is drawn: a new session (a reload, another day) starts
+    from what this browser was last editing on Build & Train, if anything."""
+    s = st.session_state
+    if s.get("_draft_checked"):
+        return
+    s["_draft_checked"] = True
+    draft = REGISTRY.store.load_draft(me(), "build")
+    if not draft or "layers" in s:
+        return
+    from playground.models import LAYERS, PRESETS
+    from playground.train.optim import LABELS, SCHEDULE_LABELS
+
+    allowed = {"data_name": DATASETS, "optim": LABELS, "schedule": SCHEDULE_LABELS, "init": INITS,
+               "batch_size": BATCHES, "weight_decay": DECAYS, "preset": PRESETS}
+    for key in DRAFTED:                  # a value this version no longer offers keeps its default
+        if key in draft and (key not in allowed or draft[key] in allowed[key]):
+            s[key] = draft[key]
+    layers = [l for l in draft.get("layers", []) if l.get("type") in LAYERS]
+    s["layers"] = [{"id": i + 1, "type": l["type"], "args": str(l.get("args", ""))} for i, l in enumerate(layers)]
+    s["_layer_seq"] = len(s["layers"])
+    s.setdefault("net_kind", DATASETS[s.get("data_name", "spiral")].kind)
+    s.setdefault("net_edited", True)
+    s["_draft_saved"] = draft
+
+
+def save_draft() -> None:
+    """Keep what the form holds now, for this browser, in the run store (only when it changed)."""
+    s = st.session_state
+    draft = {k: s[k] for k in DRAFTED if k in s}
+    draft["layers"] = [{"type": l["type"], "args": l["args"]} for l in s.get("layers", [])]
+    if draft != s.get("_draft_saved"):
+        REGISTRY.store.save_draft(me(), "build", draft)
+        s["_draft_saved"] = draft
 
 
 def data_config() -> dict:
@@ -74,8 +114,13 @@ def config_uploaded() -> None:
     except (PlaygroundError, yaml.YAMLError) as e:
         st.session_state.upload_error = f"'{upload.name}' is not a run config the playground can read: {e}"
         return
+    st.session_state.upload_error = None
+    apply_config(cfg)
+
+
+def apply_config(cfg: RunConfig) -> None:
+    """Put a run config into the Build & Train widgets (a callback: before they are drawn)."""
     s, d, o = st.session_state, cfg.data, cfg.optim
-    s.upload_error = None
     s.update(data_name=d.name, noise=d.noise, n_samples=d.n_samples, val_pct=round(d.val_fraction * 100),
              max_train=d.max_train, data_dir=d.data_dir, download=d.download, optim=o.name, lr=o.lr,
              momentum=o.momentum, weight_decay=o.weight_decay, batch_size=cfg.batch_size, epochs=cfg.epochs,
@@ -105,8 +150,19 @@ def start_run() -> None:
     try:
         run = REGISTRY.start(build_config(), owner=me())
         st.session_state.run_id = run.id
+        first_point(run)
     except PlaygroundError as e:
         st.session_state.start_error = str(e)
+
+
+def first_point(run, wait: float = 0.5) -> None:
+    """Give a warm worker the few tens of ms it needs for its first step, so that the page drawn
+    after the click already shows it, rather than one poll (and one browser redraw) later."""
+    import time
+
+    end = time.monotonic() + wait
+    while time.monotonic() < end and run.alive and not run.history.progress["step"]:
+        time.sleep(0.01)
 
 
 def lr_options() -> list[float]:

@@ -1,4 +1,4 @@
-"""The shared sidebar: device, seed, and which run the pages show."""
+"""The shared sidebar: device, seed, and which run the pages show (from the run store)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -10,15 +10,18 @@ from ui.state import keep, me
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
                "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]",
-               "starting": ":gray[:material/hourglass_top:]"}
+               "queued": ":gray[:material/schedule:]", "starting": ":gray[:material/hourglass_top:]",
+               "interrupted": ":orange[:material/pause_circle:]"}
+PICKER_RUNS = 50            # the newest runs offered in the picker; the Runs page lists them all
 
 
-def run_label(run) -> str:
-    return f"{run.id} · {run.name}"       # stable text: a selectbox's labels must not change under it
+def run_label(row) -> str:
+    return f"{row.id} · {row.name}"
 
 
 def sidebar() -> None:
     keep({"device": "auto", "seed": 0, "all_runs": False})
+    token = me()
     with st.sidebar:
         st.selectbox("Device", ["auto"] + available_devices(), key="device",
                      help="auto picks CUDA, then Apple MPS, then the CPU")
@@ -26,12 +29,17 @@ def sidebar() -> None:
                         help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
         everyone = st.toggle("Everyone's runs", key="all_runs",
                              help="Off: the runs started from this browser. On: every run on this server")
-        runs = {r.id: r for r in REGISTRY.runs(None if everyone else me())}   # one snapshot: runs may be trimmed
-        if runs:
-            if st.session_state.get("run_id") not in runs:
-                st.session_state["run_id"] = next(iter(runs))
-            st.selectbox("Run shown", list(runs), key="run_id", format_func=lambda i: run_label(runs[i]),
-                         help="Runs live in the server: they keep training if you reload or close the tab")
-            status = runs[st.session_state["run_id"]].history.status
-            st.caption(f"{STATUS_ICON.get(status, '')} {status}")
+        rows = {r.id: r for r in REGISTRY.listing(None if everyone else token, limit=PICKER_RUNS)}
+        if rows:
+            if st.session_state.get("run_id") not in rows:
+                st.session_state["run_id"] = next(iter(rows))
+            st.selectbox("Run shown", list(rows), key="run_id", format_func=lambda i: run_label(rows[i]),
+                         help="Runs are kept in the run store: across reloads, page switches and restarts")
+            row = rows[st.session_state["run_id"]]
+            st.caption(f"{STATUS_ICON.get(row.status, '')} {row.status}"
+                       + (f" · {row.epochs_done}/{row.epochs_total} epochs" if row.epochs_total else ""))
+        st.caption(f"Your runs belong to this browser's address (`?me={token}`): bookmark it to find them "
+                   f"again tomorrow, or on another computer.")
+        for warning in REGISTRY.store.warnings:
+            st.warning(warning, icon=":material/database:")
         st.caption("Training Playground · PyTorch")

@@ -1,19 +1,30 @@
 """Session-state helpers: defaults, and keeping widget values when the user visits another page."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import streamlit as st
 
+TOKEN = re.compile(r"[A-Za-z0-9_-]{4,32}")
+
 
 def keep(defaults: dict) -> None:
-    """Give each key its default once, and re-assign it on every run.
+    """Give each widget key its default once, and keep its value across pages.
 
-    Streamlit drops a widget's value when a run does not draw that widget (another page was open);
-    writing the value back as plain state keeps it until the page is drawn again.
+    Streamlit drops a widget's value when a run does not draw that widget (another page was open),
+    and a polling fragment of the page one just left can drop it too, even after the value was
+    written back as plain state (seen in a browser: Build & Train's data set fell back to the
+    default after visiting Compare while a run trained). So every value also lives under a shadow
+    key that is never a widget's: a value that is there is backed up, a value that was dropped is
+    put back from its backup.
     """
+    s = st.session_state
     for key, value in defaults.items():
-        st.session_state[key] = st.session_state.get(key, value)
+        shadow = f"_kept.{key}"
+        if key in s:
+            s[shadow] = s[key]
+        s[key] = s.get(shadow, value)
 
 
 def rerun_when_ended(key: str, what: str, alive: bool) -> None:
@@ -27,11 +38,17 @@ def rerun_when_ended(key: str, what: str, alive: bool) -> None:
 
 
 def me() -> str:
-    """This browser's token, kept in the URL (?me=...) so that a reload finds its runs again while
-    other students' runs on the same server stay theirs."""
-    token = st.query_params.get("me")
-    if not token:
-        token = st.query_params["me"] = uuid.uuid4().hex[:8]
+    """This browser's token: its runs are the ones started with it. Kept in the session (Streamlit
+    clears query parameters on every page switch) and written back to the address on every run
+    (?me=...), so that a reload, or the address bookmarked, finds the same runs; other students'
+    runs on the same server stay theirs. A teacher may pick one: ?me=teacher."""
+    s = st.session_state
+    token = s.get("_me")
+    url = st.query_params.get("me")
+    if token is None:
+        token = s["_me"] = url if url and TOKEN.fullmatch(url) else uuid.uuid4().hex[:8]
+    if url != token:
+        st.query_params["me"] = token
     return token
 
 

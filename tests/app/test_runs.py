@@ -1,0 +1,102 @@
+"""The Runs page, this browser's identity across pages, and what it was editing (AppTest, no browser)."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.config import RunConfig
+from playground.models import preset_layers
+from playground.train import REGISTRY
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def token(at) -> str:
+    value = at.query_params["me"]
+    return value[0] if isinstance(value, list) else value
+
+
+@pytest.fixture
+def trained():
+    """Two finished runs in the store: one of browser 'alice1', one of 'bob123'."""
+    runs = []
+    for owner, name in (("alice1", "alice's spiral"), ("bob123", "bob's spiral")):
+        cfg = RunConfig.from_dict({"name": name, "layers": preset_layers("MLP", "points", 2), "epochs": 2,
+                                   "data": {"n_samples": 100}})
+        run = REGISTRY.start(cfg, owner=owner)
+        assert run.join(60)
+        runs.append(run)
+    assert REGISTRY.flush()
+    return runs
+
+
+def test_the_token_stays_the_same_on_every_page():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    me = token(at)
+    for page in ("pages/compare.py", "pages/race.py", "pages/runs.py", "pages/build_train.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert token(at) == me, page
+
+
+def test_a_given_token_is_kept_and_a_bad_one_replaced():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "teacher"
+    at.run()
+    assert token(at) == "teacher"
+    bad = AppTest.from_file(APP, default_timeout=60)
+    bad.query_params["me"] = "<script>"
+    bad.run()
+    assert token(bad) != "<script>" and len(token(bad)) == 8
+
+
+def test_runs_page_lists_mine_then_everyones(trained):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "alice1"
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["name"].tolist() == ["alice's spiral"] and table["status"].tolist() == ["finished"]
+    assert "owner" not in table.columns
+    at.toggle(key="all_runs").set_value(True).run()
+    table = at.dataframe[0].value
+    assert {"alice's spiral", "bob's spiral"} <= set(table["name"]) and "owner" in table.columns
+    assert any("Select one or more rows" in i.value for i in at.info)
+
+
+def test_runs_page_without_runs_says_how_to_make_one():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "nobody1"
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    assert any("No runs yet from this browser" in i.value for i in at.info)
+
+
+def test_sidebar_picks_stored_runs_and_build_and_train_shows_them(trained):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "alice1"
+    at.run()
+    assert at.selectbox(key="run_id").value == trained[0].id
+    success = [s.value for s in at.success]
+    assert success and success[0].startswith("finished 2 epochs")
+    assert len(at.get("image")) == 1                                   # its decision boundary
+    assert [b for b in at.button if b.label == "Resume"][0].disabled            # finished: nothing to resume
+
+
+def test_what_i_was_editing_comes_back_in_a_new_session():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "carol1"
+    at.run()
+    at.selectbox(key="optim").set_value("sgd").run()
+    at.button(key="del_1").click().run()                               # remove the first layer
+    layers = [(l["type"], l["args"]) for l in at.session_state["layers"]]
+    again = AppTest.from_file(APP, default_timeout=60)                 # a reload: a new session, same token
+    again.query_params["me"] = "carol1"
+    again.run()
+    assert not again.exception
+    assert [(l["type"], l["args"]) for l in again.session_state["layers"]] == layers
+    assert again.selectbox(key="optim").value == "sgd"
+    other = AppTest.from_file(APP, default_timeout=60).run()          # another browser: the defaults
+    assert other.selectbox(key="optim").value == "adam" and len(other.session_state["layers"]) == len(layers) + 1
