@@ -9,17 +9,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "e2e"
+from tests.e2e.harness import ARTIFACTS, Server, open_page
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -46,41 +41,17 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(mark)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("store"))
+    srv.start()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    port = _free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def app_url(server):
+    return server.url
 
 
 @pytest.fixture(scope="session")
@@ -93,30 +64,43 @@ def browser():
         b.close()
 
 
+def stop_left_running(pg) -> None:
+    """A test that failed half-way leaves its run training; stop it so that it does not slow the
+    next tests on the same server (best effort: the page may be anywhere)."""
+    for name in ("Stop", "Stop all"):
+        try:
+            button = pg.get_by_role("button", name=name, exact=True)
+            if button.count() and button.first.is_visible() and button.first.is_enabled():
+                button.first.click()
+                pg.wait_for_timeout(1000)
+        except Exception:
+            pass
+
+
 @pytest.fixture
 def page(browser, app_url):
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(app_url)
-    pg.get_by_role("button", name="Start training").wait_for()
-    pg.get_by_text("parameters").first.wait_for()          # the layer table has been drawn
+    pg, ctx, errors = open_page(browser, app_url)
     yield pg
+    stop_left_running(pg)
     ctx.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 @pytest.fixture
-def shot(page, request):
-    """shot("name") saves artifacts/e2e/<test>-<n>-<name>.png of the full page."""
+def shots(request):
+    """shots(page, "name") saves artifacts/e2e/<test>-<n>-<name>.png of that page, in full."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     count = [0]
 
-    def take(name: str) -> Path:
+    def take(pg, name: str) -> Path:
         count[0] += 1
         path = ARTIFACTS / f"{request.node.name}-{count[0]}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        pg.screenshot(path=str(path), full_page=True)
         return path
     return take
+
+
+@pytest.fixture
+def shot(page, shots):
+    """shot("name"): shots() of the test's page."""
+    return lambda name: shots(page, name)

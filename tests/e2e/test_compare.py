@@ -45,7 +45,7 @@ def test_race_preset_then_stop_one(page, shot):
     page.get_by_text("epoch", exact=True).first.click()
     page.locator('[data-testid="stRadio"] input[type="radio"]').nth(1).wait_for(state="attached")
     while not page.locator('[data-testid="stRadio"] input[type="radio"]').nth(1).is_checked():
-        assert time.time() - t0 < 5, "the x-axis switch took more than 5 s to answer"
+        assert time.time() - t0 < 20, "the x-axis switch did not answer within 20 s"
         time.sleep(0.05)
     print(f"x-axis switch answered in {time.time() - t0:.2f} s while racing")
     # ... and the summary keeps updating (the page polls twice a second).

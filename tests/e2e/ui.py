@@ -1,0 +1,65 @@
+"""What the browser tests do to the page, shared by the test modules."""
+from __future__ import annotations
+
+import re
+import time
+
+
+def progress_step(page) -> int:
+    """The step count the live progress bar shows ("step 1,234/8,000"), 0 if none yet."""
+    texts = page.locator('[data-testid="stProgress"]').all_inner_texts()      # no waiting: it may be redrawn
+    m = re.search(r"step ([\d,]+)/", texts[0]) if texts else None
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def wait_for_step(page, above: int = 0, timeout: float = 20.0) -> float:
+    """Wait until the progress bar shows a step past `above`; the seconds it took."""
+    t0 = time.time()
+    while progress_step(page) <= above:
+        assert time.time() - t0 < timeout, f"no training step past {above} shown within {timeout:.0f} s"
+        time.sleep(0.05)
+    return time.time() - t0
+
+
+def metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def choose(page, label: str, option: str, nth: int = 0) -> None:
+    """Pick option in the selectbox whose (possibly hidden) label is label."""
+    page.get_by_role("combobox", name=label).nth(nth).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_role("spinbutton", name=label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def token(page) -> str:
+    """This browser's ?me= token from the address."""
+    m = re.search(r"[?&]me=([A-Za-z0-9_-]+)", page.url)
+    assert m, f"no ?me= in the address {page.url}"
+    return m.group(1)
+
+
+def go(page, name: str, ready) -> float:
+    """Click the sidebar link `name`, wait for `ready` (a locator on the new page); the seconds it took.
+    If it never comes, the page is kept as artifacts/e2e/failed-go-<name>.png."""
+    t0 = time.time()
+    page.get_by_role("link", name=name, exact=True).click()
+    try:
+        ready.wait_for(timeout=30_000)
+    except Exception:
+        from tests.e2e.harness import ARTIFACTS
+
+        page.screenshot(path=str(ARTIFACTS / f"failed-go-{name.replace(' ', '').replace('&', '')}.png"), full_page=True)
+        raise
+    return time.time() - t0
+
+
+def selected(page, label: str) -> str:
+    """The option a selectbox shows (the text of its combobox input)."""
+    return page.get_by_role("combobox", name=label).first.input_value()
