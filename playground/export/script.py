@@ -11,7 +11,6 @@ runs the program and compares with `==`.
 """
 from __future__ import annotations
 
-import math
 import textwrap
 from string import Template
 

@@ -9,14 +9,20 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
    the bare loop with torch's default thread count beside the same neighbour, for contrast;
 4. time from Start to the first point on the chart (app path, MNIST small CNN);
 5. a comparison: 4 variants of the MNIST small CNN, one epoch, raced at once (app path) vs the
-   same 4 trained one after the other in the bare loop.
+   same 4 trained one after the other in the bare loop;
+6. the run store's cost: the engine in-process recording into a store (per-step loss, epoch
+   metrics, weight snapshots, resume checkpoints every 2 s) vs the same run recording nothing.
+
+The bench records into a store of its own in a temporary folder, never the app's runs/.
 """
 from __future__ import annotations
 
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +34,7 @@ from playground.models.init import apply_init
 from playground.models.presets import preset_layers
 from playground.train.engine import Run
 from playground.train.optim import make_optimizer
+from playground.store.db import Store
 from playground.train.registry import Registry
 
 CASES = {
@@ -120,11 +127,12 @@ def samples(cfg: RunConfig) -> int:
 def main(quick: bool = False) -> None:
     repeats = 2 if quick else 3
     torch.set_num_threads(1)
-    reg = Registry(max_active=4, processes=True)
-    reg.pool.warm(4)
-    for name in CASES:                                  # load data, warm caches, let workers start
+    home = tempfile.TemporaryDirectory(prefix="playground-bench-")
+    store = Store(Path(home.name))
+    reg = Registry(max_active=4, processes=True, store=store)
+    for name in CASES:                                  # load data, warm caches
         bare_loop(config(name, 1))
-    time.sleep(8)
+    reg.pool.warm(4)                                    # returns once the 4 workers are warm, one after another
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread per run; "
           f"median of {repeats}, alternating\n")
 
@@ -196,6 +204,20 @@ def main(quick: bool = False) -> None:
     s, r = statistics.median(seq), statistics.median(race)
     print(f"   sequential bare {s:.2f} s, raced at once {r:.2f} s -> ratio {r / s:.2f} (target <= 1.15)")
     reg.pool.close()
+
+    print("\n6. the run store's cost: one run in-process, recorded into the store vs recording nothing")
+    local = Registry(max_active=1, processes=False, store=store)
+    for name in CASES:
+        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        plain, recorded = [], []
+        for _ in range(repeats):
+            plain.append(engine_inprocess(cfg))
+            recorded.append(engine_app(local, [cfg]))
+            local.flush()
+        p, r = statistics.median(plain), statistics.median(recorded)
+        print(f"   {name}: nothing recorded {p:.2f} s, recorded {r:.2f} s -> overhead {100 * (r / p - 1):+.1f}% "
+              f"(target <= 5%)")
+    home.cleanup()
 
 
 if __name__ == "__main__":
