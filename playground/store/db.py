@@ -474,7 +474,8 @@ class Store:
         from playground.store.policy import thin
 
         size = sum(t.numel() * t.element_size() for t in weights.values()) + 4096
-        run_bytes = self._refresh_bytes(run_id)
+        row = self.con.execute("SELECT bytes FROM runs WHERE id = ?", (run_id,)).fetchone()
+        run_bytes = row[0] if row else 0          # kept current: every write below refreshes it
         ckpt = self.run_dir(run_id) / "checkpoint.safetensors"
         ckpt_now = ckpt.stat().st_size if ckpt.exists() else 0
         if self.usage() + size > self.max_total_bytes:
