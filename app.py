@@ -7,10 +7,10 @@ from ui.sidebar import sidebar
 
 st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
 page = st.navigation([
-    st.Page("pages/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/race.py", title="Optimizer race", icon=":material/route:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("views/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/race.py", title="Optimizer race", icon=":material/route:"),
+    st.Page("views/runs.py", title="Runs", icon=":material/history:"),
 ])
 restore_draft()            # what this browser was editing, after a reload or a restart
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw

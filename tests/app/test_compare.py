@@ -28,7 +28,7 @@ def test_empty_cells_are_left_to_the_base():
 
 def test_compare_page_runs_a_preset_to_the_end():
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception
     button = next(b for b in at.button if b.label.startswith("Learning rate too low"))
     button.click().run()
@@ -45,7 +45,7 @@ def test_compare_page_runs_a_preset_to_the_end():
 
 def test_a_bad_variant_is_refused_with_its_name():
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     at.session_state.cmp_base = {**at.session_state.cmp_base, "batch_size": 0}
     next(b for b in at.button if b.label == "Race").click().run()
     assert not at.exception

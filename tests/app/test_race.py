@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground.surfaces import SURFACES
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "race.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "views" / "race.py")
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def trained():
 def test_the_token_stays_the_same_on_every_page():
     at = AppTest.from_file(APP, default_timeout=60).run()
     me = token(at)
-    for page in ("pages/compare.py", "pages/race.py", "pages/runs.py", "pages/build_train.py"):
+    for page in ("views/compare.py", "views/race.py", "views/runs.py", "views/build_train.py"):
         at.switch_page(page).run()
         assert not at.exception, page
         assert token(at) == me, page
@@ -54,7 +54,7 @@ def test_runs_page_lists_mine_then_everyones(trained):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["me"] = "alice1"
     at.run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table["name"].tolist() == ["alice's spiral"] and table["status"].tolist() == ["finished"]
@@ -69,7 +69,7 @@ def test_runs_page_without_runs_says_how_to_make_one():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["me"] = "nobody1"
     at.run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception
     assert any("No runs yet from this browser" in i.value for i in at.info)
 

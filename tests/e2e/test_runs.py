@@ -154,9 +154,14 @@ def test_killed_server_brings_runs_back_and_the_interrupted_one_resumes(browser,
             assert time.time() < gone_by, "training processes outlived the killed server"
             time.sleep(0.2)
         restart_s = srv.start()
-        page.goto(f"{srv.url}/?me={me}")
-        page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
         print(f"server back in {restart_s:.1f} s")
+        # The tab reloaded on another page than the first: the fresh server's first visit names a page.
+        # It gets the app's navigation and sidebar (a pages/ folder once gave it a bare legacy page).
+        page.goto(f"{srv.url}/runs?me={me}")
+        page.get_by_text("Every run kept on this server").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Build & Train").wait_for()
+        page.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs").wait_for()   # the app's sidebar
+        go(page, "Build & Train", page.get_by_role("button", name="Start training"))
         # the interrupted run is shown, says so, and offers Resume
         page.get_by_text("interrupted at epoch").first.wait_for(timeout=30_000)
         message = page.locator('[data-testid="stAlert"]').filter(has_text="interrupted at epoch").inner_text()

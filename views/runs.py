@@ -10,7 +10,7 @@ st.title("Runs")
 st.caption("Every run kept on this server. Select runs to overlay their curves; select one to resume, rename, "
            "delete or export it.")
 if st.session_state.pop("goto_build", False):
-    st.switch_page("pages/build_train.py")
+    st.switch_page("views/build_train.py")
 
 everyone = st.session_state.get("all_runs", False)
 rows = REGISTRY.listing(None if everyone else me())
