@@ -28,9 +28,11 @@ def test_race_preset_then_stop_one(page, shot):
     shot("compare-opened")
     t0 = time.time()
     page.get_by_role("button", name="SGD vs Momentum vs RMSprop vs Adam vs AdamW").click()
-    page.get_by_role("button", name="Stop SGD", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Stop SGD", exact=True).wait_for(timeout=90_000)
+    # ~5 s on a quiet machine (printed below); the bound catches a hang: five worker processes that
+    # import torch at once on 2 cores beside a busy neighbour took past 30 s on CI
     while "starting" in summary(page):
-        assert time.time() - t0 < 30, "the variants did not all start within 30 s"
+        assert time.time() - t0 < 90, "the variants did not all start within 90 s"
         time.sleep(0.1)
     print(f"all five variants training {time.time() - t0:.1f} s after the preset click")
     page.get_by_role("button", name="Stop Adam", exact=True).click()
