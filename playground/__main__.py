@@ -1,4 +1,4 @@
-"""Headless CLI: python -m playground {train,check,compare,runs,resume,export,bench,datasets} ...
+"""Headless CLI: python -m playground {train,check,compare,runs,resume,export,inspect,bench,datasets} ...
 
 train CONFIG   trains the run the config (JSON or YAML) describes and stores it in the run store
                (PLAYGROUND_HOME, default runs/), where the app finds it; a progress line per epoch,
@@ -8,6 +8,8 @@ compare CONFIG races a base run's variants at once; one JSON object per variant 
 runs           lists the stored runs (--json: one JSON object per line).
 resume RUN     continues a stored run from its last checkpoint (--epochs N: N more epochs).
 export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a standalone PyTorch script.
+inspect RUN VIEW  computes what an inspection view draws, from the run's snapshot at an epoch:
+               the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate.
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -143,6 +145,32 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_inspect(args) -> int:
+    import numpy as np
+
+    from playground.inspect import VIEWS
+    from playground.store import default_store, frozen_model
+
+    store = default_store()
+    row = store.find(args.run)
+    frozen = frozen_model(store, row.id, args.epoch)
+    view = VIEWS[args.view](frozen, split=args.split)
+    if args.out:
+        np.savez_compressed(args.out, **view.arrays)
+    summary = {"run_id": row.id, "view": args.view, **view.summary, **({"out": args.out} if args.out else {})}
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(f"{row.name} ({row.id}), {args.view} at epoch {frozen.epoch}{' (partial)' if frozen.partial else ''} "
+              f"on the {args.split} split:")
+        for k, v in summary.items():
+            if k not in ("run_id", "view", "class_names"):
+                print(f"  {k}: {json.dumps(v)}")
+        if args.out:
+            print(f"arrays ({', '.join(view.arrays)}) written to {args.out}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from playground.compare import load_compare
     from playground.train.registry import Registry
@@ -195,7 +223,7 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground", description="Training Playground, headless.")
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, fn, text in [("train", cmd_train, "train the run a config file describes"),
@@ -230,11 +258,24 @@ def main(argv=None) -> int:
     s.add_argument("--out", required=True, help="the file to write")
     s.add_argument("--epoch", type=int, help="the snapshot to export (default: the latest)")
     s.set_defaults(fn=cmd_export)
+    s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
+    s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
+    s.add_argument("view", choices=("evaluate",), help="evaluate: confusion matrix, per-class metrics, ROC/PR")
+    s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
+                                             "snapshot gives the nearest earlier one)")
+    s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on")
+    s.add_argument("--out", help="write the view's arrays to this .npz file")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    s.set_defaults(fn=cmd_inspect)
     s = sub.add_parser("bench", help="engine vs bare PyTorch loop, concurrency, busy neighbour")
     s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     s.set_defaults(fn=cmd_bench)
     sub.add_parser("datasets", help="list the data sets").set_defaults(fn=cmd_datasets)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except PlaygroundError as e:

@@ -1,0 +1,44 @@
+"""A student in a browser evaluates the run they trained: scrub its epochs, move the threshold."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.ui import go, metric, set_number
+
+pytestmark = pytest.mark.e2e
+
+
+def thumb(page, label: str):
+    return page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider")
+
+
+def test_scrub_epochs_and_move_the_threshold(page, shots):
+    set_number(page, "Epochs", 15)
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("finished 15 epochs").wait_for(timeout=60_000)
+    go(page, "Evaluate", page.get_by_text("Balanced accuracy"))
+    page.get_by_text("epoch 15").first.wait_for()
+    trained = metric(page, "Accuracy")
+    shots(page, "evaluate-epoch-15")
+    # back to the initial weights: an untrained network does not get the trained accuracy
+    t0 = time.time()
+    thumb(page, "Epoch").press("Home")
+    page.get_by_text("epoch 0 (initial weights)").first.wait_for()
+    while metric(page, "Accuracy") == trained and time.time() - t0 < 20:
+        time.sleep(0.05)
+    print(f"scrub from epoch 15 to epoch 0 redrawn in {time.time() - t0:.2f} s (browser-measured)")
+    assert metric(page, "Accuracy") != trained
+    shots(page, "evaluate-epoch-0")
+    # the threshold moves the dot and the confusion matrix
+    thumb(page, "Epoch").press("End")
+    page.get_by_text("epoch 15").first.wait_for()
+    caption = page.get_by_text(re.compile(r"^Confusion matrix at threshold 0\.50"))
+    caption.wait_for()
+    for _ in range(20):
+        thumb(page, "Threshold").press("ArrowRight")
+    page.get_by_text(re.compile(r"^Confusion matrix at threshold 0\.70")).wait_for()
+    shots(page, "evaluate-threshold")

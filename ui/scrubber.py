@@ -1,0 +1,34 @@
+"""The epoch scrubber every inspection view shares: pick a snapshot of the run shown."""
+from __future__ import annotations
+
+import streamlit as st
+
+from playground.store import Snapshot
+from playground.train import REGISTRY
+
+
+def snapshot_label(s: Snapshot) -> str:
+    return f"epoch {s.epoch}" + (" (initial weights)" if s.epoch == 0 else "") + (" (cut short)" if s.partial else "")
+
+
+def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
+    """A slider over the run's weight snapshots (None when it has none yet). It stays where the user
+    put it, and follows the newest snapshot while it was on the newest (a run still training)."""
+    snaps = REGISTRY.store.snapshots(run_id)
+    if not snaps:
+        return None
+    by_epoch = {s.epoch: s for s in snaps}                  # a cut-short final epoch replaces its full one
+    epochs = sorted(by_epoch)
+    k, newest = f"{key}_{run_id}", f"_{key}_newest_{run_id}"
+    s = st.session_state
+    if s.get(k) not in by_epoch or s.get(k) == s.get(newest):
+        s[k] = epochs[-1]
+    s[newest] = epochs[-1]
+    if len(epochs) == 1:
+        st.caption(f"Weights of {snapshot_label(by_epoch[epochs[0]])}: the only snapshot so far")
+        return by_epoch[epochs[0]]
+    epoch = st.select_slider("Epoch", epochs, key=k, format_func=lambda e: snapshot_label(by_epoch[e]),
+                             help="The run's weight snapshots: every epoch of a short run; for a long one, "
+                                  "dense early and thinner later. The view is computed from the snapshot, "
+                                  "never from the model that trains")
+    return by_epoch[epoch]
