@@ -20,7 +20,7 @@ def test_scrub_epochs_and_move_the_threshold(page, shots):
     page.wait_for_timeout(800)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("finished 15 epochs").wait_for(timeout=60_000)
-    go(page, "Evaluate", page.get_by_text("Balanced accuracy"))
+    go(page, "Evaluate", page.get_by_text("Balanced accuracy", exact=True))
     page.get_by_text("epoch 15").first.wait_for()
     trained = metric(page, "Accuracy")
     shots(page, "evaluate-epoch-15")
