@@ -9,7 +9,8 @@ runs           lists the stored runs (--json: one JSON object per line).
 resume RUN     continues a stored run from its last checkpoint (--epochs N: N more epochs).
 export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a standalone PyTorch script.
 inspect RUN VIEW  computes what an inspection view draws, from the run's snapshot at an epoch:
-               the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate.
+               the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate, filters,
+               activations.
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -148,21 +149,21 @@ def cmd_export(args) -> int:
 def cmd_inspect(args) -> int:
     import numpy as np
 
-    from playground.inspect import VIEWS
+    from playground.inspect import run_view
     from playground.store import default_store, frozen_model
 
     store = default_store()
     row = store.find(args.run)
     frozen = frozen_model(store, row.id, args.epoch)
-    view = VIEWS[args.view](frozen, split=args.split)
+    view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample)
     if args.out:
         np.savez_compressed(args.out, **view.arrays)
     summary = {"run_id": row.id, "view": args.view, **view.summary, **({"out": args.out} if args.out else {})}
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
-        print(f"{row.name} ({row.id}), {args.view} at epoch {frozen.epoch}{' (partial)' if frozen.partial else ''} "
-              f"on the {args.split} split:")
+        print(f"{row.name} ({row.id}), {args.view} at epoch {frozen.epoch}{' (partial)' if frozen.partial else ''}"
+              + (f" on the {args.split} split:" if "split" in view.summary else ":"))
         for k, v in summary.items():
             if k not in ("run_id", "view", "class_names"):
                 print(f"  {k}: {json.dumps(v)}")
@@ -260,10 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
-    s.add_argument("view", choices=("evaluate",), help="evaluate: confusion matrix, per-class metrics, ROC/PR")
+    s.add_argument("view", choices=("evaluate", "filters", "activations"),
+                   help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
+                        "activations: every layer's output for one input")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
-    s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on")
+    s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
+                                                                            "activations)")
+    s.add_argument("--layer", type=int, help="filters: the Conv2d layer's number in the network (default: the first)")
+    s.add_argument("--sample", type=int, help="activations: the input's index in the split (default 0)")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     s.set_defaults(fn=cmd_inspect)

@@ -8,8 +8,21 @@ and `python -m playground inspect RUN VIEW` writes them to an .npz (and the summ
 """
 from __future__ import annotations
 
+import inspect as _signature
+
 from playground.inspect.evaluate import View, at_threshold, evaluate, predict
+from playground.inspect.filters import activations, conv_layer_numbers, conv_layers, filters
 
-VIEWS = {"evaluate": evaluate}
+VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations}
 
-__all__ = ["VIEWS", "View", "at_threshold", "evaluate", "predict"]
+
+def run_view(name: str, frozen, **options) -> View:
+    """VIEWS[name] on frozen, given the options it takes (the CLI offers them all: --split, --layer,
+    --sample); options left as None keep the view's defaults."""
+    fn = VIEWS[name]
+    accepted = _signature.signature(fn).parameters
+    return fn(frozen, **{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+__all__ = ["VIEWS", "View", "activations", "at_threshold", "conv_layer_numbers", "conv_layers", "evaluate", "filters", "predict",
+           "run_view"]

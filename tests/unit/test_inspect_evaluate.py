@@ -10,12 +10,11 @@ import torch
 from sklearn import metrics as skm
 
 from playground.__main__ import main
-from playground.config import RunConfig
 from playground.data import Dataset
 from playground.inspect import VIEWS, at_threshold, evaluate
 from playground.models import preset_layers
 from playground.store import Frozen, default_store, frozen_model
-from playground.train.registry import Registry
+from tests.trained import train_stored
 
 
 def frozen_linear(weight, bias, X, y, names=("a", "b")) -> Frozen:
@@ -99,13 +98,8 @@ def test_an_unknown_split_is_a_clear_error():
 @pytest.fixture(scope="module")
 def stored_run():
     """A 4-epoch spiral run in the test store; every epoch has a snapshot."""
-    reg = Registry(max_active=1, processes=False, store=default_store())
-    cfg = RunConfig.from_dict({"name": "eval spiral", "layers": preset_layers("MLP", "points", 2), "epochs": 4,
-                               "data": {"n_samples": 300}, "optim": {"name": "adam", "lr": 0.03}})
-    run = reg.start(cfg, owner="cli")
-    assert run.join(120) and run.history.status == "finished"
-    assert reg.flush()
-    return run
+    return train_stored({"name": "eval spiral", "layers": preset_layers("MLP", "points", 2), "epochs": 4,
+                         "data": {"n_samples": 300}, "optim": {"name": "adam", "lr": 0.03}})
 
 
 def test_the_snapshot_evaluates_to_what_the_engine_measured_at_that_epoch(stored_run):
