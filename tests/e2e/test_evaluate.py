@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.ui import go, metric, set_number
+from tests.e2e.ui import choose, go, metric, set_number
 
 pytestmark = pytest.mark.e2e
 
@@ -42,3 +42,32 @@ def test_scrub_epochs_and_move_the_threshold(page, shots):
         thumb(page, "Threshold").press("ArrowRight")
     page.get_by_text(re.compile(r"^Confusion matrix at threshold 0\.70")).wait_for()
     shots(page, "evaluate-threshold")
+
+
+def test_a_cnn_inside_then_evaluated(page, shots):
+    """Digits 8x8 with the Small CNN: its filters scrubbed back to the initial weights, a feature map
+    of another example, then its 10-class evaluation."""
+    choose(page, "Data set", "Digits 8x8 (sklearn)")
+    page.get_by_text("1x8x8 (CxHxW)").first.wait_for(timeout=30_000)
+    set_number(page, "Epochs", 4)
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("finished 4 epochs").wait_for(timeout=60_000)
+    go(page, "Filters & feature maps", page.get_by_text("One input through the network"))
+    page.get_by_text(re.compile(r"^Layer 1 \(Conv2d\): \d+ filters of 1x3x3")).wait_for()
+    predicted = page.get_by_text(re.compile(r"^Predicted \d")).inner_text()
+    shots(page, "filters-trained")
+    t0 = time.time()
+    thumb(page, "Epoch").press("Home")
+    page.get_by_text("epoch 0 (initial weights)").first.wait_for()
+    while page.get_by_text(re.compile(r"^Predicted \d")).inner_text() == predicted and time.time() - t0 < 20:
+        time.sleep(0.05)
+    print(f"filters scrubbed from epoch 4 to 0 in {time.time() - t0:.2f} s (browser-measured, digits CNN)")
+    shots(page, "filters-initial")
+    box = page.get_by_role("spinbutton", name=re.compile(r"^Validation example"))
+    box.fill("12")
+    box.press("Enter")
+    page.get_by_text("validation example 12").wait_for()
+    go(page, "Evaluate", page.get_by_text("Balanced accuracy", exact=True))
+    page.get_by_text(re.compile(r"^Confusion matrix: rows are the true class")).wait_for()
+    shots(page, "evaluate-digits")
