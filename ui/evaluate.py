@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.inspect import at_threshold, evaluate
-from playground.store import StoreError, frozen_model
+from playground.store import frozen_model
 from playground.train import REGISTRY
 from playground.viz.evaluate import class_table, confusion_chart, pr_chart, roc_chart
 from ui.charts import vega
@@ -20,14 +20,6 @@ def evaluation(run_id: str, epoch: int, step: int, split: str) -> tuple[dict, di
     of the same epoch apart, so the cache never serves a stale one)."""
     view = evaluate(frozen_model(REGISTRY.store, run_id, epoch), split=split, worst=GALLERY)
     return view.arrays, view.summary
-
-
-def load(run_id: str, epoch: int, step: int, split: str):
-    try:
-        return evaluation(run_id, epoch, step, split)
-    except StoreError as e:
-        st.error(f"{e}. The other snapshots of this run still load: pick another epoch.")
-        st.stop()
 
 
 def headline(s: dict) -> None:

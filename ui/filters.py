@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.inspect import activations, filters
-from playground.store import StoreError, frozen_model
+from playground.store import frozen_model
 from playground.train import REGISTRY
 from playground.viz.filters import feature_grid, filter_grid, input_image, probs_chart
 from ui.charts import vega
@@ -20,14 +20,6 @@ def kernels(run_id: str, epoch: int, step: int, layer: int | None) -> tuple[dict
 def maps(run_id: str, epoch: int, step: int, sample: int) -> tuple[dict, dict]:
     view = activations(frozen_model(REGISTRY.store, run_id, epoch), sample)
     return view.arrays, view.summary
-
-
-def guarded(fn, *args):
-    try:
-        return fn(*args)
-    except StoreError as e:
-        st.error(f"{e}. The other snapshots of this run still load: pick another epoch.")
-        st.stop()
 
 
 def filter_panel(arrays: dict, s: dict, shared: bool) -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.store import Snapshot
+from playground.errors import PlaygroundError
+from playground.store import Snapshot, StoreError
 from playground.train import REGISTRY
 
 
@@ -32,3 +33,14 @@ def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
                                   "dense early and thinner later. The view is computed from the snapshot, "
                                   "never from the model that trains")
     return by_epoch[epoch]
+
+
+def from_snapshot(fn, *args):
+    """fn(*args) (a cached view of a snapshot); a snapshot that cannot be shown (a damaged file,
+    weights gone NaN) stops the page with the reason instead of a traceback."""
+    try:
+        return fn(*args)
+    except PlaygroundError as e:
+        hint = " The other snapshots of this run still load: pick another epoch." if isinstance(e, StoreError) else ""
+        st.error(f"{e}.{hint}" if not str(e).endswith(".") else f"{e}{hint}", icon=":material/error:")
+        st.stop()

@@ -3,8 +3,8 @@ import streamlit as st
 
 from playground.data import load_dataset
 from playground.train import REGISTRY
-from ui.evaluate import confusion, gallery, headline, load, per_class, threshold_views
-from ui.scrubber import epoch_scrubber
+from ui.evaluate import confusion, evaluation, gallery, headline, per_class, threshold_views
+from ui.scrubber import epoch_scrubber, from_snapshot
 
 st.title("Evaluate")
 st.caption("How the run shown in the sidebar classifies, at any epoch: computed from that epoch's weight snapshot.")
@@ -24,7 +24,7 @@ if snap is None:
     st.stop()
 if run.alive:
     st.caption(":material/sync: The run is still training: new epochs join the slider when the page redraws.")
-arrays, s = load(run_id, snap.epoch, snap.step, split)
+arrays, s = from_snapshot(evaluation, run_id, snap.epoch, snap.step, split)
 headline(s)
 
 cm, caption = arrays["confusion"], "Confusion matrix: rows are the true class, columns the predicted one"

@@ -3,8 +3,8 @@ import streamlit as st
 
 from playground.inspect import conv_layer_numbers
 from playground.train import REGISTRY
-from ui.filters import feature_maps, filter_panel, guarded, input_panel, kernels, maps
-from ui.scrubber import epoch_scrubber
+from ui.filters import feature_maps, filter_panel, input_panel, kernels, maps
+from ui.scrubber import epoch_scrubber, from_snapshot
 
 st.title("Filters & feature maps")
 st.caption("The run shown in the sidebar, at any epoch: its convolution filters, and every layer's output for one "
@@ -31,14 +31,14 @@ if convs:
     shared = b.toggle("One colour scale for the whole layer", value=True, key="filters_shared",
                       help="On: compare filters with each other. Off: each filter scaled to its own largest weight, "
                            "to see the shape of a weak one")
-    filter_panel(*guarded(kernels, run_id, snap.epoch, snap.step, layer), shared)
+    filter_panel(*from_snapshot(kernels, run_id, snap.epoch, snap.step, layer), shared)
 else:
     st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")
 
 st.subheader("One input through the network", divider="gray")
 n = len(run.data.X_val)
 sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key="filters_sample")
-arrays, s = guarded(maps, run_id, snap.epoch, snap.step, int(sample))
+arrays, s = from_snapshot(maps, run_id, snap.epoch, snap.step, int(sample))
 input_panel(arrays, s)
 feature_maps(arrays, s)
 with st.expander("What to look for", icon=":material/school:"):

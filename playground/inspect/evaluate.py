@@ -45,6 +45,9 @@ def evaluate(frozen, split: str = "val", worst: int = 16) -> View:
     from sklearn import metrics as m
 
     probs, y_true = predict(frozen, split)
+    if not np.isfinite(probs).all():
+        raise PlaygroundError(f"the network's outputs at epoch {frozen.epoch} are not finite numbers (NaN or inf): "
+                              f"the run diverged by then; pick an earlier epoch")
     classes = np.arange(probs.shape[1])
     y_pred = probs.argmax(1)
     confusion = m.confusion_matrix(y_true, y_pred, labels=classes)

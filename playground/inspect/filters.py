@@ -31,6 +31,9 @@ def filters(frozen, layer: int | None = None) -> View:
                               f"{', '.join(map(str, convs))}")
     conv = frozen.model[layer - 1]
     w = conv.weight.detach().cpu().numpy()                                   # (out, in, kh, kw)
+    if not np.isfinite(w).all():
+        raise PlaygroundError(f"layer {layer}'s weights at epoch {frozen.epoch} are not finite numbers (NaN or "
+                              f"inf): the run diverged by then; pick an earlier epoch")
     b = conv.bias.detach().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0], np.float32)
     return View({"weight": w, "bias": b},
                 {"epoch": frozen.epoch, "step": frozen.step, "partial": frozen.partial, "layer": layer,
@@ -58,6 +61,9 @@ def activations(frozen, sample: int = 0, split: str = "val") -> View:
         layers.append({"index": i + 1, "type": types[i] if types else type(module).__name__,
                        "shape": list(h.shape[1:])})
     probs = torch.softmax(h[0].float(), 0).cpu().numpy()
+    if not np.isfinite(probs).all():
+        raise PlaygroundError(f"the network's output at epoch {frozen.epoch} is not finite (NaN or inf): the run "
+                              f"diverged by then; pick an earlier epoch")
     arrays["probs"] = probs
     names = [str(c) for c in frozen.data.class_names]
     return View(arrays, {"epoch": frozen.epoch, "step": frozen.step, "partial": frozen.partial, "split": split,

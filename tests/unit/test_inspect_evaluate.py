@@ -139,3 +139,9 @@ def test_the_cli_offers_every_view_and_only_those():
     sub = next(a for a in build_parser()._actions if a.dest == "cmd")
     view = next(a for a in sub.choices["inspect"]._actions if a.dest == "view")
     assert tuple(view.choices) == tuple(VIEWS)
+
+
+def test_weights_gone_nan_are_a_clear_error_not_a_scikit_learn_traceback():
+    f = frozen_linear([[0, 0], [float("nan"), -1]], [0, 0], X6, Y6)
+    with pytest.raises(Exception, match=r"outputs at epoch 3 are not finite numbers .* pick an earlier epoch"):
+        evaluate(f)

@@ -125,3 +125,13 @@ def test_cli_inspect_filters_and_activations(cnn_run, tmp_path, capsys):
     assert a["probs"].shape == (10,) and s["predicted"] == str(int(a["probs"].argmax()))
     assert main(["inspect", cnn_run.id, "filters", "--layer", "2"]) == 2
     assert "layer: 2 is not a Conv2d layer" in capsys.readouterr().err
+
+
+def test_weights_gone_nan_are_a_clear_error():
+    f = tiny_cnn()
+    with torch.no_grad():
+        f.model[0].weight[0, 0, 0, 0] = float("inf")
+    with pytest.raises(Exception, match=r"layer 1's weights at epoch 2 are not finite .* pick an earlier epoch"):
+        filters(f)
+    with pytest.raises(Exception, match=r"output at epoch 2 is not finite"):
+        activations(f)
