@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from playground.errors import PlaygroundError
 
@@ -157,7 +158,12 @@ def cmd_inspect(args) -> int:
     frozen = frozen_model(store, row.id, args.epoch)
     view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample)
     if args.out:
-        np.savez_compressed(args.out, **view.arrays)
+        try:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(args.out, **view.arrays)
+        except OSError as e:
+            raise PlaygroundError(f"--out: cannot write '{args.out}' ({e.strerror or e}); give a path in a folder "
+                                  f"that exists and that you can write to") from None
     summary = {"run_id": row.id, "view": args.view, **view.summary, **({"out": args.out} if args.out else {})}
     if args.json:
         print(json.dumps(summary), flush=True)

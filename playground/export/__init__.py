@@ -39,6 +39,10 @@ def export_run(store: Store, run_id: str, fmt: str, out: str | Path, epoch: int 
     row = store.get(run_id)
     if row is None:
         raise StoreError(f"no stored run '{run_id}'")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"--out: cannot write '{out}' ({e.strerror or e}); give a path you can write to") from None
     slug = "".join(c if c.isalnum() else "_" for c in row.name).strip("_")[:40] or run_id
     info = {"run_id": run_id, "format": fmt, "path": str(out), "name": f"{slug}{FORMATS[fmt]}"}
     if fmt == "script":
@@ -57,7 +61,6 @@ def export_run(store: Store, run_id: str, fmt: str, out: str | Path, epoch: int 
         meta = {"run": run_id, "name": row.name, "epoch": f.epoch, "config": row.config,
                 "keys": "those of torch.nn.Sequential(*layers), layers in the config's order (0.weight is the "
                         "first layer's weight); load with safetensors.torch.load_file"}
-        out.parent.mkdir(parents=True, exist_ok=True)
         save_tensors(out, f.model.state_dict(), meta)
         from safetensors.torch import load_file
 
@@ -101,8 +104,10 @@ def _onnx(model, x: torch.Tensor, out: Path) -> torch.Tensor:
 
 
 def _write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(blob)
+    try:
+        path.write_bytes(blob)
+    except OSError as e:
+        raise StoreError(f"--out: cannot write '{path}' ({e.strerror or e}); give a path you can write to") from None
 
 
 __all__ = ["FORMATS", "export_bytes", "export_run"]

@@ -128,9 +128,16 @@ def test_cli_inspect_evaluate_writes_the_arrays_and_a_json_summary(stored_run, t
     assert "on the train split" in text and "balanced_accuracy" in text
 
 
-def test_cli_inspect_names_what_is_wrong(capsys):
+def test_cli_inspect_names_what_is_wrong(stored_run, tmp_path, capsys):
     assert main(["inspect", "no-such-run", "evaluate"]) == 2
     assert "no-such-run" in capsys.readouterr().err
+    assert main(["inspect", stored_run.id, "evaluate", "--out", str(tmp_path / "new" / "e.npz")]) == 0   # made
+    capsys.readouterr()
+    (tmp_path / "a-file").write_text("")
+    for cmd in (["inspect", stored_run.id, "evaluate"], ["export", stored_run.id, "--format", "safetensors"]):
+        assert main([*cmd, "--out", str(tmp_path / "a-file" / "x.out")]) == 2       # a file where a folder goes
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out: cannot write") and "Traceback" not in err, err
 
 
 def test_the_cli_offers_every_view_and_only_those():
