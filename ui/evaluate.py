@@ -6,19 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from playground.inspect import at_threshold, evaluate
-from playground.store import frozen_model
-from playground.train import REGISTRY
 from playground.viz.evaluate import class_table, confusion_chart, pr_chart, roc_chart
+from playground.viz.filters import input_image
 from ui.charts import vega
+from ui.scrubber import snapshot_model
 
 GALLERY = 16
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def evaluation(run_id: str, epoch: int, step: int, split: str) -> tuple[dict, dict]:
-    """(arrays, summary) of the run's snapshot at epoch (step tells a resumed run's newer snapshot
-    of the same epoch apart, so the cache never serves a stale one)."""
-    view = evaluate(frozen_model(REGISTRY.store, run_id, epoch), split=split, worst=GALLERY)
+    """(arrays, summary) of the run's snapshot at epoch (see snapshot_model for step)."""
+    view = evaluate(snapshot_model(run_id, epoch, step), split=split, worst=GALLERY)
     return view.arrays, view.summary
 
 
@@ -64,13 +63,6 @@ def threshold_views(arrays: dict, s: dict) -> dict:
     return at
 
 
-def _tile(x: np.ndarray) -> np.ndarray:
-    """An image tensor (C, H, W) as an (H, W) or (H, W, 3) array in [0, 1], scaled per image."""
-    img = x.transpose(1, 2, 0) if x.shape[0] == 3 else x[0]
-    lo, hi = float(img.min()), float(img.max())
-    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-
-
 def gallery(arrays: dict, s: dict, data, split: str) -> None:
     idx = arrays["worst"]
     if not len(idx):
@@ -83,7 +75,7 @@ def gallery(arrays: dict, s: dict, data, split: str) -> None:
     if data.kind == "image":
         cols = st.columns(8)
         for k, (i, cap) in enumerate(zip(idx, captions)):
-            cols[k % 8].image(_tile(X[i]), caption=cap, width="stretch", clamp=True)
+            cols[k % 8].image(input_image(X[i]), caption=cap, width="stretch")
     else:
         st.dataframe(pd.DataFrame({"x1": X[idx, 0], "x2": X[idx, 1], "true": [names[v] for v in arrays["y_true"][idx]],
                                    "predicted": [names[v] for v in arrays["y_pred"][idx]], "confidence": conf}),

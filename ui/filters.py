@@ -4,21 +4,20 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.inspect import activations, filters
-from playground.store import frozen_model
-from playground.train import REGISTRY
 from playground.viz.filters import feature_grid, filter_grid, input_image, probs_chart
 from ui.charts import vega
+from ui.scrubber import snapshot_model
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def kernels(run_id: str, epoch: int, step: int, layer: int | None) -> tuple[dict, dict]:
-    view = filters(frozen_model(REGISTRY.store, run_id, epoch), layer)
+    view = filters(snapshot_model(run_id, epoch, step), layer)
     return view.arrays, view.summary
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def maps(run_id: str, epoch: int, step: int, sample: int) -> tuple[dict, dict]:
-    view = activations(frozen_model(REGISTRY.store, run_id, epoch), sample)
+    view = activations(snapshot_model(run_id, epoch, step), sample)
     return view.arrays, view.summary
 
 

@@ -14,6 +14,7 @@ from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epo
 from ui.charts import vega
 from ui.run_actions import delete, rename, resume_controls
 from ui.run_form import apply_config
+from ui.scrubber import snapshot_label
 from ui.sidebar import STATUS_ICON
 from ui.state import me, rerun_when_ended
 
@@ -131,8 +132,7 @@ def export_panel(run, row) -> None:
     snaps = REGISTRY.store.snapshots(run.id)
     st.markdown("**Export**")
     epochs = [s.epoch for s in snaps]
-    label = {s.epoch: f"epoch {s.epoch}" + (" (cut short)" if s.partial else "") + (" · initial weights" if s.epoch == 0
-                                                                                     else "") for s in snaps}
+    label = {s.epoch: snapshot_label(s) for s in snaps}
     epoch = st.selectbox("Weights of", epochs[::-1], format_func=label.get, key=f"exp_epoch_{run.id}",
                          disabled=not epochs) if epochs else None
     cfg = json.dumps(row.config if row else run.config.to_dict(), indent=2)

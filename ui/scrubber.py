@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from playground.store import Snapshot, StoreError
+from playground.store import Frozen, Snapshot, StoreError, frozen_model
 from playground.train import REGISTRY
 
 
@@ -33,6 +33,14 @@ def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
                                   "dense early and thinner later. The view is computed from the snapshot, "
                                   "never from the model that trains")
     return by_epoch[epoch]
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def snapshot_model(run_id: str, epoch: int, step: int) -> Frozen:
+    """The run's model rebuilt from its snapshot at epoch, read once and shared by every view of that
+    snapshot, in every session (eval mode, never trained; step tells a resumed run's newer snapshot
+    of the same epoch apart)."""
+    return frozen_model(REGISTRY.store, run_id, epoch)
 
 
 def from_snapshot(fn, *args):

@@ -15,12 +15,11 @@ from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
 from ui.run_actions import resume_controls, show_error
 from ui.run_form import (BATCHES, DECAYS, INITS, build_config, config_uploaded, data_changed, data_config,
-                         init_form, load_preset, lr_options, save_draft, start_run)
+                         load_preset, lr_options, save_draft, start_run)
 from ui.state import mine
 
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
-init_form()
 
 with st.expander("Load a config file", icon=":material/upload_file:"):
     st.file_uploader("A run config (.json or .yaml), e.g. one downloaded with 'Config (JSON)' or from examples/",

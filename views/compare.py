@@ -5,12 +5,11 @@ from playground.compare import compare_configs
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.compare import ORDER, PRESETS, frame_to_variants, live_compare, variant_editor, variants_to_frame
-from ui.run_form import build_config, init_form
+from ui.run_form import build_config
 from ui.state import me, mine
 
 st.title("Compare")
 st.caption("Race 2 to 6 variants of one run, live: what differs is only what you change.")
-init_form()
 REGISTRY.warm(5, together=True)   # a worker process per variant, started before the user presses Race
 
 

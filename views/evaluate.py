@@ -1,10 +1,9 @@
 """Evaluate: how the run shown classifies, at any snapshot: confusion, per-class metrics, ROC/PR, worst mistakes."""
 import streamlit as st
 
-from playground.data import load_dataset
 from playground.train import REGISTRY
 from ui.evaluate import confusion, evaluation, gallery, headline, per_class, threshold_views
-from ui.scrubber import epoch_scrubber, from_snapshot
+from ui.scrubber import epoch_scrubber, from_snapshot, snapshot_model
 
 st.title("Evaluate")
 st.caption("How the run shown in the sidebar classifies, at any epoch: computed from that epoch's weight snapshot.")
@@ -42,7 +41,7 @@ with right:
 st.subheader("Most confidently wrong", divider="gray")
 st.caption("The misclassified examples the model was surest about, surest first: often a mislabelled example, "
            "an ambiguous one, or a pattern the network learnt wrong.")
-gallery(arrays, s, load_dataset(run.config.data, run.config.seed), split)
+gallery(arrays, s, snapshot_model(run_id, snap.epoch, snap.step).data, split)
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(
         "- **Scrub the epochs.** Early on the confusion matrix is a few full columns (the network answers one "

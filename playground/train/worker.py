@@ -253,8 +253,8 @@ class WorkerPool:
 
     def warm(self, n: int = 1, together: bool = False, timeout: float = 120.0) -> None:
         """Start workers ahead of time (a spawn imports torch: seconds) so that Start is instant:
-        one after another (each waits until the one before is warm or taken by a run), or, with
-        together, all that are missing at once."""
+        one after another (each waits until the one before has warmed up), or, with together, all
+        that are missing at once."""
         with self._lock:
             if together:
                 while len(self._idle) < n and self._count < self.size:

@@ -40,6 +40,21 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
+def every_kth(n: int, max_points: int) -> np.ndarray:
+    """Indices 0, k, 2k, ... of n items, and the last one: about max_points of them at most."""
+    k = -(-n // max_points) if n else 1
+    idx = np.arange(0, n, k)
+    return idx if not n or idx[-1] == n - 1 else np.append(idx, n - 1)
+
+
+def ramp(t: np.ndarray, low, mid, high) -> np.ndarray:
+    """A two-sided colour scale, float RGB (…, 3): t = -1 is `low`, 0 is `mid`, +1 is `high`,
+    linear in between (t of shape (…))."""
+    low, mid, high = (np.asarray(c, np.float32) for c in (low, mid, high))
+    t = np.asarray(t, np.float32)[..., None]
+    return np.where(t < 0, mid + (low - mid) * -t, mid + (high - mid) * t)
+
+
 def q(field: str, title: str | None = None, **kw) -> dict:
     """A quantitative Vega-Lite encoding channel."""
     return {"field": field, "type": "quantitative", **({"title": title} if title is not None else {}), **kw}
@@ -100,8 +115,7 @@ DOTS_UP_TO = 60            # epochs up to which each one is also drawn as a dot
 def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> dict:
     """Train and validation `metric` ("loss" or "acc") per epoch, one line each (with a dot per
     epoch while there are few)."""
-    step = -(-len(epochs) // MAX_EPOCH_POINTS) if epochs else 1
-    shown = epochs[::step] + ([epochs[-1]] if epochs and (len(epochs) - 1) % step else [])
+    shown = [epochs[i] for i in every_kth(len(epochs), MAX_EPOCH_POINTS)]
     rows = [{"epoch": e["epoch"], "split": split, "value": e[f"{key}_{metric}"]}
             for e in shown for split, key in (("train", "train"), ("validation", "val"))]
     df = pd.DataFrame(rows, columns=["epoch", "split", "value"])
@@ -141,11 +155,7 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
         p = torch.tensor(np.asarray(boundary["p"], np.float32))[None, None]           # (1, 1, rows=y, cols=x)
         p = F.interpolate(p, size=(size, size), mode="bilinear", align_corners=True)[0, 0].numpy()
         p = p[::-1]                                                                    # image row 0 = top = max y
-        low = p < 0.5
-        t = np.where(low, p / 0.5, (p - 0.5) / 0.5)[..., None]                        # (size, size, 1)
-        img = np.where(low[..., None], CLASS_RGB[0] + (MIDDLE_RGB - CLASS_RGB[0]) * t,
-                       MIDDLE_RGB + (CLASS_RGB[1] - MIDDLE_RGB) * t)
-        img = img.astype(np.uint8)
+        img = ramp(2 * p - 1, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)   # (size, size, 3)
         x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
     else:
         img = np.full((size, size, 3), 250, np.uint8)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from playground.viz.curves import q, tip
+from playground.viz.curves import every_kth, q, tip
 
 MAX_CURVE_POINTS = 800        # points of a ROC / PR curve sent to the browser
 
@@ -45,10 +45,7 @@ def confusion_chart(confusion: np.ndarray, class_names: list, normalize: bool = 
 
 def _thin(*cols: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> list[np.ndarray]:
     """Every k-th point of a curve (and its last), so long validation sets stay light to draw."""
-    n = len(cols[0])
-    if n <= max_points:
-        return list(cols)
-    idx = np.unique(np.append(np.linspace(0, n - 1, max_points).astype(int), n - 1))
+    idx = every_kth(len(cols[0]), max_points)
     return [c[idx] for c in cols]
 
 

@@ -8,6 +8,9 @@ a grey scale from black (lowest) to white (highest).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from playground.viz.curves import q, ramp, tip
 
 GAP = 3                                    # pixels between tiles
 BG = np.array([200, 200, 200], np.uint8)   # grey between tiles: a white (zero) tile keeps its edge
@@ -16,10 +19,8 @@ NEG, POS = np.array([33, 102, 172], float), np.array([178, 24, 43], float)   # C
 
 def diverging(values: np.ndarray, limit: float) -> np.ndarray:
     """(…) values -> (…, 3) uint8: -limit blue, 0 white, +limit red."""
-    t = np.clip(values / limit, -1, 1)[..., None] if limit > 0 else np.zeros(values.shape + (1,))
-    white = np.full(3, 255.0)
-    rgb = np.where(t < 0, white + (NEG - white) * -t, white + (POS - white) * t)
-    return rgb.round().astype(np.uint8)
+    t = np.clip(values / limit, -1, 1) if limit > 0 else np.zeros(values.shape)
+    return ramp(t, NEG, (255, 255, 255), POS).round().astype(np.uint8)
 
 
 def grey(values: np.ndarray) -> np.ndarray:
@@ -79,10 +80,6 @@ def input_image(x: np.ndarray, size: int = 168) -> np.ndarray:
 
 def probs_chart(probs: np.ndarray, class_names: list, true: str, height: int = 200) -> dict:
     """The predicted probability of each class as bars; the true class in orange."""
-    import pandas as pd
-
-    from playground.viz.curves import q, tip
-
     names = [str(c) for c in class_names]
     frame = pd.DataFrame({"class": names, "p": np.asarray(probs, float), "true": [n == true for n in names]})
     return {"height": height, "datasets": {"main": frame}, "data": {"name": "main"}, "mark": "bar",

@@ -149,7 +149,7 @@ def test_script_reproduces_the_engine_to_the_last_digit(case, scripts):
     assert final == {"status": "finished", "epochs": script.config.epochs, "steps": run.history.progress["step"]}
     if case.startswith("digits"):
         assert final["steps"] == 3 * 8                      # 400 of the 401 samples: the lone one is dropped
-    saved, kept = torch.load(script.folder / "weights.pt"), run.model.state_dict()   # the trained weights
+    saved, kept = torch.load(script.folder / "weights.pt", weights_only=True), run.model.state_dict()   # the trained weights
     assert len(saved) == len(kept)
     for (name, w), v in zip(saved.items(), kept.values()):
         assert torch.equal(w, v), name
