@@ -18,10 +18,12 @@ import torch
 from playground.config import RunConfig
 from playground.device import resolve_device
 from playground.errors import ConfigError, DeviceError
+from playground.models import blocks
 from playground.models.build import build_model, shape_text
 
 BYTES = 4                       # float32: bytes per weight, gradient, optimizer slot and activation
 LABEL_BYTES = 8                 # int64 class index per sample
+TOKEN_BYTES = 8                 # int64 token id per input position (token sequence sets)
 EVAL_BATCH = 1024               # = train.engine.EVAL_BATCH: validation samples per no-grad forward pass
 GRID = 70                       # = train.engine.GRID: 2-D data also run a GRID x GRID decision grid at once
 MEMORY_FRACTION = 0.5           # one run may take at most this share of the memory free on its device
@@ -47,6 +49,8 @@ class LayerCost:
     outputs: int            # values per sample it stores (0 for Flatten: a view)
     weights_text: str       # "200,000 x 200,000 = 40,000,000,000 weights"
     out_shape: tuple
+    inner: int = 0          # values per sample held inside the layer for backward (attention scores, gates)
+    kept: int = 0           # of those, values per sample it keeps after its forward (SelfAttention.last_weights)
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Estimate:
     batch: int              # samples per training step (batch_size, or the training set if smaller)
     eval_batch: int         # samples per no-grad pass (EVAL_BATCH, or the GRID x GRID grid on 2-D data)
     layers: list = field(default_factory=list)   # LayerCost per layer
+    input_bytes: int = BYTES                       # per input value: float32, or int64 token ids
 
     @property
     def fixed(self) -> int:
@@ -96,36 +101,59 @@ def _weights_text(module: torch.nn.Module, params: int) -> str:
     return f"{params:,} parameters"
 
 
-def estimate(config: RunConfig, input_shape: tuple, num_classes: int, n_train: int,
-             n_val: int | None = None) -> Estimate:
+def _inner(module: torch.nn.Module, in_shape: tuple) -> tuple[int, int]:
+    """(inner, kept) values per sample of a layer whose intermediate tensors outweigh its output."""
+    if isinstance(module, blocks.SelfAttention):
+        L, _ = in_shape
+        h, hd = module.heads, module.heads * module.head_size
+        return 4 * L * hd + 2 * h * L * L, h * L * L          # q, k, v, context; scores, weights
+    if isinstance(module, blocks.TransformerBlock):
+        L, D = in_shape
+        attn, kept = _inner(module.attn, in_shape)
+        hidden = module.mlp[0].out_features
+        return attn + 6 * L * D + 2 * L * hidden, kept        # 2 norms, attn out, sum, MLP out, sum; Linear, GELU
+    if isinstance(module, blocks._Recurrent):
+        L, _ = in_shape
+        rnn = module.rnn
+        gates = {"LSTM": 5, "GRU": 4}.get(rnn.mode, 1)        # gate values per unit and step (LSTM: + cell)
+        dirs = 2 if rnn.bidirectional else 1
+        return L * rnn.hidden_size * dirs * rnn.num_layers * (gates + 1), 0
+    return 0, 0
+
+
+def estimate(config: RunConfig, input_shape: tuple, num_classes: int | None, n_train: int,
+             n_val: int | None = None, vocab: int = 0) -> Estimate:
     """Memory a run of config needs, without allocating (the network is built on the meta device).
-    n_val: validation samples; None derives it from data.val_fraction. Raises the same ShapeError /
-    ConfigError as build_model for a network that does not fit the data."""
-    model, rows = build_model(config.layers, tuple(input_shape), num_classes, device="meta")
+    n_val: validation samples; None derives it from data.val_fraction. vocab > 0: the inputs are token
+    ids (as build_model). Raises the same ShapeError / ConfigError as build_model for a network that
+    does not fit the data."""
+    model, rows = build_model(config.layers, tuple(input_shape), num_classes, device="meta", vocab=vocab)
     n_in = math.prod(input_shape)
-    layers, came = [], n_in
+    layers, came, shape = [], n_in, tuple(input_shape)
     for module, row in zip(model, rows):
         out = 0 if row.type == "Flatten" else math.prod(row.out_shape)
+        inner, kept = _inner(module, shape)
         layers.append(LayerCost(row.index, row.type, row.params, came, out,
-                                _weights_text(module, row.params), row.out_shape))
-        came = math.prod(row.out_shape)
+                                _weights_text(module, row.params), row.out_shape, inner, kept))
+        came, shape = math.prod(row.out_shape), row.out_shape
     params = sum(r.params for r in rows)
     buffers = sum(b.numel() * b.element_size() for b in model.buffers())
     if n_val is None:
         vf = config.data.val_fraction
         n_val = round(n_train * vf / (1 - vf))
     batch = max(1, min(config.batch_size, n_train))
-    eval_batch = max(min(EVAL_BATCH, n_val), GRID * GRID if tuple(input_shape) == (2,) else 0)
-    per_sample = n_in + 2 * sum(c.outputs for c in layers)
-    peak = max(c.inputs + c.outputs for c in layers)
+    eval_batch = max(min(EVAL_BATCH, n_val), GRID * GRID if tuple(input_shape) == (2,) and not vocab else 0)
+    per_sample = n_in + sum(2 * c.outputs + c.inner for c in layers)
+    peak = max(c.inputs + c.outputs + c.inner for c in layers) + sum(c.kept for c in layers)
+    in_bytes = TOKEN_BYTES if vocab else BYTES
     weights = params * BYTES + buffers
     optimizer = OPTIMIZER_SLOTS.get(config.optim.name, 2) * params * BYTES
     return Estimate(
         parameters=params, weights=weights, gradients=params * BYTES, optimizer=optimizer,
         checkpoint=2 * weights + optimizer,
         activations=batch * per_sample * BYTES, evaluation=eval_batch * peak * BYTES,
-        data=(n_train + n_val) * (n_in * BYTES + LABEL_BYTES), batch=batch, eval_batch=eval_batch,
-        layers=layers)
+        data=(n_train + n_val) * (n_in * in_bytes + LABEL_BYTES), batch=batch, eval_batch=eval_batch,
+        layers=layers, input_bytes=in_bytes)
 
 
 def available_memory(device: str = "auto") -> tuple[int | None, str]:
@@ -158,13 +186,13 @@ def max_params() -> int:
     return cap
 
 
-def check_budget(config: RunConfig, input_shape: tuple, num_classes: int, n_train: int,
-                 available: int | None = None, n_val: int | None = None) -> Estimate:
+def check_budget(config: RunConfig, input_shape: tuple, num_classes: int | None, n_train: int,
+                 available: int | None = None, n_val: int | None = None, vocab: int = 0) -> Estimate:
     """The estimate, or ConfigError when it exceeds MEMORY_FRACTION of the free memory (available
     bytes if given, else what the config's device has free) or the parameter cap. The message names
     the total, what dominates it (parameters, batch activations, evaluation or data), the biggest
-    layer and the fix."""
-    est = estimate(config, input_shape, num_classes, n_train, n_val)
+    layer and the fix. vocab > 0: the inputs are token ids (as build_model)."""
+    est = estimate(config, input_shape, num_classes, n_train, n_val, vocab)
     where = "this machine"
     if available is None:
         available, where = available_memory(config.device)
@@ -191,7 +219,7 @@ def _too_big(est: Estimate, config: RunConfig, input_shape: tuple, available: in
                 f"gradients{_SLOT_TEXT.get(config.optim.name, '')} and their checkpoint copies, at 4 bytes each) "
                 f"but {has}; the biggest layer is layer {big.index} ({big.type}, {big.weights_text}): make it smaller")
     if worst == "train":
-        big = _to_shrink(est.layers, lambda c: c.outputs)
+        big = _to_shrink(est.layers, lambda c: 2 * c.outputs + c.inner)
         per_sample = est.activations // est.batch
         fits = int((limit - est.fixed - est.data) // per_sample)
         if fits >= 1 and est.fixed + est.data + est.evaluation <= limit:
@@ -205,29 +233,34 @@ def _too_big(est: Estimate, config: RunConfig, input_shape: tuple, available: in
                 f"{est.batch:,} x {per_sample // BYTES:,} values per sample, kept for the backward pass), "
                 f"{size_text(est.total)} in all, but {has}; the widest layer is {_out_text(big)}: {fix}")
     if worst == "eval":
-        big = _to_shrink(est.layers, lambda c: c.inputs + c.outputs)
+        big = _to_shrink(est.layers, lambda c: c.inputs + c.outputs + c.inner)
         what = "the decision-boundary grid" if input_shape == (2,) else "validation, without gradients"
         return (f"evaluating {est.eval_batch:,} samples at a time ({what}) needs about {size_text(est.evaluation)}, "
                 f"{size_text(est.total)} in all, but {has}; the widest layer is {_out_text(big)}: make it smaller")
-    n = est.data // (math.prod(input_shape) * BYTES + LABEL_BYTES)
+    n = est.data // (math.prod(input_shape) * est.input_bytes + LABEL_BYTES)
     return (f"the data set needs about {size_text(est.data)} ({n:,} samples of {shape_text(input_shape, units=False)} "
             f"values), {size_text(est.total)} in all, but {has}; use fewer samples ({_samples_knob(input_shape)})")
 
 
 def _to_shrink(layers: list, key) -> LayerCost:
     """The layer maximising key, or, when that one has no width of its own (ReLU, pooling, ...), the
-    nearest Linear/Conv2d before it, which sets the width."""
+    nearest layer before it that sets the width (Linear, Conv2d, attention, an RNN, ...)."""
     peak = max(range(len(layers)), key=lambda i: key(layers[i]))
     for c in reversed(layers[:peak + 1]):
-        if c.type in ("Linear", "Conv2d"):
+        if c.type in WIDTH_TYPES:
             return c
     return layers[peak]
+
+
+WIDTH_TYPES = ("Linear", "Conv2d", "ConvTranspose2d", "Embedding", "Patchify", "SelfAttention", "TransformerBlock",
+               "RNN", "LSTM", "GRU")
 
 
 def _out_text(c: LayerCost) -> str:
     n = math.prod(c.out_shape)
     shape = f"{shape_text(c.out_shape, units=False)} = {n:,}" if len(c.out_shape) > 1 else f"{n:,}"
-    return f"layer {c.index} ({c.type}, {shape} values per sample)"
+    inside = f" out, {c.inner:,} inside" if c.inner else ""
+    return f"layer {c.index} ({c.type}, {shape} values per sample{inside})"
 
 
 def _samples_knob(input_shape: tuple) -> str:

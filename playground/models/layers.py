@@ -1,7 +1,8 @@
 """The layer catalogue: each type's editable arguments with their defaults (PyTorch's names).
 
 A layer spec is a flat dict: {"type": "Conv2d", "out_channels": 8, "kernel_size": 3}. Arguments left
-out take the defaults below; None means "inferred from the input" (in_features, in_channels).
+out take the defaults below; None means "inferred from the input" (in_features, in_channels,
+num_embeddings, head_size). The modules of the sequence and autoencoder types are in blocks.py.
 """
 from __future__ import annotations
 
@@ -18,12 +19,29 @@ LAYERS: dict[str, dict] = {
     "Flatten": {},
     "Dropout": {"p": 0.5},
     "BatchNorm": {},              # BatchNorm1d on vectors, BatchNorm2d on images
-    "LayerNorm": {},              # normalises over every non-batch dimension
+    "LayerNorm": {},              # over every non-batch dimension; on sequences (L, D) over D only
     "ReLU": {},
     "LeakyReLU": {"negative_slope": 0.01},
     "GELU": {},
     "Tanh": {},
     "Sigmoid": {},
+    # sequences (L, D): L positions of D features; token ids (L,) come first through an Embedding
+    "Embedding": {"embedding_dim": 32, "num_embeddings": None},     # None = the data set's vocabulary
+    "PositionalEncoding": {"kind": "sinusoidal"},                   # or "learned"
+    "SelfAttention": {"heads": 1, "head_size": None, "causal": False, "scale": True},   # head_size None = D // heads
+    "TransformerBlock": {"heads": 1, "head_size": None, "mlp_ratio": 4, "norm": "pre", "causal": False,
+                         "dropout": 0.0},                           # norm: "pre" or "post"
+    "Patchify": {"patch_size": 7},                                  # image -> sequence of patches
+    "SequencePool": {"mode": "mean"},                               # sequence -> vector; or "first"
+    "RNN": {"hidden_size": 32, "num_layers": 1, "bidirectional": False, "output": "last"},   # or "sequence"
+    "LSTM": {"hidden_size": 32, "num_layers": 1, "bidirectional": False, "output": "last"},
+    "GRU": {"hidden_size": 32, "num_layers": 1, "bidirectional": False, "output": "last"},
+    # autoencoders: Latent marks the code between encoder and decoder
+    "Latent": {"variational": False},                               # True: 2k inputs (mean, log-variance) -> k
+    "Unflatten": {"shape": "8x7x7"},                                # vector -> shape ("CxHxW", or "LxD")
+    "ConvTranspose2d": {"out_channels": 8, "kernel_size": 2, "stride": 2, "padding": 0, "output_padding": 0,
+                        "in_channels": None},
+    "Upsample": {"scale_factor": 2, "mode": "nearest"},            # or "bilinear"
 }
 ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "Tanh", "Sigmoid")
 
