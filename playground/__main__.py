@@ -48,11 +48,18 @@ def cmd_check(args) -> int:
 
     cfg = _load(args)
     data, rows = check(cfg)
-    print(f"data: {cfg.data.name}  input {shape_text(data.input_shape)}  {data.num_classes} classes  "
-          f"{len(data.X_train)} train / {len(data.X_val)} validation")
-    print(f"{'#':>3}  {'layer':<10} {'arguments':<50} {'output':<18} {'params':>9}")
+    from playground.train.tasks import make_task
+
+    task = make_task(cfg, data)
+    what = (f"{data.num_classes} classes" if task.name == "classification" else
+            f"tokens 0-{data.vocab - 1}, {data.num_classes} output classes" if task.name == "sequence" else
+            f"output {shape_text(task.expected())}")
+    shown = f"{data.input_shape[0]} tokens" if data.vocab else shape_text(data.input_shape)
+    print(f"data: {cfg.data.name}  input {shown}  {what}  "
+          f"{len(data.X_train)} train / {len(data.X_val)} validation  task: {task.describe()}")
+    print(f"{'#':>3}  {'layer':<18} {'arguments':<50} {'output':<18} {'params':>9}")
     for r in rows:
-        print(f"{r.index:>3}  {r.type:<10} {r.args:<50} {shape_text(r.out_shape):<18} {r.params:>9,}")
+        print(f"{r.index:>3}  {r.type:<18} {r.args:<50} {shape_text(r.out_shape):<18} {r.params:>9,}")
     print(f"total parameters: {sum(r.params for r in rows):,}")
     return 0
 
@@ -63,6 +70,20 @@ def _registry():
     return Registry(max_active=1, processes=False)
 
 
+def _metrics_text(e: dict) -> str:
+    """ "train loss 0.1234  acc 0.950  val loss 0.2000  acc 0.930" for any task's epoch record."""
+    from playground.train.tasks import METRIC_LABELS
+
+    parts = []
+    for split in ("train", "val"):
+        keys = [k for k in e if k.startswith(split + "_")]
+        names = ["loss"] + [k[len(split) + 1:] for k in keys if k != f"{split}_loss"]
+        short = {"loss": "loss", "acc": "acc"}
+        parts.append(f"{split} " + "  ".join(f"{short.get(m) or METRIC_LABELS.get(m, m)} "
+                                             f"{e[f'{split}_{m}']:.{4 if m == 'loss' else 3}f}" for m in names))
+    return "  ".join(parts)
+
+
 def _follow(reg, run, total: int) -> dict:
     """Print each epoch as it ends until the run does (Ctrl-C stops it, kept and resumable); its result."""
     shown = len(run.history.epochs)
@@ -70,9 +91,9 @@ def _follow(reg, run, total: int) -> dict:
         while run.alive or shown < len(run.history.epochs):
             epochs = run.history.snapshot()["epochs"]
             for e in epochs[shown:]:
-                print(f"epoch {e['epoch']:>3}/{total}  train loss {e['train_loss']:.4f}  acc {e['train_acc']:.3f}  "
-                      f"val loss {e['val_loss']:.4f}  acc {e['val_acc']:.3f}  lr {e['lr']:.3g}  "
-                      f"{e['time_s']:.1f} s", flush=True)
+                print(f"epoch {e['epoch']:>3}/{total}  {_metrics_text(e)}  lr {e['lr']:.3g}  {e['time_s']:.1f} s"
+                      + (f"  (stopped early: weights of epoch {e['restored_epoch']} restored)"
+                         if "restored_epoch" in e else ""), flush=True)
             shown = len(epochs)
             time.sleep(0.05)
     except KeyboardInterrupt:
@@ -219,7 +240,8 @@ def cmd_datasets(args) -> int:
     from playground.data import DATASETS
 
     for name, spec in DATASETS.items():
-        print(f"{name:<14} {spec.kind:<7} {'offline' if spec.offline else 'files/online':<13} {spec.about}")
+        print(f"{name:<14} {spec.kind:<7} {spec.task:<15} {'offline' if spec.offline else 'files/online':<13} "
+              f"{spec.about}")
     return 0
 
 

@@ -16,12 +16,21 @@ from typing import Any
 from playground.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-INITS = ("default", "xavier", "he", "normal")
+INITS = ("default", "xavier", "he", "normal", "ones")
+TASKS = ("auto", "classification", "regression", "reconstruction", "sequence")
+LOSSES = {                        # per task; the first is the default ("auto")
+    "classification": ("cross_entropy", "bce", "hinge", "mse"),
+    "regression": ("mse", "mae", "huber", "logcosh"),
+    "reconstruction": ("mse", "bce"),
+    "sequence": ("cross_entropy",),
+}
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle", "warmup")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_SEED = 2**31 - 1              # the app's range; numpy's RandomState takes < 2**32, and the engine also uses seed+2
 MAX_EPOCHS = 100_000              # more would hold a shared server for days
 MAX_BATCH_SIZE = 1_000_000
+MAX_SEQ_LEN = 256                 # token sequence sets: attention is quadratic in the length
+MAX_VOCAB = 1_000
 MAX_POINTS = 1_000_000            # 2-D toys: the shapes show with 500 to 5,000 points
 
 
@@ -31,9 +40,13 @@ class DataConfig:
     n_samples: int = 500          # 2-D toys: points generated (train + validation)
     noise: float = 0.1            # 2-D toys: noise level, 0 (clean) to 0.5 (very noisy)
     val_fraction: float = 0.2     # share of the samples held out for validation
-    max_train: int = 0            # image sets: cap on training samples, 0 = all
+    max_train: int = 0            # image, table and sequence sets: cap on training samples, 0 = all
     data_dir: str = "data"        # torchvision sets: folder holding (or receiving) the files
     download: bool = False        # torchvision sets: fetch missing files from the internet
+    standardize: bool = True      # tables and regression sets: scale each input to mean 0, std 1 (fit on train)
+    function: str = "sine"        # 1-D curve fit: one of playground.data.regression.FUNCTIONS
+    seq_len: int = 8              # token sequence sets: tokens per sequence
+    vocab: int = 10               # token sequence sets: distinct token values
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
@@ -49,6 +62,8 @@ class DataConfig:
         _check(self.n_samples <= MAX_POINTS, f"data.n_samples: at most {MAX_POINTS:,} points, got {self.n_samples:,}; "
                                              f"the 2-D sets show their shape with 500 to 5,000 points")
         _check(self.max_train >= 0, f"data.max_train: must be 0 (all) or more, got {self.max_train}")
+        _check(2 <= self.seq_len <= MAX_SEQ_LEN, f"data.seq_len: must be from 2 to {MAX_SEQ_LEN}, got {self.seq_len}")
+        _check(2 <= self.vocab <= MAX_VOCAB, f"data.vocab: must be from 2 to {MAX_VOCAB}, got {self.vocab}")
 
 
 @dataclass
@@ -72,12 +87,27 @@ class ScheduleConfig:
 
 
 @dataclass
+class LossConfig:
+    name: str = "auto"            # auto = the task's usual loss; else one of LOSSES[task]
+    label_smoothing: float = 0.0  # cross-entropy: share of the target spread over the other classes
+    class_weights: str = "none"   # classification: "none", "balanced" (n / (classes x count)) or "1, 2, 1"
+    kl_weight: float = 1.0        # variational autoencoders: weight of the KL term (beta)
+    huber_delta: float = 1.0      # huber: where the loss turns from quadratic to linear
+
+
+@dataclass
 class RunConfig:
     name: str = ""                # label shown in run pickers
     data: DataConfig = field(default_factory=DataConfig)
     layers: list = field(default_factory=list)  # [{"type": "Linear", "out_features": 16}, ...]
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    task: str = "auto"            # one of TASKS; auto = the data set's own task
+    loss: LossConfig = field(default_factory=LossConfig)
+    l1: float = 0.0               # L1 penalty: l1 x sum of |weight| added to the loss (L2 is optim.weight_decay)
+    clip_norm: float = 0.0        # clip the gradient's total norm to this before each step; 0 = off
+    patience: int = 0             # early stopping: stop after this many epochs without a lower validation
+                                  # loss and restore the best weights; 0 = off
     batch_size: int = 32          # samples per optimizer step
     epochs: int = 20              # passes over the training set
     init: str = "default"         # weight initialisation: one of INITS
@@ -100,13 +130,31 @@ class RunConfig:
         data = _fill(DataConfig, d.pop("data", {}) or {}, "data")
         optim = _fill(OptimConfig, d.pop("optim", {}) or {}, "optim")
         schedule = _fill(ScheduleConfig, d.pop("schedule", {}) or {}, "schedule")
-        cfg = _fill(cls, d, "run", data=data, optim=optim, schedule=schedule)
+        loss = d.pop("loss", {}) or {}
+        if isinstance(loss, str):                           # `loss: mse` is short for `loss: {name: mse}`
+            loss = {"name": loss}
+        loss = _fill(LossConfig, loss, "loss")
+        cfg = _fill(cls, d, "run", data=data, optim=optim, schedule=schedule, loss=loss)
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
         _check_finite(self.optim, "optim")
         _check_finite(self.schedule, "schedule")
+        _check_finite(self.loss, "loss")
+        _check_finite(self, "run")
+        _check(self.task in TASKS, f"task: unknown task '{self.task}'; pick one of {', '.join(TASKS)}")
+        known = sorted({n for names in LOSSES.values() for n in names})
+        _check(self.loss.name == "auto" or self.loss.name in known,
+               f"loss.name: unknown loss '{self.loss.name}'; pick one of auto, {', '.join(known)}")
+        _check(0 <= self.loss.label_smoothing < 1,
+               f"loss.label_smoothing: must be from 0 up to (not including) 1, got {self.loss.label_smoothing}")
+        _check(self.loss.kl_weight >= 0, f"loss.kl_weight: must be 0 or more, got {self.loss.kl_weight}")
+        _check(self.loss.huber_delta > 0, f"loss.huber_delta: must be above 0, got {self.loss.huber_delta}")
+        parse_class_weights(self.loss.class_weights)
+        _check(self.l1 >= 0, f"l1: must be 0 or more, got {self.l1}")
+        _check(self.clip_norm >= 0, f"clip_norm: must be 0 (off) or more, got {self.clip_norm}")
+        _check(self.patience >= 0, f"patience: must be 0 (off) or more epochs, got {self.patience}")
         _check(self.optim.name in OPTIMIZERS, f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
         _check(self.schedule.name in SCHEDULES, f"schedule.name: unknown schedule '{self.schedule.name}'; "
                                                 f"pick one of {', '.join(SCHEDULES)}")
@@ -144,6 +192,23 @@ class RunConfig:
         _check(len(self.layers) > 0, "layers: the network is empty; add at least one layer (e.g. Linear)")
 
 
+def parse_class_weights(text: str):
+    """"none" -> None, "balanced" -> "balanced", "1, 2, 1" -> [1.0, 2.0, 1.0]; raises ConfigError."""
+    t = str(text).strip().lower()
+    if t in ("", "none"):
+        return None
+    if t == "balanced":
+        return "balanced"
+    try:
+        w = [float(v) for v in t.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        w = []
+    if not w or not all(math.isfinite(v) and v >= 0 for v in w) or not any(w):
+        raise ConfigError(f"loss.class_weights: cannot read '{text}'; write none, balanced, or one weight "
+                          f"of 0 or more per class, e.g. 1, 2, 1")
+    return w
+
+
 def _check(ok: bool, msg: str) -> None:
     if not ok:
         raise ConfigError(msg)
@@ -156,9 +221,10 @@ def _check_finite(section, where: str) -> None:
         if not isinstance(f.default, float):
             continue
         v = getattr(section, f.name)
+        name = f.name if where == "run" else f"{where}.{f.name}"
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"{where}.{f.name}: expected a number, got {v!r}; e.g. {f.default:g} (the default)")
-        _check(math.isfinite(v), f"{where}.{f.name}: must be a finite number, got {v}; "
+            raise ConfigError(f"{name}: expected a number, got {v!r}; e.g. {f.default:g} (the default)")
+        _check(math.isfinite(v), f"{name}: must be a finite number, got {v}; "
                                  f"e.g. {f.default:g} (the default)")
 
 

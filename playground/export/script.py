@@ -50,6 +50,17 @@ def standalone_script(config: RunConfig) -> str:
         raise DataError(f"data.name: no standalone script for data set '{name}'; "
                         f"pick one of {', '.join(n for n in DATASETS if n in SHAPES_OF)}")
     input_shape, num_classes = SHAPES_OF[name]
+    other = sorted({l["type"] for l in config.layers if l.get("type") not in PREFIX})
+    if other:
+        raise ConfigError(f"layers: the standalone script writes out {', '.join(PREFIX)} layers, and this network "
+                          f"also has {', '.join(other)}; export its weights (safetensors) and config instead")
+    loss = config.loss
+    if config.task not in ("auto", "classification") or loss.name not in ("auto", "cross_entropy") or \
+            loss.label_smoothing or loss.class_weights.strip().lower() not in ("", "none") or \
+            config.l1 or config.clip_norm or config.patience:
+        raise ConfigError("the standalone script reproduces plain cross-entropy classification; this run uses "
+                          "another task, loss or training option (L1, clipping, early stopping); export its weights "
+                          "(safetensors) and config instead")
     rows = summarize(config.layers, input_shape, num_classes)
     if config.batch_size == 1 and any(s["type"] == "BatchNorm" for s in config.layers):
         raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "
@@ -340,11 +351,13 @@ INIT_DOC = {
     "xavier": "Xavier/Glorot-uniform weights, zero biases.",
     "he": "He/Kaiming-normal weights for ReLU, N(0, 2/fan_in); zero biases.",
     "normal": "N(0, 1) weights (too large for most networks: a lesson in why init matters), zero biases.",
+    "ones": "every weight 1, zero biases (equal weights: the hidden units never become different).",
 }
 INIT_WEIGHT = {
     "xavier": "nn.init.xavier_uniform_(m.weight, generator=generator)",
     "he": 'nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)',
     "normal": "nn.init.normal_(m.weight, 0.0, 1.0, generator=generator)",
+    "ones": "nn.init.ones_(m.weight)",
 }
 
 

@@ -28,11 +28,15 @@ def predict(frozen, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
     """(probs (N, C) float32, y_true (N,) int64) of the frozen model on the split, in eval mode."""
     if split not in SPLITS:
         raise PlaygroundError(f"split: '{split}' is not one of {', '.join(SPLITS)}")
-    data, model = frozen.data, frozen.model
+    data, model, task = frozen.data, frozen.model, frozen.task
+    if task is not None and task.name != "classification":
+        raise PlaygroundError(f"this view evaluates classifiers, and this run is a {task.name} run; its metrics "
+                              f"per epoch are on the Runs page and in the run's training curves")
     X, y = (data.X_val, data.y_val) if split == "val" else (data.X_train, data.y_train)
     device = next(model.parameters()).device
     model.eval()
-    probs = [torch.softmax(model(X[i:i + EVAL_BATCH].to(device)).float(), 1).cpu()   # (B, C)
+    to_probs = task.probs if task is not None else (lambda out: torch.softmax(out, 1))
+    probs = [to_probs(model(X[i:i + EVAL_BATCH].to(device)).float()).cpu()   # (B, C)
              for i in range(0, len(X), EVAL_BATCH)]
     return torch.cat(probs).numpy(), y.numpy().astype(np.int64)
 

@@ -60,7 +60,11 @@ def activations(frozen, sample: int = 0, split: str = "val") -> View:
         arrays[f"layer_{i + 1:02d}"] = h[0].float().cpu().numpy()
         layers.append({"index": i + 1, "type": types[i] if types else type(module).__name__,
                        "shape": list(h.shape[1:])})
-    probs = torch.softmax(h[0].float(), 0).cpu().numpy()
+    task = getattr(frozen, "task", None)
+    if task is not None and task.name != "classification":
+        return View(arrays, {"epoch": frozen.epoch, "step": frozen.step, "partial": frozen.partial, "split": split,
+                             "sample": sample, "task": task.name, "layers": layers})
+    probs = (task.probs(h.float()) if task is not None else torch.softmax(h.float(), 1))[0].cpu().numpy()
     if not np.isfinite(probs).all():
         raise PlaygroundError(f"the network's output at epoch {frozen.epoch} is not finite (NaN or inf): the run "
                               f"diverged by then; pick an earlier epoch")

@@ -42,6 +42,7 @@ class Frozen:
     epoch: int                   # the snapshot's epoch (0 = the initial weights)
     step: int
     partial: bool                # taken where a Stop cut the epoch short
+    task: object = None          # the run's Task (playground.train.tasks): what its outputs mean
 
 
 def frozen_model(store: Store, run_id: str, epoch: int | None = None, device: str = "cpu") -> Frozen:
@@ -49,7 +50,8 @@ def frozen_model(store: Store, run_id: str, epoch: int | None = None, device: st
     latest), rebuilt from its config and the snapshot's weights. Raises StoreError."""
     from playground.config import RunConfig
     from playground.data import load_dataset
-    from playground.models.build import build_model
+    from playground.errors import PlaygroundError
+    from playground.train.engine import checked_rows
 
     row = store.get(run_id)
     if row is None:
@@ -57,14 +59,17 @@ def frozen_model(store: Store, run_id: str, epoch: int | None = None, device: st
     config = RunConfig.from_dict(row.config)
     weights, snap = store.load_weights(run_id, epoch)
     data = load_dataset(config.data, config.seed)
-    model, _ = build_model(config.layers, data.input_shape, data.num_classes)
+    try:
+        task, model, _ = checked_rows(config, data, device=None)
+    except PlaygroundError as e:
+        raise StoreError(f"run {run_id}'s network cannot be rebuilt by this version of the playground ({e})") from None
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
         raise StoreError(f"the snapshot of run {run_id} at epoch {snap.epoch} does not fit the run's network "
                          f"({str(e).splitlines()[0]}); the file belongs to another network") from None
     model.to(device).eval()
-    return Frozen(model, config, data, snap.epoch, snap.step, snap.partial)
+    return Frozen(model, config, data, snap.epoch, snap.step, snap.partial, task)
 
 
 __all__ = ["ENDED", "LIVE", "Frozen", "RunRow", "Snapshot", "Store", "StoreError", "default_store", "frozen_model",

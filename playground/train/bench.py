@@ -45,7 +45,21 @@ CASES = {
     "spiral MLP, batch 10": dict(data={"name": "spiral"}, layers=preset_layers("MLP", "points", 2),
                                  batch_size=10, optim={"name": "adam", "lr": 0.03}),
 }
-EPOCHS = {"MNIST small CNN, batch 64": 2, "spiral MLP, batch 10": 40}
+def _example(name: str) -> dict:
+    from playground.config import read_mapping
+
+    d = read_mapping(Path(__file__).resolve().parents[2] / "examples" / name)
+    return {k: v for k, v in d.items() if k not in ("name", "epochs")}
+
+
+CORE = tuple(CASES)                 # the cases of every section; the task cases run in section 1 only
+CASES.update({
+    "multi-Gaussian MLP regression, batch 16": _example("regression_gauss.yaml"),
+    "MNIST autoencoder 784-128-64-2, batch 64": _example("mnist_autoencoder.yaml"),
+    "tiny transformer on reverse, batch 128": _example("transformer_reverse.yaml"),
+})
+EPOCHS = {"MNIST small CNN, batch 64": 2, "spiral MLP, batch 10": 40, "multi-Gaussian MLP regression, batch 16": 20,
+          "MNIST autoencoder 784-128-64-2, batch 64": 2, "tiny transformer on reverse, batch 128": 3}
 NEIGHBOURS = {
     "a pure-Python spinner process": "while True: pass",
     "a UMAP fit process": ("import numpy as np, umap\nX = np.random.RandomState(0).rand(2000, 16)\n"
@@ -60,8 +74,25 @@ def config(name: str, epochs: int, seed: int = 0) -> RunConfig:
 def bare_loop(cfg: RunConfig) -> float:
     """What one writes by hand: returns wall seconds for training plus the per-epoch validation."""
     data = load_dataset(cfg.data, cfg.seed)
-    model, _ = build_model(cfg.layers, data.input_shape, data.num_classes)
+    model, _ = build_model(cfg.layers, data.input_shape, None, vocab=data.vocab)
     apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
+    task = cfg.task if cfg.task != "auto" else data.task
+
+    def loss_of(out, xb, yb, reduction="mean"):          # the task's usual loss, written out
+        if task == "regression":
+            return F.huber_loss(out, yb, reduction=reduction) if cfg.loss.name == "huber" else \
+                F.mse_loss(out, yb, reduction=reduction)
+        if task == "reconstruction":
+            return F.mse_loss(out, xb, reduction=reduction)
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1), reduction=reduction)
+
+    def stat_of(out, xb, yb, loss):                      # what one tracks per step besides the loss
+        if task == "regression":
+            return (out - yb).abs().sum()
+        if task == "reconstruction":
+            return loss
+        return (out.argmax(-1) == yb).sum()
+
     opt = make_optimizer(cfg.optim, model.parameters())
     X, y, Xv, yv = data.X_train, data.y_train, data.X_val, data.y_val
     n, bs = len(X), cfg.batch_size
@@ -74,16 +105,16 @@ def bare_loop(cfg: RunConfig) -> float:
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
             xb, yb = X[idx], y[idx]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
+            out = model(xb)
+            loss = loss_of(out, xb, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.detach()
-            correct += (logits.detach().argmax(1) == yb).sum()
+            correct = correct + stat_of(out.detach(), xb, yb, loss.detach())
         model.eval()
         with torch.no_grad():
-            val = sum(F.cross_entropy(model(Xv[i:i + 1024]), yv[i:i + 1024], reduction="sum").item()
+            val = sum(loss_of(model(Xv[i:i + 1024]), Xv[i:i + 1024], yv[i:i + 1024], "sum").item()
                       for i in range(0, len(Xv), 1024))
         _ = (loss_sum.item(), correct.item(), val)
     return time.perf_counter() - t0
@@ -169,7 +200,7 @@ def main(quick: bool = False) -> None:
               f"(ratio {t['bare'] / t['app']:.2f}; includes dispatch)")
 
     print("\n2. two runs at once (app path) vs the same two one after the other in the bare loop")
-    for name in CASES:
+    for name in CORE:
         cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
         seq, conc = [], []
         for _ in range(repeats):
@@ -226,7 +257,7 @@ def main(quick: bool = False) -> None:
     print("\n6. the run store's cost, worst case: one run in a thread, its writer in the same process, vs nothing "
           "recorded")
     local = Registry(max_active=1, processes=False, store=store)
-    for name in CASES:
+    for name in CORE:
         cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
         plain, recorded = [], []
         for _ in range(repeats):

@@ -14,7 +14,6 @@ import time
 import uuid
 
 import torch
-import torch.nn.functional as F
 
 from playground.config import RunConfig
 from playground.data import Dataset, load_dataset
@@ -23,7 +22,9 @@ from playground.errors import ConfigError, PlaygroundError
 from playground.models.budget import check_budget
 from playground.models.build import build_model
 from playground.models.init import apply_init
+from playground.models.blocks import Latent
 from playground.models.layers import Dropout
+from playground.train.tasks import LONG_NAMES, Task, make_task
 from playground.train.history import History
 from playground.store import policy
 from playground.train.advice import divergence_advice
@@ -49,23 +50,36 @@ def check_device(config: RunConfig) -> torch.device:
 def check(config: RunConfig, data: Dataset | None = None):
     """Validate config against its data and this machine's memory: (dataset, rows). Raises
     PlaygroundError with the fix. Builds the network on the meta device: nothing is allocated."""
-    data, _, rows = _checked_model(config, data, device="meta")
+    data, _, _, rows = _checked_model(config, data, device="meta")
     return data, rows
 
 
+def checked_rows(config: RunConfig, data: Dataset, device: str | None = "meta"):
+    """(task, model, rows): the network built for data (on the meta device: nothing allocated) and
+    checked against what its task needs at the end. Raises PlaygroundError with the fix."""
+    task = make_task(config, data)
+    model, rows = build_model(config.layers, data.input_shape, None, device=device, vocab=data.vocab)
+    task.check_output(rows)
+    return task, model, rows
+
+
 def _checked_model(config: RunConfig, data: Dataset | None, device: str | None = None):
-    """check(), also returning the model it built (default init) so prepare() need not build twice."""
+    """check(), also returning the task and the model it built (default init), so prepare() need not
+    build twice: (data, task, model, rows). The network is checked on the meta device before the
+    memory budget, and built for real only after it."""
     config.validate()
     data = data if data is not None else load_dataset(config.data, config.seed)
-    if len(data.X_train) < 2 or len(data.X_val) < 1:
+    if len(data.X_train) < 1 or len(data.X_val) < 1:
         raise ConfigError(f"data: {len(data.X_train)} training / {len(data.X_val)} validation samples are too few; "
                           f"lower the validation share or use more samples")
-    check_budget(config, data.input_shape, data.num_classes, len(data.X_train), n_val=len(data.X_val))
-    model, rows = build_model(config.layers, data.input_shape, data.num_classes, device=device)
+    task, model, rows = checked_rows(config, data)
+    check_budget(config, data.input_shape, None, len(data.X_train), n_val=len(data.X_val), vocab=data.vocab)
+    if device != "meta":
+        model, rows = build_model(config.layers, data.input_shape, None, device=device, vocab=data.vocab)
     if config.batch_size == 1 and any(l["type"] == "BatchNorm" for l in config.layers):
         raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "
                           "set batch_size to 2 or more, or remove the BatchNorm layers")
-    return data, model, rows
+    return data, task, model, rows
 
 
 def default_name(config: RunConfig) -> str:
@@ -126,21 +140,55 @@ def _restore_optimizer(ckpt: dict, opt, sched, new_sched, cfg: RunConfig, hist: 
     return sched
 
 
+CURVE_POINTS = 200              # 1-D inputs: points on the fitted curve
+
+
 @torch.no_grad()
-def decision_grid(model: torch.nn.Module, data: Dataset, device) -> dict:
-    """P(class 1) on a GRID x GRID lattice covering the 2-D data: {"xs", "ys", "p", "at"}."""
+def decision_grid(model: torch.nn.Module, data: Dataset, device, task: Task | None = None) -> dict:
+    """What the model predicts over the input space of low-dimensional data, for the live picture.
+
+    2-D inputs: a GRID x GRID lattice covering the data, {"xs", "ys", "p", "at"}; p is P(class 1) for
+    classification, the prediction for regression. 1-D inputs: {"xs", "pred", "at"} on CURVE_POINTS
+    points. `task` defaults to classification with cross-entropy."""
     X = torch.cat([data.X_train, data.X_val])
     lo, hi = X.min(0).values, X.max(0).values
     pad = (hi - lo) * 0.08
-    xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), GRID)
-    ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), GRID)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")                 # (GRID, GRID): rows follow y
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
     was_training = model.training
     model.eval()
-    probs = torch.softmax(model(pts).float(), 1)[:, 1].reshape(GRID, GRID).cpu()
-    model.train(was_training)
-    return {"xs": xs.tolist(), "ys": ys.tolist(), "p": probs.nan_to_num(0.5).tolist(), "at": time.time()}
+    values = task.grid_values if task is not None else (lambda out: torch.softmax(out, 1)[:, 1])
+    try:
+        if X.shape[1] == 1:
+            xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), CURVE_POINTS)
+            pred = values(model(xs[:, None].to(device)).float()).cpu()
+            return {"xs": xs.tolist(), "pred": pred.nan_to_num(0.0).tolist(), "at": time.time()}
+        xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), GRID)
+        ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), GRID)
+        gx, gy = torch.meshgrid(xs, ys, indexing="xy")                 # (GRID, GRID): rows follow y
+        pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
+        p = values(model(pts).float()).reshape(GRID, GRID).cpu()
+    finally:
+        model.train(was_training)
+    return {"xs": xs.tolist(), "ys": ys.tolist(), "p": p.nan_to_num(0.5).tolist(), "at": time.time()}
+
+
+class _EarlyStop:
+    """Early stopping on the validation loss: remembers the best epoch's weights (a CPU copy)."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.best_epoch, self.best_state = patience, math.inf, 0, None
+
+    def update(self, epoch: int, val_loss: float, model: torch.nn.Module) -> bool:
+        """Record an epoch's validation loss; True when the run should stop."""
+        if val_loss < self.best:
+            self.best, self.best_epoch, self.best_state = val_loss, epoch, _cpu_copy(model.state_dict())
+            return False
+        return epoch - self.best_epoch >= self.patience
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+    def load(self, state: dict) -> None:
+        self.best, self.best_epoch, self.best_state = state["best"], state["best_epoch"], state["best_state"]
 
 
 class Run:
@@ -174,7 +222,7 @@ class Run:
         """Resolve the device, load data (unless given), build and initialise the model, or load
         it from checkpoint. Raises PlaygroundError."""
         cfg = self.config
-        self.data, model, self.rows = _checked_model(cfg, data)
+        self.data, self.task, model, self.rows = _checked_model(cfg, data)
         self.device = check_device(cfg)
         apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
         self._dropout_gen = torch.Generator(self.device).manual_seed(cfg.seed + 2)
@@ -186,8 +234,9 @@ class Run:
             self._resume = checkpoint
         self.model = model.to(self.device)
         for m in self.model.modules():
-            if isinstance(m, Dropout):
+            if isinstance(m, (Dropout, Latent)):
                 m.generator = self._dropout_gen
+        self.task.prepare(self.model, self.device)
         self.optimizer = make_optimizer(cfg.optim, self.model.parameters())
 
     def start(self) -> None:
@@ -228,7 +277,7 @@ class Run:
 
     # ----------------------------------------------------------------- training
     def _train(self) -> None:
-        cfg, dev, model, opt = self.config, self.device, self.model, self.optimizer
+        cfg, dev, model, opt, task = self.config, self.device, self.model, self.optimizer, self.task
         X, y = self.data.X_train.to(dev), self.data.y_train.to(dev)
         n, bs, epochs = len(X), cfg.batch_size, cfg.epochs
         if n % bs == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -242,6 +291,10 @@ class Run:
         sched = make_scheduler(cfg.schedule, opt, steps_per_epoch, epochs)
         autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
         snap_at = set(policy.plan(epochs, self.snapshot_budget))
+        l1, clip = cfg.l1, cfg.clip_norm
+        l1_params = [p for p in model.parameters() if p.dim() > 1] if l1 else []   # weights, not biases
+        params = [p for p in model.parameters()]
+        early = _EarlyStop(cfg.patience) if cfg.patience else None
 
         hist = self.history
         resume, first_epoch, pos = self._resume, 1, 0
@@ -254,6 +307,8 @@ class Run:
             if scaler is not None and resume.get("scaler"):
                 scaler.load_state_dict(resume["scaler"])
             order.set_state(resume["rng"]["order"])
+            if early is not None and resume.get("early"):
+                early.load(resume["early"])
             self._resume = None
         elif 0 in snap_at:
             self._snapshot(0, 0, False)                             # the initial weights
@@ -267,31 +322,38 @@ class Run:
             epoch_order = order.get_state()                         # to redraw this epoch's order on resume
             perm = torch.randperm(len(X), generator=order)[:n].to(dev)   # same order as without BatchNorm
             loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), dtype=torch.long, device=dev)
+            sums = 0                                                # the task's detached per-step sums
             if resume is not None and epoch == first_epoch and pos:
                 loss_sum += resume["acc"]["loss_sum"].to(dev)
-                correct += resume["acc"]["correct"].to(dev)
+                sums = resume["acc"].get("sums", resume["acc"].get("correct")).to(dev)
             start_i, pos, nxt = pos, 0, n
             for i in range(start_i, n, bs):
                 idx = perm[i:i + bs]
-                xb, yb = X[idx], y[idx]                             # (B, ...) and (B,)
+                xb, yb = X[idx], y[idx]                             # (B, ...) and (B, ...)
+                target = task.target(xb, yb)
                 with autocast():
-                    logits = model(xb)                              # (B, classes)
-                    loss = F.cross_entropy(logits, yb)
+                    out = model(xb)                                 # (B, ...) what the task scores
+                    loss = task.loss(out, target, model)
+                    total = loss + l1 * sum(p.abs().sum() for p in l1_params) if l1 else loss
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
-                    scaler.scale(loss).backward()
+                    scaler.scale(total).backward()
+                    if clip:
+                        scaler.unscale_(opt)
+                        torch.nn.utils.clip_grad_norm_(params, clip)
                     scaler.step(opt)
                     scaler.update()
                 else:
-                    loss.backward()
+                    total.backward()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(params, clip)
                     opt.step()
                 if sched is not None:
                     sched.step()
-                loss = loss.detach()
+                loss = loss.detach()                                # the task's loss, without the L1 term
                 pending.append(loss)
                 loss_sum += loss
-                correct += (logits.detach().argmax(1) == yb).sum()
+                sums = sums + task.step_sums(out, target, loss)
                 step += 1
                 samples += len(idx)
                 if self._stop.is_set():
@@ -309,18 +371,30 @@ class Run:
                 return
             pending = []
             steps_done = step - (epoch - 1) * steps_per_epoch
-            val_loss, val_acc = self.evaluate(self.data.X_val, self.data.y_val)
+            val = self.evaluate(self.data.X_val, self.data.y_val)
+            val_loss = val["loss"]
+            sums_t = sums if isinstance(sums, torch.Tensor) else torch.zeros(())
             record = {"epoch": epoch, "train_loss": loss_sum.item() / max(steps_done, 1),
-                      "train_acc": correct.item() / max(min(n, steps_done * bs), 1),
-                      "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
+                      **{f"train_{k}": v for k, v in task.train_metrics(
+                          sums_t, steps_done, min(n, steps_done * bs)).items()},
+                      **{f"val_{k}": v for k, v in val.items()}, "lr": opt.param_groups[0]["lr"],
                       "time_s": time.perf_counter() - t_start, "samples": samples, "step": step}
             if not completed:
                 record["partial"] = True
+            stop_early = early is not None and completed and math.isfinite(val_loss) and early.update(
+                epoch, val_loss, model)
+            if stop_early:                                          # the record says where the weights came from
+                record["restored_epoch"] = early.best_epoch
             hist.add_epoch(record)
             if not math.isfinite(val_loss):
                 self._diverged(step, epoch, f"the validation loss reached {val_loss:.3g}")
                 return
-            if completed and epoch in snap_at:
+            if stop_early:
+                model.load_state_dict(early.best_state)
+                last = True
+                if self.data.kind in ("points", "curve"):
+                    hist.update(boundary=self.decision_grid())
+            if completed and epoch in snap_at and not stop_early:
                 self._snapshot(epoch, step, False)
             elif last:                                              # the final weights, wherever it ended
                 self._snapshot(epoch, step, not completed)
@@ -328,21 +402,30 @@ class Run:
                 t0 = time.perf_counter()
                 if completed:                                       # resume at the next epoch's start
                     at = dict(epoch=epoch + 1, pos=0, order_state=order.get_state(),
-                              loss_sum=torch.zeros(()), correct=torch.zeros((), dtype=torch.long))
+                              loss_sum=torch.zeros(()), sums=torch.zeros(()))
                 else:                                               # resume inside this epoch
-                    at = dict(epoch=epoch, pos=nxt, order_state=epoch_order, loss_sum=loss_sum, correct=correct)
-                hist.add_checkpoint(self.checkpoint(step=step, samples=samples, elapsed=time.perf_counter() - t_start,
-                                                    sched=sched, scaler=scaler, **at))
+                    at = dict(epoch=epoch, pos=nxt, order_state=epoch_order, loss_sum=loss_sum, sums=sums_t)
+                ckpt = self.checkpoint(step=step, samples=samples, elapsed=time.perf_counter() - t_start,
+                                       sched=sched, scaler=scaler, **at)
+                if early is not None:
+                    ckpt["early"] = early.state()
+                hist.add_checkpoint(ckpt)
                 cost = time.perf_counter() - t0                     # keep checkpoints under ~5% of the time
                 next_ckpt = time.perf_counter() + max(CHECKPOINT_EVERY, 20 * cost)
             if stopping:
                 where = f"in epoch {epoch} (step {step})" if not completed else f"after epoch {epoch} (step {step})"
                 hist.update(status="stopped", message=f"stopped by the user {where}")
                 return
+            if stop_early:
+                b = early.best_epoch
+                hist.update(status="finished", message=(
+                    f"stopped early after epoch {epoch}: the validation loss had not improved for {early.patience} "
+                    f"epochs; the weights were restored to epoch {b}'s (validation loss {early.best:.4g})"))
+                return
         hist.update(status="finished", message=f"finished {epochs} epochs in {time.perf_counter() - t_start:.1f} s")
 
     def checkpoint(self, epoch: int, pos: int, order_state: torch.Tensor, loss_sum: torch.Tensor,
-                   correct: torch.Tensor, step: int, samples: int, elapsed: float, sched=None, scaler=None) -> dict:
+                   sums: torch.Tensor, step: int, samples: int, elapsed: float, sched=None, scaler=None) -> dict:
         """Everything a resume needs, as CPU copies: model, optimizer, scheduler and scaler states, the
         data-order generator's state at the start of the epoch in progress and the position in it,
         the dropout generator, the epoch's running sums, and the counters."""
@@ -353,7 +436,7 @@ class Run:
             "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": {"order": order_state.clone(), "dropout": self._dropout_gen.get_state().clone()},
             "acc": {"loss_sum": loss_sum.detach().to("cpu", copy=True),
-                    "correct": correct.detach().to("cpu", copy=True)},
+                    "sums": sums.detach().to("cpu", copy=True)},
             "position": {"epoch": epoch, "pos": pos, "step": step, "samples": samples, "elapsed": elapsed,
                          "blowup": self._blowup, "epochs_total": self.config.epochs,
                          "schedule": self.config.schedule.name, "batch_size": self.config.batch_size},
@@ -379,7 +462,7 @@ class Run:
         eta = elapsed * (total - step) / step if step else None
         fields = {"progress": {"epoch": epoch, "step": step, "samples": samples, "samples_per_s": rate,
                                "elapsed_s": elapsed, "eta_s": eta}}
-        if self.data.kind == "points" and (boundary or self.history.boundary is None
+        if self.data.kind in ("points", "curve") and (boundary or self.history.boundary is None
                                            or time.time() - self.history.boundary["at"] > BOUNDARY_EVERY):
             fields["boundary"] = self.decision_grid()
         self.history.update(**fields)
@@ -400,31 +483,29 @@ class Run:
         return self.history.weights()
 
     # ----------------------------------------------------------------- evaluation
-    @torch.no_grad()
-    def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) of the current model on X, y, in eval mode."""
-        model, was_training = self.model, self.model.training
-        model.eval()
-        loss, correct = 0.0, 0
-        for i in range(0, len(X), EVAL_BATCH):
-            xb, yb = X[i:i + EVAL_BATCH].to(self.device), y[i:i + EVAL_BATCH].to(self.device)
-            logits = model(xb).float()
-            loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(1) == yb).sum().item()
-        model.train(was_training)
-        return loss / len(X), correct / len(X)
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor) -> dict:
+        """{"loss", and the task's metrics} of the current model on X, y, in eval mode."""
+        return self.task.evaluate(self.model, X, y, self.device)
 
     def decision_grid(self) -> dict:
-        return decision_grid(self.model, self.data, self.device)
+        return decision_grid(self.model, self.data, self.device, self.task)
 
     # ----------------------------------------------------------------- summary
     def result(self) -> dict:
         """The summary the CLI prints last: status, epochs, losses, accuracy, samples/s."""
         snap = self.history.snapshot()
         last = snap["epochs"][-1] if snap["epochs"] else {}
-        return {"status": snap["status"], "message": snap["message"], "epochs": len(snap["epochs"]),
-                "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_acc"),
-                "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_acc"),
-                "samples_per_s": round(snap["progress"]["samples_per_s"], 1),
-                "steps": snap["progress"]["step"], "time_s": round(snap["progress"]["elapsed_s"], 3),
-                "diverged_at": snap["diverged_at"]}
+        out = {"status": snap["status"], "message": snap["message"], "epochs": len(snap["epochs"]),
+               "task": self.task.name if getattr(self, "task", None) else None,
+               "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_acc"),
+               "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_acc")}
+        for key, value in last.items():                     # the task's metrics: val_r2, val_token_accuracy, ...
+            split, _, metric = key.partition("_")
+            if split in ("train", "val") and metric not in ("loss", "acc", "epoch"):
+                out[f"{split}_{LONG_NAMES.get(metric, metric)}"] = value
+        out.update({"samples_per_s": round(snap["progress"]["samples_per_s"], 1),
+                    "steps": snap["progress"]["step"], "time_s": round(snap["progress"]["elapsed_s"], 3),
+                    "diverged_at": snap["diverged_at"]})
+        if "restored_epoch" in last:
+            out["stopped_early_at"], out["restored_epoch"] = last["epoch"], last["restored_epoch"]
+        return out

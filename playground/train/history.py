@@ -124,13 +124,14 @@ class History:
             out["steps"] = list(zip(self.step_x[s0:], self.step_loss[s0:]))
             out["marks"] = self.marks[m0:]
             out["epochs"] = copy.deepcopy(self.epochs[cursor["epochs"]:])
-            accs = [e["val_acc"] for e in self.epochs if e.get("val_acc") is not None]
+            key = "val_token_acc" if self.epochs and "val_token_acc" in self.epochs[0] else "val_acc"
+            accs = [e[key] for e in self.epochs if e.get(key) is not None]
             last = self.epochs[-1] if self.epochs else {}
             out["fields"] = {"status": self.status, "message": self.message, "note": self.note,
                              "progress": dict(self.progress), "diverged_at": self.diverged_at,
                              "epochs_done": sum(1 for e in self.epochs if not e.get("partial")),
                              "best_val_acc": max(accs) if accs else None,
-                             "final_val_acc": last.get("val_acc"), "final_val_loss": last.get("val_loss")}
+                             "final_val_acc": last.get(key), "final_val_loss": last.get("val_loss")}
             new = {"step_gen": self.step_gen, "steps": len(self.step_x), "mark_gen": self.mark_gen,
                    "marks": len(self.marks), "epochs": len(self.epochs), "version": self.version}
         return new, out

@@ -40,6 +40,12 @@ class StoredRun:
         return load_dataset(self.config.data, self.config.seed)
 
     @functools.cached_property
+    def task(self):
+        from playground.train.tasks import make_task
+
+        return make_task(self.config, self.data)
+
+    @functools.cached_property
     def history(self) -> History:
         r = self.row
         h = History.restore(self.store.metrics(r.id), r.status, r.message, r.note, r.progress, r.diverged_at,
@@ -49,7 +55,7 @@ class StoredRun:
                 from playground.store import frozen_model
 
                 f = frozen_model(self.store, r.id)
-                h.boundary = decision_grid(f.model, f.data, "cpu")
+                h.boundary = decision_grid(f.model, f.data, "cpu", f.task)
             except (PlaygroundError, OSError):
                 pass
         return h
@@ -71,7 +77,7 @@ class StoredRun:
 def _points_sets() -> frozenset:
     from playground.data import DATASETS
 
-    return frozenset(n for n, s in DATASETS.items() if s.kind == "points")
+    return frozenset(n for n, s in DATASETS.items() if s.kind in ("points", "curve"))
 
 
 class Registry:

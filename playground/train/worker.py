@@ -338,7 +338,10 @@ class ProcessRun(Run):
         checkpoint (to resume from) goes to the worker with the job."""
         from playground.train.engine import check
 
+        from playground.train.tasks import make_task
+
         self.data, self.rows = check(self.config, data)
+        self.task = make_task(self.config, self.data)
         self.device = check_device(self.config)
         self._checkpoint = checkpoint
 

@@ -5,6 +5,7 @@ all of its subprocesses at once (as many in parallel as there are CPUs) and each
 own. A few extra cases call main() in-process, where the imports are already paid for.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def test_check_prints_the_table_and_the_parameter_total(cli):
     p = cli("check mnist")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
-    assert lines[0].split() == ["data:", "mnist_subset", "input", "1x28x28", "(CxHxW)", "10", "classes",
+    assert lines[0].split()[:12] == ["data:", "mnist_subset", "input", "1x28x28", "(CxHxW)", "10", "classes",
                                 "4000", "train", "/", "1000", "validation"]
     rows = [line.split() for line in lines[2:-1]]
     assert [r[0] for r in rows] == [str(i) for i in range(1, 9)]
@@ -120,7 +121,10 @@ def test_every_example_trains(cli, name):
     result = last_json(p.stdout)
     assert result["status"] == "finished", result
     assert result["epochs"] == epochs
-    assert result["train_loss"] > 0 and 0 <= result["val_accuracy"] <= 1
+    assert result["train_loss"] > 0 and math.isfinite(result["val_loss"])
+    headline = {"classification": "val_accuracy", "regression": "val_mae", "reconstruction": "val_recon",
+                "sequence": "val_token_accuracy"}[result["task"]]
+    assert result[headline] >= 0 and (headline == "val_mae" or headline == "val_recon" or result[headline] <= 1)
     assert any(line.startswith(f"epoch {epochs:>3}/{epochs}  train loss") for line in p.stdout.splitlines())
 
 
@@ -175,8 +179,9 @@ def test_datasets_lists_every_data_set(capsys):
     assert main(["datasets"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(DATASETS)
-    assert lines[0].split()[1:3] == ["points", "offline"]
-    assert [line.split()[2] for line in lines if line.startswith("mnist ")] == ["files/online"]
+    assert lines[0].split()[1:4] == ["points", "classification", "offline"]
+    assert [line.split()[3] for line in lines if line.startswith("mnist ")] == ["files/online"]
+    assert [line.split()[1:3] for line in lines if line.startswith("reverse ")] == [["tokens", "sequence"]]
 
 
 def test_a_command_is_required(capsys):

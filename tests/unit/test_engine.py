@@ -105,8 +105,8 @@ def test_epoch_records_and_result_are_consistent():
                                    rtol=1e-6, atol=0)
         assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1
         assert e["lr"] == 0.01
-    val_loss, val_acc = run.evaluate(run.data.X_val, run.data.y_val)
-    assert (epochs[-1]["val_loss"], epochs[-1]["val_acc"]) == (val_loss, val_acc)
+    ev = run.evaluate(run.data.X_val, run.data.y_val)
+    assert (epochs[-1]["val_loss"], epochs[-1]["val_acc"]) == (ev["loss"], ev["acc"])
     assert result["status"] == "finished" and result["message"].startswith("finished 3 epochs in")
     assert (result["epochs"], result["steps"], result["diverged_at"]) == (3, 30, None)
     assert (result["train_loss"], result["val_loss"], result["val_accuracy"]) == \
@@ -149,7 +149,8 @@ def test_evaluate_with_zero_weights_gives_log_2_and_the_class_0_share():
     with torch.no_grad():
         run.model[0].weight.zero_()
         run.model[0].bias.zero_()
-    loss, acc = run.evaluate(run.data.X_val, run.data.y_val)
+    ev = run.evaluate(run.data.X_val, run.data.y_val)
+    loss, acc = ev["loss"], ev["acc"]
     torch.testing.assert_close(loss, math.log(2), rtol=0, atol=1e-6)
     # equal logits: argmax picks class 0
     assert acc == (run.data.y_val == 0).sum().item() / len(run.data.y_val)
@@ -185,9 +186,9 @@ def test_every_optimizer_changes_the_weights_and_lowers_the_loss(name):
     run = Run(cfg)
     run.prepare()
     before = {k: v.clone() for k, v in run.model.state_dict().items()}
-    loss_before, _ = run.evaluate(run.data.X_train, run.data.y_train)
+    loss_before = run.evaluate(run.data.X_train, run.data.y_train)["loss"]
     assert run.run()["status"] == "finished"
-    loss_after, _ = run.evaluate(run.data.X_train, run.data.y_train)
+    loss_after = run.evaluate(run.data.X_train, run.data.y_train)["loss"]
     for k, v in run.model.state_dict().items():
         assert not torch.equal(v, before[k]), k
     assert loss_after < 0.9 * loss_before
