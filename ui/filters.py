@@ -34,8 +34,11 @@ def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
 def input_panel(arrays: dict, s: dict) -> None:
     left, right = st.columns([1, 2])
     with left:
-        st.image(input_image(arrays["input"]), caption=f"validation example {s['sample']} · true class {s['true']}",
-                 width=168)
+        st.image(input_image(arrays["input"]), width=168, caption=f"validation example {s['sample']}"
+                 + (f" · true class {s['true']}" if "true" in s else ""))
+    if "probs" not in arrays:                                   # an autoencoder: its output is drawn below
+        right.caption(f"A {s['task']} run: the network's output is the last map below")
+        return
     with right:
         verdict = "right" if s["predicted"] == s["true"] else "wrong"
         st.caption(f"Predicted **{s['predicted']}** ({s['confidence']:.0%}, {verdict}); orange: the true class")

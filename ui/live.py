@@ -36,21 +36,53 @@ def live_panel(run_id: str | None, data=None) -> None:
 
 
 def preview(data) -> None:
-    from playground.viz.curves import boundary_image, step_loss_chart
+    from playground.viz.curves import step_loss_chart
 
     left, right = st.columns(2)
     with left:
         st.caption("Training loss per step: it is drawn here as the run trains")
         vega(step_loss_chart([], []))
-    if data.kind == "points":
+    if data.kind in ("points", "curve"):
         with right:
-            st.caption("The data: orange is class 0, blue class 1. Dots: training points; rings: validation points")
-            st.image(boundary_image(None, data.X_train, data.y_train, data.X_val, data.y_val), width=380)
+            picture(data, None, data.task, preview=True)
+
+
+def _scale(data) -> float:
+    """Regression pictures: the largest |target|, so predictions and targets share one colour scale."""
+    return max(float(data.y_train.abs().max()), float(data.y_val.abs().max()), 1e-6)
+
+
+def picture(data, grid: dict | None, task: str, preview: bool = False) -> None:
+    """The data and what the model predicts over it: a decision boundary (2-D classification), a
+    prediction heatmap (2-D regression) or the fitted curve (1-D)."""
+    from playground.viz.curves import boundary_image, fit_chart
+
+    d = data
+    if d.kind == "curve":
+        st.caption("The data and the fitted function: dots are the points (blue: training, red: validation)"
+                   + ("" if preview else "; the line is the network's prediction"))
+        vega(fit_chart(grid, d.X_train, d.y_train, d.X_val, d.y_val))
+    elif task == "regression":
+        st.caption(("The data" if preview else "Prediction (background) and targets (dots)") + ": orange is "
+                   f"negative, blue positive, on one scale (±{_scale(d):.2g}). Dots: training points; rings: "
+                   "validation points")
+        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val, scale=_scale(d)), width=380)
+    else:
+        st.caption("The data: orange is class 0, blue class 1. Dots: training points; rings: validation points"
+                   if preview else "Decision boundary: orange is class 0, blue class 1; the background shades "
+                   "from orange to blue with P(class 1). Dots: training points; rings: validation points")
+        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val), width=380)
+
+
+def _value(key: str, v: float) -> str:
+    from playground.train.tasks import PERCENT
+
+    return f"{v:.1%}" if key in PERCENT else f"{v:.4f}" if key in ("loss", "recon") else f"{v:.3f}"
 
 
 def draw(run, snap: dict) -> None:
     # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
-    from playground.viz.curves import boundary_image, epoch_chart, lr_chart, step_loss_chart
+    from playground.viz.curves import epoch_chart, lr_chart, step_loss_chart
 
     p, status = snap["progress"], snap["status"]
     done = p["step"] / p["steps"] if p["steps"] else 0.0
@@ -75,13 +107,19 @@ def draw(run, snap: dict) -> None:
     m = st.columns(4)
     step_loss = snap["step_loss"][-1] if snap["step_loss"] else None
     m[0].metric("training loss (last step)", f"{step_loss:.4f}" if step_loss is not None else "–")
-    for col, key, label in ((m[1], "val_loss", "validation loss"), (m[2], "val_acc", "validation accuracy")):
-        value = f"{last[key]:.4f}" if last and key == "val_loss" else f"{last[key]:.1%}" if last else "–"
+    from playground.train.tasks import METRIC_LABELS
+
+    task, metric = run.task.name, run.task.headline
+    metric_label = f"validation {METRIC_LABELS[metric]}"
+    for col, key, label in ((m[1], "loss", "validation loss"), (m[2], metric, metric_label)):
+        v = last.get(f"val_{key}") if last else None
         delta = None
-        if last and prev:
-            d = last[key] - prev[key]
-            delta = f"{d:+.4f}" if key == "val_loss" else f"{d:+.1%}"
-        col.metric(label, value, delta, delta_color="inverse" if key == "val_loss" else "normal")
+        if v is not None and prev and prev.get(f"val_{key}") is not None:
+            delta = _value(key, v - prev[f"val_{key}"])
+            delta = delta if delta.startswith("-") else "+" + delta
+        lower_better = key == "loss" or key == metric and not run.task.higher_better
+        col.metric(label, _value(key, v) if v is not None else "–", delta,
+                   delta_color="inverse" if lower_better else "normal")
     m[3].metric("learning rate", f"{last['lr']:.3g}" if last else f"{run.config.optim.lr:.3g}")
 
     opts = st.columns([1, 1, 3])
@@ -95,20 +133,21 @@ def draw(run, snap: dict) -> None:
         if run.config.schedule.name != "constant":
             st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
             vega(lr_chart(snap["marks"]))
+    drawn = run.data.kind in ("points", "curve")
     with right:
-        if run.data.kind == "points":
-            st.caption("Decision boundary: orange is class 0, blue class 1; the background shades from orange to "
-                       "blue with P(class 1). Dots: training points; rings: validation points")
-            d = run.data
-            st.image(boundary_image(snap["boundary"], d.X_train, d.y_train, d.X_val, d.y_val), width=380)
+        if drawn:
+            picture(run.data, snap["boundary"], task)
         else:
-            st.caption("Accuracy per epoch")
-            vega(epoch_chart(epochs, "acc"))
+            st.caption(f"{metric_label.replace('validation ', '').capitalize()} per epoch")
+            vega(epoch_chart(epochs, metric))
     left, right = st.columns(2)
     with left:
         st.caption("Loss per epoch (train: mean over the epoch's steps; validation: at epoch end)")
         vega(epoch_chart(epochs, "loss"))
     with right:
-        if run.data.kind == "points":
-            st.caption("Accuracy per epoch")
-            vega(epoch_chart(epochs, "acc"))
+        if drawn:
+            st.caption(f"{metric_label.replace('validation ', '').capitalize()} per epoch")
+            vega(epoch_chart(epochs, metric))
+        elif task == "regression":
+            st.caption("Mean absolute error per epoch")
+            vega(epoch_chart(epochs, "mae"))

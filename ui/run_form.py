@@ -15,13 +15,16 @@ from ui.state import keep, me
 LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 BATCHES = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024]
 DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
-INITS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "normal": "N(0, 1)"}
+INITS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "normal": "N(0, 1)",
+         "ones": "every weight 1 (no symmetry breaking)"}
 
 
 FORM = {"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
         "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
         "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
-        "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0}
+        "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0, "standardize": True, "function": "sine",
+        "seq_len": 8, "vocab": 10, "task": "auto", "loss": "auto", "label_smoothing": 0.0, "class_weights": "none",
+        "kl_weight": 1.0, "l1": 0.0, "clip_norm": 0.0, "patience": 0}
 DRAFTED = (*FORM, "seed", "settings_kind", "net_kind", "net_edited")     # what a draft keeps, with the layers
 
 
@@ -71,7 +74,8 @@ def save_draft() -> None:
 def data_config() -> dict:
     s = st.session_state
     return {"name": s.data_name, "noise": s.noise, "n_samples": s.n_samples, "val_fraction": s.val_pct / 100,
-            "max_train": s.max_train, "data_dir": s.data_dir, "download": s.download}
+            "max_train": s.max_train, "data_dir": s.data_dir, "download": s.download, "standardize": s.standardize,
+            "function": s.function, "seq_len": s.seq_len, "vocab": s.vocab}
 
 
 def load_preset() -> None:
@@ -85,23 +89,34 @@ def load_preset() -> None:
 
 # Settings that train well per kind of data (TensorFlow Playground's for the 2-D toys).
 SUGGESTED = {"points": {"lr": 0.03, "batch_size": 10, "epochs": 100},
-             "image": {"lr": 0.003, "batch_size": 64, "epochs": 5}}
+             "curve": {"lr": 0.01, "batch_size": 10, "epochs": 300},
+             "table": {"lr": 0.003, "batch_size": 32, "epochs": 30},
+             "image": {"lr": 0.003, "batch_size": 64, "epochs": 5},
+             "tokens": {"lr": 0.003, "batch_size": 128, "epochs": 20, "n_samples": 4000}}
+KIND_WORDS = {"points": "2-D points", "curve": "1-D curves", "table": "tables", "image": "images",
+              "tokens": "token sequences"}
 
 
 def data_changed() -> None:
     """Switching between points and images: suggest settings that fit the new kind of data, and
     load the fitting preset unless the user has edited the network."""
-    kind = DATASETS[st.session_state.data_name].kind
-    if st.session_state.get("settings_kind", "points") == kind:
+    s = st.session_state
+    s.loss = "auto"                         # losses belong to a task; "auto" is every task's usual one
+    if s.task != "reconstruction" or DATASETS[s.data_name].kind == "tokens":
+        s.task = "auto"
+    kind = DATASETS[s.data_name].kind
+    if s.get("settings_kind", "points") == kind:
         return
-    st.session_state.settings_kind = kind
-    st.session_state.update(SUGGESTED[kind])
+    s.settings_kind = kind
+    s.update(SUGGESTED[kind])
     note = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in SUGGESTED[kind].items())
-    if st.session_state.net_kind != kind and not st.session_state.net_edited:
-        st.session_state.preset = "MLP" if kind == "points" else "Small CNN"
+    if s.net_kind != kind and not s.net_edited and kind in ("points", "image", "table"):
+        s.preset = "Small CNN" if kind == "image" else "MLP"
         load_preset()
-        note += f", the {st.session_state.preset} preset"
-    st.toast(f"Settings for {'2-D points' if kind == 'points' else 'images'}: {note}")
+        note += f", the {s.preset} preset"
+    elif s.net_kind != kind and kind in ("tokens", "curve"):
+        note += "; load an example that fits (Examples, above the form)"
+    st.toast(f"Settings for {KIND_WORDS[kind]}: {note}")
 
 
 def config_uploaded() -> None:
@@ -126,12 +141,52 @@ def apply_config(cfg: RunConfig) -> None:
              momentum=o.momentum, weight_decay=o.weight_decay, batch_size=cfg.batch_size, epochs=cfg.epochs,
              init=cfg.init, seed=cfg.seed, settings_kind=DATASETS[d.name].kind, schedule=cfg.schedule.name,
              sched_gamma=cfg.schedule.gamma, sched_step=cfg.schedule.step_epochs,
-             warmup_epochs=cfg.schedule.warmup_epochs)
+             warmup_epochs=cfg.schedule.warmup_epochs, standardize=d.standardize, function=d.function,
+             seq_len=d.seq_len, vocab=d.vocab, task=cfg.task, loss=cfg.loss.name,
+             label_smoothing=cfg.loss.label_smoothing, class_weights=cfg.loss.class_weights,
+             kl_weight=cfg.loss.kl_weight, l1=cfg.l1, clip_norm=cfg.clip_norm, patience=cfg.patience)
     for key, options in (("batch_size", BATCHES), ("weight_decay", DECAYS)):
         if s[key] not in options:           # the sliders offer fixed steps: take the nearest one
             s[key] = min(options, key=lambda v: abs(v - s[key]))
     set_layers(cfg.layers, DATASETS[d.name].kind)
     st.session_state.net_edited = True
+
+
+def _examples() -> dict:
+    """{title: (path, what its opening comment says)} for the configs in examples/."""
+    from pathlib import Path
+
+    out = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.y*ml")):
+        text = path.read_text(encoding="utf-8")
+        about = " ".join(l.lstrip("# ").strip() for l in text.splitlines() if l.startswith("#"))
+        out[(yaml.safe_load(text) or {}).get("name") or path.stem] = (path, about)
+    return out
+
+
+EXAMPLES = _examples()
+
+
+def load_example() -> None:
+    """Load example button: the whole config of the chosen example into the form."""
+    from playground.config import load_config
+
+    try:
+        apply_config(load_config(EXAMPLES[st.session_state.example][0]))
+        st.session_state.upload_error = None
+    except PlaygroundError as e:
+        st.session_state.upload_error = f"example '{st.session_state.example}' cannot be loaded: {e}"
+
+
+def make_form_task(data):
+    """The task the form's settings train on data (raises PlaygroundError: e.g. a loss of another task)."""
+    from playground.config import LossConfig
+    from playground.train.tasks import make_task
+
+    s = st.session_state
+    loss = LossConfig(name=s.loss, label_smoothing=s.label_smoothing, class_weights=s.class_weights,
+                      kl_weight=s.kl_weight)
+    return make_task(RunConfig(task=s.task, loss=loss), data)
 
 
 def build_config() -> RunConfig:
@@ -141,7 +196,10 @@ def build_config() -> RunConfig:
         "optim": {"name": s.optim, "lr": s.lr, "momentum": s.momentum, "weight_decay": s.weight_decay},
         "schedule": {"name": s.schedule, "gamma": s.sched_gamma, "step_epochs": s.sched_step,
                      "warmup_epochs": s.warmup_epochs},
-        "init": s.init, "seed": s.seed, "device": s.device, "amp": s.amp})
+        "init": s.init, "seed": s.seed, "device": s.device, "amp": s.amp, "task": s.task,
+        "loss": {"name": s.loss, "label_smoothing": s.label_smoothing, "class_weights": s.class_weights,
+                 "kl_weight": s.kl_weight},
+        "l1": s.l1, "clip_norm": s.clip_norm, "patience": s.patience})
 
 
 def start_run() -> None:

@@ -2,25 +2,33 @@
 import numpy as np
 import streamlit as st
 
-from playground.config import MAX_EPOCHS, DataConfig
+from playground.config import LOSSES, MAX_EPOCHS, DataConfig
 from playground.data import DATASETS, load_dataset
+from playground.data.regression import FUNCTIONS
 from playground.device import available_devices
 from playground.errors import PlaygroundError
 from playground.models import PRESETS, summarize_partial
 from playground.models.build import shape_text
 from playground.train import REGISTRY
 from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS
+from playground.train.tasks import LOSS_LABELS, output_text
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
 from ui.run_actions import resume_controls, show_error
-from ui.run_form import (BATCHES, DECAYS, INITS, build_config, config_uploaded, data_changed, data_config,
-                         load_preset, lr_options, save_draft, start_run)
+from ui.run_form import (BATCHES, DECAYS, EXAMPLES, INITS, build_config, config_uploaded, data_changed, data_config,
+                         load_example, load_preset, lr_options, make_form_task, save_draft, start_run)
 from ui.state import mine
 
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
 
+a, b, c = st.columns([3, 1, 2], vertical_alignment="bottom")
+a.selectbox("Example", list(EXAMPLES), key="example", index=None, placeholder="Start from an example…",
+            help="\n".join(f"- **{k}**: {v[1]}" for k, v in EXAMPLES.items()))
+b.button("Load example", on_click=load_example, disabled=not st.session_state.get("example"), width="stretch")
+if st.session_state.get("example"):
+    c.caption(EXAMPLES[st.session_state.example][1])
 with st.expander("Load a config file", icon=":material/upload_file:"):
     st.file_uploader("A run config (.json or .yaml), e.g. one downloaded with 'Config (JSON)' or from examples/",
                      type=["json", "yaml", "yml"], key="config_upload", on_change=config_uploaded)
@@ -35,11 +43,28 @@ with col_data:
                  on_change=data_changed)
     spec = DATASETS[st.session_state.data_name]
     st.caption(spec.about)
-    if spec.kind == "points":
+    if "function" in spec.knobs:
+        st.selectbox("Function", list(FUNCTIONS), key="function", format_func=lambda f: FUNCTIONS[f][0])
+    if "noise" in spec.knobs:
         st.slider("Noise", 0.0, 0.5, step=0.05, key="noise")
-        st.slider("Points", 100, 2000, step=100, key="n_samples")
-    else:
+        st.slider("Points", 20 if spec.kind == "curve" else 100, 2000, step=20 if spec.kind == "curve" else 100,
+                  key="n_samples")
+    elif "seq_len" in spec.knobs:
+        st.slider("Sequence length", 4, 32, key="seq_len")
+        st.slider("Vocabulary (distinct tokens)", 4, 64, key="vocab")
+        st.number_input("Sequences", 100, 100_000, step=500, key="n_samples",
+                        help="these tasks train well from about 4,000 sequences")
+    elif "max_train" in spec.knobs:
         st.number_input("Max training samples (0 = all)", 0, 100_000, step=500, key="max_train")
+    if "standardize" in spec.knobs:
+        st.toggle("Standardise inputs", key="standardize",
+                  help="scale each input column to mean 0 and standard deviation 1, with statistics from the "
+                       "training split only; switch it off to see what unscaled inputs do to training")
+    if spec.kind in ("image", "points", "table", "curve"):
+        st.radio("Task", ["auto", "reconstruction"], key="task", horizontal=True,
+                 format_func=lambda t: spec.task if t == "auto" else "reconstruct the input (autoencoder)",
+                 help="what the network learns: the data set's own task, or to reproduce its input through a "
+                      "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")
     st.slider("Validation %", 10, 50, step=5, key="val_pct")
     if not spec.offline:
         st.text_input("Data folder", key="data_dir")
@@ -51,8 +76,10 @@ with col_data:
         data_error = str(e)
         st.error(data_error)
     if data is not None:
-        st.caption(f"input **{shape_text(data.input_shape)}** · **{data.num_classes}** classes · "
-                   f"{len(data.X_train):,} train / {len(data.X_val):,} validation")
+        st.caption(f"input **{shape_text(data.input_shape)}**"
+                   + (f" (tokens 0-{data.vocab - 1})" if data.vocab else "") + " · "
+                   + (f"**{data.num_classes}** classes · " if data.task != "regression" else "")
+                   + f"{len(data.X_train):,} train / {len(data.X_val):,} validation")
         if data.kind == "image":
             imgs = data.X_train[:8].numpy().transpose(0, 2, 3, 1)
             st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42,
@@ -68,16 +95,32 @@ with col_net:
     if parse_errors:
         bad_row, net_error = next(iter(parse_errors.items()))
     elif data is not None:
-        rows, net_error, bad_row = summarize_partial(specs, data.input_shape, data.num_classes)
+        rows, net_error, bad_row = summarize_partial(specs, data.input_shape, None, vocab=data.vocab)
+    task = None
+    if data is not None and not parse_errors:
+        try:
+            task = make_form_task(data)
+            if not net_error:
+                task.check_output(rows)
+        except PlaygroundError as e:
+            net_error = net_error or str(e)
     layer_editor({r.index - 1: r for r in rows}, bad_row)
     if net_error:
         st.error(f"**This network cannot train on this data.** {net_error}")
-    elif data is not None:
-        st.caption(f"**{sum(r.params for r in rows):,} parameters** in {len(rows)} layers → "
-                   f"{data.num_classes} class scores")
+    elif data is not None and task is not None:
+        st.caption(f"**{sum(r.params for r in rows):,} parameters** in {len(rows)} layers → {output_text(task)}")
 
 with col_train:
     st.subheader("3 · Training")
+    task_name = task.name if task is not None else spec.task
+    st.selectbox(f"Loss ({task_name})", ["auto", *LOSSES[task_name]], key="loss",
+                 format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]]}" if n == "auto" else LOSS_LABELS[n])
+    if task_name == "classification":
+        if st.session_state.loss in ("auto", "cross_entropy"):
+            st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing")
+        st.text_input("Class weights", key="class_weights", help="none, balanced, or one weight per class: 1, 2, 1")
+    if task_name == "reconstruction" and any(l.get("type") == "Latent" and l.get("variational") for l in specs):
+        st.slider("KL weight (beta)", 0.0, 4.0, step=0.1, key="kl_weight")
     st.selectbox("Optimizer", list(LABELS), key="optim", format_func=LABELS.get)
     st.caption(f"`{RULES[st.session_state.optim]}`")
     st.select_slider("Learning rate", lr_options(), key="lr", format_func=lambda v: f"{v:g}")
@@ -100,6 +143,15 @@ with col_train:
     if no_cuda:
         st.session_state.amp = False
     st.toggle("Mixed precision", key="amp", disabled=no_cuda, help="bf16/fp16 autocast; CUDA only")
+    with st.expander("Regularisation and stopping"):
+        st.select_slider("L1 penalty", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], key="l1", format_func=lambda v: f"{v:g}",
+                         help="adds l1 x sum |w| over the weights to the loss (L2 is the weight decay above)")
+        st.select_slider("Clip gradient norm", [0.0, 0.1, 0.5, 1.0, 5.0], key="clip_norm",
+                         format_func=lambda v: "off" if v == 0 else f"{v:g}",
+                         help="rescale the gradient whenever its total norm exceeds this, before each step")
+        st.number_input("Early stopping patience (epochs, 0 = off)", 0, 1000, key="patience",
+                        help="stop when the validation loss has not improved for this many epochs, and restore "
+                             "the weights of the best epoch")
 
 
 config_error = None

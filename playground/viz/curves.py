@@ -112,16 +112,21 @@ MAX_EPOCH_POINTS = 400     # epochs drawn at most (every k-th, and the last): a 
 DOTS_UP_TO = 60            # epochs up to which each one is also drawn as a dot
 
 
+BOUNDED = {"acc", "token_acc", "seq_acc", "r2"}      # metrics whose best value is 1
+
+
 def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> dict:
-    """Train and validation `metric` ("loss" or "acc") per epoch, one line each (with a dot per
-    epoch while there are few)."""
+    """Train and validation `metric` ("loss", "acc", "r2", ...: the key after train_/val_) per epoch,
+    one line each where the records have it (with a dot per epoch while there are few)."""
+    from playground.train.tasks import METRIC_LABELS
+
     shown = [epochs[i] for i in every_kth(len(epochs), MAX_EPOCH_POINTS)]
     rows = [{"epoch": e["epoch"], "split": split, "value": e[f"{key}_{metric}"]}
-            for e in shown for split, key in (("train", "train"), ("validation", "val"))]
+            for e in shown for split, key in (("train", "train"), ("validation", "val")) if f"{key}_{metric}" in e]
     df = pd.DataFrame(rows, columns=["epoch", "split", "value"])
-    title = "loss" if metric == "loss" else "accuracy"
-    # accuracy: from where the curves are up to 1, so the last percent points stay visible
-    scale = {"zero": False} if metric == "loss" else {"zero": False, "domainMax": 1}
+    title = METRIC_LABELS.get(metric, metric)
+    # accuracy, R²: from where the curves are up to 1, so the last percent points stay visible
+    scale = {"zero": False, "domainMax": 1} if metric in BOUNDED else {"zero": False}
     color = {"field": "split", "type": "nominal", "title": None,
              "scale": {"domain": list(COLORS), "range": list(COLORS.values())}, "legend": {"orient": "bottom"}}
     return {"height": height, "datasets": {"main": df}, "data": {"name": "main"},
@@ -137,11 +142,15 @@ EDGE_RGB = np.array([160, 160, 160], dtype=np.uint8)
 OUTLINE_RGB = np.array([45, 45, 45], dtype=np.uint8)        # a thin dark edge: dots show on either colour
 
 
-def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: int = 360) -> np.ndarray:
+def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: int = 360,
+                   scale: float | None = None) -> np.ndarray:
     """The decision boundary as an RGB image (size, size, 3), uint8, TensorFlow Playground style:
     the background shades from orange (P(class 1) = 0) through light grey (0.5) to blue (1); training
     points are filled dots in their class colour, validation points rings. Up is +x2 (the grid's
     last row), right is +x1.
+
+    Regression (scale = the largest |target| to show): the background is the prediction and the dots
+    are the targets, on one scale from orange (-scale) through grey (0) to blue (+scale).
 
     An image rather than a Plotly figure: the page redraws it twice a second while a run trains,
     and plotly.js restyling 500 SVG points took most of a core in the browser (measured with
@@ -155,7 +164,8 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
         p = torch.tensor(np.asarray(boundary["p"], np.float32))[None, None]           # (1, 1, rows=y, cols=x)
         p = F.interpolate(p, size=(size, size), mode="bilinear", align_corners=True)[0, 0].numpy()
         p = p[::-1]                                                                    # image row 0 = top = max y
-        img = ramp(2 * p - 1, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)   # (size, size, 3)
+        t = 2 * p - 1 if scale is None else np.clip(p / scale, -1, 1)
+        img = ramp(t, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)   # (size, size, 3)
         x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
     else:
         img = np.full((size, size, 3), 250, np.uint8)
@@ -164,7 +174,12 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
         (x_lo, y_lo), (x_hi, y_hi) = lo - pad, hi + pad
     col = np.round((np.asarray(X_all[:, 0]) - x_lo) / (x_hi - x_lo) * (size - 1)).astype(int)
     row = np.round((y_hi - np.asarray(X_all[:, 1])) / (y_hi - y_lo) * (size - 1)).astype(int)
-    labels = np.concatenate([np.asarray(y_train), np.asarray(y_val)]).astype(int)
+    labels = np.concatenate([np.asarray(y_train), np.asarray(y_val)])
+    labels = labels[:, 0] if labels.ndim == 2 else labels                  # regression targets are (N, 1)
+    if scale is None:
+        point_rgb = CLASS_RGB[labels.astype(int)].astype(np.uint8)
+    else:
+        point_rgb = ramp(np.clip(labels / scale, -1, 1), CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)
     n_train = len(np.asarray(y_train))
     r = max(3, size // 90)
     yy, xx = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
@@ -179,6 +194,24 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
             continue                                                                   # off the grid: not drawn
         patch = img[y0:y0 + 2 * h + 1, x0:x0 + 2 * h + 1]
         patch[outline] = OUTLINE_RGB
-        patch[disc if k < n_train else ring] = CLASS_RGB[labels[k]].astype(np.uint8)
+        patch[disc if k < n_train else ring] = point_rgb[k]
     img[0, :], img[-1, :], img[:, 0], img[:, -1] = EDGE_RGB, EDGE_RGB, EDGE_RGB, EDGE_RGB
     return img
+
+
+def fit_chart(fit: dict | None, X_train, y_train, X_val, y_val, height: int = 300) -> dict:
+    """1-D regression: the training and validation points, and the model's curve over them
+    (fit = {"xs", "pred"} from the engine's decision_grid, or None before the first one)."""
+    pts = pd.DataFrame({"x": np.concatenate([np.asarray(X_train)[:, 0], np.asarray(X_val)[:, 0]]),
+                        "y": np.concatenate([np.asarray(y_train)[:, 0], np.asarray(y_val)[:, 0]]),
+                        "split": ["train"] * len(X_train) + ["validation"] * len(X_val)})
+    line = pd.DataFrame({"x": fit["xs"] if fit else [], "y": fit["pred"] if fit else []}, columns=["x", "y"], dtype=float)
+    color = {"field": "split", "type": "nominal", "title": None,
+             "scale": {"domain": list(COLORS), "range": list(COLORS.values())}, "legend": {"orient": "bottom"}}
+    return {"height": height, "datasets": {"points": pts, "line": line}, "layer": [
+        {"data": {"name": "points"}, "mark": {"type": "point", "filled": True, "size": 40, "opacity": 0.8},
+         "encoding": {"x": q("x", "x"), "y": q("y", "y"), "color": color,
+                      "tooltip": [tip("x", ".3f"), tip("y", ".3f"), tip("split", kind="nominal")]}},
+        {"data": {"name": "line"}, "mark": {"type": "line", "color": "#333", "strokeWidth": 2.5},
+         "encoding": {"x": q("x"), "y": q("y")}},
+    ]}

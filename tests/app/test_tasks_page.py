@@ -1,0 +1,81 @@
+"""Build & Train with the other tasks: examples, data knobs per set, losses per task, and a
+regression and a sequence run trained from the page (AppTest; no browser)."""
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.train import REGISTRY
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def load_example(at, title):
+    at.selectbox(key="example").set_value(title).run()
+    next(b for b in at.button if b.label == "Load example").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == []
+
+
+def captions(at):
+    return " | ".join(c.value for c in at.caption)
+
+
+def train(at, timeout=90):
+    next(b for b in at.button if b.label == "Start training").click().run()
+    run = REGISTRY.get(at.session_state["run_id"])
+    end = time.time() + timeout
+    while run.alive and time.time() < end:
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return run
+
+
+def test_the_autoencoder_example_is_a_reconstruction_of_218514_parameters(at):
+    load_example(at, "MNIST autoencoder 784-128-64-2")
+    assert at.session_state["task"] == "reconstruction" and at.session_state["loss"] == "mse"
+    assert "218,514 parameters" in captions(at) and "a reconstruction of the 1x28x28 (CxHxW) input" in captions(at)
+    assert at.selectbox(key="loss").options[1:] == ["mean squared error", "binary cross-entropy (one sigmoid output)"]
+
+
+def test_a_curve_set_offers_its_function_and_regression_losses_and_refuses_a_classifier_end(at):
+    at.selectbox(key="data_name").set_value("curve").run()
+    assert at.selectbox(key="function").value == "sine"
+    assert at.selectbox(key="loss").options[1:] == ["mean squared error", "mean absolute error", "Huber", "log-cosh"]
+    # the spiral MLP ends with 2 features: the page says what a regression on one target needs
+    errs = [e.value for e in at.error]
+    assert len(errs) == 1 and "1 target" in errs[0] and "out_features=1" in errs[0], errs
+    assert next(b for b in at.button if b.label == "Start training").disabled
+
+
+def test_a_regression_example_trains_from_the_page_with_its_metrics(at):
+    load_example(at, "curve fit · good fit (16 units)")
+    at.number_input(key="epochs").set_value(20).run()
+    run = train(at)
+    assert run.history.status == "finished", run.history.message
+    labels = [m.label for m in at.metric]
+    assert "validation R²" in labels
+    assert run.history.epochs[-1]["val_r2"] is not None
+    # the fitted curve is drawn: a Vega-Lite chart with the points and the line
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any('"points"' in spec and '"line"' in spec for spec in specs)
+
+
+def test_a_sequence_example_shows_token_accuracy(at):
+    load_example(at, "tiny transformer · reverse")
+    assert "10 class scores at each of 8 positions" in captions(at)
+    assert at.session_state["seq_len"] == 8 and at.session_state["vocab"] == 10
+    at.number_input(key="epochs").set_value(1).run()
+    run = train(at)
+    assert run.history.status == "finished", run.history.message
+    assert "validation token accuracy" in [m.label for m in at.metric]
