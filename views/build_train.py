@@ -76,8 +76,8 @@ with col_data:
         data_error = str(e)
         st.error(data_error)
     if data is not None:
-        st.caption(f"input **{shape_text(data.input_shape)}**"
-                   + (f" (tokens 0-{data.vocab - 1})" if data.vocab else "") + " · "
+        st.caption((f"input **{data.input_shape[0]} tokens** (ids 0-{data.vocab - 1}) · " if data.vocab else
+                    f"input **{shape_text(data.input_shape)}** · ")
                    + (f"**{data.num_classes}** classes · " if data.task != "regression" else "")
                    + f"{len(data.X_train):,} train / {len(data.X_val):,} validation")
         if data.kind == "image":

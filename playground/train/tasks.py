@@ -456,10 +456,19 @@ class Sequence(Task):
         n = hit.sum().float()
         return torch.stack([n, scored.sum().float(), n])
 
+    def __init__(self, config, data, loss):
+        super().__init__(config, data, loss)
+        self.all_scored = bool((data.y_train != IGNORE).all())   # no masked positions: count hits only
+
     def step_sums(self, out, target, loss):
+        if self.all_scored:                         # the per-step cost of a hand-written loop: argmax, ==, sum
+            return (out.detach().argmax(-1) == target).sum()
         return self._sums(out.detach(), target)
 
     def train_metrics(self, sums, steps, samples):
+        if self.all_scored:
+            per = self.data.input_shape[0] if self.data.per_position else 1
+            return {"token_acc": float(sums) / max(samples * per, 1)}
         hit, scored, _ = sums.tolist()
         return {"token_acc": hit / max(scored, 1)}
 
