@@ -180,10 +180,13 @@ def load_example() -> None:
 
 def make_form_task(data):
     """The task the form's settings train on data (raises PlaygroundError: e.g. a loss of another task)."""
-    from playground.config import LossConfig
-    from playground.train.tasks import make_task
+    from playground.config import LOSSES, LossConfig
+    from playground.train.tasks import make_task, task_of
 
     s = st.session_state
+    name = task_of(RunConfig(task=s.task), data)
+    if s.loss not in ("auto", *LOSSES[name]):        # e.g. hinge, then the task became reconstruction
+        s.loss = "auto"
     loss = LossConfig(name=s.loss, label_smoothing=s.label_smoothing, class_weights=s.class_weights,
                       kl_weight=s.kl_weight)
     return make_task(RunConfig(task=s.task, loss=loss), data)

@@ -79,3 +79,13 @@ def test_a_sequence_example_shows_token_accuracy(at):
     run = train(at)
     assert run.history.status == "finished", run.history.message
     assert "validation token accuracy" in [m.label for m in at.metric]
+
+
+def test_switching_to_reconstruction_drops_a_loss_of_the_old_task(at):
+    at.selectbox(key="data_name").set_value("breast_cancer").run()
+    at.selectbox(key="loss").set_value("hinge").run()
+    assert "hinge" in at.selectbox(key="loss").value
+    at.radio(key="task").set_value("reconstruction").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["loss"] == "auto"
+    assert at.selectbox(key="loss").label == "Loss (reconstruction)"
