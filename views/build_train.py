@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from playground.config import LOSSES, MAX_EPOCHS, DataConfig
+from playground.config import LOSSES, MAX_EPOCHS, MAX_SEQ_LEN, MAX_VOCAB, DataConfig
 from playground.data import DATASETS, load_dataset
 from playground.data.regression import FUNCTIONS
 from playground.device import available_devices
@@ -50,8 +50,8 @@ with col_data:
         st.slider("Points", 20 if spec.kind == "curve" else 100, 2000, step=20 if spec.kind == "curve" else 100,
                   key="n_samples")
     elif "seq_len" in spec.knobs:
-        st.slider("Sequence length", 4, 32, key="seq_len")
-        st.slider("Vocabulary (distinct tokens)", 4, 64, key="vocab")
+        st.number_input("Sequence length", 2, MAX_SEQ_LEN, key="seq_len")
+        st.number_input("Vocabulary (distinct tokens)", 2, MAX_VOCAB, key="vocab")
         st.number_input("Sequences", 100, 100_000, step=500, key="n_samples",
                         help="these tasks train well from about 4,000 sequences")
     elif "max_train" in spec.knobs:
