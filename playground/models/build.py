@@ -378,15 +378,19 @@ def _build(layers, input_shape, num_classes, device: str | None = None, vocab: i
         rows.append(LayerRow(i + 1, spec["type"], layer_args_text(spec), shape,
                              sum(p.numel() for p in module.parameters())))
     if num_classes is not None and shape != (num_classes,):
-        last = rows[-1]
-        if len(shape) == 1 and last.type == "Linear":
-            fix = f"set out_features={num_classes} on layer {last.index} (Linear)"
-        elif len(shape) == 1:
-            fix = f"add a final Linear with out_features={num_classes}"
-        elif len(shape) == 2:
-            fix = f"end with SequencePool and Linear(out_features={num_classes})"
-        else:
-            fix = f"end with Flatten and Linear(out_features={num_classes})"
         raise ShapeError(f"the network ends with {shape_text(shape)}, but the data set has {num_classes} classes, "
-                         f"so it must end with {num_classes} features (one score per class); {fix}")
+                         f"so it must end with {num_classes} features (one score per class); "
+                         f"{end_fix(rows, num_classes)}")
     return nn.Sequential(*modules), rows
+
+
+def end_fix(rows: list[LayerRow], n: int) -> str:
+    """How to make a network whose last row is rows[-1] end with n features."""
+    last = rows[-1]
+    if len(last.out_shape) == 1 and last.type == "Linear":
+        return f"set out_features={n} on layer {last.index} (Linear)"
+    if len(last.out_shape) == 1:
+        return f"add a final Linear with out_features={n}"
+    if len(last.out_shape) == 2:
+        return f"end with SequencePool and Linear(out_features={n})"
+    return f"end with Flatten and Linear(out_features={n})"

@@ -144,28 +144,27 @@ CURVE_POINTS = 200              # 1-D inputs: points on the fitted curve
 
 
 @torch.no_grad()
-def decision_grid(model: torch.nn.Module, data: Dataset, device, task: Task | None = None) -> dict:
+def decision_grid(model: torch.nn.Module, data: Dataset, device, task: Task) -> dict:
     """What the model predicts over the input space of low-dimensional data, for the live picture.
 
     2-D inputs: a GRID x GRID lattice covering the data, {"xs", "ys", "p", "at"}; p is P(class 1) for
     classification, the prediction for regression. 1-D inputs: {"xs", "pred", "at"} on CURVE_POINTS
-    points. `task` defaults to classification with cross-entropy."""
+    points (the task's grid_values of the outputs)."""
     X = torch.cat([data.X_train, data.X_val])
     lo, hi = X.min(0).values, X.max(0).values
     pad = (hi - lo) * 0.08
     was_training = model.training
     model.eval()
-    values = task.grid_values if task is not None else (lambda out: torch.softmax(out, 1)[:, 1])
     try:
         if X.shape[1] == 1:
             xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), CURVE_POINTS)
-            pred = values(model(xs[:, None].to(device)).float()).cpu()
+            pred = task.grid_values(model(xs[:, None].to(device)).float()).cpu()
             return {"xs": xs.tolist(), "pred": pred.nan_to_num(0.0).tolist(), "at": time.time()}
         xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), GRID)
         ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), GRID)
         gx, gy = torch.meshgrid(xs, ys, indexing="xy")                 # (GRID, GRID): rows follow y
         pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
-        p = values(model(pts).float()).reshape(GRID, GRID).cpu()
+        p = task.grid_values(model(pts).float()).reshape(GRID, GRID).cpu()
     finally:
         model.train(was_training)
     return {"xs": xs.tolist(), "ys": ys.tolist(), "p": p.nan_to_num(0.5).tolist(), "at": time.time()}
@@ -293,7 +292,7 @@ class Run:
         snap_at = set(policy.plan(epochs, self.snapshot_budget))
         l1, clip = cfg.l1, cfg.clip_norm
         l1_params = [p for p in model.parameters() if p.dim() > 1] if l1 else []   # weights, not biases
-        params = [p for p in model.parameters()]
+        params = list(model.parameters())
         early = _EarlyStop(cfg.patience) if cfg.patience else None
 
         hist = self.history

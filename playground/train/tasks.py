@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from playground.config import LOSSES, RunConfig, parse_class_weights
 from playground.errors import ConfigError, ShapeError
+from playground.models.build import end_fix, shape_text
 
 EVAL_BATCH = 1024
 IGNORE = -100                   # sequence targets that are not scored (F.cross_entropy's ignore_index)
@@ -40,7 +41,7 @@ def output_text(task: "Task") -> str:
     if task.name == "regression":
         return f"{shape[0]} prediction{'s' if shape[0] > 1 else ''}"
     if task.name == "reconstruction":
-        return f"a reconstruction of the {_shape(shape)} input"
+        return f"a reconstruction of the {shape_text(shape)} input"
     if len(shape) == 2:
         return f"{shape[1]} class scores at each of {shape[0]} positions"
     return f"{shape[0]} class scores per sequence"
@@ -71,21 +72,6 @@ def make_task(config: RunConfig, data) -> "Task":
     return TASKS[name](config, data, loss)
 
 
-def _fix_end(rows, n: int, what: str) -> str:
-    last = rows[-1]
-    if len(last.out_shape) == 1 and last.type == "Linear":
-        return f"set out_features={n} on layer {last.index} (Linear)"
-    if len(last.out_shape) == 1:
-        return f"add a final Linear with out_features={n}"
-    return f"end with Flatten and Linear(out_features={n})"
-
-
-def _shape(shape: tuple) -> str:
-    from playground.models.build import shape_text
-
-    return shape_text(tuple(shape))
-
-
 class Task:
     name = ""
     train_keys: tuple = ()      # metrics accumulated while training
@@ -109,8 +95,8 @@ class Task:
 
     def _end_message(self, rows) -> str:
         want = self.expected()
-        return (f"the network ends with {_shape(rows[-1].out_shape)}, but {self.why()}, so it must end with "
-                f"{_shape(want)}; {_fix_end(rows, want[-1], '')}")
+        return (f"the network ends with {shape_text(rows[-1].out_shape)}, but {self.why()}, so it must end with "
+                f"{shape_text(want)}; {end_fix(rows, want[-1])}")
 
     def why(self) -> str:
         raise NotImplementedError
@@ -344,10 +330,10 @@ class Reconstruction(Task):
         n = math.prod(want)
         fix = (f"end with Linear(out_features={n})" + (f" (and Unflatten shape={'x'.join(map(str, want))} "
                                                         f"to draw it as an image)" if len(want) > 1 else "")
-               if len(shape) == 1 else f"end with {_shape(want)} (a ConvTranspose2d with "
+               if len(shape) == 1 else f"end with {shape_text(want)} (a ConvTranspose2d with "
                                        f"out_channels={want[0]}, or Flatten and Linear(out_features={n}))")
-        raise ShapeError(f"the network ends with {_shape(shape)}, but a reconstruction must match the input "
-                         f"{_shape(want)} ({n} values); {fix}")
+        raise ShapeError(f"the network ends with {shape_text(shape)}, but a reconstruction must match the input "
+                         f"{shape_text(want)} ({n} values); {fix}")
 
     def target(self, xb, yb):
         return xb
@@ -436,9 +422,9 @@ class Sequence(Task):
         elif len(shape) == 2:
             fix = f"pool the sequence first (SequencePool, or an RNN with output=last), then Linear(out_features={want[0]})"
         else:
-            fix = _fix_end(rows, want[0], "")
-        raise ShapeError(f"the network ends with {_shape(shape)}, but {self.why()}, so it must end with "
-                         f"{_shape(want)}; {fix}")
+            fix = end_fix(rows, want[0])
+        raise ShapeError(f"the network ends with {shape_text(shape)}, but {self.why()}, so it must end with "
+                         f"{shape_text(want)}; {fix}")
 
     def _flat(self, out, y):
         return (out.reshape(-1, out.shape[-1]), y.reshape(-1)) if out.dim() == 3 else (out, y)
@@ -483,8 +469,3 @@ class Sequence(Task):
 
 TASKS = {"classification": Classification, "regression": Regression, "reconstruction": Reconstruction,
          "sequence": Sequence}
-
-
-def metric_keys(task: Task) -> list[str]:
-    """Epoch-record keys a task's runs carry, besides train_loss / val_loss."""
-    return [f"train_{k}" for k in task.train_keys] + [f"val_{k}" for k in task.val_keys]

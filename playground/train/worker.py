@@ -336,12 +336,9 @@ class ProcessRun(Run):
     def prepare(self, data=None, checkpoint: dict | None = None) -> None:
         """Check the config and load data here (errors surface at once); build nothing heavy. The
         checkpoint (to resume from) goes to the worker with the job."""
-        from playground.train.engine import check
+        from playground.train.engine import _checked_model
 
-        from playground.train.tasks import make_task
-
-        self.data, self.rows = check(self.config, data)
-        self.task = make_task(self.config, self.data)
+        self.data, self.task, _, self.rows = _checked_model(self.config, data, device="meta")
         self.device = check_device(self.config)
         self._checkpoint = checkpoint
 

@@ -15,14 +15,6 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 START = "Start training"
 
 
-@pytest.fixture
-def at():
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
 def button(at, label):
     matches = [b for b in at.button if label in b.label]
     assert len(matches) == 1, [b.label for b in at.button]

@@ -1,22 +1,8 @@
 """Build & Train with the other tasks: examples, data knobs per set, losses per task, and a
 regression and a sequence run trained from the page (AppTest; no browser)."""
 import time
-from pathlib import Path
-
-import pytest
-from streamlit.testing.v1 import AppTest
 
 from playground.train import REGISTRY
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture
-def at():
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def load_example(at, title):
