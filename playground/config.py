@@ -32,6 +32,15 @@ MAX_BATCH_SIZE = 1_000_000
 MAX_SEQ_LEN = 256                 # token sequence sets: attention is quadratic in the length
 MAX_VOCAB = 1_000
 MAX_POINTS = 1_000_000            # 2-D toys: the shapes show with 500 to 5,000 points
+AUGMENTS = {                      # image augmentation: name -> (largest strength, what the strength is)
+    "flip": (1.0, "probability of a horizontal flip"),
+    "rotate": (180.0, "largest rotation in degrees, either way"),
+    "crop": (0.9, "largest share of the area a random resized crop cuts away"),
+    "shift": (0.5, "largest shift as a share of the width and height (zero padding)"),
+    "jitter": (1.0, "largest change of brightness and contrast (and saturation in colour), as a factor 1 +/- s"),
+    "noise": (1.0, "standard deviation of added Gaussian noise"),
+    "erase": (1.0, "probability of erasing a random rectangle"),
+}
 
 
 @dataclass
@@ -47,6 +56,8 @@ class DataConfig:
     function: str = "sine"        # 1-D curve fit: one of playground.data.regression.FUNCTIONS
     seq_len: int = 8              # token sequence sets: tokens per sequence
     vocab: int = 10               # token sequence sets: distinct token values
+    augment: dict = field(default_factory=dict)  # image sets: {transform: strength} of AUGMENTS applied on the
+                                  # fly to training batches, e.g. {rotate: 15, flip: 0.5}; empty = off
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
@@ -64,6 +75,19 @@ class DataConfig:
         _check(self.max_train >= 0, f"data.max_train: must be 0 (all) or more, got {self.max_train}")
         _check(2 <= self.seq_len <= MAX_SEQ_LEN, f"data.seq_len: must be from 2 to {MAX_SEQ_LEN}, got {self.seq_len}")
         _check(2 <= self.vocab <= MAX_VOCAB, f"data.vocab: must be from 2 to {MAX_VOCAB}, got {self.vocab}")
+        self._check_augment()
+
+    def _check_augment(self) -> None:
+        if self.augment is None:                            # `augment:` left empty in a YAML file
+            self.augment = {}
+        _check(isinstance(self.augment, dict), f"data.augment: must be a mapping of transform to strength, got "
+                                               f"{self.augment!r}; e.g. {{rotate: 15, flip: 0.5}}, or {{}} for none")
+        for name, value in self.augment.items():
+            _check(name in AUGMENTS, f"data.augment: unknown transform '{name}'; pick from {', '.join(AUGMENTS)}")
+            top, what = AUGMENTS[name]
+            _check(not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value),
+                   f"data.augment.{name}: expected a number ({what}), got {value!r}; e.g. {top / 2:g}")
+            _check(0 <= value <= top, f"data.augment.{name}: the {what} must be from 0 to {top:g}, got {value:g}")
 
 
 @dataclass

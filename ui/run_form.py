@@ -9,6 +9,7 @@ from playground.data import DATASETS, load_dataset
 from playground.errors import PlaygroundError
 from playground.models import preset_layers
 from playground.train import REGISTRY
+from ui.augment import AUG_FORM, augment_form, augment_spec
 from ui.layer_editor import parsed_specs, set_layers
 from ui.state import keep, me
 
@@ -24,7 +25,7 @@ FORM = {"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "m
         "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
         "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0, "standardize": True, "function": "sine",
         "seq_len": 8, "vocab": 10, "task": "auto", "loss": "auto", "label_smoothing": 0.0, "class_weights": "none",
-        "kl_weight": 1.0, "l1": 0.0, "clip_norm": 0.0, "patience": 0}
+        "kl_weight": 1.0, "l1": 0.0, "clip_norm": 0.0, "patience": 0, **AUG_FORM}
 DRAFTED = (*FORM, "seed", "settings_kind", "net_kind", "net_edited")     # what a draft keeps, with the layers
 
 
@@ -75,7 +76,8 @@ def data_config() -> dict:
     s = st.session_state
     return {"name": s.data_name, "noise": s.noise, "n_samples": s.n_samples, "val_fraction": s.val_pct / 100,
             "max_train": s.max_train, "data_dir": s.data_dir, "download": s.download, "standardize": s.standardize,
-            "function": s.function, "seq_len": s.seq_len, "vocab": s.vocab}
+            "function": s.function, "seq_len": s.seq_len, "vocab": s.vocab,
+            "augment": augment_spec(s) if DATASETS[s.data_name].kind == "image" else {}}
 
 
 def load_preset() -> None:
@@ -144,7 +146,8 @@ def apply_config(cfg: RunConfig) -> None:
              warmup_epochs=cfg.schedule.warmup_epochs, standardize=d.standardize, function=d.function,
              seq_len=d.seq_len, vocab=d.vocab, task=cfg.task, loss=cfg.loss.name,
              label_smoothing=cfg.loss.label_smoothing, class_weights=cfg.loss.class_weights,
-             kl_weight=cfg.loss.kl_weight, l1=cfg.l1, clip_norm=cfg.clip_norm, patience=cfg.patience)
+             kl_weight=cfg.loss.kl_weight, l1=cfg.l1, clip_norm=cfg.clip_norm, patience=cfg.patience,
+             **augment_form(d.augment))
     for key, options in (("batch_size", BATCHES), ("weight_decay", DECAYS)):
         if s[key] not in options:           # the sliders offer fixed steps: take the nearest one
             s[key] = min(options, key=lambda v: abs(v - s[key]))

@@ -12,6 +12,7 @@ from playground.models.build import shape_text
 from playground.train import REGISTRY
 from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS
 from playground.train.tasks import LOSS_LABELS, output_text
+from ui.augment import augment_panel
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
@@ -153,6 +154,8 @@ with col_train:
                         help="stop when the validation loss has not improved for this many epochs, and restore "
                              "the weights of the best epoch")
 
+if data is not None and data.kind == "image":
+    augment_panel(data, int(st.session_state.seed))
 
 config_error = None
 if not (net_error or data_error):

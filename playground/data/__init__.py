@@ -111,12 +111,18 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     share them, with worker processes too, through shared memory)."""
     if cfg.name not in DATASETS:
         raise DataError(f"data.name: unknown data set '{cfg.name}'; pick one of {', '.join(DATASETS)}")
-    return _load(dataclasses.astuple(cfg), seed)
+    kind = DATASETS[cfg.name].kind
+    if kind != "image" and any(cfg.augment.values()):
+        words = {"points": "2-D points", "curve": "a 1-D curve", "table": "a table", "tokens": "token sequences"}
+        raise DataError(f"data.augment: augmentation transforms images, and '{cfg.name}' holds "
+                        f"{words.get(kind, kind)}; remove data.augment, or pick an image set (e.g. mnist_subset)")
+    fields = tuple((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if f.name != "augment")
+    return _load(fields, seed)                  # augmentation happens per batch: the same set with or without
 
 
 @functools.lru_cache(maxsize=16)
 def _load(fields: tuple, seed: int) -> Dataset:
-    cfg = DataConfig(*fields)
+    cfg = DataConfig(**dict(fields))            # every field but augment
     return DATASETS[cfg.name].loader(cfg, seed)
 
 

@@ -61,6 +61,11 @@ def standalone_script(config: RunConfig) -> str:
         raise ConfigError("the standalone script reproduces plain cross-entropy classification; this run uses "
                           "another task, loss or training option (L1, clipping, early stopping); export its weights "
                           "(safetensors) and config instead")
+    augment = [k for k, v in config.data.augment.items() if v]
+    if augment:
+        raise ConfigError(f"data.augment: the standalone script does not write out data augmentation (this run "
+                          f"uses {', '.join(augment)}); switch augmentation off to export a script, or export the "
+                          f"run's weights (safetensors) and config instead")
     rows = summarize(config.layers, input_shape, num_classes)
     if config.batch_size == 1 and any(s["type"] == "BatchNorm" for s in config.layers):
         raise ConfigError("batch_size: BatchNorm needs at least 2 samples per batch to compute batch statistics; "

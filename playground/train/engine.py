@@ -17,6 +17,7 @@ import torch
 
 from playground.config import RunConfig
 from playground.data import Dataset, load_dataset
+from playground.data.augment import make_augment
 from playground.device import resolve_device
 from playground.errors import ConfigError, PlaygroundError
 from playground.models.budget import check_budget
@@ -294,6 +295,7 @@ class Run:
         l1_params = [p for p in model.parameters() if p.dim() > 1] if l1 else []   # weights, not biases
         params = list(model.parameters())
         early = _EarlyStop(cfg.patience) if cfg.patience else None
+        augment = make_augment(cfg.data.augment, cfg.seed, self.data)   # per-sample, seeded by (seed, step); or None
 
         hist = self.history
         resume, first_epoch, pos = self._resume, 1, 0
@@ -329,7 +331,10 @@ class Run:
             for i in range(start_i, n, bs):
                 idx = perm[i:i + bs]
                 xb, yb = X[idx], y[idx]                             # (B, ...) and (B, ...)
-                target = task.target(xb, yb)
+                xt = xb
+                if augment is not None:                             # training batches only: (B, C, H, W) twice,
+                    xt, xb = augment.pair(xb, step)                 # transformed, and + noise/erasing (the input)
+                target = task.target(xt, yb)                        # an autoencoder's target: xt, without the noise
                 with autocast():
                     out = model(xb)                                 # (B, ...) what the task scores
                     loss = task.loss(out, target, model)
