@@ -10,7 +10,8 @@ resume RUN     continues a stored run from its last checkpoint (--epochs N: N mo
 export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a standalone PyTorch script.
 inspect RUN VIEW  computes what an inspection view draws, from the run's snapshot at an epoch:
                the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate, filters,
-               activations.
+               activations, conv (one output cell of a Conv2d by hand), top (the inputs that excite
+               a filter most), size (a Conv2d or pooling layer's output-size arithmetic).
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -177,7 +178,8 @@ def cmd_inspect(args) -> int:
     store = default_store()
     row = store.find(args.run)
     frozen = frozen_model(store, row.id, args.epoch)
-    view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample)
+    view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample,
+                    channel=args.channel, row=args.row, col=args.col, k=args.k)
     if args.out:
         try:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -289,15 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
-    s.add_argument("view", choices=("evaluate", "filters", "activations"),
+    s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
-                        "activations: every layer's output for one input")
+                        "activations: every layer's output for one input; conv: one output cell of a Conv2d "
+                        "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
+                        "activate a channel most; size: a Conv2d or pooling layer's output-size arithmetic")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
                                                                             "activations)")
-    s.add_argument("--layer", type=int, help="filters: the Conv2d layer's number in the network (default: the first)")
-    s.add_argument("--sample", type=int, help="activations: the input's index in the split (default 0)")
+    s.add_argument("--layer", type=int, help="filters, conv, top, size: the layer's number in the network "
+                                             "(default: the first Conv2d)")
+    s.add_argument("--sample", type=int, help="activations, conv: the input's index in the split (default 0)")
+    s.add_argument("--channel", type=int, help="conv, top: the output channel (filter) or unit (default 0)")
+    s.add_argument("--row", type=int, help="conv: the output cell's row (default 0)")
+    s.add_argument("--col", type=int, help="conv: the output cell's column (default 0)")
+    s.add_argument("--k", type=int, help="top: how many inputs (default 9)")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     s.set_defaults(fn=cmd_inspect)

@@ -1,12 +1,23 @@
-"""The Filters & feature maps page's pieces: cached views of a snapshot, and their drawing."""
+"""The Filters & feature maps page's pieces: cached views of a snapshot, the input picker, and their
+drawing."""
 from __future__ import annotations
 
-import streamlit as st
+from dataclasses import dataclass
 
-from playground.inspect import activations, filters
-from playground.viz.filters import feature_grid, filter_grid, input_image, probs_chart
+import numpy as np
+import streamlit as st
+import torch
+
+from playground.errors import DataError
+from playground.inspect import activations, conv_cell, filters, output_size
+from playground.inspect.filters import ranked, unit_scores
+from playground.inspect.inputs import MAX_BYTES, canvas_input, image_input, value_range
+from playground.viz.filters import (feature_grid, filter_grid, input_image, map_spec, numbers_spec, partials_spec,
+                                    probs_chart, window_image)
 from ui.charts import vega
-from ui.scrubber import snapshot_model
+from ui.scrubber import from_snapshot, snapshot_model
+
+POOLS = ("MaxPool2d", "AvgPool2d")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -15,10 +26,91 @@ def kernels(run_id: str, epoch: int, step: int, layer: int | None) -> tuple[dict
     return view.arrays, view.summary
 
 
+def _x(custom: np.ndarray | None) -> torch.Tensor | None:
+    return None if custom is None else torch.from_numpy(custom)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def maps(run_id: str, epoch: int, step: int, sample: int) -> tuple[dict, dict]:
-    view = activations(snapshot_model(run_id, epoch, step), sample)
+def maps(run_id: str, epoch: int, step: int, sample: int, custom: np.ndarray | None = None) -> tuple[dict, dict]:
+    view = activations(snapshot_model(run_id, epoch, step), sample, x=_x(custom))
     return view.arrays, view.summary
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cell(run_id: str, epoch: int, step: int, layer: int, sample: int, channel: int, row: int, col: int,
+         custom: np.ndarray | None = None) -> tuple[dict, dict]:
+    view = conv_cell(snapshot_model(run_id, epoch, step), layer, sample, channel, row, col, x=_x(custom))
+    return view.arrays, view.summary
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def scores(run_id: str, epoch: int, step: int, layer: int) -> tuple[np.ndarray, str]:
+    """Every validation example's activation of every unit of the layer: one pass, for all its channels."""
+    return unit_scores(snapshot_model(run_id, epoch, step), layer)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def top(run_id: str, epoch: int, step: int, layer: int, channel: int, k: int = 9) -> tuple[dict, dict]:
+    """top_inputs(frozen, layer, channel, k), ranked from the layer's cached scores."""
+    view = ranked(snapshot_model(run_id, epoch, step), layer, channel, k, "val", *scores(run_id, epoch, step, layer))
+    return view.arrays, view.summary
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sizes(run_id: str, epoch: int, step: int, layer: int) -> dict:
+    return output_size(snapshot_model(run_id, epoch, step), layer).summary
+
+
+@dataclass
+class Picked:
+    """The input the page shows: a validation example, or the user's own (custom, shaped like the data)."""
+    sample: int
+    custom: np.ndarray | None
+    label: str
+
+
+def input_source(data) -> Picked | None:
+    """Radio: a validation example, a drawing or an upload; None (with the reason shown) while there
+    is no usable input yet."""
+    shape, n = tuple(data.X_val.shape[1:]), len(data.X_val)
+    src = st.radio("Input", ["validation example", "draw", "upload"], horizontal=True, key="filters_source",
+                   help="Draw or upload: the image is made like the training data (channels, size, value range)")
+    if src == "validation example":
+        sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key="filters_sample")
+        return Picked(int(sample), None, f"validation example {sample}")
+    centre = st.toggle("Crop to the figure and centre it, as MNIST's digits are", value=src == "draw",
+                       key=f"filters_centre_{src}")
+    try:
+        if src == "draw":
+            x, notes = _drawing(shape, value_range(data.X_train), centre)
+        else:
+            f = st.file_uploader(f"A PNG or JPEG image, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
+                                 key="filters_upload")
+            if f is None:
+                st.info("Upload an image: a light figure on a dark background, like the training data (a mostly light "
+                        "image is inverted for you).")
+                return None
+            x, notes = image_input(f.getvalue(), shape, value_range(data.X_train), f.name, centre)
+    except DataError as e:
+        (st.info if "canvas is empty" in str(e) else st.error)(str(e), icon=":material/info:")
+        return None
+    st.caption("Made like the training data: " + "; ".join(notes or ["already the right size and range"]))
+    return Picked(0, x.numpy(), "your drawing" if src == "draw" else "your image")
+
+
+def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool):
+    from streamlit_drawable_canvas import st_canvas
+
+    if shape[0] != 1:
+        raise DataError(f"drawing makes grey images, and this run's inputs have {shape[0]} channels: upload an "
+                        f"image or pick a validation example")
+    st.caption("Draw a light digit on the dark square (it is shrunk to the data's size).")
+    res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
+                    drawing_mode="freedraw", return_image_data=True, key="filters_canvas")
+    data = None if res is None else res.image_data
+    if data is None:
+        raise DataError("the canvas is empty: draw a digit on it (a light stroke on the dark square)")
+    return canvas_input(np.asarray(data), shape, lo_hi, centre)
 
 
 def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
@@ -31,18 +123,21 @@ def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
     st.image(img, width=min(img.shape[1], 900), clamp=True)
 
 
-def input_panel(arrays: dict, s: dict) -> None:
+def input_panel(arrays: dict, s: dict, label: str | None = None) -> None:
     left, right = st.columns([1, 2])
     with left:
-        st.image(input_image(arrays["input"]), width=168, caption=f"validation example {s['sample']}"
+        st.image(input_image(arrays["input"]), width=168, caption=(label or f"validation example {s['sample']}")
                  + (f" · true class {s['true']}" if "true" in s else ""))
     if "probs" not in arrays:                                   # an autoencoder: its output is drawn below
         right.caption(f"A {s['task']} run: the network's output is the last map below")
         return
     with right:
-        verdict = "right" if s["predicted"] == s["true"] else "wrong"
-        st.caption(f"Predicted **{s['predicted']}** ({s['confidence']:.0%}, {verdict}); orange: the true class")
-        vega(probs_chart(arrays["probs"], s["class_names"], s["true"]))
+        if "true" in s:
+            verdict = "right" if s["predicted"] == s["true"] else "wrong"
+            st.caption(f"Predicted **{s['predicted']}** ({s['confidence']:.0%}, {verdict}); orange: the true class")
+        else:
+            st.caption(f"Predicted **{s['predicted']}** ({s['confidence']:.0%}); your input has no true class")
+        vega(probs_chart(arrays["probs"], s["class_names"], s.get("true")))
 
 
 def feature_maps(arrays: dict, s: dict) -> None:
@@ -55,3 +150,106 @@ def feature_maps(arrays: dict, s: dict) -> None:
                    f"on its own grey scale, black lowest; all black: zero everywhere")
         img = feature_grid(out)
         st.image(img, width=min(img.shape[1], 900), clamp=True)
+
+
+def _clamp(key: str, hi: int) -> None:
+    """Keep a number input's stored value inside 0..hi (the layer or channel changed under it)."""
+    if key in st.session_state:
+        st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
+
+
+def _take_click(h: int, w: int) -> None:
+    """A click on the map (the chart's selection, kept under its key) sets the row/col inputs, once
+    per click: the inputs stay free to change until the next click."""
+    event = st.session_state.get("conv_map") or {}
+    points = (event.get("selection") or {}).get("cell") or []
+    if points and isinstance(points[0], dict) and "row" in points[0]:
+        clicked = (int(points[0]["row"]), int(points[0]["col"]))
+        if clicked != st.session_state.get("_conv_clicked"):
+            st.session_state["_conv_clicked"] = clicked
+            st.session_state["conv_row"], st.session_state["conv_col"] = clicked
+    _clamp("conv_row", h - 1)
+    _clamp("conv_col", w - 1)
+
+
+def conv_explainer(run_id: str, snap, convs: list[int], pick: Picked, outputs: dict) -> int:
+    """Click an output cell of a Conv2d layer's map: its window on the input, the kernel, the
+    products and their sum plus the bias, checked against F.conv2d. Returns the layer shown."""
+    a, b = st.columns(2)
+    layer = a.selectbox("Conv2d layer", convs, format_func=lambda i: f"layer {i}", key="conv_layer")
+    c_out, h, w = outputs[f"layer_{layer:02d}"].shape
+    _clamp("conv_channel", c_out - 1)
+    channel = int(b.number_input(f"Output channel (filter), 0 to {c_out - 1}", 0, c_out - 1, key="conv_channel"))
+    _take_click(h, w)
+    left, right = st.columns([3, 2])
+    with right:
+        row = int(st.number_input(f"Row (0 to {h - 1})", 0, h - 1, key="conv_row"))
+        col = int(st.number_input(f"Column (0 to {w - 1})", 0, w - 1, key="conv_col"))
+        st.caption("Click a cell of the map, or type its row and column.")
+    with left:
+        st.vega_lite_chart(spec=map_spec(outputs[f"layer_{layer:02d}"][channel], row, col), on_select="rerun",
+                           selection_mode="cell", key="conv_map")
+    arrays, s = from_snapshot(cell, run_id, snap.epoch, snap.step, layer, pick.sample, channel, row, col, pick.custom)
+    first, n_in = s["input_channels"][0], arrays["window"].shape[0]
+    if n_in > 1:
+        biggest = first + int(np.abs(arrays["partial"]).argmax())
+        if not first <= st.session_state.get("conv_in_channel", -1) < first + n_in:
+            st.session_state["conv_in_channel"] = biggest
+        k = int(st.number_input(f"Input channel to look at ({first} to {first + n_in - 1}; the biggest |partial "
+                                f"sum| is {biggest})", first, first + n_in - 1, key="conv_in_channel")) - first
+    else:
+        k = 0
+    pic, grids = st.columns([1, 3])
+    pic.image(window_image(arrays["input"][first + k], s["padding"], s["window_top"], s["window_left"],
+                           s["window_span"]),
+              caption=f"{pick.label}, what layer {layer} receives (channel {first + k}): the window in orange, "
+                      f"padding pale blue")
+    with grids:
+        g1, g2, g3 = st.columns(3)
+        g1.vega_lite_chart(spec=numbers_spec(arrays["window"][k], "window (input)", False, arrays["padding"]))
+        g2.vega_lite_chart(spec=numbers_spec(arrays["kernel"][k], "kernel (weights)"))
+        g3.vega_lite_chart(spec=numbers_spec(arrays["products"][k], f"products: sum {arrays['partial'][k]:.3f}"))
+    if n_in > 1:
+        st.caption(f"The kernel has {n_in} input channels: each gives a sum of products (bars); the cell adds all "
+                   f"{n_in} sums and the bias.")
+        vega(partials_spec(arrays["partial"], first))
+    (st.success if s["matches"] else st.error)(s["equation"], icon=":material/calculate:")
+    return layer
+
+
+def size_panel(run_id: str, snap, types: list[str], default: int | None) -> None:
+    """H_out = floor((H + 2p − k) / s) + 1 with a Conv2d or pooling layer's own numbers."""
+    choices = [i + 1 for i, t in enumerate(types) if t == "Conv2d" or t in POOLS]
+    if not choices:
+        return
+    if default in choices and st.session_state.get("_size_follows") != default:   # follow the explainer's layer
+        st.session_state["_size_follows"] = st.session_state["size_layer"] = default
+    if st.session_state.get("size_layer") not in choices:
+        st.session_state["size_layer"] = choices[0]
+    layer = st.selectbox("Layer", choices, format_func=lambda i: f"layer {i} · {types[i - 1]}", key="size_layer",
+                         help="Follows the Conv2d layer chosen above; pick a pooling layer to see why maps shrink")
+    s = from_snapshot(sizes, run_id, snap.epoch, snap.step, layer)
+    st.markdown(f"Layer {layer} ({s['type']}): input {'x'.join(map(str, s['in_shape']))} → output "
+                f"{'x'.join(map(str, s['out_shape']))} (channels x height x width)")
+    st.code("\n".join(f"{r['dim']}_out = {r['formula']}" for r in s["rows"]), language=None)
+    r = s["rows"][0]
+    st.caption(f"p = padding ({r['padding'][0]}), k = kernel size ({r['kernel']}), s = stride ({r['stride']})"
+               + (f", d = dilation ({r['dilation']})" if r["dilation"] != 1 else "")
+               + "; floor: a window that would hang past the edge is dropped.")
+
+
+def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
+    """The validation examples that excite one filter (or unit) most, with their labels and predictions."""
+    a, b = st.columns(2)
+    layer = a.selectbox("Layer", list(range(1, len(types) + 1)), index=default - 1,
+                        format_func=lambda i: f"layer {i} · {types[i - 1]}", key="top_layer")
+    out = from_snapshot(maps, run_id, snap.epoch, snap.step, 0)[0][f"layer_{layer:02d}"]
+    units, kind = (out.shape[0], "filter (channel)") if out.ndim == 3 else (out.size, "unit")
+    _clamp("top_channel", units - 1)
+    channel = int(b.number_input(f"{kind.capitalize()}, 0 to {units - 1}", 0, units - 1, key="top_channel"))
+    arrays, s = from_snapshot(top, run_id, snap.epoch, snap.step, layer, channel)
+    st.caption(f"The {s['k']} validation examples that excite it most, by {s['measure']} (layer {layer}, "
+               f"{s['type']}); its mean over the split is {s['mean']:.3g}. Caption: example, value, true→predicted.")
+    captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']}→{t['predicted']}" if "true" in t else "")
+                for t in s["top"]]
+    st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True)

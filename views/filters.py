@@ -1,14 +1,16 @@
-"""Filters & feature maps: what a CNN's kernels look like at any epoch, and what each layer makes of one input."""
+"""Filters & feature maps: what a CNN's kernels look like at any epoch, what each layer makes of one input
+(a validation example, a drawing or an upload), one convolution cell by hand, and what makes a filter fire."""
 import streamlit as st
 
 from playground.inspect import conv_layer_numbers
 from playground.train import REGISTRY
-from ui.filters import feature_maps, filter_panel, input_panel, kernels, maps
+from ui.filters import (conv_explainer, feature_maps, filter_panel, input_panel, input_source, kernels, maps,
+                        size_panel, top_panel)
 from ui.scrubber import epoch_scrubber, from_snapshot
 
 st.title("Filters & feature maps")
-st.caption("The run shown in the sidebar, at any epoch: its convolution filters, and every layer's output for one "
-           "input. Computed from that epoch's weight snapshot.")
+st.caption("The run shown in the sidebar, at any epoch: its convolution filters, every layer's output for one "
+           "input, and the arithmetic inside one convolution. Computed from that epoch's weight snapshot.")
 run_id = st.session_state.get("run_id")
 run = REGISTRY.get(run_id)
 if run is None:
@@ -24,6 +26,7 @@ if snap is None:
     st.info(f"**{run.name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
     st.stop()
 
+types = [spec["type"] for spec in run.config.layers]
 convs = conv_layer_numbers(run.config.layers)
 if convs:
     a, b = st.columns([1, 2], vertical_alignment="bottom")
@@ -36,11 +39,21 @@ else:
     st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")
 
 st.subheader("One input through the network", divider="gray")
-n = len(run.data.X_val)
-sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key="filters_sample")
-arrays, s = from_snapshot(maps, run_id, snap.epoch, snap.step, int(sample))
-input_panel(arrays, s)
-feature_maps(arrays, s)
+pick = input_source(run.data)
+shown = None
+if pick is not None:
+    arrays, s = from_snapshot(maps, run_id, snap.epoch, snap.step, pick.sample, pick.custom)
+    input_panel(arrays, s, pick.label)
+    feature_maps(arrays, s)
+    if convs:
+        st.subheader("Inside one convolution: click an output cell", divider="gray")
+        shown = conv_explainer(run_id, snap, convs, pick, arrays)
+
+st.subheader("Output size", divider="gray")
+size_panel(run_id, snap, types, shown)
+st.subheader("What makes a filter fire", divider="gray")
+top_panel(run_id, snap, types, convs[0] if convs else 1)
+
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(
         "- **Scrub from epoch 0.** The initial filters are noise; after training, first-layer filters on "
@@ -48,8 +61,21 @@ with st.expander("What to look for", icon=":material/school:"):
         "change of brightness in that direction.\n"
         "- **A filter is a template.** A convolution slides it over the input and sums the element-wise "
         "products plus the bias, so a map is bright where the input looks like the filter.\n"
+        "- **Click a bright cell, then a dark one.** In the bright one the window holds strokes where the "
+        "kernel is red, so the products are mostly positive; in the dark one they cancel or turn negative, "
+        "and a ReLU after the layer sets the cell to zero. The sum shown is the number PyTorch computed.\n"
+        "- **Edges and padding.** A corner cell's window hangs over the padding: those inputs are zeros, so "
+        "only part of the kernel counts there.\n"
         "- **Deeper maps are smaller and more abstract.** Each pooling halves the size; later layers "
-        "combine earlier maps, and their output is hard to read as a picture.\n"
-        "- **Output size** of a Conv2d or pooling layer: H_out = floor((H + 2p - k) / s) + 1.\n"
+        "combine earlier maps (one kernel slice per input channel, the partial sums), and their output is "
+        "hard to read as a picture.\n"
+        "- **Output size** of a Conv2d or pooling layer: H_out = floor((H + 2p - k) / s) + 1. Padding 1 with "
+        "a 3x3 kernel keeps the size; stride 2 halves it.\n"
+        "- **Your own digit.** Draw one: if the prediction is wrong, look at which layer's maps differ from a "
+        "validation example of that class. Thin, off-centre or dark-on-light digits look unlike the training "
+        "data; the page crops, centres and inverts to help.\n"
+        "- **What makes a filter fire.** The top examples of a first-layer filter share a stroke direction; "
+        "a deeper filter's share a larger part (a loop, a crossing). Its mean over the split tells you whether "
+        "the filter is rare or everywhere.\n"
         "- **Dead filters** (all white in the shared scale) never change: with ReLU, a filter whose "
         "output is always negative gets no gradient.")

@@ -11,18 +11,20 @@ from __future__ import annotations
 import inspect as _signature
 
 from playground.inspect.evaluate import View, at_threshold, evaluate, predict
-from playground.inspect.filters import activations, conv_layer_numbers, conv_layers, filters
+from playground.inspect.filters import (activations, cell_equation, conv_cell, conv_layer_numbers, conv_layers,
+                                        filters, output_size, top_inputs)
 
-VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations}
+VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations, "conv": conv_cell,
+         "top": top_inputs, "size": output_size}
 
 
 def run_view(name: str, frozen, **options) -> View:
     """VIEWS[name] on frozen, given the options it takes (the CLI offers them all: --split, --layer,
-    --sample); options left as None keep the view's defaults."""
+    --sample, --channel, --row, --col, --k); options left as None keep the view's defaults."""
     fn = VIEWS[name]
     accepted = _signature.signature(fn).parameters
     return fn(frozen, **{k: v for k, v in options.items() if k in accepted and v is not None})
 
 
-__all__ = ["VIEWS", "View", "activations", "at_threshold", "conv_layer_numbers", "conv_layers", "evaluate", "filters", "predict",
-           "run_view"]
+__all__ = ["VIEWS", "View", "activations", "at_threshold", "cell_equation", "conv_cell", "conv_layer_numbers",
+           "conv_layers", "evaluate", "filters", "output_size", "predict", "run_view", "top_inputs"]

@@ -87,3 +87,97 @@ def probs_chart(probs: np.ndarray, class_names: list, true: str, height: int = 2
                          "y": q("p", "probability", scale={"domain": [0, 1]}),
                          "color": {"condition": {"test": "datum.true", "value": "#e4572e"}, "value": "#1f77b4"},
                          "tooltip": [tip("class", kind="nominal"), tip("p", ".3f", "probability")]}}
+
+
+# ---- one convolution cell by hand ------------------------------------------------------------------
+
+PAD = np.array([190, 215, 235], np.uint8)        # padding cells around an input: pale blue, not black
+WINDOW = np.array([228, 87, 46], np.uint8)       # the receptive window's outline (orange-red)
+
+
+def map_spec(values: np.ndarray, row: int, col: int, cell: int | None = None) -> dict:
+    """A feature map (H, W) as a clickable heatmap: rect marks with a point selection "cell" on
+    (row, col) (Streamlit returns the clicked datum); the chosen cell outlined in orange."""
+    h, w = values.shape
+    cell = cell or max(6, min(28, 280 // max(h, w)))
+    rr, cc = np.mgrid[0:h, 0:w]
+    frame = pd.DataFrame({"row": rr.ravel(), "col": cc.ravel(), "value": values.ravel().astype(float)})
+    chosen = f"datum.row == {int(row)} && datum.col == {int(col)}"
+    return {"width": w * cell, "height": h * cell, "datasets": {"main": frame}, "data": {"name": "main"},
+            "params": [{"name": "cell", "select": {"type": "point", "fields": ["row", "col"], "on": "click",
+                                                    "clear": False}}],
+            "mark": {"type": "rect", "cursor": "pointer"},
+            "encoding": {
+                "x": {"field": "col", "type": "ordinal", "title": "col", "axis": {"labelAngle": 0}},
+                "y": {"field": "row", "type": "ordinal", "title": "row"},
+                "color": {"field": "value", "type": "quantitative", "scale": {"scheme": "greys", "reverse": True},
+                          "legend": {"title": "output"}},
+                "stroke": {"condition": {"test": chosen, "value": "#e4572e"}, "value": "transparent"},
+                "strokeWidth": {"condition": {"test": chosen, "value": 3}, "value": 0},
+                "tooltip": [tip("row", kind="ordinal"), tip("col", kind="ordinal"), tip("value", ".4f", "output")]},
+            "config": {"view": {"stroke": "transparent"}}}
+
+
+def window_image(plane: np.ndarray, pads: list[int], top: int, left: int, span: list[int],
+                 size: int = 224) -> np.ndarray:
+    """One input plane (H, W) with the layer's padding around it (pale blue) and the receptive
+    window outlined: top/left in input coordinates (negative inside the padding), span (rows, cols)."""
+    pt, pb, pl, pr = pads
+    h, w = plane.shape
+    img = np.empty((h + pt + pb, w + pl + pr, 3), np.uint8)
+    img[:] = PAD
+    img[pt:pt + h, pl:pl + w] = grey(plane)
+    cell = max(2, size // max(img.shape[:2]))
+    big = img.repeat(cell, 0).repeat(cell, 1)
+    y0, x0 = (top + pt) * cell, (left + pl) * cell
+    y1, x1 = y0 + span[0] * cell, x0 + span[1] * cell
+    t = max(1, cell // 4)
+    for ys, xs in ((slice(y0, y0 + t), slice(x0, x1)), (slice(y1 - t, y1), slice(x0, x1)),
+                   (slice(y0, y1), slice(x0, x0 + t)), (slice(y0, y1), slice(x1 - t, x1))):
+        big[ys, xs] = WINDOW
+    return big
+
+
+def numbers_spec(values: np.ndarray, title: str, diverging_scale: bool = True, padding: np.ndarray | None = None,
+                 limit: float | None = None, cell: int = 44) -> dict:
+    """A small grid (kh, kw) with each value written in its cell: weights and products blue-white-red
+    around zero, input values grey (black lowest); padding cells say "pad"."""
+    kh, kw = values.shape
+    rr, cc = np.mgrid[0:kh, 0:kw]
+    v = values.ravel().astype(float)
+    pad = np.zeros(v.shape, bool) if padding is None else padding.ravel().astype(bool)
+    lim = float(limit if limit is not None else max(np.abs(v).max(), 1e-12))
+    if diverging_scale:
+        scale = {"scheme": "redblue", "reverse": True, "domain": [-lim, lim]}
+        dark = np.abs(v) > 0.6 * lim
+    else:
+        lo, hi = (float(v.min()), float(v.max())) if limit is None else (0.0, lim)
+        scale = {"scheme": "greys", "reverse": True, "domain": [lo, hi if hi > lo else lo + 1]}
+        dark = v < lo + 0.55 * (hi - lo)
+    frame = pd.DataFrame({"row": rr.ravel(), "col": cc.ravel(), "value": v,
+                          "label": [("pad 0" if p else f"{x:.2f}") for x, p in zip(v, pad)],
+                          "ink": np.where(dark & ~pad, "white", "black")})
+    hidden = {"title": "", "labels": False, "ticks": False, "domain": False}     # no nulls: Streamlit's renderer trips on them
+    enc = {"x": {"field": "col", "type": "ordinal", "axis": hidden},
+           "y": {"field": "row", "type": "ordinal", "axis": hidden}}
+    return {"title": title, "width": kw * cell, "height": kh * cell, "datasets": {"main": frame},
+            "data": {"name": "main"},
+            "layer": [{"mark": {"type": "rect", "stroke": "#bbbbbb"},
+                       "encoding": {**enc, "color": {"field": "value", "type": "quantitative", "scale": scale,
+                                                     "legend": {"disable": True}},
+                                    "tooltip": [tip("value", ".4f")]}},
+                      {"mark": {"type": "text", "fontSize": 11 if kw <= 5 else 9},
+                       "encoding": {**enc, "text": {"field": "label"},
+                                    "color": {"field": "ink", "type": "nominal", "legend": {"disable": True},
+                                              "scale": {"domain": ["black", "white"], "range": ["black", "white"]}}}}],
+            "config": {"view": {"stroke": "transparent"}}}
+
+
+def partials_spec(partial: np.ndarray, first: int = 0, height: int = 180) -> dict:
+    """The products' sum per input channel as bars (red positive, blue negative)."""
+    frame = pd.DataFrame({"input channel": np.arange(len(partial)) + first, "sum": np.asarray(partial, float)})
+    return {"height": height, "datasets": {"main": frame}, "data": {"name": "main"}, "mark": "bar",
+            "encoding": {"x": {"field": "input channel", "type": "ordinal", "axis": {"labelAngle": 0}},
+                         "y": q("sum", "sum of products"),
+                         "color": {"condition": {"test": "datum.sum < 0", "value": "#2166ac"}, "value": "#b2182b"},
+                         "tooltip": [tip("input channel", kind="ordinal"), tip("sum", ".4f")]}}
