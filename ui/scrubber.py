@@ -12,26 +12,77 @@ def snapshot_label(s: Snapshot) -> str:
     return f"epoch {s.epoch}" + (" (initial weights)" if s.epoch == 0 else "") + (" (cut short)" if s.partial else "")
 
 
+PLAY_EVERY = 1.0              # seconds per snapshot while playing
+
+
+def _pin(k: str, newest: str, pinned: str) -> None:
+    """The user moved the slider: stay where they put it, unless they put it on the newest snapshot."""
+    s = st.session_state
+    s[pinned] = s.get(k) != s.get(newest)
+
+
+def _toggle_play(k: str, playing: str, pinned: str, epochs: list[int]) -> None:
+    s = st.session_state
+    s[playing] = not s.get(playing)
+    if s[playing]:
+        s[pinned] = True                                    # playing drives the slider, not the newest snapshot
+        if s.get(k) == epochs[-1]:
+            s[k] = epochs[0]                                # from the start when it was at the end
+
+
+def _player(k: str, playing: str, epochs: list[int]) -> None:
+    """While playing: every PLAY_EVERY seconds, the next snapshot, and the whole page redrawn; it
+    stops at the last one."""
+    first = [True]
+
+    @st.fragment(run_every=PLAY_EVERY)
+    def tick():
+        if first[0]:                                        # drawn with the page: its first tick comes later
+            first[0] = False
+            return
+        s = st.session_state
+        if not s.get(playing):
+            return
+        later = [e for e in epochs if e > s.get(k, epochs[0])]
+        if later:
+            s[k] = later[0]
+        if len(later) <= 1:
+            s[playing] = False
+        st.rerun()
+    tick()
+
+
 def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
-    """A slider over the run's weight snapshots (None when it has none yet). It stays where the user
-    put it, and follows the newest snapshot while it was on the newest (a run still training)."""
+    """A slider over the run's weight snapshots (None when it has none yet), with a play button. It
+    stays where the user put it, and follows the newest snapshot (a run still training) until the
+    user moves it away from the newest. Only the user's own moves decide that (a callback), never a
+    comparison of values across reruns: a rerun interrupted by the next one leaves the browser's
+    older value in place."""
     snaps = REGISTRY.store.snapshots(run_id)
     if not snaps:
         return None
     by_epoch = {s.epoch: s for s in snaps}                  # a cut-short final epoch replaces its full one
     epochs = sorted(by_epoch)
-    k, newest = f"{key}_{run_id}", f"_{key}_newest_{run_id}"
+    k, newest, pinned = f"{key}_{run_id}", f"_{key}_newest_{run_id}", f"_{key}_pinned_{run_id}"
+    playing = f"_{key}_playing_{run_id}"
     s = st.session_state
-    if s.get(k) not in by_epoch or s.get(k) == s.get(newest):
+    if s.get(k) not in by_epoch or not s.get(pinned):
         s[k] = epochs[-1]
     s[newest] = epochs[-1]
     if len(epochs) == 1:
         st.caption(f"Weights of {snapshot_label(by_epoch[epochs[0]])}: the only snapshot so far")
         return by_epoch[epochs[0]]
-    epoch = st.select_slider("Epoch", epochs, key=k, format_func=lambda e: snapshot_label(by_epoch[e]),
-                             help="The run's weight snapshots: every epoch of a short run; for a long one, "
-                                  "dense early and thinner later. The view is computed from the snapshot, "
-                                  "never from the model that trains")
+    left, right = st.columns([1, 9], vertical_alignment="bottom")
+    left.button("Pause" if s.get(playing) else "Play", icon=":material/pause:" if s.get(playing) else ":material/play_arrow:", key=f"{key}_play_{run_id}",
+                on_click=_toggle_play, args=(k, playing, pinned, epochs),
+                help="Pause" if s.get(playing) else f"Play: one snapshot every {PLAY_EVERY:g} s, to the last one")
+    epoch = right.select_slider("Epoch", epochs, key=k, format_func=lambda e: snapshot_label(by_epoch[e]),
+                                on_change=_pin, args=(k, newest, pinned),
+                                help="The run's weight snapshots: every epoch of a short run; for a long one, "
+                                     "dense early and thinner later. The view is computed from the snapshot, "
+                                     "never from the model that trains")
+    if s.get(playing):
+        _player(k, playing, epochs)
     return by_epoch[epoch]
 
 
