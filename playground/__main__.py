@@ -11,7 +11,8 @@ export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a stan
 inspect RUN VIEW  computes what an inspection view draws, from the run's snapshot at an epoch:
                the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate, filters,
                activations, conv (one output cell of a Conv2d by hand), top (the inputs that excite
-               a filter most), size (a Conv2d or pooling layer's output-size arithmetic).
+               a filter most), size (a Conv2d or pooling layer's output-size arithmetic), stats
+               (each layer's weights, gradients and outputs over training).
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -179,7 +180,8 @@ def cmd_inspect(args) -> int:
     row = store.find(args.run)
     frozen = frozen_model(store, row.id, args.epoch)
     view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample,
-                    channel=args.channel, row=args.row, col=args.col, k=args.k)
+                    channel=args.channel, row=args.row, col=args.col, k=args.k,
+                    records=store.stats(row.id) if args.view == "stats" else None)
     if args.out:
         try:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -291,17 +293,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
-    s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size"),
+    s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
                         "activations: every layer's output for one input; conv: one output cell of a Conv2d "
                         "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
-                        "activate a channel most; size: a Conv2d or pooling layer's output-size arithmetic")
+                        "activate a channel most; size: a Conv2d or pooling layer's output-size arithmetic; "
+                        "stats: every layer's weight, gradient and output statistics over training (recorded at "
+                        "each snapshot), with the numbers at --epoch")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
                                                                             "activations)")
     s.add_argument("--layer", type=int, help="filters, conv, top, size: the layer's number in the network "
-                                             "(default: the first Conv2d)")
+                                             "(default: the first Conv2d); stats: the one layer to summarise")
     s.add_argument("--sample", type=int, help="activations, conv: the input's index in the split (default 0)")
     s.add_argument("--channel", type=int, help="conv, top: the output channel (filter) or unit (default 0)")
     s.add_argument("--row", type=int, help="conv: the output cell's row (default 0)")

@@ -139,6 +139,7 @@ class RunConfig:
     device: str = "auto"          # one of DEVICES; auto = cuda, then mps, then cpu
     amp: bool = False             # mixed precision (CUDA only)
     threads: int = 1              # torch intra-op threads for this run (see GUIDE: contention)
+    stats: bool = True            # record layer statistics (weights, gradients, outputs) at each snapshot
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

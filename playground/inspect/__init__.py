@@ -13,9 +13,10 @@ import inspect as _signature
 from playground.inspect.evaluate import View, at_threshold, evaluate, predict
 from playground.inspect.filters import (activations, cell_equation, conv_cell, conv_layer_numbers, conv_layers,
                                         filters, output_size, top_inputs)
+from playground.inspect.stats import stats, stats_at
 
 VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations, "conv": conv_cell,
-         "top": top_inputs, "size": output_size}
+         "top": top_inputs, "size": output_size, "stats": stats}
 
 
 def run_view(name: str, frozen, **options) -> View:
@@ -27,4 +28,5 @@ def run_view(name: str, frozen, **options) -> View:
 
 
 __all__ = ["VIEWS", "View", "activations", "at_threshold", "cell_equation", "conv_cell", "conv_layer_numbers",
-           "conv_layers", "evaluate", "filters", "output_size", "predict", "run_view", "top_inputs"]
+           "conv_layers", "evaluate", "filters", "output_size", "predict", "run_view", "stats", "stats_at",
+           "top_inputs"]

@@ -2,7 +2,8 @@
 
 Layout of the store's folder (PLAYGROUND_HOME, default runs/ beside the app):
 
-    playground.db                 runs, per-step loss, epoch records, lr marks, snapshots, drafts
+    playground.db                 runs, per-step loss, epoch records, lr marks, snapshots, layer
+                                  statistics at each snapshot, drafts
     <run id>/run.json             the run's config, name and owner (enough to recover it without the db)
     <run id>/epoch-0007.safetensors   weight snapshots (model state dict) at epoch ends
     <run id>/checkpoint.safetensors   the latest resume point: model, optimizer, scheduler, RNG states
@@ -71,6 +72,8 @@ CREATE INDEX IF NOT EXISTS marks_run ON marks(run_id, step);
 CREATE TABLE IF NOT EXISTS snapshots (
     run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL, partial INTEGER NOT NULL DEFAULT 0,
     file TEXT NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS stats (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL,
+                                  record TEXT NOT NULL, PRIMARY KEY (run_id, step));  -- layer statistics
 CREATE TABLE IF NOT EXISTS drafts (owner TEXT NOT NULL, page TEXT NOT NULL, state TEXT NOT NULL,
                                    updated_at REAL NOT NULL, PRIMARY KEY (owner, page));
 """
@@ -393,7 +396,7 @@ class Store:
 
     def delete(self, run_id: str) -> None:
         with self.tx() as con:
-            for table in ("steps", "epochs", "marks", "snapshots"):
+            for table in ("steps", "epochs", "marks", "snapshots", "stats"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
@@ -441,9 +444,29 @@ class Store:
             con.execute("DELETE FROM marks WHERE run_id = ? AND step > ?", (run_id, step))
             con.execute("DELETE FROM epochs WHERE run_id = ? AND epoch >= ?", (run_id, epoch))
             con.executemany("DELETE FROM snapshots WHERE run_id = ? AND step = ?", [(run_id, s.step) for s in drop])
+            con.execute("DELETE FROM stats WHERE run_id = ? AND step > ?", (run_id, step))
         for s in drop:
             (self.run_dir(run_id) / s.file).unlink(missing_ok=True)
         self._refresh_bytes(run_id)
+
+    # ------------------------------------------------------------------ layer statistics
+    def write_stats(self, run_id: str, record: dict) -> None:
+        """Layer statistics taken at a snapshot (playground.train.probe). Kept for every snapshot
+        ever taken, also where thinning later drops the weights: they are small."""
+        with self.tx() as con:
+            con.execute("INSERT OR REPLACE INTO stats VALUES (?,?,?,?)",
+                        (run_id, record["epoch"], record["step"], json.dumps(record)))
+
+    def stats_marker(self, run_id: str) -> tuple[int, int]:
+        """(records, newest step): changes whenever a record is added (a cache key for readers)."""
+        n, step = self.con.execute("SELECT COUNT(*), COALESCE(MAX(step), -1) FROM stats WHERE run_id = ?",
+                                   (run_id,)).fetchone()
+        return int(n), int(step)
+
+    def stats(self, run_id: str) -> list[dict]:
+        """The run's layer statistics records, by step (a resumed epoch's newer record replaces the older)."""
+        rows = self.con.execute("SELECT record FROM stats WHERE run_id = ? ORDER BY step", (run_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ weights
     def snapshots(self, run_id: str) -> list[Snapshot]:

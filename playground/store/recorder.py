@@ -27,6 +27,10 @@ class _Sink:
         self.recorder._jobs.put(("snapshot", self.run_id, (epoch, step, partial, weights, self.budget, self.reserve)))
         self.recorder._wake.set()
 
+    def stats(self, record):
+        self.recorder._jobs.put(("stats", self.run_id, record))
+        self.recorder._wake.set()
+
     def checkpoint(self, ckpt):
         self.recorder._jobs.put(("checkpoint", self.run_id, ckpt))
         self.recorder._wake.set()
@@ -116,6 +120,9 @@ class Recorder:
                 break
             if kind == "checkpoint":
                 latest_ckpt[rid] = payload                        # only the newest one matters
+                continue
+            if kind == "stats":
+                self.store.write_stats(rid, payload)
                 continue
             epoch, step, partial, weights, budget, reserve = payload
             try:

@@ -14,6 +14,8 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
    metrics, weight snapshots, resume checkpoints every 2 s) vs the same run recording nothing.
    The worst case: here the writer thread shares the training process's GIL; in the app it runs
    in the server process, and section 1's app path already includes recording.
+7. layer statistics (playground/train/probe.py): the same recorded run with statistics taken at
+   every snapshot vs without (the issue's budget: at most 10%).
 
 The bench records into a store of its own in a temporary folder, never the app's runs/.
 """
@@ -67,8 +69,8 @@ NEIGHBOURS = {
 }
 
 
-def config(name: str, epochs: int, seed: int = 0) -> RunConfig:
-    return RunConfig.from_dict({**CASES[name], "epochs": epochs, "seed": seed, "threads": 1})
+def config(name: str, epochs: int, seed: int = 0, stats: bool = True) -> RunConfig:
+    return RunConfig.from_dict({**CASES[name], "epochs": epochs, "seed": seed, "threads": 1, "stats": stats})
 
 
 def bare_loop(cfg: RunConfig) -> float:
@@ -258,7 +260,7 @@ def main(quick: bool = False) -> None:
           "recorded")
     local = Registry(max_active=1, processes=False, store=store)
     for name in CORE:
-        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)), stats=False)
         plain, recorded = [], []
         for _ in range(repeats):
             plain.append(engine_thread(cfg))
@@ -267,6 +269,20 @@ def main(quick: bool = False) -> None:
         p, r = statistics.median(plain), statistics.median(recorded)
         print(f"   {name}: nothing recorded {p:.2f} s, recorded {r:.2f} s -> overhead {100 * (r / p - 1):+.1f}% "
               f"(target <= 5%)")
+
+    print("\n7. layer statistics at every snapshot (a probe batch forward and backward, histograms): the same "
+          "recorded run with and without")
+    for name in CORE:
+        epochs = max(1, EPOCHS[name] // (2 if quick else 1))
+        off, on = config(name, epochs, stats=False), config(name, epochs, stats=True)
+        without, with_stats = [], []
+        for _ in range(repeats):
+            without.append(engine_thread(off, local))
+            with_stats.append(engine_thread(on, local))
+            local.flush()
+        a, b = statistics.median(without), statistics.median(with_stats)
+        print(f"   {name}: without {a:.2f} s, with statistics {b:.2f} s -> overhead {100 * (b / a - 1):+.1f}% "
+              f"({epochs + 1} snapshots; target <= 10%)")
     home.cleanup()
 
 

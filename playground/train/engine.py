@@ -27,6 +27,7 @@ from playground.models.blocks import Latent
 from playground.models.layers import Dropout
 from playground.train.tasks import LONG_NAMES, Task, make_task
 from playground.train.history import History
+from playground.train.probe import Probe
 from playground.store import policy
 from playground.train.advice import divergence_advice
 from playground.train.optim import make_optimizer, make_scheduler
@@ -296,6 +297,8 @@ class Run:
         params = list(model.parameters())
         early = _EarlyStop(cfg.patience) if cfg.patience else None
         augment = make_augment(cfg.data.augment, cfg.seed, self.data)   # per-sample, seeded by (seed, step); or None
+        self._probe = probe = Probe(model, [l["type"] for l in cfg.layers], X, y, task, cfg.seed) if cfg.stats else None
+        probe_at = snap_at | {epochs}                               # epochs whose last step the probe sees
 
         hist = self.history
         resume, first_epoch, pos = self._resume, 1, 0
@@ -340,6 +343,7 @@ class Run:
                     loss = task.loss(out, target, model)
                     total = loss + l1 * sum(p.abs().sum() for p in l1_params) if l1 else loss
                 opt.zero_grad(set_to_none=True)
+                before = probe.before_step() if probe is not None and i + bs >= n and epoch in probe_at else None
                 if scaler is not None:
                     scaler.scale(total).backward()
                     if clip:
@@ -352,6 +356,8 @@ class Run:
                     if clip:
                         torch.nn.utils.clip_grad_norm_(params, clip)
                     opt.step()
+                if before is not None:
+                    probe.after_step(before)                        # the update ratio of the epoch's last step
                 if sched is not None:
                     sched.step()
                 loss = loss.detach()                                # the task's loss, without the L1 term
@@ -395,6 +401,8 @@ class Run:
                 return
             if stop_early:
                 model.load_state_dict(early.best_state)
+                if probe is not None:
+                    probe.ratios = None                             # that step's update is not these weights'
                 last = True
                 if self.data.kind in ("points", "curve"):
                     hist.update(boundary=self.decision_grid())
@@ -448,6 +456,10 @@ class Run:
 
     def _snapshot(self, epoch: int, step: int, partial: bool) -> None:
         self.history.add_snapshot(epoch, step, partial, _cpu_copy(self.model.state_dict()))
+        if getattr(self, "_probe", None) is not None:
+            if partial:
+                self._probe.ratios = None                           # a Stop: the last step was not planned for
+            self.history.add_stats(self._probe.measure(epoch, step, self._dropout_gen))
 
     def _publish(self, pending, step, samples, epoch, t_start, boundary=False) -> bool:
         """Sync pending losses to the history; False (and status 'diverged') on a NaN/inf loss."""

@@ -84,6 +84,11 @@ class History:
         if self.sink is not None:
             self.sink.snapshot(epoch, step, partial, weights)
 
+    def add_stats(self, record: dict) -> None:
+        """Layer statistics at a snapshot (playground.train.probe): only the sink keeps them."""
+        if self.sink is not None:
+            self.sink.stats(record)
+
     def add_checkpoint(self, ckpt: dict) -> None:
         """Everything a resume needs (see Run.checkpoint)."""
         with self._lock:

@@ -161,6 +161,9 @@ class _PipeHistory(History):
     def add_checkpoint(self, ckpt):
         self._sender.send(("add_checkpoint", (ckpt,), {}))
 
+    def add_stats(self, record):
+        self._sender.send(("add_stats", (record,), {}))
+
 
 def _warm_up() -> None:
     """Train a tiny CNN for a few steps, so a user's first run does not pay for lazy imports and
