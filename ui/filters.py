@@ -12,10 +12,10 @@ from playground.errors import DataError
 from playground.inspect import activations, conv_cell, filters, output_size
 from playground.inspect.filters import ranked, unit_scores
 from playground.inspect.inputs import MAX_BYTES, canvas_input, image_input, value_range
-from playground.viz.filters import (feature_grid, filter_grid, input_image, map_spec, numbers_spec, partials_spec,
+from playground.viz.filters import (feature_grid, filter_grid, input_image, map_spec, numbers_table, partials_spec,
                                     probs_chart, window_image)
 from ui.charts import vega
-from ui.scrubber import from_snapshot, snapshot_model
+from ui.scrubber import from_snapshot, prefetch, snapshot_model
 
 POOLS = ("MaxPool2d", "AvgPool2d")
 
@@ -206,9 +206,9 @@ def conv_explainer(run_id: str, snap, convs: list[int], pick: Picked, outputs: d
                       f"padding pale blue")
     with grids:
         g1, g2, g3 = st.columns(3)
-        g1.vega_lite_chart(spec=numbers_spec(arrays["window"][k], "window (input)", False, arrays["padding"]))
-        g2.vega_lite_chart(spec=numbers_spec(arrays["kernel"][k], "kernel (weights)"))
-        g3.vega_lite_chart(spec=numbers_spec(arrays["products"][k], f"products: sum {arrays['partial'][k]:.3f}"))
+        g1.html(numbers_table(arrays["window"][k], "window (input)", False, arrays["padding"]))
+        g2.html(numbers_table(arrays["kernel"][k], "kernel (weights)"))
+        g3.html(numbers_table(arrays["products"][k], f"products: sum {arrays['partial'][k]:.3f}"))
     if n_in > 1:
         st.caption(f"The kernel has {n_in} input channels: each gives a sum of products (bars); the cell adds all "
                    f"{n_in} sums and the bias.")
@@ -253,3 +253,26 @@ def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
     captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']}→{t['predicted']}" if "true" in t else "")
                 for t in s["top"]]
     st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True)
+
+
+def warm_neighbours(run_id: str, snap, filter_layer: int | None, pick: Picked | None, size_layer: int | None) -> None:
+    """The next and previous snapshots' views, with the page's current settings, computed in the
+    background (ui.scrubber.prefetch): a scrub or a play step to them is then drawn from the cache."""
+    s = st.session_state
+    conv = (s.get("conv_layer"), s.get("conv_channel", 0), s.get("conv_row", 0), s.get("conv_col", 0))
+    top_at = (s.get("top_layer"), s.get("top_channel", 0))
+
+    def work(n) -> None:
+        if filter_layer is not None:
+            kernels(run_id, n.epoch, n.step, filter_layer)
+        if pick is not None:
+            maps(run_id, n.epoch, n.step, pick.sample, pick.custom)
+            if conv[0] is not None:
+                cell(run_id, n.epoch, n.step, conv[0], pick.sample, int(conv[1]), int(conv[2]), int(conv[3]),
+                     pick.custom)
+        if size_layer is not None:
+            sizes(run_id, n.epoch, n.step, size_layer)
+        if top_at[0] is not None:
+            maps(run_id, n.epoch, n.step, 0)
+            top(run_id, n.epoch, n.step, top_at[0], int(top_at[1]))
+    prefetch(run_id, snap, work)

@@ -1,6 +1,10 @@
 """The epoch scrubber every inspection view shares: pick a snapshot of the run shown."""
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import streamlit as st
 
 from playground.errors import PlaygroundError
@@ -13,6 +17,10 @@ def snapshot_label(s: Snapshot) -> str:
 
 
 PLAY_EVERY = 1.0              # seconds per snapshot while playing
+log = logging.getLogger(__name__)
+_warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-prefetch")
+_wanted: dict[str, set] = {}  # run id -> the snapshots (epoch, step) its latest page draw asked to warm
+_wanted_lock = threading.Lock()
 
 
 def _pin(k: str, newest: str, pinned: str) -> None:
@@ -103,3 +111,30 @@ def from_snapshot(fn, *args):
         hint = " The other snapshots of this run still load: pick another epoch." if isinstance(e, StoreError) else ""
         st.error(f"{e}.{hint}" if not str(e).endswith(".") else f"{e}{hint}", icon=":material/error:")
         st.stop()
+
+
+def prefetch(run_id: str, snap: Snapshot, work) -> None:
+    """After a page drew `snap`, compute its neighbours' views in the background: work(snapshot)
+    calls the page's cached view functions with the page's current settings, so the next scrub or
+    play step finds them cached. One background thread; work a newer draw no longer wants is skipped."""
+    snaps = {s.epoch: s for s in REGISTRY.store.snapshots(run_id)}
+    epochs = sorted(snaps)
+    if snap.epoch not in snaps:
+        return
+    i = epochs.index(snap.epoch)
+    near = [snaps[epochs[j]] for j in (i + 1, i - 1) if 0 <= j < len(epochs)]
+    with _wanted_lock:
+        _wanted[run_id] = {(n.epoch, n.step) for n in near}
+
+    def run(n: Snapshot) -> None:
+        with _wanted_lock:
+            if (n.epoch, n.step) not in _wanted.get(run_id, ()):
+                return
+        try:
+            work(n)
+        except PlaygroundError:
+            pass                                            # the page says why when the user gets there
+        except Exception:                                   # a background warm-up must never break anything
+            log.exception("prefetching run %s epoch %s", run_id, n.epoch)
+    for n in near:
+        _warmer.submit(run, n)

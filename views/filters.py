@@ -5,7 +5,7 @@ import streamlit as st
 from playground.inspect import conv_layer_numbers
 from playground.train import REGISTRY
 from ui.filters import (conv_explainer, feature_maps, filter_panel, input_panel, input_source, kernels, maps,
-                        size_panel, top_panel)
+                        size_panel, top_panel, warm_neighbours)
 from ui.scrubber import epoch_scrubber, from_snapshot
 
 st.title("Filters & feature maps")
@@ -21,39 +21,46 @@ if run.data.kind != "image":
     st.info(f"**{run.name}** learns from 2-D points: filters and feature maps belong to image data. Pick an image "
             f"run in the sidebar, or train one (MNIST with the Small CNN preset).")
     st.stop()
-snap = epoch_scrubber(run_id)
-if snap is None:
-    st.info(f"**{run.name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
-    st.stop()
+@st.fragment
+def snapshot_views():
+    """Everything that depends on the epoch: a scrub reruns this, not the whole app."""
+    snap = epoch_scrubber(run_id)
+    if snap is None:
+        st.info(f"**{run.name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
+        return
 
-types = [spec["type"] for spec in run.config.layers]
-convs = conv_layer_numbers(run.config.layers)
-if convs:
-    a, b = st.columns([1, 2], vertical_alignment="bottom")
-    layer = a.selectbox("Conv2d layer", convs, format_func=lambda i: f"layer {i}", key="filters_layer")
-    shared = b.toggle("One colour scale for the whole layer", value=True, key="filters_shared",
-                      help="On: compare filters with each other. Off: each filter scaled to its own largest weight, "
-                           "to see the shape of a weak one")
-    filter_panel(*from_snapshot(kernels, run_id, snap.epoch, snap.step, layer), shared)
-else:
-    st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")
-
-st.subheader("One input through the network", divider="gray")
-pick = input_source(run.data)
-shown = None
-if pick is not None:
-    arrays, s = from_snapshot(maps, run_id, snap.epoch, snap.step, pick.sample, pick.custom)
-    input_panel(arrays, s, pick.label)
-    feature_maps(arrays, s)
+    types = [spec["type"] for spec in run.config.layers]
+    convs = conv_layer_numbers(run.config.layers)
     if convs:
-        st.subheader("Inside one convolution: click an output cell", divider="gray")
-        shown = conv_explainer(run_id, snap, convs, pick, arrays)
+        a, b = st.columns([1, 2], vertical_alignment="bottom")
+        layer = a.selectbox("Conv2d layer", convs, format_func=lambda i: f"layer {i}", key="filters_layer")
+        shared = b.toggle("One colour scale for the whole layer", value=True, key="filters_shared",
+                          help="On: compare filters with each other. Off: each filter scaled to its own largest weight, "
+                               "to see the shape of a weak one")
+        filter_panel(*from_snapshot(kernels, run_id, snap.epoch, snap.step, layer), shared)
+    else:
+        st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")
 
-st.subheader("Output size", divider="gray")
-size_panel(run_id, snap, types, shown)
-st.subheader("What makes a filter fire", divider="gray")
-top_panel(run_id, snap, types, convs[0] if convs else 1)
+    st.subheader("One input through the network", divider="gray")
+    pick = input_source(run.data)
+    shown = None
+    if pick is not None:
+        arrays, s = from_snapshot(maps, run_id, snap.epoch, snap.step, pick.sample, pick.custom)
+        input_panel(arrays, s, pick.label)
+        feature_maps(arrays, s)
+        if convs:
+            st.subheader("Inside one convolution: click an output cell", divider="gray")
+            shown = conv_explainer(run_id, snap, convs, pick, arrays)
 
+    st.subheader("Output size", divider="gray")
+    size_panel(run_id, snap, types, shown)
+    st.subheader("What makes a filter fire", divider="gray")
+    top_panel(run_id, snap, types, convs[0] if convs else 1)
+    warm_neighbours(run_id, snap, layer if convs else None, pick, st.session_state.get("size_layer"))
+
+
+
+snapshot_views()
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(
         "- **Scrub from epoch 0.** The initial filters are noise; after training, first-layer filters on "

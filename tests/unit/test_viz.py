@@ -234,3 +234,16 @@ def test_epoch_chart_of_a_long_run_is_thinned_and_keeps_the_last_epoch():
     shown = spec["datasets"]["main"]["epoch"].unique().tolist()
     assert len(shown) <= 401 and shown[0] == 1 and shown[-1] == 2001
     assert spec["mark"] == {"type": "line", "point": False}                  # no dot per epoch any more
+
+
+def test_numbers_table_writes_each_value_in_its_coloured_cell():
+    from playground.viz.filters import numbers_table
+
+    html = numbers_table(np.array([[1.0, -1.0], [0.0, 0.5]]), "kernel <w>")
+    assert "kernel &lt;w&gt;" in html                                  # the title is escaped
+    cells = html.split("<td")[1:]
+    assert [c.split(">")[1].split("<")[0] for c in cells] == ["1.00", "-1.00", "0.00", "0.50"]
+    assert "background:#b2182b" in cells[0] and "background:#2166ac" in cells[1]    # RdBu's red and blue ends
+    assert "background:#ffffff" in cells[2] and "color:#fff" in cells[0] and "color:#000" in cells[2]
+    window = numbers_table(np.array([[0.0, 0.2]]), "window", False, np.array([[True, False]]))
+    assert "pad 0" in window and "0.20" in window
