@@ -23,22 +23,31 @@ _wanted: dict[str, set] = {}  # run id -> the snapshots (epoch, step) its latest
 _wanted_lock = threading.Lock()
 
 
-def _pin(k: str, newest: str, pinned: str) -> None:
+def _keys(run_id: str, key: str) -> dict:
+    """The widget's key, and the plain session keys that hold the scrubber's state: plain keys survive
+    page switches (Streamlit drops the state of widgets the new page does not draw) and reruns
+    interrupted by the next one (which leave the browser's older widget value in place)."""
+    return {"widget": f"{key}_{run_id}", "epoch": f"_{key}_epoch_{run_id}", "newest": f"_{key}_newest_{run_id}",
+            "pinned": f"_{key}_pinned_{run_id}", "playing": f"_{key}_playing_{run_id}"}
+
+
+def _moved(k: dict) -> None:
     """The user moved the slider: stay where they put it, unless they put it on the newest snapshot."""
     s = st.session_state
-    s[pinned] = s.get(k) != s.get(newest)
+    s[k["epoch"]] = s[k["widget"]]
+    s[k["pinned"]] = s[k["widget"]] != s.get(k["newest"])
 
 
-def _toggle_play(k: str, playing: str, pinned: str, epochs: list[int]) -> None:
+def _toggle_play(k: dict, epochs: list[int]) -> None:
     s = st.session_state
-    s[playing] = not s.get(playing)
-    if s[playing]:
-        s[pinned] = True                                    # playing drives the slider, not the newest snapshot
-        if s.get(k) == epochs[-1]:
-            s[k] = epochs[0]                                # from the start when it was at the end
+    s[k["playing"]] = not s.get(k["playing"])
+    if s[k["playing"]]:
+        s[k["pinned"]] = True                               # playing drives the slider, not the newest snapshot
+        if s.get(k["epoch"]) == epochs[-1]:
+            s[k["epoch"]] = epochs[0]                       # from the start when it was at the end
 
 
-def _player(k: str, playing: str, epochs: list[int]) -> None:
+def _player(k: dict, epochs: list[int]) -> None:
     """While playing: every PLAY_EVERY seconds, the next snapshot, and the whole page redrawn; it
     stops at the last one."""
     first = [True]
@@ -49,48 +58,48 @@ def _player(k: str, playing: str, epochs: list[int]) -> None:
             first[0] = False
             return
         s = st.session_state
-        if not s.get(playing):
+        if not s.get(k["playing"]):
             return
-        later = [e for e in epochs if e > s.get(k, epochs[0])]
+        later = [e for e in epochs if e > s.get(k["epoch"], epochs[0])]
         if later:
-            s[k] = later[0]
+            s[k["epoch"]] = later[0]
         if len(later) <= 1:
-            s[playing] = False
+            s[k["playing"]] = False
         st.rerun()
     tick()
 
 
 def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
-    """A slider over the run's weight snapshots (None when it has none yet), with a play button. It
-    stays where the user put it, and follows the newest snapshot (a run still training) until the
-    user moves it away from the newest. Only the user's own moves decide that (a callback), never a
-    comparison of values across reruns: a rerun interrupted by the next one leaves the browser's
-    older value in place."""
+    """A slider over the run's weight snapshots (None when it has none yet), with a play button. The
+    chosen epoch is shared by every page that shows the run. It stays where the user put it, and
+    follows the newest snapshot (a run still training) until the user moves it away from the
+    newest; only the user's own moves decide that (a callback)."""
     snaps = REGISTRY.store.snapshots(run_id)
     if not snaps:
         return None
     by_epoch = {s.epoch: s for s in snaps}                  # a cut-short final epoch replaces its full one
     epochs = sorted(by_epoch)
-    k, newest, pinned = f"{key}_{run_id}", f"_{key}_newest_{run_id}", f"_{key}_pinned_{run_id}"
-    playing = f"_{key}_playing_{run_id}"
+    k = _keys(run_id, key)
     s = st.session_state
-    if s.get(k) not in by_epoch or not s.get(pinned):
-        s[k] = epochs[-1]
-    s[newest] = epochs[-1]
+    if s.get(k["epoch"]) not in by_epoch or not s.get(k["pinned"]):
+        s[k["epoch"]] = epochs[-1]
+    s[k["newest"]] = epochs[-1]
+    s[k["widget"]] = s[k["epoch"]]                          # the widget shows the shared choice
     if len(epochs) == 1:
         st.caption(f"Weights of {snapshot_label(by_epoch[epochs[0]])}: the only snapshot so far")
         return by_epoch[epochs[0]]
+    playing = bool(s.get(k["playing"]))
     left, right = st.columns([1, 9], vertical_alignment="bottom")
-    left.button("Pause" if s.get(playing) else "Play", icon=":material/pause:" if s.get(playing) else ":material/play_arrow:", key=f"{key}_play_{run_id}",
-                on_click=_toggle_play, args=(k, playing, pinned, epochs),
-                help="Pause" if s.get(playing) else f"Play: one snapshot every {PLAY_EVERY:g} s, to the last one")
-    epoch = right.select_slider("Epoch", epochs, key=k, format_func=lambda e: snapshot_label(by_epoch[e]),
-                                on_change=_pin, args=(k, newest, pinned),
+    left.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+                key=f"{key}_play_{run_id}", on_click=_toggle_play, args=(k, epochs),
+                help="Pause" if playing else f"Play: one snapshot every {PLAY_EVERY:g} s, to the last one")
+    epoch = right.select_slider("Epoch", epochs, key=k["widget"], format_func=lambda e: snapshot_label(by_epoch[e]),
+                                on_change=_moved, args=(k,),
                                 help="The run's weight snapshots: every epoch of a short run; for a long one, "
                                      "dense early and thinner later. The view is computed from the snapshot, "
                                      "never from the model that trains")
-    if s.get(playing):
-        _player(k, playing, epochs)
+    if playing:
+        _player(k, epochs)
     return by_epoch[epoch]
 
 

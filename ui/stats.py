@@ -139,7 +139,8 @@ def headline(arrays: dict, s: dict) -> None:
 def distributions(arrays: dict, s: dict, at: int, kind: str) -> None:
     """Every layer's histogram of `kind` at record `at`."""
     weighted = kind != "act"
-    names = labels(arrays, s["layers"], weighted)
+    names = [f"{name.strip()} · std {sd:.3g}" for name, sd in zip(labels(arrays, s["layers"], weighted),
+                                                                   arrays[f"{kind}_std"][at])]
     vega(histograms_at(arrays[f"{kind}_counts"][at], arrays[f"{kind}_lo"][at], arrays[f"{kind}_hi"][at], names))
 
 

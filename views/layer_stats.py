@@ -37,8 +37,8 @@ with tab_g:
 with tab_d:
     kind = st.segmented_control("Show", list(KINDS), format_func=KINDS.get, default="act", key="stats_kind",
                                 required=True)
-    st.caption(f"Every layer's {KINDS[kind]} at epoch {s['epoch']}, each on its own axis, as shares of its values "
-               f"({s['probe']} probe examples).")
+    st.caption(f"Every layer's {KINDS[kind]} at epoch {s['epoch']}, each on its own axis (read the axes, or the "
+               f"standard deviation in each title), as shares of its values ({s['probe']} probe examples).")
     ui.distributions(arrays, s, at, kind)
 with tab_u:
     ui.updates(arrays, s)
