@@ -8,6 +8,21 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
+def open_page(page: str, owner: str) -> AppTest:
+    """The app as browser `owner` (?me=) sees `page` (e.g. "views/evaluate.py"), run with no exception."""
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["me"] = owner
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    """The value a metric with this label shows."""
+    return next(m.value for m in app.metric if m.label == label)
+
+
 @pytest.fixture
 def at():
     app = AppTest.from_file(APP, default_timeout=60)

@@ -1,15 +1,12 @@
 """The Evaluate page (AppTest, no browser): any snapshot of the run shown, and the threshold of a
 two-class run."""
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
 from playground.models import preset_layers
 from playground.train import REGISTRY
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.app.conftest import metric, open_page
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +20,7 @@ def spiral():
 
 
 def evaluate_page(owner: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = owner
-    at.run()
-    at.switch_page("views/evaluate.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return open_page("views/evaluate.py", owner)
 
 
 def test_scrubbing_to_the_initial_weights_changes_the_evaluation(spiral):

@@ -1,27 +1,19 @@
 """The Layer statistics page (AppTest, no browser): a lesson pair trained from its button and shown
 side by side, the scrubber, the tabs, and runs without statistics."""
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
 from playground.models import preset_layers
 from playground.train import REGISTRY
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.app.conftest import metric, open_page
 
 
 def stats_page(owner: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = owner
-    at.run()
-    at.switch_page("views/layer_stats.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("views/layer_stats.py", owner)
 
 
-def metric(at, label: str) -> float:
-    return float(next(m.value for m in at.metric if m.label == label).rstrip("%"))
+def number(at, label: str) -> float:
+    return float(metric(at, label).rstrip("%"))
 
 
 def test_the_vanishing_gradients_lesson():
@@ -37,11 +29,11 @@ def test_the_vanishing_gradients_lesson():
     assert not at.exception, at.exception
     assert at.session_state["run_id"] == sigmoid.id and at.session_state["stats_compare"] == relu.id
     # the sigmoid net's first layer gets a tiny fraction of the last layer's gradient; the ReLU net's does not
-    assert metric(at, "Gradient norm, first / last layer") < 1e-3
+    assert number(at, "Gradient norm, first / last layer") < 1e-3
     bars = at.get("vega_lite_chart")[0].proto.spec
     assert "this run" in bars and relu.name in bars                   # both runs' bars in one chart
     at.selectbox(key="run_id").set_value(relu.id).run()
-    assert metric(at, "Gradient norm, first / last layer") > 0.05
+    assert number(at, "Gradient norm, first / last layer") > 0.05
     assert "Dead ReLU units" in [m.label for m in at.metric]
     # the initial weights: no update yet, so no update ratio
     at.select_slider(key=f"scrub_{relu.id}").set_value(0).run()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.ui import choose, go, metric, set_number
+from tests.e2e.ui import go, metric, set_number, train_digits_cnn
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +47,7 @@ def test_scrub_epochs_and_move_the_threshold(page, shots):
 def test_a_cnn_inside_then_evaluated(page, shots):
     """Digits 8x8 with the Small CNN: its filters scrubbed back to the initial weights, a feature map
     of another example, then its 10-class evaluation."""
-    choose(page, "Data set", "Digits 8x8 (sklearn)")
-    page.get_by_text("1x8x8 (CxHxW)").first.wait_for(timeout=30_000)
-    set_number(page, "Epochs", 4)
-    page.wait_for_timeout(800)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("finished 4 epochs").wait_for(timeout=60_000)
+    train_digits_cnn(page, 4)
     go(page, "Filters & feature maps", page.get_by_text("One input through the network"))
     page.get_by_text(re.compile(r"^Layer 1 \(Conv2d\): \d+ filters of 1x3x3")).wait_for()
     predicted = page.get_by_text(re.compile(r"^Predicted \d")).inner_text()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.ui import choose, go, metric, set_number
+from tests.e2e.ui import go, metric, train_digits_cnn
 
 pytestmark = pytest.mark.e2e
 
@@ -17,12 +17,7 @@ def thumb(page, label: str):
 
 
 def test_click_a_cell_play_the_epochs_and_read_the_statistics(page, shots):
-    choose(page, "Data set", "Digits 8x8 (sklearn)")
-    page.get_by_text("1x8x8 (CxHxW)").first.wait_for(timeout=30_000)
-    set_number(page, "Epochs", 4)
-    page.wait_for_timeout(800)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("finished 4 epochs").wait_for(timeout=60_000)
+    train_digits_cnn(page, 4)
     go(page, "Filters & feature maps", page.get_by_text("Inside one convolution: click an output cell"))
     equation = page.get_by_text(re.compile(r"^sum of products .* = F\.conv2d output"))
     equation.wait_for()

@@ -38,6 +38,17 @@ def set_number(page, label: str, value: int) -> None:
     box.press("Enter")
 
 
+def train_digits_cnn(page, epochs: int) -> None:
+    """On Build & Train: the Digits 8x8 set (its default network is the small CNN), `epochs` epochs,
+    started and waited for."""
+    choose(page, "Data set", "Digits 8x8 (sklearn)")
+    page.get_by_text("1x8x8 (CxHxW)").first.wait_for(timeout=30_000)
+    set_number(page, "Epochs", epochs)
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(f"finished {epochs} epochs").wait_for(timeout=60_000)
+
+
 def token(page) -> str:
     """This browser's ?me= token from the address."""
     m = re.search(r"[?&]me=([A-Za-z0-9_-]+)", page.url)
