@@ -130,7 +130,7 @@ def engine_inprocess(cfg: RunConfig) -> float:
     return time.perf_counter() - t0
 
 
-def engine_thread(cfg: RunConfig, reg: Registry | None = None) -> float:
+def engine_thread(cfg: RunConfig, reg: Registry | None = None, probe_share: list | None = None) -> float:
     """Wall seconds of one run training in a thread of this process, prepared beforehand: as the
     registry records it into its store (reg), or recording nothing (the bare engine)."""
     if reg is not None:
@@ -142,8 +142,11 @@ def engine_thread(cfg: RunConfig, reg: Registry | None = None) -> float:
     t0 = time.perf_counter()
     run.start()
     run.join()
+    dt = time.perf_counter() - t0
     assert run.history.status == "finished", run.history.message
-    return time.perf_counter() - t0
+    if probe_share is not None and run._probe is not None:
+        probe_share.append(run._probe.seconds / dt)              # time inside the probe, as a share of the run
+    return dt
 
 
 def engine_app(reg: Registry, cfgs: list[RunConfig]) -> float:
@@ -275,14 +278,15 @@ def main(quick: bool = False) -> None:
     for name in CORE:
         epochs = max(1, EPOCHS[name] // (2 if quick else 1))
         off, on = config(name, epochs, stats=False), config(name, epochs, stats=True)
-        without, with_stats = [], []
+        without, with_stats, share = [], [], []
         for _ in range(repeats):
             without.append(engine_thread(off, local))
-            with_stats.append(engine_thread(on, local))
+            with_stats.append(engine_thread(on, local, share))
             local.flush()
         a, b = statistics.median(without), statistics.median(with_stats)
         print(f"   {name}: without {a:.2f} s, with statistics {b:.2f} s -> overhead {100 * (b / a - 1):+.1f}% "
-              f"({epochs + 1} snapshots; target <= 10%)")
+              f"({epochs + 1} snapshots); time inside the probe: {100 * statistics.median(share):.1f}% of the run "
+              f"(the steadier figure on a noisy machine; target <= 10%)")
     home.cleanup()
 
 

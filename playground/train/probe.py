@@ -25,6 +25,8 @@ which the zero and saturated shares also use; dead units are judged on every val
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -118,15 +120,20 @@ class Probe:
         self.X, self.y = X[idx.to(X.device)], y[idx.to(y.device)]
         self.weights = layer_weights(model)
         self.ratios: list | None = None          # the last step's update ratios, until a snapshot takes them
+        self.seconds = 0.0                       # wall time spent recording (the bench reports its share)
 
     # ------------------------------------------------------------------ the update ratio
     @torch.no_grad()
     def before_step(self) -> list[list[torch.Tensor]]:
-        return [[w.detach().clone() for w in ws] for ws in self.weights]
+        t0 = time.perf_counter()
+        out = [[w.detach().clone() for w in ws] for ws in self.weights]
+        self.seconds += time.perf_counter() - t0
+        return out
 
     @torch.no_grad()
     def after_step(self, before: list[list[torch.Tensor]]) -> None:
         """||W_after - W_before|| / ||W_before|| per layer (None for a layer without weights)."""
+        t0 = time.perf_counter()
         ratios = []
         for ws, bs in zip(self.weights, before):
             if not ws:
@@ -136,11 +143,13 @@ class Probe:
             n = torch.sqrt(sum((b.float() ** 2).sum() for b in bs))
             ratios.append(d / n if float(n) > 0 else None)
         self.ratios = [None if r is None else float(r) for r in ratios]
+        self.seconds += time.perf_counter() - t0
 
     # ------------------------------------------------------------------ the probe
     def measure(self, epoch: int, step: int, dropout_gen: torch.Generator | None = None) -> dict:
         """The record for the snapshot at `epoch` (see the module docstring). Takes the pending
         update ratios (None when no step was recorded since the last snapshot)."""
+        t0 = time.perf_counter()
         model, outputs = self.model, []
         was_training = model.training
         norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -149,7 +158,8 @@ class Probe:
         hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in model]
         params = [w for ws in self.weights for w in ws]
         try:
-            model.train()
+            if not was_training:
+                model.train()
             with torch.enable_grad():
                 out = model(self.X)
                 loss = self.task.loss(out, self.task.target(self.X, self.y), model)
@@ -162,7 +172,8 @@ class Probe:
                     getattr(m, k).copy_(v)
             if gen_state is not None:
                 dropout_gen.set_state(gen_state)
-            model.train(was_training)
+            if not was_training:
+                model.train(False)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         ratios, self.ratios = self.ratios, None
         values = [_values(h) for h in outputs]
@@ -185,4 +196,5 @@ class Probe:
                 entry["weight"], entry["grad"] = wstats[j], gstats[j]
                 entry["update_ratio"] = ratios[i] if ratios is not None else None
             layers.append(entry)
+        self.seconds += time.perf_counter() - t0
         return {"epoch": epoch, "step": step, "probe": len(self.X), "loss": float(loss.detach()), "layers": layers}
