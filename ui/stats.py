@@ -25,7 +25,7 @@ LESSONS = {
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _records(run_id: str, marker: tuple) -> list[dict]:
+def _records(run_id: str, mark: tuple) -> list[dict]:
     return REGISTRY.store.stats(run_id)
 
 
@@ -40,15 +40,18 @@ def records(run_id: str) -> list[dict]:
 
 def follow(run_id: str) -> None:
     """While the run trains (or its last records are still being written), redraw the page when a
-    new record arrives."""
+    new record arrives and when the run ends, so the page settles on the finished run."""
     run = REGISTRY.get(run_id)
     if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
         return
-    seen = marker(run_id)
+
+    def now() -> tuple:                     # a new record, or the run's status changed (it ended)
+        return marker(run_id), run.history.status, REGISTRY.recorder.tracking(run_id)
+    seen = now()
 
     @st.fragment(run_every=1.0)
     def poll():
-        if marker(run_id) != seen:
+        if now() != seen:
             st.rerun()
     poll()
 
