@@ -72,8 +72,9 @@ def augment_panel(data, seed: int) -> None:
     if s.aug_class not in classes:
         s.aug_class = None
     spec = augment_spec()
-    title = "Augmentation" + (f": {', '.join(spec)}" if spec else " (off)")
-    with st.expander(title, icon=":material/transform:"):
+    # One label whatever is ticked: a label that changes makes a new expander, which opens closed, so
+    # ticking a transform or pressing Preview would fold the panel away under the user's hand.
+    with st.expander("Augmentation", icon=":material/transform:"):
         st.caption("Random transforms of every training batch, drawn anew for each image at each step and seeded "
                    "by the run's seed, so a run repeats exactly. Validation images are never augmented.")
         cols = st.columns(2)
@@ -102,3 +103,4 @@ def augment_panel(data, seed: int) -> None:
                          caption="each pair: the training image on top, augmented below (press Preview again for "
                                  "another batch)", output_format="PNG")
         st.markdown(LOOK_FOR)
+    st.caption("Augmentation: " + (", ".join(f"{k} {v:g}" for k, v in spec.items()) if spec else "off"))
