@@ -23,6 +23,7 @@ import mmap
 import os
 import queue
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,13 @@ NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 # warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
 # is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
 # a worker warming beside a training run then never got the CPU, and a second student waited.)
-BOOT = (f"import os\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"   # no nice on Windows
+# A worker also watches its parent from the first line on: one still importing torch or warming up
+# (slow at low priority on a busy machine) would otherwise outlive a killed server by the whole
+# warm-up, until its first read of the closed socket.
+BOOT = (f"import os, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
+        "def _orphan_watch(parent=os.getppid()):\n"
+        "    while os.getppid() == parent:\n        time.sleep(0.5)\n    os._exit(0)\n"
+        "threading.Thread(target=_orphan_watch, name='orphan-watch', daemon=True).start()\n"
         "from playground.train.worker import main\nmain()")
 
 
@@ -242,10 +249,29 @@ class _Worker:
         Path(self.stop_event.path).unlink(missing_ok=True)
 
 
+def _keep_sockets_private() -> None:
+    """Make this process's sockets non-inheritable. Streamlit marks its listening socket inheritable;
+    torch then starts its shared-memory manager (torch_shm_manager, for the tensors we hand workers)
+    with fork+exec, which kept the web server's port open after the server died, so a restarted
+    server could not bind it ("Port ... is not available"). Nothing here needs an inherited socket:
+    workers get their own end of a socketpair through pass_fds."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:                             # no /proc (macOS, Windows): nothing to do
+        return
+    for fd in fds:
+        try:
+            if fd > 2 and stat.S_ISSOCK(os.fstat(fd).st_mode) and os.get_inheritable(fd):
+                os.set_inheritable(fd, False)
+        except OSError:                         # closed since listdir (e.g. the listing's own fd)
+            pass
+
+
 class WorkerPool:
     """Keeps up to `size` warm worker processes; hands each new run an idle one."""
 
     def __init__(self, size: int):
+        _keep_sockets_private()
         self.size = size
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []

@@ -1,8 +1,12 @@
 """playground/train: the Run (determinism, optimizers, divergence, stop, failures), History, Registry."""
 import math
+import socket
+import subprocess
+import sys
 import threading
 import time
 
+import psutil
 import pytest
 import torch
 from torch import nn
@@ -456,6 +460,35 @@ def test_process_registry_trains_the_same_numbers_in_a_worker_process(tmp_path):
     finally:
         reg.stop_all()
         reg.pool.close()
+
+
+def test_a_worker_pool_keeps_the_servers_sockets_out_of_child_processes():
+    """Streamlit's listening socket is inheritable; torch's shared-memory manager, started by
+    fork+exec, then held the server's port after a crash and the restarted server could not bind."""
+    from playground.train.worker import WorkerPool
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.set_inheritable(True)
+    try:
+        WorkerPool(1).close()
+        assert not listener.get_inheritable()
+    finally:
+        listener.close()
+
+
+def test_a_worker_still_warming_up_ends_with_its_dead_parent():
+    """A parent (the server) that dies hard does not leave a worker behind, even one still importing
+    torch: it would otherwise train on, or warm up, for nobody."""
+    code = ("import os, sys, time\nfrom playground.train.worker import _Worker\n"
+            "w = _Worker()\nprint(w.proc.pid, flush=True)\nos._exit(0)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    parent.wait()
+    # The worker was spawned just before its parent died; importing torch and warming up takes it
+    # ~5 s here before it would first read the closed socket. Its watch ends it within ~0.5 s.
+    end = time.monotonic() + 3
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < end, "the orphaned worker is still running"
+        time.sleep(0.1)
 
 
 # ----------------------------------------------------------------------------- history
