@@ -12,7 +12,9 @@ inspect RUN VIEW  computes what an inspection view draws, from the run's snapsho
                the arrays to an .npz (--out), the summary as JSON (--json). VIEW: evaluate, filters,
                activations, conv (one output cell of a Conv2d by hand), top (the inputs that excite
                a filter most), size (a Conv2d or pooling layer's output-size arithmetic), stats
-               (each layer's weights, gradients and outputs over training).
+               (each layer's weights, gradients and outputs over training), attention (every
+               attention layer and head for one sequence, the rollout, the task's pattern score per
+               head), attention-cell (one attention weight by hand: q.k, the scaling, the softmax).
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -179,8 +181,15 @@ def cmd_inspect(args) -> int:
     store = default_store()
     row = store.find(args.run)
     frozen = frozen_model(store, row.id, args.epoch)
+    tokens = None
+    if args.tokens is not None:
+        try:
+            tokens = [int(t) for t in args.tokens.replace(",", " ").split()]
+        except ValueError:
+            raise PlaygroundError(f"--tokens: '{args.tokens}' is not a list of whole numbers; write the sequence's "
+                                  f"tokens separated by spaces, e.g. --tokens \"3 1 4 1 5 9 2 6\"") from None
     view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample,
-                    channel=args.channel, row=args.row, col=args.col, k=args.k,
+                    channel=args.channel, row=args.row, col=args.col, k=args.k, head=args.head, tokens=tokens,
                     records=store.stats(row.id) if args.view == "stats" else None)
     if args.out:
         try:
@@ -293,23 +302,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
-    s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats"),
+    s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats",
+                                    "attention", "attention-cell"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
                         "activations: every layer's output for one input; conv: one output cell of a Conv2d "
                         "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
                         "activate a channel most; size: a Conv2d or pooling layer's output-size arithmetic; "
                         "stats: every layer's weight, gradient and output statistics over training (recorded at "
-                        "each snapshot), with the numbers at --epoch")
+                        "each snapshot), with the numbers at --epoch; attention: every attention layer's weights "
+                        "per head for one sequence, the rollout and the task's pattern scores per head; "
+                        "attention-cell: one weight by hand (q.k, 1/sqrt(d_k), the softmax over the row)")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
                                                                             "activations)")
     s.add_argument("--layer", type=int, help="filters, conv, top, size: the layer's number in the network "
-                                             "(default: the first Conv2d); stats: the one layer to summarise")
-    s.add_argument("--sample", type=int, help="activations, conv: the input's index in the split (default 0)")
+                                             "(default: the first Conv2d); stats: the one layer to summarise; "
+                                             "attention-cell: the attention layer (default: the first)")
+    s.add_argument("--sample", type=int, help="activations, conv, attention: the input's index in the split "
+                                              "(default 0)")
+    s.add_argument("--tokens", help="attention, attention-cell: a sequence of your own instead of --sample, "
+                                    "e.g. \"3 1 4 1 5 9 2 6\"")
+    s.add_argument("--head", type=int, help="attention-cell: the head (default 0)")
     s.add_argument("--channel", type=int, help="conv, top: the output channel (filter) or unit (default 0)")
-    s.add_argument("--row", type=int, help="conv: the output cell's row (default 0)")
-    s.add_argument("--col", type=int, help="conv: the output cell's column (default 0)")
+    s.add_argument("--row", type=int, help="conv: the output cell's row; attention-cell: the query position "
+                                           "(default 0)")
+    s.add_argument("--col", type=int, help="conv: the output cell's column; attention-cell: the key position "
+                                           "(default 0)")
     s.add_argument("--k", type=int, help="top: how many inputs (default 9)")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")

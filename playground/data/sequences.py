@@ -61,6 +61,36 @@ def generate(name: str, n: int, seq_len: int, vocab: int, seed: int):
     return X, y, {}
 
 
+def period_of(X: np.ndarray) -> np.ndarray:
+    """(N,) the smallest p >= 2 with X[:, t] == X[:, t - p] for every t >= p: an induction sequence's
+    period (its segment's tokens are distinct, so no smaller shift repeats it); 0 where none does."""
+    N, L = X.shape
+    out = np.zeros(N, np.int64)
+    for p in range(L - 1, 1, -1):                     # the smallest that works is written last
+        out[(X[:, p:] == X[:, :-p]).all(1)] = p
+    return out
+
+
+def targets(name: str, X: np.ndarray) -> np.ndarray:
+    """The task's answer for token sequences X (N, L), as generate() gives it: (N, L) per position
+    (IGNORE where not scored) or (N,) for max. For a sequence typed by a user, its right answer."""
+    X = np.asarray(X, np.int64)
+    if name == "reverse":
+        return X[:, ::-1].copy()
+    if name == "sort":
+        return np.sort(X, axis=1)
+    if name == "max":
+        return X.max(1)
+    if name == "histogram":
+        return (X[:, :, None] == X[:, None, :]).sum(2).astype(np.int64)
+    if name == "induction":
+        period = period_of(X)
+        t = np.arange(X.shape[1])[None, :]
+        nxt = np.take_along_axis(X, np.minimum(t - period[:, None] + 1, X.shape[1] - 1).clip(0), 1)
+        return np.where((period[:, None] > 0) & (t >= period[:, None]), nxt, IGNORE).astype(np.int64)
+    raise KeyError(name)
+
+
 def loader(name: str):
     def load(cfg, seed: int):
         from playground.data import Dataset, split_indices

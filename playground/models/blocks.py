@@ -96,30 +96,35 @@ class TransformerBlock(nn.Module):
 
     norm="pre" (GPT-2):  x = x + attn(ln1(x));  x = x + mlp(ln2(x))
     norm="post" (2017):  x = ln1(x + attn(x));  x = ln2(x + mlp(x))
-    The MLP is Linear(D, mlp_ratio*D), GELU, Linear(mlp_ratio*D, D), with a GELU module of its own.
-    dropout > 0 drops on each branch's output before it is added (the attention weights are kept whole).
+    The MLP is Linear(D, mlp_ratio*D), GELU, Linear(mlp_ratio*D, D), with a GELU module of its own;
+    mlp_ratio=0 leaves it out (an attention-only block: x = x + attn(ln1(x)), the circuit studied
+    for induction heads). dropout > 0 drops on each branch's output before it is added (the attention
+    weights are kept whole). scale=False drops the attention's 1/sqrt(head_size).
     """
 
     def __init__(self, dim: int, heads: int = 1, head_size: int | None = None, mlp_ratio: float = 4,
-                 norm: str = "pre", causal: bool = False, dropout: float = 0.0):
+                 norm: str = "pre", causal: bool = False, dropout: float = 0.0, scale: bool = True):
         super().__init__()
         if norm not in ("pre", "post"):
             raise ValueError(f"norm must be 'pre' or 'post', got {norm!r}")
         self.norm = norm
         hidden = int(mlp_ratio * dim)
         self.ln1 = nn.LayerNorm(dim)
-        self.attn = SelfAttention(dim, heads, head_size, causal)
-        self.ln2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.attn = SelfAttention(dim, heads, head_size, causal, scale)
         self.drop1 = Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.drop2 = Dropout(dropout) if dropout > 0 else nn.Identity()
+        if hidden:
+            self.ln2 = nn.LayerNorm(dim)
+            self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+            self.drop2 = Dropout(dropout) if dropout > 0 else nn.Identity()
+        else:
+            self.mlp = None
 
     def forward(self, x):                                              # (B, L, D)
         if self.norm == "pre":
             x = x + self.drop1(self.attn(self.ln1(x)))
-            return x + self.drop2(self.mlp(self.ln2(x)))                # (B, L, D)
+            return x if self.mlp is None else x + self.drop2(self.mlp(self.ln2(x)))     # (B, L, D)
         x = self.ln1(x + self.drop1(self.attn(x)))
-        return self.ln2(x + self.drop2(self.mlp(x)))                    # (B, L, D)
+        return x if self.mlp is None else self.ln2(x + self.drop2(self.mlp(x)))         # (B, L, D)
 
 
 class Patchify(nn.Module):

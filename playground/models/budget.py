@@ -110,6 +110,8 @@ def _inner(module: torch.nn.Module, in_shape: tuple) -> tuple[int, int]:
     if isinstance(module, blocks.TransformerBlock):
         L, D = in_shape
         attn, kept = _inner(module.attn, in_shape)
+        if module.mlp is None:                                 # attention only: a norm, attn out, the sum
+            return attn + 3 * L * D, kept
         hidden = module.mlp[0].out_features
         return attn + 6 * L * D + 2 * L * hidden, kept        # 2 norms, attn out, sum, MLP out, sum; Linear, GELU
     if isinstance(module, blocks._Recurrent):

@@ -278,15 +278,17 @@ def _make_sequence(kind: str, args: dict, shape: tuple, where: str):
         return blocks.SelfAttention(D, h, hs, _bool(args, "causal", where), _bool(args, "scale", where)), shape
     if kind == "TransformerBlock":
         h, hs = _heads(args, D, where)
-        ratio = _positive(args, "mlp_ratio", where, 4)
-        if int(ratio * D) < 1:
-            raise ConfigError(f"{where}: mlp_ratio={ratio} gives an MLP of {int(ratio * D)} units on {D} features; "
-                              f"raise mlp_ratio to {1 / D:.3g} or more (4 is usual)")
+        ratio = args["mlp_ratio"]
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or \
+                ratio < 0 or (ratio > 0 and int(ratio * D) < 1):
+            raise ConfigError(f"{where}: mlp_ratio={ratio!r} is not valid; set mlp_ratio to 0 (attention only, no "
+                              f"MLP) or to {1 / D:.3g} or more (4 is usual)")
         norm = _choice(args, "norm", where, ("pre", "post"))
         p = args["dropout"]
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
             raise ConfigError(f"{where}: dropout={p!r} is not valid; set dropout to a drop probability from 0 to 0.9")
-        return blocks.TransformerBlock(D, h, hs, ratio, norm, _bool(args, "causal", where), float(p)), shape
+        return blocks.TransformerBlock(D, h, hs, ratio, norm, _bool(args, "causal", where), float(p),
+                                       _bool(args, "scale", where)), shape
     if kind == "SequencePool":
         return blocks.SequencePool(_choice(args, "mode", where, ("mean", "first"))), (D,)
     # RNN, LSTM, GRU

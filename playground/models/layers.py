@@ -30,7 +30,7 @@ LAYERS: dict[str, dict] = {
     "PositionalEncoding": {"kind": "sinusoidal"},                   # or "learned"
     "SelfAttention": {"heads": 1, "head_size": None, "causal": False, "scale": True},   # head_size None = D // heads
     "TransformerBlock": {"heads": 1, "head_size": None, "mlp_ratio": 4, "norm": "pre", "causal": False,
-                         "dropout": 0.0},                           # norm: "pre" or "post"
+                         "dropout": 0.0, "scale": True},            # norm: "pre" or "post"; mlp_ratio 0: attention only
     "Patchify": {"patch_size": 7},                                  # image -> sequence of patches
     "SequencePool": {"mode": "mean"},                               # sequence -> vector; or "first"
     "RNN": {"hidden_size": 32, "num_layers": 1, "bidirectional": False, "output": "last"},   # or "sequence"

@@ -61,6 +61,8 @@ def test_mnist_autoencoder_has_218514_parameters():
     # 2 LayerNorms 2 x 32, attention 1088, MLP 16*64+64 + 64*16+16
     ([EMB, L("TransformerBlock", heads=4)], [((8, 16), 160), ((8, 16), 64 + 1088 + 1088 + 1040)]),
     ([EMB, L("TransformerBlock", mlp_ratio=0.5, norm="post")], [((8, 16), 160), ((8, 16), 64 + 1088 + 136 + 144)]),
+    # attention only: one LayerNorm and the attention
+    ([EMB, L("TransformerBlock", heads=2, mlp_ratio=0)], [((8, 16), 160), ((8, 16), 32 + 1088)]),
     ([EMB, L("SequencePool")], [((8, 16), 160), ((16,), 0)]),
     ([EMB, L("LayerNorm")], [((8, 16), 160), ((8, 16), 32)]),                       # over D only
     ([EMB, L("Flatten")], [((8, 16), 160), ((128,), 0)]),
@@ -235,8 +237,11 @@ def test_embedding_argument_refusals(spec, message):
     (L("SelfAttention", head_size=0), "head_size=0 is not valid"),
     (L("TransformerBlock", norm="middle"), "norm='middle' is not valid; set norm=pre or norm=post"),
     (L("TransformerBlock", dropout=1), "dropout=1 is not valid; set dropout to a drop probability"),
-    (L("TransformerBlock", mlp_ratio=0), "mlp_ratio=0 is not valid; set mlp_ratio to a number > 0"),
-    (L("TransformerBlock", mlp_ratio=0.01), "mlp_ratio=0.01 gives an MLP of 0 units on 16 features"),
+    (L("TransformerBlock", mlp_ratio=-1), "mlp_ratio=-1 is not valid; set mlp_ratio to 0 (attention only, no MLP) "
+                                          "or to 0.0625 or more"),
+    (L("TransformerBlock", mlp_ratio=0.01), "mlp_ratio=0.01 is not valid"),
+    (L("TransformerBlock", mlp_ratio=float("nan")), "mlp_ratio=nan is not valid"),
+    (L("TransformerBlock", scale="no"), "scale='no' is not valid"),
     (L("PositionalEncoding", kind="rotary"), "kind='rotary' is not valid; set kind=sinusoidal or kind=learned"),
     (L("SequencePool", mode="max"), "mode='max' is not valid; set mode=mean or mode=first"),
     (L("LSTM", output="all"), "output='all' is not valid; set output=last or output=sequence"),
@@ -366,6 +371,16 @@ def test_transformer_block_pre_and_post_norm_compute_what_they_say():
     torch.testing.assert_close(post(x), pre.ln2(h + pre.mlp(h)), rtol=1e-5, atol=1e-6)
     # post-norm ends in a LayerNorm: each position has mean 0 and std 1 (with LayerNorm's initial 1, 0)
     torch.testing.assert_close(post(x).mean(-1), torch.zeros(2, 3), rtol=0, atol=1e-5)
+
+
+def test_an_attention_only_block_is_the_residual_attention_and_honours_scale():
+    torch.manual_seed(0)
+    block = TransformerBlock(8, heads=2, mlp_ratio=0, scale=False)
+    assert block.mlp is None and not hasattr(block, "ln2") and block.attn.scale is False
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(block(x), x + block.attn(block.ln1(x)), rtol=1e-5, atol=1e-6)
+    post = TransformerBlock(8, heads=2, mlp_ratio=0, norm="post")
+    torch.testing.assert_close(post(x), post.ln1(x + post.attn(x)), rtol=1e-5, atol=1e-6)
 
 
 def test_each_block_has_its_own_gelu_module_and_our_dropout():
