@@ -14,7 +14,7 @@ from playground.inspect.filters import ranked, unit_scores
 from playground.inspect.inputs import MAX_BYTES, canvas_input, image_input, value_range
 from playground.viz.filters import (feature_grid, filter_grid, input_image, map_spec, numbers_table, partials_spec,
                                     probs_chart, window_image)
-from ui.charts import vega
+from ui.charts import clamp_input, take_cell_click, vega
 from ui.scrubber import from_snapshot, prefetch, snapshot_model
 
 POOLS = ("MaxPool2d", "AvgPool2d")
@@ -152,35 +152,15 @@ def feature_maps(arrays: dict, s: dict) -> None:
         st.image(img, width=min(img.shape[1], 900), clamp=True)
 
 
-def _clamp(key: str, hi: int) -> None:
-    """Keep a number input's stored value inside 0..hi (the layer or channel changed under it)."""
-    if key in st.session_state:
-        st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
-
-
-def _take_click(h: int, w: int) -> None:
-    """A click on the map (the chart's selection, kept under its key) sets the row/col inputs, once
-    per click: the inputs stay free to change until the next click."""
-    event = st.session_state.get("conv_map") or {}
-    points = (event.get("selection") or {}).get("cell") or []
-    if points and isinstance(points[0], dict) and "row" in points[0]:
-        clicked = (int(points[0]["row"]), int(points[0]["col"]))
-        if clicked != st.session_state.get("_conv_clicked"):
-            st.session_state["_conv_clicked"] = clicked
-            st.session_state["conv_row"], st.session_state["conv_col"] = clicked
-    _clamp("conv_row", h - 1)
-    _clamp("conv_col", w - 1)
-
-
 def conv_explainer(run_id: str, snap, convs: list[int], pick: Picked, outputs: dict) -> int:
     """Click an output cell of a Conv2d layer's map: its window on the input, the kernel, the
     products and their sum plus the bias, checked against F.conv2d. Returns the layer shown."""
     a, b = st.columns(2)
     layer = a.selectbox("Conv2d layer", convs, format_func=lambda i: f"layer {i}", key="conv_layer")
     c_out, h, w = outputs[f"layer_{layer:02d}"].shape
-    _clamp("conv_channel", c_out - 1)
+    clamp_input("conv_channel", c_out - 1)
     channel = int(b.number_input(f"Output channel (filter), 0 to {c_out - 1}", 0, c_out - 1, key="conv_channel"))
-    _take_click(h, w)
+    take_cell_click("conv_map", "conv", h, w)
     left, right = st.columns([3, 2])
     with right:
         row = int(st.number_input(f"Row (0 to {h - 1})", 0, h - 1, key="conv_row"))
@@ -245,7 +225,7 @@ def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
                         format_func=lambda i: f"layer {i} · {types[i - 1]}", key="top_layer")
     out = from_snapshot(maps, run_id, snap.epoch, snap.step, 0)[0][f"layer_{layer:02d}"]
     units, kind = (out.shape[0], "filter (channel)") if out.ndim == 3 else (out.size, "unit")
-    _clamp("top_channel", units - 1)
+    clamp_input("top_channel", units - 1)
     channel = int(b.number_input(f"{kind.capitalize()}, 0 to {units - 1}", 0, units - 1, key="top_channel"))
     arrays, s = from_snapshot(top, run_id, snap.epoch, snap.step, layer, channel)
     st.caption(f"The {s['k']} validation examples that excite it most, by {s['measure']} (layer {layer}, "

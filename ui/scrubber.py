@@ -147,3 +147,30 @@ def prefetch(run_id: str, snap: Snapshot, work) -> None:
             log.exception("prefetching run %s epoch %s", run_id, n.epoch)
     for n in near:
         _warmer.submit(run, n)
+
+
+def follow(run_id: str, every: float = 1.0) -> None:
+    """While the run trains, redraw the page when a new snapshot is written or the run ends, so an
+    inspection view keeps up with training (and its scrubber with the newest epoch) without a click."""
+    run = REGISTRY.get(run_id)
+    if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
+        return
+
+    def now() -> tuple:
+        snaps = REGISTRY.store.snapshots(run_id)
+        return len(snaps), snaps[-1].step if snaps else None, run.history.status, REGISTRY.recorder.tracking(run_id)
+    seen = now()
+
+    @st.fragment(run_every=every)
+    def poll():
+        if now() != seen:
+            st.rerun()
+    poll()
+
+
+def scrubbed(run_id: str, name: str) -> Snapshot | None:
+    """The epoch scrubber of an inspection page, or (no snapshot yet) a note saying why nothing shows."""
+    snap = epoch_scrubber(run_id)
+    if snap is None:
+        st.info(f"**{name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
+    return snap

@@ -2,20 +2,15 @@
 and the charts of one run or two side by side."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
-from playground.config import load_config
-from playground.errors import PlaygroundError
 from playground.inspect.stats import stats_at
 from playground.train import REGISTRY
 from playground.viz.stats import KINDS, RATIO_RULE, histograms_at, layer_label, over_epochs, per_layer, ridgeline
 from ui.charts import vega
+from ui.lessons import lesson_buttons
 from ui.state import me
-
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 # Lesson pairs: two example configs that differ in one thing; trained together, shown side by side.
 LESSONS = {
     "Vanishing gradients: deep sigmoid vs deep ReLU": ("stats_deep_sigmoid.yaml", "stats_deep_relu.yaml"),
@@ -82,30 +77,10 @@ def view_at(run_id: str, mark: tuple, epoch: int) -> tuple[dict, dict]:
     return v.arrays, v.summary
 
 
-def start_lesson(title: str) -> None:
-    """Button callback: train the lesson's two configs at once; show the first, compare with the second."""
-    st.session_state.pop("stats_error", None)
-    try:
-        configs = [load_config(EXAMPLES_DIR / f) for f in LESSONS[title]]
-        gid = REGISTRY.start_group(configs, owner=me())
-    except PlaygroundError as e:
-        st.session_state.stats_error = f"{title}: {e}"
-        return
-    first, second = REGISTRY.group(gid)
-    st.session_state.run_id = first.id
-    st.session_state.stats_compare = second.id
-
-
 def lessons() -> None:
-    with st.expander("Lessons: train a pair and compare", icon=":material/school:",
-                     expanded=not st.session_state.get("stats_compare")):
-        st.caption("Each button trains two small networks on the spiral at once (a few seconds), shows the first "
-                   "and compares it with the second. The configs are in examples/, also on Build & Train.")
-        cols = st.columns(len(LESSONS))
-        for col, title in zip(cols, LESSONS):
-            col.button(title, key=f"lesson_{title}", on_click=start_lesson, args=(title,), width="stretch")
-    if st.session_state.get("stats_error"):
-        st.error(st.session_state.stats_error)
+    lesson_buttons(LESSONS, "stats_compare", "stats_error",
+                   "Each button trains two small networks on the spiral at once (a few seconds), shows the first "
+                   "and compares it with the second. The configs are in examples/, also on Build & Train.", "lesson")
 
 
 def labels(arrays: dict, summary_layers: list[dict], weighted: bool) -> list[str]:

@@ -6,7 +6,7 @@ from playground.inspect import conv_layer_numbers
 from playground.train import REGISTRY
 from ui.filters import (conv_explainer, feature_maps, filter_panel, input_panel, input_source, kernels, maps,
                         size_panel, top_panel, warm_neighbours)
-from ui.scrubber import epoch_scrubber, from_snapshot
+from ui.scrubber import from_snapshot, scrubbed
 
 st.title("Filters & feature maps")
 st.caption("The run shown in the sidebar, at any epoch: its convolution filters, every layer's output for one "
@@ -24,9 +24,8 @@ if run.data.kind != "image":
 @st.fragment
 def snapshot_views():
     """Everything that depends on the epoch: a scrub reruns this, not the whole app."""
-    snap = epoch_scrubber(run_id)
+    snap = scrubbed(run_id, run.name)
     if snap is None:
-        st.info(f"**{run.name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
         return
 
     types = [spec["type"] for spec in run.config.layers]

@@ -153,13 +153,14 @@ def _finite(a: np.ndarray, frozen) -> np.ndarray:
     return a
 
 
-def attention(frozen, sample: int = 0, split: str = "val", tokens=None) -> View:
+def attention(frozen, sample: int = 0, split: str = "val", tokens=None, scores: bool = True) -> View:
     """Every attention layer's weights for one input (validation `sample`, or `tokens` the user typed),
     the rollout, the prediction at each position, and the task's pattern scores per head over the
     validation set. Arrays: weights (A, H, L, L), rollout_mean, rollout_max (L, L), input (L,) tokens
     or the image, probs ((L,) C or (C,)), predicted, target (-100: not scored), and per pattern
-    score_<name> (A, H); a vision transformer adds patch_mean, patch_rollout (side, side): how much
-    the pooled output reads from each patch."""
+    score_<name> (A, H) (scores=False leaves them out: they do not depend on the input, and a page
+    that switches inputs caches them apart); a vision transformer adds patch_mean, patch_rollout
+    (side, side): how much the pooled output reads from each patch."""
     layers = _require_attention(frozen)
     x, sample = _sequence_input(frozen, sample, split, tokens)
     device = next(frozen.model.parameters()).device
@@ -183,7 +184,7 @@ def attention(frozen, sample: int = 0, split: str = "val", tokens=None) -> View:
     if side is not None and side * side == weights.shape[-1]:
         a["patch_mean"] = weights.mean((0, 1)).mean(0).reshape(side, side)          # what the mean pool reads
         a["patch_rollout"] = a["rollout_mean"].mean(0).reshape(side, side)
-    scores = pattern_scores_val(frozen, layers) if d.kind == "tokens" else {}
+    scores = pattern_scores_val(frozen, layers) if d.kind == "tokens" and scores else {}
     for k, v in scores.items():
         a[f"score_{k}"] = v
     names = [str(c) for c in d.class_names]

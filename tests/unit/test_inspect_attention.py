@@ -238,3 +238,32 @@ def test_the_cli_writes_the_matrices_and_prints_the_scores(tmp_path, capsys):
     assert main(["inspect", run.id, "attention", "--tokens", "1 2 3 0 9"]) == 2
     assert "tokens: 9 outside the vocabulary" in capsys.readouterr().err
     assert set(VIEWS) >= {"attention", "attention-cell"}
+
+
+# ----------------------------------------------------------------------------- figures
+def test_figures_carry_the_weights_and_the_labels():
+    from playground.viz.attention import grid_spec, head_view_spec, heatmap_spec, patch_overlay, token_labels
+
+    w = np.zeros((2, 3, 4, 4))
+    w[..., np.arange(4), np.arange(4)[::-1]] = 1.0                      # every head: the anti-diagonal
+    labels = token_labels([7, 1, 2, 9])
+    assert labels == ["0: 7", "1: 1", "2: 2", "3: 9"] and token_labels(range(3), "image") == ["p0", "p1", "p2"]
+    spec = heatmap_spec(w[0, 0], labels, row=1, col=2)
+    frame = spec["datasets"]["main"]
+    assert frame.loc[frame.weight == 1.0, ["row", "col"]].values.tolist() == [[0, 3], [1, 2], [2, 1], [3, 0]]
+    assert "datum.row == 1 && datum.col == 2" in json.dumps(spec["encoding"]["stroke"])
+    assert spec["params"][0]["select"]["fields"] == ["row", "col"]
+    assert "params" not in heatmap_spec(w[0, 0], labels, clickable=False)
+    grid = grid_spec(w, [3, 5], labels)
+    assert len(grid["datasets"]["main"]) == 2 * 3 * 16
+    assert grid["facet"]["row"]["sort"] == ["layer 3", "layer 5"]
+    lines = head_view_spec(w[0], labels, heads=[0, 2])["datasets"]["lines"]
+    assert len(lines) == 2 * 4 and set(lines["head"]) == {"head 0", "head 2"}   # weights under 0.02 left out
+    assert head_view_spec(w[0], labels, heads=[1], row=2)["datasets"]["lines"][["i", "j"]].values.tolist() == [[2, 1]]
+    image = np.zeros((1, 28, 28))
+    grid4 = np.zeros((4, 4))
+    grid4[1, 2] = 1.0
+    img = patch_overlay(image, grid4, size=28)
+    assert img.shape == (28, 28, 3)
+    assert tuple(img[7 + 3, 14 + 3]) != tuple(img[0, 0])             # the chosen patch is tinted, the rest not
+    assert tuple(img[0, 0]) == (0, 0, 0)
