@@ -57,6 +57,21 @@ def has_attention(layers: list[dict]) -> bool:
     return any(spec["type"] in ATTENTION_TYPES for spec in layers)
 
 
+def design_notes(layers: list[dict], data) -> list[str]:
+    """What the network's design makes impossible for its task, in words (shown above the views)."""
+    notes = []
+    types = [spec["type"] for spec in layers]
+    if data.kind == "tokens" and "PositionalEncoding" not in types and data.name in ("reverse", "sort", "induction"):
+        notes.append("This network has no positional encoding. Without it, attention treats the sequence as a bag "
+                     "of tokens: permuting the input permutes the output the same way, so no position knows where it "
+                     f"is. '{data.name}' depends on positions, so it cannot be learned; add a PositionalEncoding "
+                     "layer after the Embedding.")
+    if data.name == "reverse" and any(spec["type"] in ATTENTION_TYPES and spec.get("causal") for spec in layers):
+        notes.append("A causal mask lets position i read only positions 0 to i, but reversal's answer at i is the "
+                     "token at L-1-i: the first half of the positions cannot see it and can only guess.")
+    return notes
+
+
 def lessons() -> None:
     lesson_buttons(LESSONS, "attn_compare", "attn_error",
                    "Each button trains two tiny transformers on reversal at once (about half a minute), shows the "

@@ -22,6 +22,8 @@ if not ui.has_attention(run.config.layers):
     st.info(f"**{run.name}** has no attention layer (SelfAttention or TransformerBlock). Pick a transformer run in "
             f"the sidebar, press a lesson button above, or train the example 'tiny transformer · reverse'.")
     st.stop()
+for note in ui.design_notes(run.config.layers, run.data):
+    st.warning(note, icon=":material/warning:")
 other = st.session_state.get("attn_compare")
 if other == run_id or REGISTRY.get(other) is None:
     other = None

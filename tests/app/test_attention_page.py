@@ -80,6 +80,15 @@ def test_a_reversal_run_its_heads_a_typed_sequence_and_one_weight_by_hand():
     assert not at.exception
 
 
+def test_a_design_that_cannot_learn_reversal_says_why():
+    cfg = {**REVERSE, "name": "no positions", "epochs": 1,
+           "layers": [l for l in REVERSE["layers"] if l["type"] != "PositionalEncoding"]}
+    at = attention_page("dee5", trained(cfg, "dee5").id)
+    warnings = [w.value for w in at.warning]
+    assert any("no positional encoding" in w for w in warnings)
+    assert any("A causal mask lets position i read only positions 0 to i" in w for w in warnings)   # layer 4
+
+
 def test_a_vision_transformer_shows_its_patches_on_the_image():
     cfg = load_config("examples/mnist_vit.yaml").to_dict()
     cfg["data"]["max_train"], cfg["epochs"] = 256, 1
