@@ -62,7 +62,7 @@ def test_a_cnn_inside_then_evaluated(page, shots):
     box = page.get_by_role("spinbutton", name=re.compile(r"^Validation example"))
     box.fill("12")
     box.press("Enter")
-    page.get_by_text("validation example 12").wait_for()
+    page.get_by_text("validation example 12 · true class").wait_for()      # (the conv explainer names it too)
     go(page, "Evaluate", page.get_by_text("Balanced accuracy", exact=True))
     page.get_by_text(re.compile(r"^Confusion matrix: rows are the true class")).wait_for()
     shots(page, "evaluate-digits")
