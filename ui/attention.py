@@ -116,9 +116,15 @@ def scores_over(run_id: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(epochs (E,), {pattern: (E, A, H)}) over every snapshot of the run: each snapshot's scores are
     computed once (cached), so a run that trains adds one snapshot's worth per redraw."""
     snaps = sorted({s.epoch: s for s in REGISTRY.store.snapshots(run_id)}.values(), key=lambda s: s.epoch)
-    per = [scores_at(run_id, s.epoch, s.step) for s in snaps]
+    epochs, per = [], []
+    for snap in snaps:
+        try:
+            per.append(scores_at(run_id, snap.epoch, snap.step))
+        except PlaygroundError:          # a snapshot that diverged (NaN) or cannot load: left out of the curve
+            continue
+        epochs.append(snap.epoch)
     names = list(per[-1]) if per else []
-    return np.array([s.epoch for s in snaps]), {k: np.stack([p[k] for p in per]) for k in names}
+    return np.array(epochs), {k: np.stack([p[k] for p in per]) for k in names}
 
 
 # ---- the sequence shown --------------------------------------------------------------------------

@@ -100,3 +100,19 @@ def test_a_vision_transformer_shows_its_patches_on_the_image():
     assert any("the mean pool reads through" in c for c in pictures)
     assert any("Colours are scaled to this image's largest value" in c.value for c in at.caption)
     assert at.selectbox(key="attn_layer").options == ["layer 4", "layer 5"]
+
+
+def test_the_score_curve_leaves_out_a_snapshot_that_cannot_be_scored(monkeypatch):
+    import ui.attention as page_parts
+    from playground.errors import PlaygroundError
+
+    run = trained(REVERSE, "eve9")
+    real = page_parts.scores_at
+
+    def diverged_at_1(run_id, epoch, step):
+        if epoch == 1:
+            raise PlaygroundError("the network's attention at epoch 1 is not finite")
+        return real(run_id, epoch, step)
+    monkeypatch.setattr(page_parts, "scores_at", diverged_at_1)
+    epochs, over = page_parts.scores_over(run.id)
+    assert epochs.tolist() == [0, 2, 3] and over["anti_diagonal"].shape == (3, 2, 2)
