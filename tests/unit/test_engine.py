@@ -1,5 +1,6 @@
 """playground/train: the Run (determinism, optimizers, divergence, stop, failures), History, Registry."""
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -477,18 +478,25 @@ def test_a_worker_pool_keeps_the_servers_sockets_out_of_child_processes():
 
 def test_a_worker_still_warming_up_ends_with_its_dead_parent():
     """A parent (the server) that dies hard does not leave a worker behind, even one still importing
-    torch: it would otherwise train on, or warm up, for nobody."""
+    torch: it would otherwise warm up for nobody and only then notice the closed socket."""
+    from playground.train.worker import StopFlag
+
     code = ("import os, sys, time\nfrom playground.train.worker import _Worker\n"
-            "w = _Worker()\nprint(w.proc.pid, flush=True)\nos._exit(0)")
+            "w = _Worker()\nprint(w.proc.pid, w.stop_event.path, flush=True)\nos._exit(0)")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    pid = int(parent.stdout.readline())
+    pid, flag = parent.stdout.readline().split()
+    pid = int(pid)
     parent.wait()
-    # The worker was spawned just before its parent died; importing torch and warming up takes it
-    # ~5 s here before it would first read the closed socket. Its watch ends it within ~0.5 s.
-    end = time.monotonic() + 3
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < end, "the orphaned worker is still running"
-        time.sleep(0.1)
+    try:
+        end = time.monotonic() + 30
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < end, "the orphaned worker is still running"
+            time.sleep(0.1)
+        # It ended before finishing its warm-up (which sets the flag's warm byte): without its watch on
+        # the parent it would first warm up (~5 s here), then find the socket closed. Timing-free.
+        assert not StopFlag(flag).warm
+    finally:
+        os.unlink(flag)
 
 
 # ----------------------------------------------------------------------------- history
