@@ -149,8 +149,9 @@ def prefetch(run_id: str, snap: Snapshot, work) -> None:
         _warmer.submit(run, n)
 
 
-def follow(run_id: str, every: float = 1.0) -> None:
-    """While the run trains, redraw the page when a new snapshot is written or the run ends, so an
+def follow(run_id: str, every: float = 1.0, marker=None) -> None:
+    """While the run trains (or its last writes are still being stored), redraw the page when a new
+    snapshot is written, marker() (what else the page reads) changes, or the run ends, so an
     inspection view keeps up with training (and its scrubber with the newest epoch) without a click."""
     run = REGISTRY.get(run_id)
     if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
@@ -158,7 +159,8 @@ def follow(run_id: str, every: float = 1.0) -> None:
 
     def now() -> tuple:
         snaps = REGISTRY.store.snapshots(run_id)
-        return len(snaps), snaps[-1].step if snaps else None, run.history.status, REGISTRY.recorder.tracking(run_id)
+        return (len(snaps), snaps[-1].step if snaps else None, marker() if marker else None, run.history.status,
+                REGISTRY.recorder.tracking(run_id))
     seen = now()
 
     @st.fragment(run_every=every)

@@ -10,6 +10,7 @@ from playground.train import REGISTRY
 from playground.viz.stats import KINDS, RATIO_RULE, histograms_at, layer_label, over_epochs, per_layer, ridgeline
 from ui.charts import vega
 from ui.lessons import lesson_buttons
+from ui.scrubber import follow as scrubber_follow
 from ui.state import me
 # Lesson pairs: two example configs that differ in one thing; trained together, shown side by side.
 LESSONS = {
@@ -34,21 +35,8 @@ def records(run_id: str) -> list[dict]:
 
 
 def follow(run_id: str) -> None:
-    """While the run trains (or its last records are still being written), redraw the page when a
-    new record arrives and when the run ends, so the page settles on the finished run."""
-    run = REGISTRY.get(run_id)
-    if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
-        return
-
-    def now() -> tuple:                     # a new record, or the run's status changed (it ended)
-        return marker(run_id), run.history.status, REGISTRY.recorder.tracking(run_id)
-    seen = now()
-
-    @st.fragment(run_every=1.0)
-    def poll():
-        if now() != seen:
-            st.rerun()
-    poll()
+    """Redraw the page while the run trains: on a new record as well as a new snapshot or its end."""
+    scrubber_follow(run_id, marker=lambda: marker(run_id))
 
 
 def other_run(run_id: str, epoch: int) -> tuple | None:
