@@ -14,7 +14,10 @@ inspect RUN VIEW  computes what an inspection view draws, from the run's snapsho
                a filter most), size (a Conv2d or pooling layer's output-size arithmetic), stats
                (each layer's weights, gradients and outputs over training), attention (every
                attention layer and head for one sequence, the rollout, the task's pattern score per
-               head), attention-cell (one attention weight by hand: q.k, the scaling, the softmax).
+               head), attention-cell (one attention weight by hand: q.k, the scaling, the softmax),
+               latent (an autoencoder's codes of the split, or a hidden layer's outputs, drawn in
+               2-D raw or by pca, umap or tsne, with the 5-NN score and the PCA comparison), decode
+               (what the decoder draws for a code: --z "x,y").
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -172,6 +175,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _numbers(text: str | None, flag: str, kind, noun: str, how: str, example: str) -> list | None:
+    """A list of numbers typed as one option ("3 1 4" or "0.5,-1.2"), or a message that says how to write it."""
+    if text is None:
+        return None
+    try:
+        return [kind(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise PlaygroundError(f"{flag}: '{text}' is not a list of {noun}; write {how}, e.g. {flag} {example}") from None
+
+
 def cmd_inspect(args) -> int:
     import numpy as np
 
@@ -181,15 +194,12 @@ def cmd_inspect(args) -> int:
     store = default_store()
     row = store.find(args.run)
     frozen = frozen_model(store, row.id, args.epoch)
-    tokens = None
-    if args.tokens is not None:
-        try:
-            tokens = [int(t) for t in args.tokens.replace(",", " ").split()]
-        except ValueError:
-            raise PlaygroundError(f"--tokens: '{args.tokens}' is not a list of whole numbers; write the sequence's "
-                                  f"tokens separated by spaces, e.g. --tokens \"3 1 4 1 5 9 2 6\"") from None
+    tokens = _numbers(args.tokens, "--tokens", int, "whole numbers", "the sequence's tokens separated by spaces",
+                      "\"3 1 4 1 5 9 2 6\"")
+    z = _numbers(args.z, "--z", float, "numbers", "the code's values separated by commas", "\"0.5,-1.2\"")
     view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample,
                     channel=args.channel, row=args.row, col=args.col, k=args.k, head=args.head, tokens=tokens,
+                    method=args.method, z=z,
                     records=store.stats(row.id) if args.view == "stats" else None)
     if args.out:
         try:
@@ -303,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
     s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats",
-                                    "attention", "attention-cell"),
+                                    "attention", "attention-cell", "latent", "decode"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
                         "activations: every layer's output for one input; conv: one output cell of a Conv2d "
                         "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
@@ -311,14 +321,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "stats: every layer's weight, gradient and output statistics over training (recorded at "
                         "each snapshot), with the numbers at --epoch; attention: every attention layer's weights "
                         "per head for one sequence, the rollout and the task's pattern scores per head; "
-                        "attention-cell: one weight by hand (q.k, 1/sqrt(d_k), the softmax over the row)")
+                        "attention-cell: one weight by hand (q.k, 1/sqrt(d_k), the softmax over the row); latent: "
+                        "the codes of the split (an autoencoder's Latent layer, or --layer's output), their 2-D "
+                        "drawing (--method), the 5-NN score and the PCA comparison; decode: the decoder's output "
+                        "for the code --z")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
                                                                             "activations)")
     s.add_argument("--layer", type=int, help="filters, conv, top, size: the layer's number in the network "
                                              "(default: the first Conv2d); stats: the one layer to summarise; "
-                                             "attention-cell: the attention layer (default: the first)")
+                                             "attention-cell: the attention layer (default: the first); latent: "
+                                             "the layer whose output is the code (default: the Latent layer, "
+                                             "else the last hidden layer)")
     s.add_argument("--sample", type=int, help="activations, conv, attention: the input's index in the split "
                                               "(default 0)")
     s.add_argument("--tokens", help="attention, attention-cell: a sequence of your own instead of --sample, "
@@ -330,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--col", type=int, help="conv: the output cell's column; attention-cell: the key position "
                                            "(default 0)")
     s.add_argument("--k", type=int, help="top: how many inputs (default 9)")
+    s.add_argument("--method", choices=("raw", "pca", "umap", "tsne"),
+                   help="latent: how to draw the codes in 2-D (default: raw for codes of 3 values or fewer, else "
+                        "pca; umap and tsne take seconds)")
+    s.add_argument("--z", help="decode: the code to decode, its values separated by commas, e.g. --z \"0.5,-1.2\"")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     s.set_defaults(fn=cmd_inspect)

@@ -1,0 +1,206 @@
+"""Figures of a latent space: the codes as a scatter coloured by label (clickable points, and a
+clickable background grid that says where an empty spot was clicked), the decoded "manifold" grid,
+image strips, and the variational autoencoder's loss terms over training. Pure: arrays in, a
+Vega-Lite spec (dict) or a Plotly figure out."""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+
+from playground.viz.curves import tip
+
+CHOSEN = "#d62728"
+SPOT = 40                        # the clickable background grid: SPOT x SPOT cells over the drawn range
+
+
+def thumbnails(X: np.ndarray, size: int = 56) -> list[str]:
+    """PNG data URLs of images (N, C, H, W) in [0, 1] (grey or RGB), for hover tooltips."""
+    from PIL import Image
+
+    out = []
+    for x in X:
+        img = Image.fromarray(_uint8(x)).resize((size, size), Image.NEAREST)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", optimize=False)
+        out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode())
+    return out
+
+
+def _uint8(x: np.ndarray) -> np.ndarray:
+    """An image (C, H, W) or (H, W) with values in [0, 1] as uint8 (H, W) or (H, W, 3), not rescaled
+    (a decoder's faint output stays faint)."""
+    x = np.asarray(x, np.float32)
+    if x.ndim == 3:
+        x = x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0)
+    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+
+def padded_range(values: np.ndarray, pad: float = 0.05) -> tuple[float, float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = hi - lo if hi > lo else 1.0
+    return lo - pad * span, hi + pad * span
+
+
+def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[str], axes: tuple[str, str],
+                 thumbs: list[str] | None = None, chosen: int | None = None, neighbours=(), spot=None,
+                 clickable_space: bool = False, title: str = "", height: int = 520,
+                 spread: np.ndarray | None = None) -> dict:
+    """The codes drawn in 2-D, one colour per class (a fixed colour per class name, so scrubbing
+    never recolours). Points are clickable (selection "point" on index); with clickable_space, so is
+    the empty space behind them (selection "spot" on the centre (sx, sy) of a SPOT x SPOT grid).
+    chosen and its neighbours are ringed; spot (x, y) is marked with a cross; spread (N, 2) draws
+    +-1 standard deviation bars (a variational code)."""
+    frame = pd.DataFrame({"x": projection[:, 0].astype(float), "y": projection[:, 1].astype(float),
+                          "index": np.arange(len(projection)),
+                          "label": [str(class_names[int(v)]) if class_names else f"{float(v):.3g}" for v in labels]})
+    if thumbs is not None:
+        frame["image"] = thumbs
+    xr, yr = padded_range(frame.x), padded_range(frame.y)
+    scale_x, scale_y = {"domain": list(xr), "nice": False, "zero": False}, {"domain": list(yr), "nice": False,
+                                                                              "zero": False}
+    enc_x = {"field": "x", "type": "quantitative", "title": axes[0], "scale": scale_x}
+    enc_y = {"field": "y", "type": "quantitative", "title": axes[1], "scale": scale_y}
+    datasets = {"points": frame}
+    layers = []
+    if clickable_space:
+        xs = np.linspace(*xr, SPOT + 1)
+        ys = np.linspace(*yr, SPOT + 1)
+        gx, gy = np.meshgrid((xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2)
+        dx, dy = (xr[1] - xr[0]) / SPOT / 2, (yr[1] - yr[0]) / SPOT / 2
+        datasets["space"] = pd.DataFrame({"sx": gx.ravel(), "sy": gy.ravel(), "x0": gx.ravel() - dx,
+                                          "x1": gx.ravel() + dx, "y0": gy.ravel() - dy, "y1": gy.ravel() + dy})
+        layers.append({"data": {"name": "space"}, "mark": {"type": "rect", "fill": "#888", "fillOpacity": 0.001,
+                                                           "cursor": "crosshair"},
+                       "params": [{"name": "spot", "select": {"type": "point", "fields": ["sx", "sy"], "on": "click",
+                                                              "clear": False}}],
+                       "encoding": {"x": {**enc_x, "field": "x0"}, "x2": {"field": "x1"},
+                                    "y": {**enc_y, "field": "y0"}, "y2": {"field": "y1"}}})
+    if spread is not None:
+        frame["x_lo"], frame["x_hi"] = frame.x - spread[:, 0], frame.x + spread[:, 0]
+        frame["y_lo"], frame["y_hi"] = frame.y - spread[:, 1], frame.y + spread[:, 1]
+        for a, b in (("x", "y"), ("y", "x")):
+            layers.append({"data": {"name": "points"}, "mark": {"type": "rule", "opacity": 0.25, "strokeWidth": 1},
+                           "encoding": {a: {**(enc_x if a == "x" else enc_y), "field": f"{a}_lo"},
+                                        f"{a}2": {"field": f"{a}_hi"},
+                                        b: enc_y if b == "y" else enc_x,
+                                        "color": {"field": "label", "type": "nominal", "legend": None,
+                                                  "scale": _colours(class_names)}}})
+    tooltip = ([{"field": "image", "type": "nominal"}] if thumbs is not None else []) + [
+        tip("label", kind="nominal", title="label"), tip("index", title="example"), tip("x", ".3f", axes[0]),
+        tip("y", ".3f", axes[1])]
+    layers.append({"data": {"name": "points"},
+                   "mark": {"type": "circle", "size": 28, "opacity": 0.75, "cursor": "pointer"},
+                   "params": [{"name": "point", "select": {"type": "point", "fields": ["index"], "on": "click",
+                                                           "clear": False}}],
+                   "encoding": {"x": enc_x, "y": enc_y,
+                                "color": {"field": "label", "type": "nominal", "scale": _colours(class_names),
+                                          "legend": {"title": "label (colour only)", "symbolOpacity": 1, "orient": "top",
+                                                     "direction": "horizontal", "columns": 20}},
+                                "tooltip": tooltip}})
+    marked = [int(i) for i in neighbours] + ([int(chosen)] if chosen is not None else [])
+    if marked:
+        ring = frame.iloc[marked].assign(kind=["neighbour"] * len(neighbours) + ["chosen"] * (chosen is not None))
+        datasets["marked"] = ring
+        layers.append({"data": {"name": "marked"},
+                       "mark": {"type": "point", "filled": False, "strokeWidth": 2.5},
+                       "encoding": {"x": enc_x, "y": enc_y,
+                                    "size": {"condition": {"test": "datum.kind == 'chosen'", "value": 260},
+                                             "value": 110},
+                                    "color": {"condition": {"test": "datum.kind == 'chosen'", "value": CHOSEN},
+                                              "value": "#222"}}})
+    if spot is not None:
+        datasets["spot"] = pd.DataFrame({"x": [float(spot[0])], "y": [float(spot[1])]})
+        layers.append({"data": {"name": "spot"}, "mark": {"type": "point", "shape": "cross", "size": 300,
+                                                          "color": CHOSEN, "filled": True, "opacity": 1},
+                       "encoding": {"x": enc_x, "y": enc_y}})
+    spec = {"height": height, "datasets": datasets, "layer": layers, "config": {"view": {"stroke": "#ddd"}}}
+    if title:
+        spec["title"] = title
+    return spec
+
+
+def _colours(class_names: list[str]) -> dict:
+    """A fixed colour per class name (Tableau 10, then 20)."""
+    if not class_names:
+        return {"scheme": "viridis"}
+    return {"domain": [str(c) for c in class_names], "scheme": "tableau10" if len(class_names) <= 10 else "tableau20"}
+
+
+def tile(images: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] tiled row by row into one uint8 picture (grey or RGB), with
+    `gap` pixels of mid grey between them (values are not rescaled)."""
+    n = len(images)
+    rows = -(-n // cols)
+    first = _uint8(images[0])
+    h, w = first.shape[:2]
+    shape = (rows * (h + gap) - gap, cols * (w + gap) - gap) + first.shape[2:]
+    out = np.full(shape, 128, np.uint8)
+    for k, x in enumerate(images):
+        r, c = divmod(k, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = _uint8(x)
+    return out
+
+
+def manifold_figure(images: np.ndarray, n: int, x_range: tuple[float, float], y_range: tuple[float, float],
+                    axes: tuple[str, str], spot=None, height: int = 520):
+    """The decoder's output on an n x n grid of codes (images row by row from the top, as
+    latent.grid_codes orders them), as one picture whose axes are in code units."""
+    import plotly.graph_objects as go
+
+    pic = tile(images, n, gap=0)
+    H, W = pic.shape[:2]
+    xs = np.linspace(*x_range, W)
+    ys = np.linspace(*y_range, H)[::-1]
+    z = pic if pic.ndim == 2 else pic.mean(-1)
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="gray", showscale=False, zmin=0, zmax=255,
+                               hovertemplate=f"{axes[0]} %{{x:.2f}}<br>{axes[1]} %{{y:.2f}}<extra></extra>"))
+    if spot is not None:
+        fig.add_trace(go.Scatter(x=[spot[0]], y=[spot[1]], mode="markers", hoverinfo="skip",
+                                 marker={"symbol": "x-thin", "size": 16, "line": {"width": 3, "color": CHOSEN}}))
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
+                      xaxis={"title": axes[0], "constrain": "domain"},
+                      yaxis={"title": axes[1], "scaleanchor": "x", "scaleratio": (x_range[1] - x_range[0]) /
+                             (y_range[1] - y_range[0]) * H / W if y_range[1] > y_range[0] else 1})
+    return fig
+
+
+def loss_terms_spec(epochs: list[dict], height: int = 260) -> dict:
+    """A variational autoencoder's two loss terms per epoch (training and validation): the
+    reconstruction loss and the KL divergence from the prior."""
+    rows = []
+    for e in epochs:
+        for split in ("train", "val"):
+            for term, name in (("recon", "reconstruction"), ("kl", "KL")):
+                v = e.get(f"{split}_{term}")
+                if v is not None:
+                    rows.append({"epoch": e["epoch"], "value": float(v), "term": name,
+                                 "split": "training" if split == "train" else "validation"})
+    frame = pd.DataFrame(rows, columns=["epoch", "value", "term", "split"])
+    return {"height": height, "datasets": {"main": frame}, "data": {"name": "main"},
+            "mark": {"type": "line", "point": True},
+            "encoding": {"x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
+                         "y": {"field": "value", "type": "quantitative", "title": "loss term (per example)"},
+                         "color": {"field": "term", "type": "nominal", "title": None},
+                         "strokeDash": {"field": "split", "type": "nominal", "title": None},
+                         "tooltip": [tip("epoch"), tip("term", kind="nominal"), tip("split", kind="nominal"),
+                                     tip("value", ".4f")]}}
+
+
+def class_error_spec(class_names: list[str], ae: np.ndarray, pca: np.ndarray | None, height: int = 240) -> dict:
+    """Mean reconstruction error (MSE per value) per class: the network's, and PCA's beside it."""
+    rows = [{"class": str(c), "model": "autoencoder", "mse": float(v)} for c, v in zip(class_names, ae)]
+    if pca is not None:
+        rows += [{"class": str(c), "model": "PCA, same dims", "mse": float(v)} for c, v in zip(class_names, pca)]
+    frame = pd.DataFrame(rows)
+    return {"height": height, "datasets": {"main": frame}, "data": {"name": "main"}, "mark": "bar",
+            "encoding": {"x": {"field": "class", "type": "nominal", "sort": [str(c) for c in class_names],
+                               "axis": {"labelAngle": 0}},
+                         "xOffset": {"field": "model"},
+                         "y": {"field": "mse", "type": "quantitative", "title": "reconstruction MSE"},
+                         "color": {"field": "model", "type": "nominal", "title": None,
+                                   "scale": {"range": ["#4c78a8", "#bbbbbb"]}},
+                         "tooltip": [tip("class", kind="nominal"), tip("model", kind="nominal"), tip("mse", ".4f")]}}
+
