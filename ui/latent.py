@@ -186,9 +186,10 @@ def take_click(chart_key: str) -> tuple[str | None, object]:
     event = st.session_state.get(chart_key) or {}
     sel = event.get("selection") or {}
     pick = None
-    for name in ("point", "spot"):
+    for name, fields in (("point", ("index",)), ("spot", ("sx", "sy"))):
         got = sel.get(name) or []
-        if got and isinstance(got[0], dict):
+        # a click on another layer's mark leaves an entry without this selection's fields
+        if got and isinstance(got[0], dict) and all(got[0].get(f) is not None for f in fields):
             value = int(got[0]["index"]) if name == "point" else (float(got[0]["sx"]), float(got[0]["sy"]))
             if (name, value) != st.session_state.get(f"_lat_seen_{name}"):
                 st.session_state[f"_lat_seen_{name}"] = (name, value)

@@ -73,7 +73,7 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
         datasets["space"] = pd.DataFrame({"sx": gx.ravel(), "sy": gy.ravel(), "x0": gx.ravel() - dx,
                                           "x1": gx.ravel() + dx, "y0": gy.ravel() - dy, "y1": gy.ravel() + dy})
         layers.append({"data": {"name": "space"}, "mark": {"type": "rect", "fill": "#888", "fillOpacity": 0.001,
-                                                           "cursor": "crosshair"},
+                                                           "cursor": "crosshair", "tooltip": None},
                        "params": [{"name": "spot", "select": {"type": "point", "fields": ["sx", "sy"], "on": "click",
                                                               "clear": False}}],
                        "encoding": {"x": {**enc_x, "field": "x0"}, "x2": {"field": "x1"},
