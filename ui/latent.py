@@ -15,7 +15,7 @@ from playground.viz.latent import (class_error_spec, loss_terms_spec, manifold_f
                                    thumbnails, tile)
 from ui.charts import vega
 from ui.lessons import EXAMPLES_DIR
-from ui.scrubber import snapshot_model
+from ui.scrubber import prefetch, snapshot_model
 from ui.state import me
 
 STARTERS = {
@@ -132,13 +132,10 @@ def strip(run_id: str, epoch: int, step: int, a: int, b: int, steps: int) -> np.
 
 
 def background(run_id: str, epoch: int, step: int, layer, method: str, codes: np.ndarray):
-    """(projection (N, 2) or None while it runs, the indices it covers): UMAP / t-SNE from the
+    """(the Future of the projection (N, 2), the indices it covers): UMAP / t-SNE from the
     projector, cached there by run, snapshot, layer and method."""
     idx = subsample(len(codes))
-    fut = projector().submit((run_id, epoch, step, layer, method), codes[idx], method)
-    if not fut.done():
-        return None, idx
-    return fut.result(), idx
+    return projector().submit((run_id, epoch, step, layer, method), codes[idx], method), idx
 
 
 def wait_for(fut_ready) -> None:
@@ -255,17 +252,16 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
     proj = a["codes"] if method == "raw" else a["projection"]
     idx = None
     if method in ("umap", "tsne"):
-        got, idx = background(run_id, snap.epoch, snap.step, s["layer"], method, a["codes"])
-        if got is None:
+        fut, idx = background(run_id, snap.epoch, snap.step, s["layer"], method, a["codes"])
+        if not fut.done():
             warming = projector().warming
             st.info(f"{METHOD_NAMES[method]} is being computed in the background"
                     + (" (its first use on this server also compiles it: about 20 s)" if warming and method == "umap"
                        else "") + ". PCA is shown meanwhile.", icon=":material/hourglass_top:")
-            fut = projector().submit((run_id, snap.epoch, snap.step, s["layer"], method), a["codes"][idx], method)
             wait_for(fut.done)
             method, proj, idx = "pca", a["projection"], None
         else:
-            proj = got
+            proj = fut.result()
     if proj.shape[1] == 1:
         proj = np.c_[proj, np.zeros(len(proj), np.float32)]
     labels = a["labels"] if idx is None else a["labels"][idx]
@@ -413,6 +409,5 @@ def has_latent(run) -> bool:
 
 
 def warm_neighbours(run_id, snap, layer) -> None:
-    from ui.scrubber import prefetch
     prefetch(run_id, snap, lambda n: view(run_id, n.epoch, n.step, layer))
 
