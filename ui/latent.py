@@ -277,10 +277,11 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
     if "logvar" in a and method == "raw" and st.session_state.get("lat_spread"):
         spread = np.exp(0.5 * a["logvar"][:, :2])
     xr, yr = padded_range(proj[:, 0]), padded_range(proj[:, 1])
+    images = thumbs(run_id) if show_thumbs else None      # once: each cached call copies all 1,000
     left, right = st.columns([2, 1])
     with left:
         spec = scatter_spec(proj, labels, names, axes_of(method, s),
-                            thumbs=[thumbs(run_id)[r] for r in rows] if show_thumbs else None,
+                            thumbs=[images[r] for r in rows] if show_thumbs else None,
                             chosen=local.get(chosen) if chosen is not None else None,
                             neighbours=[local[j] for j in near if j in local],
                             spot=(st.session_state.get("lat_z1"), st.session_state.get("lat_z2"))
