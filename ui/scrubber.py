@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
@@ -149,10 +150,12 @@ def prefetch(run_id: str, snap: Snapshot, work) -> None:
         _warmer.submit(run, n)
 
 
-def follow(run_id: str, every: float = 1.0, marker=None) -> None:
+def follow(run_id: str, every: float = 1.0, marker=None, gap: float = 0.0) -> None:
     """While the run trains (or its last writes are still being stored), redraw the page when a new
     snapshot is written, marker() (what else the page reads) changes, or the run ends, so an
-    inspection view keeps up with training (and its scrubber with the newest epoch) without a click."""
+    inspection view keeps up with training (and its scrubber with the newest epoch) without a click.
+    A page whose redraw is heavy (in the browser as much as here) passes gap: at most one redraw per
+    gap seconds while the run trains, so following costs the run little; the end is shown at once."""
     run = REGISTRY.get(run_id)
     if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
         return
@@ -161,11 +164,12 @@ def follow(run_id: str, every: float = 1.0, marker=None) -> None:
         snaps = REGISTRY.store.snapshots(run_id)
         return (len(snaps), snaps[-1].step if snaps else None, marker() if marker else None, run.history.status,
                 REGISTRY.recorder.tracking(run_id))
-    seen = now()
+    seen, drawn = now(), time.monotonic()
 
     @st.fragment(run_every=every)
     def poll():
-        if now() != seen:
+        current = now()
+        if current != seen and (current[3:] != seen[3:] or time.monotonic() - drawn >= gap):
             st.rerun()
     poll()
 

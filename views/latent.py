@@ -72,4 +72,4 @@ def snapshot_views():
 snapshot_views()
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(ui.LOOK_FOR)
-follow(run_id)
+follow(run_id, gap=ui.FOLLOW_GAP)
