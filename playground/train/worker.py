@@ -52,14 +52,15 @@ NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 # warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
 # is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
 # a worker warming beside a training run then never got the CPU, and a second student waited.)
-# A worker also watches its parent from the first line on: one still importing torch or warming up
+# A worker also watches its parent (whose pid it is given) from the first line on: one still importing torch or warming up
 # (slow at low priority on a busy machine) would otherwise outlive a killed server by the whole
 # warm-up, until its first read of the closed socket.
-BOOT = (f"import os, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
-        "def _orphan_watch(parent=os.getppid()):\n"
-        "    while os.getppid() == parent:\n        time.sleep(0.5)\n    os._exit(0)\n"
+BOOT = (f"import os, sys, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
+        "_parent = int(sys.argv[3])\n"
+        "def _orphan_watch():\n"
+        "    while os.getppid() == _parent:\n        time.sleep(0.5)\n    os._exit(0)\n"
         "threading.Thread(target=_orphan_watch, name='orphan-watch', daemon=True).start()\n"
-        "from playground.train.worker import main\nmain()")
+        "from playground.train.worker import main\nmain(_parent)")
 
 
 class StopFlag:
@@ -186,12 +187,14 @@ def _warm_up() -> None:
     run._train()
 
 
-def _worker_main(conn: Connection, stop_event: StopFlag) -> None:
+def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = None) -> None:
     """Worker process loop: one job at a time until told to quit or the socket closes."""
     torch.set_num_threads(1)
     sender = _Sender(conn)
     _warm_up()
-    stop_event.set_warm()
+    if parent is not None and os.getppid() != parent:
+        os._exit(0)                 # orphaned while warming up (the watch thread can wait seconds for the GIL
+    stop_event.set_warm()           # while torch loads under load): never report warm to nobody
     while True:
         try:
             msg = conn.recv()
@@ -229,7 +232,7 @@ class _Worker:
         self.stop_event = StopFlag.create()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen([sys.executable, "-c", BOOT,
-                                      str(theirs.fileno()), self.stop_event.path],
+                                      str(theirs.fileno()), self.stop_event.path, str(os.getpid())],
                                      pass_fds=[theirs.fileno()], env=env, cwd=ROOT)
         theirs.close()
         self.conn = Connection(mine.detach())
@@ -431,9 +434,11 @@ class ProcessRun(Run):
         return self._worker is not None and not self._done.is_set()
 
 
-def main() -> None:
-    """Entry of a worker process (started at nice NICE): argv is [FD of its socket, path of its stop flag]."""
-    _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]))
+def main(parent: int | None = None) -> None:
+    """Entry of a worker process (started at nice NICE): argv is [FD of its socket, path of its stop flag,
+    the server's pid]; parent: that pid (given, not read with getppid: the server may already be gone
+    when the worker's first line runs)."""
+    _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]), parent)
 
 
 def start_together(runs: list[ProcessRun], workers: list[_Worker], timeout: float = 120.0) -> None:

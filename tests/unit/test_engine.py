@@ -492,8 +492,9 @@ def test_a_worker_still_warming_up_ends_with_its_dead_parent():
         while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
             assert time.monotonic() < end, "the orphaned worker is still running"
             time.sleep(0.1)
-        # It ended before finishing its warm-up (which sets the flag's warm byte): without its watch on
-        # the parent it would first warm up (~5 s here), then find the socket closed. Timing-free.
+        # It never reported itself warm (the flag's warm byte): it ended while warming up, or found its
+        # parent gone at the end of it. Without either it would warm up (~5 s here), say so, and only
+        # then find the socket closed. Timing-free.
         assert not StopFlag(flag).warm
     finally:
         os.unlink(flag)
