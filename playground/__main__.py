@@ -17,7 +17,9 @@ inspect RUN VIEW  computes what an inspection view draws, from the run's snapsho
                head), attention-cell (one attention weight by hand: q.k, the scaling, the softmax),
                latent (an autoencoder's codes of the split, or a hidden layer's outputs, drawn in
                2-D raw or by pca, umap or tsne, with the 5-NN score and the PCA comparison), decode
-               (what the decoder draws for a code: --z "x,y").
+               (what the decoder draws for a code: --z "x,y"), explain (Grad-CAM, saliency, IG,
+               SmoothGrad, occlusion, SHAP for one input; --over-training at every snapshot), trust
+               (the checks on a method: completeness, randomisation, pointing game, deletion).
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
 
@@ -197,10 +199,29 @@ def cmd_inspect(args) -> int:
     tokens = _numbers(args.tokens, "--tokens", int, "whole numbers", "the sequence's tokens separated by spaces",
                       "\"3 1 4 1 5 9 2 6\"")
     z = _numbers(args.z, "--z", float, "numbers", "the code's values separated by commas", "\"0.5,-1.2\"")
-    view = run_view(args.view, frozen, split=args.split, layer=args.layer, sample=args.sample,
-                    channel=args.channel, row=args.row, col=args.col, k=args.k, head=args.head, tokens=tokens,
-                    method=args.method, z=z,
-                    records=store.stats(row.id) if args.view == "stats" else None)
+    common = dict(split=args.split, layer=args.layer, sample=args.sample, method=args.method)
+    explaining = dict(target=args.target, baseline=args.baseline, steps=args.steps, noise=args.noise,
+                      samples=args.samples, window=args.window, stride=args.stride, cell=args.cell, evals=args.evals,
+                      background=args.background)
+    if args.view == "explain" and args.over_training:
+        from playground.inspect.explain import over_training
+
+        frozens = (frozen_model(store, row.id, s.epoch) for s in store.snapshots(row.id))
+        view = over_training(frozens, **{k: v for k, v in {**common, **explaining}.items() if v is not None})
+    elif args.view == "shap":
+        view = run_view("shap", frozen, split=args.split, method=args.method, **explaining)
+    elif args.view == "trust":
+        def say(name, result):
+            if not args.json:
+                print(f"  {name}: {json.dumps(result)}", flush=True)
+        if not args.json:
+            print(f"{row.name} ({row.id}), trust checks of {args.method or 'gradcam'} at epoch {frozen.epoch}:",
+                  flush=True)
+        view = run_view("trust", frozen, **common, **explaining, n=args.images, on_check=say)
+    else:
+        view = run_view(args.view, frozen, **common, channel=args.channel, row=args.row, col=args.col, k=args.k,
+                        head=args.head, tokens=tokens, z=z, **(explaining if args.view == "explain" else {}),
+                        records=store.stats(row.id) if args.view == "stats" else None)
     if args.out:
         try:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +230,10 @@ def cmd_inspect(args) -> int:
             raise PlaygroundError(f"--out: cannot write '{args.out}' ({e.strerror or e}); give a path in a folder "
                                   f"that exists and that you can write to") from None
     summary = {"run_id": row.id, "view": args.view, **view.summary, **({"out": args.out} if args.out else {})}
+    if args.view == "trust" and not args.json:
+        if args.out:
+            print(f"arrays ({', '.join(view.arrays)}) written to {args.out}")
+        return 0
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
@@ -313,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
     s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats",
-                                    "attention", "attention-cell", "latent", "decode"),
+                                    "attention", "attention-cell", "latent", "decode", "explain", "trust", "shap"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
                         "activations: every layer's output for one input; conv: one output cell of a Conv2d "
                         "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
@@ -324,7 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "attention-cell: one weight by hand (q.k, 1/sqrt(d_k), the softmax over the row); latent: "
                         "the codes of the split (an autoencoder's Latent layer, or --layer's output), their 2-D "
                         "drawing (--method), the 5-NN score and the PCA comparison; decode: the decoder's output "
-                        "for the code --z")
+                        "for the code --z; explain: an attribution map for one input (--method, --sample, "
+                        "--target; --over-training: at every snapshot); trust: the checks that say whether a "
+                        "method's maps can be trusted (completeness, model randomisation, pointing game, "
+                        "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row of the split "
+                        "(--target class; --method deepshap or shap), ranked by mean |SHAP|")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot gives the nearest earlier one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
@@ -333,8 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default: the first Conv2d); stats: the one layer to summarise; "
                                              "attention-cell: the attention layer (default: the first); latent: "
                                              "the layer whose output is the code (default: the Latent layer, "
-                                             "else the last hidden layer)")
-    s.add_argument("--sample", type=int, help="activations, conv, attention: the input's index in the split "
+                                             "else the last hidden layer); explain, trust: the Conv2d layer of a "
+                                             "CAM method (default: the last)")
+    s.add_argument("--sample", type=int, help="activations, conv, attention, explain: the input's index in the split "
                                               "(default 0)")
     s.add_argument("--tokens", help="attention, attention-cell: a sequence of your own instead of --sample, "
                                     "e.g. \"3 1 4 1 5 9 2 6\"")
@@ -345,9 +375,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--col", type=int, help="conv: the output cell's column; attention-cell: the key position "
                                            "(default 0)")
     s.add_argument("--k", type=int, help="top: how many inputs (default 9)")
-    s.add_argument("--method", choices=("raw", "pca", "umap", "tsne"),
-                   help="latent: how to draw the codes in 2-D (default: raw for codes of 3 values or fewer, else "
-                        "pca; umap and tsne take seconds)")
+    s.add_argument("--method", help="latent: how to draw the codes in 2-D: raw, pca, umap or tsne (default: raw "
+                                    "for codes of 3 values or fewer, else pca; umap and tsne take seconds); "
+                                    "explain, trust: gradcam (default), gradcampp, layercam, guided, saliency, ig, "
+                                    "smoothgrad, occlusion, shap, deepshap or kernelshap")
+    s.add_argument("--target", type=int, help="explain: the class to explain (default: the predicted one; "
+                                              "with --over-training the true one)")
+    s.add_argument("--over-training", action="store_true", help="explain: the input's explanation at every "
+                                                                "snapshot (arrays epochs, maps, probs)")
+    s.add_argument("--baseline", choices=("black", "blur", "noise"), help="explain (ig, occlusion, kernelshap): "
+                                                                          "the reference input (default black)")
+    s.add_argument("--steps", type=int, help="explain (ig): points on the path (default 32)")
+    s.add_argument("--noise", type=float, help="explain (smoothgrad): noise std as a fraction of the data's range "
+                                               "(default 0.15)")
+    s.add_argument("--samples", type=int, help="explain (smoothgrad, shap): noisy copies / samples per background "
+                                               "example (default 16)")
+    s.add_argument("--window", type=int, help="explain (occlusion): the covering square's side (default 4)")
+    s.add_argument("--stride", type=int, help="explain (occlusion): its step (default 2)")
+    s.add_argument("--cell", type=int, help="explain (kernelshap): superpixel side in pixels (default 4)")
+    s.add_argument("--evals", type=int, help="explain (kernelshap): model evaluations (default 256)")
+    s.add_argument("--background", type=int, help="explain (shap, deepshap): background examples, drawn across "
+                                                   "classes (default 40)")
+    s.add_argument("--images", type=int, default=16, help="trust: validation images per check (the pointing "
+                                                          "game uses at least 200)")
     s.add_argument("--z", help="decode: the code to decode, its values separated by commas, e.g. --z \"0.5,-1.2\"")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")

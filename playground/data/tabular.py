@@ -1,5 +1,6 @@
 """Tabular classification sets that ship with scikit-learn: breast cancer (569 x 30, 2 classes) and
-wine (178 x 13, 3 classes).
+wine (178 x 13, 3 classes); and a generated one whose answer is known: ten features of which only
+two decide the label (the check that SHAP ranks features honestly).
 
 With data.standardize (the default) each input column is scaled to mean 0, std 1 using statistics of
 the training split only, so nothing leaks from validation. Without it the raw columns stay: breast
@@ -56,3 +57,26 @@ def loader(name: str):
             Xtr, Xva = standardize(Xtr, Xva, meta)
         return Dataset(name, "table", Xtr, ytr, Xva, yva, classes, meta)
     return load
+
+
+TWO_OF_TEN = ("f3", "f8")       # the generated table's deciding features
+
+
+def make_two_of_ten(n: int, seed: int):
+    """n rows of ten standard-normal features f1..f10; the label is 1 when f3 + f8 > 0 (the other
+    eight are noise). (X float32 (n, 10), y int64 (n,), feature names)."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 10).astype(np.float32)
+    y = (X[:, 2] + X[:, 7] > 0).astype(np.int64)
+    return torch.from_numpy(X), torch.from_numpy(y), [f"f{i + 1}" for i in range(10)]
+
+
+def load_two_of_ten(cfg, seed: int):
+    from playground.data import Dataset, split
+
+    X, y, features = make_two_of_ten(max(cfg.n_samples, 1000), seed)
+    Xtr, ytr, Xva, yva = split(X, y, cfg.val_fraction, seed, cfg.max_train)
+    meta = {"feature_names": features, "deciding_features": list(TWO_OF_TEN)}
+    if cfg.standardize:
+        Xtr, Xva = standardize(Xtr, Xva, meta)
+    return Dataset("two_of_ten", "table", Xtr, ytr, Xva, yva, ["no", "yes"], meta)
