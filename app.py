@@ -16,6 +16,7 @@ page = st.navigation([
     st.Page("views/layer_stats.py", title="Layer statistics", icon=":material/stacked_line_chart:"),
     st.Page("views/attention.py", title="Attention", icon=":material/visibility:"),
     st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("views/explain.py", title="Explain", icon=":material/lightbulb:"),
 ])
 restore_draft()            # what this browser was editing, after a reload or a restart
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw

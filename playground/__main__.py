@@ -383,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               "with --over-training the true one)")
     s.add_argument("--over-training", action="store_true", help="explain: the input's explanation at every "
                                                                 "snapshot (arrays epochs, maps, probs)")
-    s.add_argument("--baseline", choices=("black", "blur", "noise"), help="explain (ig, occlusion, kernelshap): "
-                                                                          "the reference input (default black)")
+    s.add_argument("--baseline", choices=("black", "blur", "noise", "mean"),
+                   help="explain (ig, occlusion, kernelshap): the reference input (default: black for images, mean, "
+                        "the average training row, for tables)")
     s.add_argument("--steps", type=int, help="explain (ig): points on the path (default 32)")
     s.add_argument("--noise", type=float, help="explain (smoothgrad): noise std as a fraction of the data's range "
                                                "(default 0.15)")

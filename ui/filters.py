@@ -69,23 +69,23 @@ class Picked:
     label: str
 
 
-def input_source(data) -> Picked | None:
+def input_source(data, key: str = "filters") -> Picked | None:
     """Radio: a validation example, a drawing or an upload; None (with the reason shown) while there
-    is no usable input yet."""
+    is no usable input yet. key: the widgets' key prefix (one per page)."""
     shape, n = tuple(data.X_val.shape[1:]), len(data.X_val)
-    src = st.radio("Input", ["validation example", "draw", "upload"], horizontal=True, key="filters_source",
+    src = st.radio("Input", ["validation example", "draw", "upload"], horizontal=True, key=f"{key}_source",
                    help="Draw or upload: the image is made like the training data (channels, size, value range)")
     if src == "validation example":
-        sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key="filters_sample")
+        sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key=f"{key}_sample")
         return Picked(int(sample), None, f"validation example {sample}")
     centre = st.toggle("Crop to the figure and centre it, as MNIST's digits are", value=src == "draw",
-                       key=f"filters_centre_{src}")
+                       key=f"{key}_centre_{src}")
     try:
         if src == "draw":
-            x, notes = _drawing(shape, value_range(data.X_train), centre)
+            x, notes = _drawing(shape, value_range(data.X_train), centre, key)
         else:
             f = st.file_uploader(f"A PNG or JPEG image, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
-                                 key="filters_upload")
+                                 key=f"{key}_upload")
             if f is None:
                 st.info("Upload an image: a light figure on a dark background, like the training data (a mostly light "
                         "image is inverted for you).")
@@ -98,7 +98,7 @@ def input_source(data) -> Picked | None:
     return Picked(0, x.numpy(), "your drawing" if src == "draw" else "your image")
 
 
-def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool):
+def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool, key: str):
     from streamlit_drawable_canvas import st_canvas
 
     if shape[0] != 1:
@@ -106,7 +106,7 @@ def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool):
                         f"image or pick a validation example")
     st.caption("Draw a light digit on the dark square (it is shrunk to the data's size).")
     res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
-                    drawing_mode="freedraw", return_image_data=True, key="filters_canvas")
+                    drawing_mode="freedraw", return_image_data=True, key=f"{key}_canvas")
     data = None if res is None else res.image_data
     if data is None:
         raise DataError("the canvas is empty: draw a digit on it (a light stroke on the dark square)")

@@ -6,17 +6,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground.config import load_config
-from playground.errors import PlaygroundError
 from playground.inspect.latent import decode, grid_codes, interpolate, latent, pca_baseline, reconstruction_errors
 from playground.projection import Projector, subsample
 from playground.train import REGISTRY
 from playground.viz.latent import (class_error_spec, loss_terms_spec, manifold_figure, padded_range, scatter_spec,
                                    thumbnails, tile)
 from ui.charts import vega
-from ui.lessons import EXAMPLES_DIR
 from ui.scrubber import prefetch, snapshot_model
-from ui.state import me
+from ui.starters import starters as starter_buttons
 
 STARTERS = {
     "The notes' autoencoder (784-128-64-2)": "mnist_autoencoder.yaml",
@@ -51,26 +48,10 @@ def projector() -> Projector:
     return Projector()
 
 
-def start(file: str) -> None:
-    """Starter button: train an example config and show it."""
-    st.session_state.pop("lat_error", None)
-    try:
-        run = REGISTRY.start(load_config(EXAMPLES_DIR / file), owner=me())
-    except PlaygroundError as e:
-        st.session_state["lat_error"] = f"{file}: {e}"
-        return
-    st.session_state.run_id = run.id
-
-
 def starters(open_: bool) -> None:
-    with st.expander("Train an autoencoder", icon=":material/school:", expanded=open_):
-        st.caption("Each button trains one of the autoencoder examples on 5,000 MNIST digits (examples/, also on "
-                   "Build & Train) and shows it here while it trains: the code space forms as you watch.")
-        cols = st.columns(len(STARTERS))
-        for col, (title, file) in zip(cols, STARTERS.items()):
-            col.button(title, key=f"lat_start_{file}", on_click=start, args=(file,), width="stretch")
-    if st.session_state.get("lat_error"):
-        st.error(st.session_state["lat_error"])
+    starter_buttons("Train an autoencoder", "Each button trains one of the autoencoder examples on 5,000 MNIST digits "
+                    "(examples/, also on Build & Train) and shows it here while it trains: the code space forms as "
+                    "you watch.", STARTERS, "lat", open_)
 
 
 def code_layer_choice(run) -> int | None:

@@ -51,7 +51,7 @@ ABOUT = {
     "kernelshap": "Shapley values of superpixels (grid cells), from the scores of the input with cells switched "
                   "off; add up to f(input) - f(baseline)",
 }
-BASELINES = ("black", "blur", "noise")
+BASELINES = ("black", "blur", "noise", "mean")
 ACTIVATIONS = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.GELU, torch.nn.SiLU, torch.nn.Tanh,
                torch.nn.Sigmoid)
 NORMS = (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.InstanceNorm2d)
@@ -61,7 +61,8 @@ NORMS = (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.InstanceNorm2d)
 class Options:
     """How a method runs; every method reads only its own fields."""
     layer: int | None = None       # CAM methods: the Conv2d layer (1-based, as the editor numbers them); None = last
-    baseline: str = "black"        # ig, occlusion, kernelshap: black (the data's lowest value), blur or noise
+    baseline: str | None = None    # ig, occlusion, kernelshap: black (the data's lowest value), blur, noise or mean
+                                   # (the training inputs' mean); None: black for images, mean for tables
     steps: int = 32                # ig: points on the path (Gauss-Legendre)
     noise: float = 0.15            # smoothgrad: noise std as a fraction of the data's value range
     samples: int = 16              # smoothgrad: noisy copies; shap: random points per background example
@@ -75,7 +76,7 @@ class Options:
 
 def options(**kw) -> Options:
     o = Options(**{k: v for k, v in kw.items() if v is not None and k in Options.__dataclass_fields__})
-    if o.baseline not in BASELINES:
+    if o.baseline is not None and o.baseline not in BASELINES:
         raise PlaygroundError(f"baseline: '{o.baseline}' is not one of {', '.join(BASELINES)}")
     for name, lo, hi in (("steps", 2, 1024), ("samples", 1, 256), ("window", 1, 64), ("stride", 1, 64),
                          ("cell", 1, 64), ("evals", 16, 20000), ("background", 1, 2000)):
@@ -127,10 +128,14 @@ def value_range(frozen) -> tuple[float, float]:
     return float(X.min()), float(X.max())
 
 
-def baseline_of(x: torch.Tensor, kind: str, lo_hi: tuple[float, float], seed: int = 0) -> torch.Tensor:
+def baseline_of(x: torch.Tensor, kind: str, lo_hi: tuple[float, float], seed: int = 0,
+                mean: torch.Tensor | None = None) -> torch.Tensor:
     """The reference input (1, ...) a method compares x (1, ...) with: black (the data's lowest
-    value), a heavily blurred x, or uniform noise over the data's range."""
+    value), a heavily blurred x, uniform noise over the data's range, or mean (the training inputs'
+    mean, given: for a table, the average row)."""
     lo, hi = lo_hi
+    if kind == "mean":
+        return mean[None].to(x).expand_as(x).clone()
     if kind == "black":
         return torch.full_like(x, lo)
     if kind == "blur":
@@ -228,6 +233,13 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
         layer_map = cam(model, module, x.clone(), target, method)
         return {"map": upsample(layer_map, x.shape[-2:]), "layer_map": layer_map}
     lo_hi = value_range(frozen)
+    kind = o.baseline or ("black" if image else "mean")
+    if kind == "blur" and not image:
+        raise PlaygroundError("baseline: blur is for images; for a table use mean, black or noise")
+
+    def reference() -> torch.Tensor:
+        return baseline_of(x, kind, lo_hi, o.seed, frozen.data.X_train.mean(0) if kind == "mean" else None)
+
     if method == "saliency":
         from captum.attr import Saliency
 
@@ -244,7 +256,7 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
     if method == "ig":
         from captum.attr import IntegratedGradients
 
-        base = baseline_of(x, o.baseline, lo_hi, o.seed)
+        base = reference()
         attr, delta = IntegratedGradients(model).attribute(x.clone(), baselines=base, target=target, n_steps=o.steps,
                                                            internal_batch_size=64, return_convergence_delta=True)
         return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr, "delta": delta[0],
@@ -257,7 +269,7 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
         c = x.shape[1]
         attr = Occlusion(model).attribute(x.clone(), sliding_window_shapes=(c, o.window, o.window),
                                           strides=(c, o.stride, o.stride), target=target,
-                                          baselines=baseline_of(x, o.baseline, lo_hi, o.seed), perturbations_per_eval=64)
+                                          baselines=reference(), perturbations_per_eval=64)
         return {"map": attr[0].sum(0) / c, "attribution": attr}
     if method == "shap":
         from captum.attr import GradientShap
@@ -282,7 +294,7 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
     # KernelShap on superpixels: a grid of cells, each one feature switched to the baseline or not
     from captum.attr import KernelShap
 
-    base = baseline_of(x, "black" if o.baseline == "blur" and not image else o.baseline, lo_hi, o.seed)
+    base = reference()
     mask = None
     if image:
         h, w = x.shape[-2:]
