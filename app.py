@@ -3,6 +3,7 @@ import streamlit as st
 
 from playground.train import REGISTRY
 from ui.run_form import init_form, restore_draft
+from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
 
 st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
@@ -21,5 +22,6 @@ page = st.navigation([
 restore_draft()            # what this browser was editing, after a reload or a restart
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw
 sidebar()
+begin_draw()               # the shown run's state as the page starts: follow() redraws if it changes meanwhile
 page.run()
 REGISTRY.warm(4)           # worker processes for training (a race of 4 starts at once), once the page is out

@@ -150,26 +150,47 @@ def prefetch(run_id: str, snap: Snapshot, work) -> None:
         _warmer.submit(run, n)
 
 
-def follow(run_id: str, every: float = 1.0, marker=None, gap: float = 0.0) -> None:
-    """While the run trains (or its last writes are still being stored), redraw the page when a new
-    snapshot is written, marker() (what else the page reads) changes, or the run ends, so an
-    inspection view keeps up with training (and its scrubber with the newest epoch) without a click.
-    A page whose redraw is heavy (in the browser as much as here) passes gap: at most one redraw per
-    gap seconds while the run trains, so following costs the run little; the end is shown at once."""
+def _state(run_id: str) -> tuple:
+    """What a followed page reads of a run: its snapshots, status and whether writes are pending."""
     run = REGISTRY.get(run_id)
-    if run is None or not (run.alive or REGISTRY.recorder.tracking(run_id)):
+    snaps = REGISTRY.store.snapshots(run_id)
+    return (len(snaps), snaps[-1].step if snaps else None, run.history.status if run else None,
+            REGISTRY.recorder.tracking(run_id))
+
+
+def begin_draw() -> None:
+    """app.py, before the page runs: the shown run's state as this draw starts, for follow()."""
+    run_id = st.session_state.get("run_id")
+    st.session_state["_drawn_from"] = (run_id, _state(run_id)) if run_id and REGISTRY.get(run_id) else None
+
+
+def follow(run_id: str, every: float = 1.0, marker=None, gap: float = 0.0) -> None:
+    """At the end of a page: while the run trains (or its last writes are still being stored), redraw
+    the page when a new snapshot is written, marker() (what else the page reads) changes, or the run
+    ends, so an inspection view keeps up with training (and its scrubber with the newest epoch)
+    without a click. A run that ended while the page was being drawn gets one more draw at once: the
+    page may show an epoch or a status older than the store's. A page whose redraw is heavy (in the
+    browser as much as here) passes gap: at most one redraw per gap seconds while the run trains, so
+    following costs the run little; the end is shown at once."""
+    run = REGISTRY.get(run_id)
+    if run is None:
+        return
+    drawn = st.session_state.get("_drawn_from")
+    start = drawn[1] if drawn and drawn[0] == run_id else None
+    if not (run.alive or REGISTRY.recorder.tracking(run_id)):
+        if start is not None and start != _state(run_id):
+            st.session_state["_drawn_from"] = None
+            st.rerun()
         return
 
     def now() -> tuple:
-        snaps = REGISTRY.store.snapshots(run_id)
-        return (len(snaps), snaps[-1].step if snaps else None, marker() if marker else None, run.history.status,
-                REGISTRY.recorder.tracking(run_id))
-    seen, drawn = now(), time.monotonic()
+        return _state(run_id) + ((marker(),) if marker else ())
+    seen, drawn_at = (start + now()[4:] if start is not None else now()), time.monotonic()
 
     @st.fragment(run_every=every)
     def poll():
         current = now()
-        if current != seen and (current[3:] != seen[3:] or time.monotonic() - drawn >= gap):
+        if current != seen and (current[2:4] != seen[2:4] or time.monotonic() - drawn_at >= gap):
             st.rerun()
     poll()
 

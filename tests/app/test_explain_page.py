@@ -1,0 +1,90 @@
+"""The Explain page (AppTest, no browser): methods side by side, another class, bad settings, a table's
+SHAP plots, runs it cannot explain, and the trust checks."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.config import RunConfig, load_config
+from playground.models import preset_layers
+from playground.train import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = {}
+    for name, cfg in (("shapes", {**load_config(ROOT / "examples" / "shapes_cnn.json").to_dict(), "epochs": 2}),
+                      ("table", load_config(ROOT / "examples" / "two_of_ten_mlp.yaml").to_dict()),
+                      ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1, "data": {"n_samples": 100}}),
+                      ("mlp", {"layers": preset_layers("MLP", "image", 10), "epochs": 1,
+                               "data": {"name": "digits", "max_train": 200}})):
+        run = REGISTRY.start(RunConfig.from_dict({**cfg, "name": f"explain {name}", "device": "cpu"}), owner="erin12")
+        assert run.join(120) and run.history.status == "finished", run.history.message
+        out[name] = run
+    assert REGISTRY.flush()
+    return out
+
+
+def page(run_id: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["me"] = "erin12"
+    at.run()
+    at.selectbox(key="run_id").set_value(run_id).run()
+    at.switch_page("views/explain.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def titles(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**")]
+
+
+def test_methods_side_by_side_and_another_class(runs):
+    at = page(runs["shapes"].id)
+    assert at.multiselect(key="exp_methods").value == ["gradcam", "saliency", "ig", "shap"]
+    assert len(at.get("image")) >= 4 + 3                  # four maps, three epochs (0, 1, 2) over training
+    shown = titles(at)
+    assert any(t.startswith("**Integrated Gradients** :green-badge[sum") for t in shown), shown
+    said = next(m.value for m in at.markdown if m.value.startswith("The network says"))
+    at.selectbox(key="exp_target").set_value(0).run()  # explain "square", whatever was predicted
+    assert not at.exception
+    assert next(m.value for m in at.markdown if m.value.startswith("The network says")) == said
+    at.multiselect(key="exp_methods").set_value(["layercam", "occlusion", "kernelshap"]).run()
+    assert not at.exception
+    assert any(t.startswith("**KernelShap (superpixels)** ") for t in titles(at))
+    at.selectbox(key="exp_layer").set_value(1).run()   # the first Conv2d: a finer map
+    assert not at.exception
+
+
+def test_trust_checks_stream_their_results(runs):
+    at = page(runs["shapes"].id)
+    at.selectbox(key="exp_trust_method").set_value("gradcam").run()
+    at.button(key="exp_trust").click().run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for check in ("Completeness", "Model randomisation", "Pointing game", "Deletion and insertion"):
+        assert f"**{check}**" in text, check
+    assert "does not apply. Grad-CAM makes no claim" in text
+
+
+def test_a_table_gets_shaps_plots(runs):
+    at = page(runs["table"].id)
+    assert not at.get("image")                             # no images for a table: bars and SHAP's plots
+    assert any(m.value.startswith("**Row 0**") for m in at.markdown)
+    at.number_input(key="exp_table_row").set_value(5).run()
+    assert any(m.value.startswith("**Row 5**") for m in at.markdown)
+    at.multiselect(key="exp_methods").set_value(["deepshap", "ig"]).run()
+    assert not at.exception
+    assert any(t.startswith("**DeepLiftShap** :green-badge[sum") for t in titles(at))
+
+
+def test_runs_it_cannot_explain_say_why(runs):
+    at = page(runs["spiral"].id)
+    assert any("learns from points" in i.value for i in at.info)
+    at = page(runs["mlp"].id)                            # images without a Conv2d: no CAM methods by default
+    assert "gradcam" not in at.multiselect(key="exp_methods").value
+    at.multiselect(key="exp_methods").set_value(["gradcam", "saliency"]).run()
+    assert any("no Conv2d layer" in w.value for w in at.warning)
