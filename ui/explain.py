@@ -18,7 +18,8 @@ from ui.scrubber import snapshot_model
 from ui.starters import starters as starter_buttons
 
 STARTERS = {"Shapes CNN (objects at known places)": "shapes_cnn.json", "MNIST small CNN": "mnist_cnn.yaml",
-            "Two of ten (a table)": "two_of_ten_mlp.yaml", "Breast cancer (a table)": "breast_cancer_mlp.yaml"}
+            "Two of ten (a table)": "two_of_ten_mlp.yaml", "Breast cancer (a table)": "breast_cancer_mlp.yaml",
+            "Diabetes (a regression)": "diabetes_mlp.yaml"}
 IMAGE_METHODS = list(METHODS)
 TABLE_METHODS = ["deepshap", "shap", "ig", "saliency", "kernelshap"]
 DEFAULT_METHODS = ["gradcam", "saliency", "ig", "shap"]
@@ -50,8 +51,11 @@ def starters(open_: bool) -> None:
 
 def explainable(run) -> str | None:
     """Why the run cannot be explained here, or None."""
+    if run.task.name == "regression" and run.data.kind == "table":
+        return None
     if run.task.name != "classification":
-        return f"**{run.name}** is a {run.task.name} run: explanations here are of a classifier's class scores."
+        return (f"**{run.name}** is a {run.task.name} run on {run.data.kind}: explanations here are of a "
+                f"classifier's class scores, or of a regression on a table.")
     if run.data.kind not in ("image", "table"):
         return (f"**{run.name}** learns from {run.data.kind}: explanations here are for images and tables (the "
                 f"Attention page shows what a sequence model looks at).")
@@ -166,7 +170,8 @@ def maps_row(run_id: str, snap, methods: list[str], sample: int, custom, target,
             last = s
             if a["map"].ndim == 1:                          # a table: one value per feature
                 names = s.get("features") or [f"x{i + 1}" for i in range(len(a["map"]))]
-                st.plotly_chart(feature_bars(a["map"], names, a["input"], 10), key=f"exp_bars_{method}")
+                st.plotly_chart(feature_bars(a["map"], names, a["input"], 10, axis="effect on the " + (
+                    "prediction" if s.get("task") == "regression" else "class's score")), key=f"exp_bars_{method}")
             else:
                 st.image(overlay(a["input"], a["map"], signed(method), size=TILE), width=TILE)
             st.markdown(f"**{METHODS[method]}** {_badge(s)}")
@@ -254,12 +259,14 @@ def _check_result(name: str, r: dict, seconds: float) -> None:
     st.caption(f"{TRUST[name][0].upper()}{TRUST[name][1:]}. {seconds:.1f} s")
 
 
-def table_panels(run_id: str, snap, names: list[str]) -> None:
+def table_panels(run_id: str, snap, names: list[str], reg: bool) -> None:
     """A table's SHAP: one prediction's waterfall, and the beeswarm and bar over the validation set."""
     c1, c2, c3 = st.columns([2, 2, 1])
-    default = 1 if len(names) == 2 else 0
-    target = c1.selectbox("SHAP for the class", list(range(len(names))), index=default, key="exp_table_target",
-                          format_func=lambda k: names[k])
+    default = 1 if len(names) == 2 and not reg else 0
+    if st.session_state.get("exp_table_target") not in range(len(names)):
+        st.session_state.pop("exp_table_target", None)
+    target = c1.selectbox("SHAP for the output" if reg else "SHAP for the class", list(range(len(names))),
+                          index=default, key="exp_table_target", format_func=lambda k: names[k])
     method = c2.segmented_control("Computed by", ["deepshap", "shap"], default="deepshap", key="exp_table_method",
                                   format_func=METHODS.get, required=True,
                                   help="DeepLiftShap adds up exactly to f(x) - E[f]; GradientShap estimates the same "
@@ -274,12 +281,16 @@ def table_panels(run_id: str, snap, names: list[str]) -> None:
         st.markdown(f"**Row {row}**: why its score for **{s['target_name']}** is {a['fx'][row]:.3f}, starting from "
                     f"the average {s['expected']:.3f}")
         st.plotly_chart(waterfall(a["values"][row], s["feature_names"], a["features"][row], s["expected"],
-                                  float(a["fx"][row]), int(top)), key="exp_waterfall")
+                                  float(a["fx"][row]), int(top), "the prediction" if reg else "the class's score (logit)"),
+                        key="exp_waterfall")
     with f[1]:
         st.markdown(f"**Every validation row** ({n}): the features ranked by their average effect")
         st.plotly_chart(shap_bar(a["mean_abs"], s["feature_names"], int(top)), key="exp_bar")
-    st.plotly_chart(beeswarm(a["values"], a["features"], s["feature_names"], int(top)), key="exp_beeswarm")
-    st.caption(f"Scores are logits (before the softmax). Each row's values add up to f(x) - E[f] (largest gap here "
+    what = "prediction" if reg else "class's score"
+    st.plotly_chart(beeswarm(a["values"], a["features"], s["feature_names"], int(top),
+                             axis=f"SHAP value (effect on the {what})"), key="exp_beeswarm")
+    st.caption(("Scores are the prediction, in the target's own units. " if reg else
+                "Scores are logits (before the softmax). ") + f"Each row's values add up to f(x) - E[f] (largest gap here "
                f"{s['max_gap']:.2g}). Feature values as the network sees them (standardised when the run "
                f"standardises). E[f] is the average score over {options().background} background rows "
                f"drawn across the classes.")

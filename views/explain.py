@@ -34,9 +34,10 @@ def snapshot_views():
     snap = scrubbed(run_id, run.name)
     if snap is None:
         return
-    names = [str(c) for c in run.data.class_names]
+    reg = run.task.name == "regression"
+    names = [str(c) for c in (run.data.target_names or ["prediction"] if reg else run.data.class_names)]
     if not image:
-        ui.table_panels(run_id, snap, names)
+        ui.table_panels(run_id, snap, names, reg)
         st.subheader("One row, by several methods", divider="gray")
     pick = input_source(run.data, "exp") if image else None
     sample = pick.sample if pick else int(st.session_state.get("exp_table_row", 0))
@@ -54,9 +55,13 @@ def snapshot_views():
                              help="The CAM methods need a Conv2d layer; all the others work on any network")
     a, s, _ = ui.explained(run_id, snap.epoch, snap.step, "saliency", sample, custom, None, opts)
     with c2:
-        target = ui.target_choice(names)
-    st.markdown(f"The network says **{s['predicted']}** with p = {s['confidence']:.2f}"
-                + (f"; the true class is **{s['true']}**." if s.get("true") else "."))
+        target = None if reg else ui.target_choice(names)
+    if reg:
+        st.markdown(f"The network predicts **{s['predicted']}** for {names[0]}"
+                    + (f"; the true value is **{s['true']}**." if s.get("true") else "."))
+    else:
+        st.markdown(f"The network says **{s['predicted']}** with p = {s['confidence']:.2f}"
+                    + (f"; the true class is **{s['true']}**." if s.get("true") else "."))
     if not methods:
         st.info("Pick one or more methods above.")
         return

@@ -90,20 +90,50 @@ def options(**kw) -> Options:
 
 # ---- the model and its layers ------------------------------------------------------------------
 
+class Unscaled(torch.nn.Module):
+    """A regression network's output in its target's own units: y * std + mean (the data's scaling)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float())
+
+    def forward(self, y):
+        return y * self.std + self.mean
+
+
+def regression(frozen) -> bool:
+    task = getattr(frozen, "task", None)
+    return (task.name if task is not None else frozen.data.task) == "regression"
+
+
 def frozen_copy(frozen) -> torch.nn.Module:
-    """A copy of the snapshot's model for captum to hook (eval mode, gradients on the copy only)."""
+    """A copy of the snapshot's model for captum to hook (eval mode, gradients on the copy only); a
+    regression network's output is turned back into the target's units, so that SHAP values are too."""
     model = copy.deepcopy(frozen.model).eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    meta = frozen.data.meta
+    if regression(frozen) and "y_std" in meta:
+        model = torch.nn.Sequential(*model, Unscaled(meta["y_mean"], meta["y_std"]).to(next(model.parameters()).device))
     return model
+
+
+def output_names(frozen) -> list[str]:
+    """What the outputs are: a classifier's classes, or a regression's target columns."""
+    if regression(frozen):
+        return [str(t) for t in frozen.data.target_names] or ["prediction"]
+    return [str(c) for c in frozen.data.class_names]
 
 
 def check_image_classifier(frozen) -> None:
     task = getattr(frozen, "task", None)
-    if (task is not None and task.name != "classification") or frozen.data.kind not in ("image", "table"):
-        raise PlaygroundError("explanations are for classifiers of images or tables; this run "
-                              f"({frozen.data.name}, {task.name if task else 'classification'}) is neither: "
-                              "train one on MNIST, shapes, breast cancer or wine")
+    name = task.name if task is not None else frozen.data.task
+    if frozen.data.kind not in ("image", "table") or name not in ("classification", "regression") or \
+            (name == "regression" and frozen.data.kind != "table"):
+        raise PlaygroundError("explanations are for classifiers of images or tables, and for regressions on tables; "
+                              f"this run ({frozen.data.name}, {name}) is none of these: train one on MNIST, shapes, "
+                              "breast cancer, wine or diabetes")
 
 
 def cam_layer(frozen, layer: int | None) -> tuple[int, int]:
@@ -153,6 +183,8 @@ def background_of(frozen, n: int, seed: int = 0) -> torch.Tensor:
     """n training examples (n, ...) drawn evenly across classes: SHAP's reference distribution."""
     X, y = frozen.data.X_train, frozen.data.y_train
     g = np.random.RandomState(seed)
+    if y.dtype.is_floating_point:                                   # a regression: no classes to draw across
+        return X[torch.from_numpy(g.choice(len(X), min(n, len(X)), replace=False))]
     classes = np.unique(y.numpy())
     per = [np.flatnonzero(y.numpy() == c) for c in classes]
     picks = [g.choice(ix, min(len(ix), -(-n // len(classes))), replace=False) for ix in per]
@@ -336,15 +368,16 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
     model = frozen_copy(frozen)
     xb = x0[None].to(next(model.parameters()).device)
     with torch.no_grad():
-        logits = model(xb)
-    probs = torch.softmax(logits.float(), 1)[0]
+        logits = model(xb)                                           # (1, outputs): logits, or a regression's values
     if not torch.isfinite(logits).all():
         raise PlaygroundError(f"the network's output at epoch {frozen.epoch} is not finite (NaN or inf): the run "
                               f"diverged by then; pick an earlier epoch")
-    names = [str(c) for c in frozen.data.class_names]
-    target = int(probs.argmax()) if target is None else int(target)
+    names, reg = output_names(frozen), regression(frozen)
+    probs = logits.float()[0] if reg else torch.softmax(logits.float(), 1)[0]
+    target = (0 if reg else int(probs.argmax())) if target is None else int(target)
     if not 0 <= target < len(names):
-        raise PlaygroundError(f"target: {target} is not a class of this run (0 to {len(names) - 1})")
+        raise PlaygroundError(f"target: {target} is not {'an output' if reg else 'a class'} of this run "
+                              f"(0 to {len(names) - 1})")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="captum")          # "required_grads has been set", "setting hooks"
         out = {k: v.detach() for k, v in attribute(frozen, model, xb, method, target, o).items()}
@@ -355,11 +388,20 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
         arrays["layer_map"] = out["layer_map"].float().cpu().numpy()
     summary = {"epoch": frozen.epoch, "step": frozen.step, "partial": frozen.partial, "method": method,
                "method_name": METHODS[method], "about": ABOUT[method], "split": split, "sample": sample,
-               "target": target, "target_name": names[target], "predicted": names[int(probs.argmax())],
-               "confidence": float(probs.max()), "logit": float(logits[0, target]), "class_names": names,
-               "options": asdict(o)}
+               "task": "regression" if reg else "classification", "target": target, "target_name": names[target],
+               "logit": float(logits[0, target]), "class_names": names, "options": asdict(o)}
+    if reg:
+        summary["predicted"], summary["confidence"] = f"{float(probs[target]):.4g}", None
+    else:
+        summary["predicted"], summary["confidence"] = names[int(probs.argmax())], float(probs.max())
     if sample is not None:
-        summary["true"] = names[int(_split(frozen, split)[1][sample])]
+        y = _split(frozen, split)[1][sample]
+        if reg:
+            meta = frozen.data.meta
+            value = float(y[target] * meta["y_std"][target] + meta["y_mean"][target]) if "y_std" in meta else float(y[target])
+            summary["true"] = f"{value:.4g}"
+        else:
+            summary["true"] = names[int(y)]
     if method in CAMS:
         summary["layer"], summary["layer_end"] = cam_layer(frozen, o.layer)
         summary["conv_layers"] = conv_layers(frozen)
@@ -423,12 +465,12 @@ def completeness(frozen, method: str, n: int = 16, o: Options | None = None) -> 
     _, X, _ = _inputs(frozen, n, o.seed)
     for x in X:
         with torch.no_grad():
-            target = int(model(x[None]).argmax())
+            target = 0 if regression(frozen) else int(model(x[None]).argmax())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="captum")
             out = attribute(frozen, model, x[None], method, target, o, bg)
-        should = float(_score(model, x[None], target)[0]) - float(out["reference"].float().mean())
-        gaps.append(abs(float(out["delta"])))
+        should = float(_score(model, x[None], target)[0]) - float(out["reference"].detach().float().mean())
+        gaps.append(abs(float(out["delta"].detach())))
         rel.append(gaps[-1] / max(abs(should), 1e-6))
     return {"applies": True, "images": len(X), "mean_gap": float(np.mean(gaps)),
             "mean_relative_gap": float(np.mean(rel)), "max_relative_gap": float(np.max(rel)),
@@ -443,16 +485,17 @@ def randomisation(frozen, method: str, n: int = 8, o: Options | None = None):
     model = frozen_copy(frozen)
     _, X, _ = _inputs(frozen, n, o.seed)
     with torch.no_grad():
-        targets = [int(t) for t in model(X).argmax(1)]
+        targets = [0 if regression(frozen) else int(t) for t in model(X).argmax(1)]
     original = [_map_of(frozen, model, x, method, t, o) for x, t in zip(X, targets)]
-    layers = [i for i, m in enumerate(model) if any(True for _ in m.parameters(recurse=False))]
+    layers = [i for i, m in enumerate(model) if any(True for _ in m.parameters())]
     torch.manual_seed(o.seed)
     for i in reversed(layers):
         module = model[i]
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
-        if hasattr(module, "reset_running_stats"):
-            module.reset_running_stats()
+        for part in module.modules():                       # a block's own layers too
+            if hasattr(part, "reset_parameters"):
+                part.reset_parameters()
+            if hasattr(part, "reset_running_stats"):
+                part.reset_running_stats()
         for p in module.parameters():
             p.requires_grad_(False)
         maps = [_map_of(frozen, model, x, method, t, o) for x, t in zip(X, targets)]
@@ -596,10 +639,10 @@ def shap_summary(frozen, target: int | None = None, method: str = "deepshap", sp
     if method not in ("deepshap", "shap"):
         raise PlaygroundError(f"method: '{method}' is not one of deepshap, shap for the SHAP summary")
     o = options(**opts)
-    names = [str(c) for c in frozen.data.class_names]
-    target = (1 if len(names) == 2 else 0) if target is None else int(target)
+    names = output_names(frozen)
+    target = (1 if len(names) == 2 and not regression(frozen) else 0) if target is None else int(target)
     if not 0 <= target < len(names):
-        raise PlaygroundError(f"target: {target} is not a class of this run (0 to {len(names) - 1})")
+        raise PlaygroundError(f"target: {target} is not an output of this run (0 to {len(names) - 1})")
     model = frozen_copy(frozen)
     X, _ = _split(frozen, split)
     bg = background_of(frozen, o.background, o.seed)

@@ -82,7 +82,7 @@ def _top(order: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def waterfall(values: np.ndarray, names: list[str], inputs: np.ndarray, expected: float, fx: float,
-              top: int = 10) -> go.Figure:
+              top: int = 10, axis: str = "the class's score (logit)") -> go.Figure:
     """One prediction, SHAP's waterfall: from E[f] (the mean score over the background) to f(x),
     one bar per feature (largest |value| at the top), the rest summed in one bar."""
     order = np.argsort(-np.abs(values))
@@ -99,12 +99,13 @@ def waterfall(values: np.ndarray, names: list[str], inputs: np.ndarray, expected
         increasing={"marker": {"color": RED}}, decreasing={"marker": {"color": BLUE}},
         totals={"marker": {"color": GREY}}, connector={"line": {"color": "#bbb", "width": 1}}))
     fig.update_layout(height=90 + 28 * (len(labels) + 2), margin=dict(l=10, r=40, t=30, b=30),
-                      xaxis_title="the class's score (logit)", showlegend=False,
+                      xaxis_title=axis, showlegend=False,
                       title=dict(text=f"E[f] = {expected:.3f}  →  f(x) = {fx:.3f}", font=dict(size=14)))
     return fig
 
 
-def beeswarm(values: np.ndarray, inputs: np.ndarray, names: list[str], top: int = 10, seed: int = 0) -> go.Figure:
+def beeswarm(values: np.ndarray, inputs: np.ndarray, names: list[str], top: int = 10, seed: int = 0,
+             axis: str = "SHAP value (effect on the class's score)") -> go.Figure:
     """Every row's SHAP value per feature (a dot each), features ranked by mean |SHAP| (top first),
     each dot coloured by its feature's value (blue low, red high, within that feature)."""
     order = np.argsort(-np.abs(values).mean(0))[:top]
@@ -127,20 +128,20 @@ def beeswarm(values: np.ndarray, inputs: np.ndarray, names: list[str], top: int 
             hovertemplate=f"{names[j]} = %{{customdata[0]:.3g}}<br>SHAP %{{x:+.3f}}<extra></extra>"))
     fig.add_vline(x=0, line_color="#999", line_width=1)
     fig.update_layout(height=80 + 34 * len(order), margin=dict(l=10, r=10, t=20, b=40),
-                      xaxis_title="SHAP value (effect on the class's score)",
+                      xaxis_title=axis,
                       yaxis=dict(tickvals=list(range(len(order))), ticktext=[names[j] for j in order[::-1]],
                                  range=[-0.6, len(order) - 0.4]))
     return fig
 
 
-def feature_bars(values: np.ndarray, names: list[str], inputs: np.ndarray, top: int = 10, height: int = 0) -> go.Figure:
+def feature_bars(values: np.ndarray, names: list[str], inputs: np.ndarray, top: int = 10, height: int = 0,
+                 axis: str = "effect on the class's score") -> go.Figure:
     """One row's attribution per feature (largest |value| at the top): red raises the score, blue lowers it."""
     order = np.argsort(-np.abs(values))[:top][::-1]
     fig = go.Figure(go.Bar(x=values[order], y=[f"{names[j]} = {inputs[j]:.3g}" for j in order], orientation="h",
                            marker_color=[RED if values[j] >= 0 else BLUE for j in order],
                            text=[f"{values[j]:+.3f}" for j in order], textposition="auto", cliponaxis=False))
-    fig.update_layout(height=height or 60 + 24 * len(order), margin=dict(l=10, r=10, t=10, b=30),
-                      xaxis_title="effect on the class's score")
+    fig.update_layout(height=height or 60 + 24 * len(order), margin=dict(l=10, r=10, t=10, b=30), xaxis_title=axis)
     return fig
 
 

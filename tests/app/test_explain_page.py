@@ -18,6 +18,7 @@ def runs():
     out = {}
     for name, cfg in (("shapes", {**load_config(ROOT / "examples" / "shapes_cnn.json").to_dict(), "epochs": 2}),
                       ("table", load_config(ROOT / "examples" / "two_of_ten_mlp.yaml").to_dict()),
+                      ("diabetes", load_config(ROOT / "examples" / "diabetes_mlp.yaml").to_dict()),
                       ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1, "data": {"n_samples": 100}}),
                       ("mlp", {"layers": preset_layers("MLP", "image", 10), "epochs": 1,
                                "data": {"name": "digits", "max_train": 200}})):
@@ -88,3 +89,11 @@ def test_runs_it_cannot_explain_say_why(runs):
     assert "gradcam" not in at.multiselect(key="exp_methods").value
     at.multiselect(key="exp_methods").set_value(["gradcam", "saliency"]).run()
     assert any("no Conv2d layer" in w.value for w in at.warning)
+
+
+def test_a_regression_on_a_table_is_explained_in_its_own_units(runs):
+    at = page(runs["diabetes"].id)
+    assert not at.exception
+    assert any(m.value.startswith("The network predicts **") and "for progression" in m.value for m in at.markdown)
+    assert any("in the target's own units" in c.value for c in at.caption)
+    assert at.selectbox(key="exp_table_target").options == ["progression"]

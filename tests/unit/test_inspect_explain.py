@@ -189,3 +189,19 @@ def test_cli_writes_the_arrays_and_prints_the_checks(shapes_run, tmp_path, capsy
     assert [ln.split(":")[0].strip() for ln in lines[1:5]] == ["completeness", "randomisation", "pointing", "deletion"]
     assert main(["inspect", shapes_run.id, "explain", "--method", "nope"]) == 2
     assert "not one of gradcam" in capsys.readouterr().err
+
+
+def test_a_regression_on_a_table_is_explained_in_the_targets_units():
+    """sklearn's diabetes (examples/diabetes_mlp.yaml): SHAP of the prediction in progression units, adding up
+    to f(x) - E[f]; body-mass index and s5 (a blood serum measure) lead, as every SHAP tutorial on this set shows."""
+    run = train_stored(_config("diabetes_mlp.yaml"))
+    frozen = _frozen(run)
+    s = shap_summary(frozen)
+    assert s.summary["target_name"] == "progression" and 50 < s.summary["expected"] < 250     # score units, not z
+    np.testing.assert_allclose(s.arrays["values"].sum(1), s.arrays["fx"] - s.arrays["expected"], atol=1e-2)
+    assert set(s.summary["ranking"][:3]) >= {"bmi", "s5"}, s.summary["ranking"]
+    v = explain(frozen, "ig", sample=0)
+    assert v.summary["task"] == "regression" and v.summary["confidence"] is None
+    assert abs(v.summary["completeness"]["relative"]) < 0.01
+    with pytest.raises(PlaygroundError, match="not an output"):
+        explain(frozen, "saliency", target=1)
