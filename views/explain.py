@@ -67,7 +67,8 @@ def snapshot_views():
         return
     ui.maps_row(run_id, snap, methods, sample, custom, target, opts)
     if image:
-        with st.expander("SHAP for every class", icon=":material/view_module:"):
+        if st.toggle("SHAP for every class", key="exp_classes",
+                     help="GradientShap for each class on one colour scale, as shap draws images (a second or so)"):
             ui.class_panels(run_id, snap, sample, custom, opts, names)
         st.subheader("The same input over training", divider="gray")
         c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
@@ -89,4 +90,4 @@ def snapshot_views():
 snapshot_views()
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(ui.LOOK_FOR)
-follow(run_id)
+follow(run_id, gap=ui.FOLLOW_GAP)

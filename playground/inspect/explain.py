@@ -257,8 +257,8 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
         if method == "guided":
             from captum.attr import GuidedGradCam
 
-            # GuidedGradCam hooks the layer's output; it computes Grad-CAM without the ReLU, so the
-            # layer's map is taken again with it for display
+            # guided backpropagation times the layer's Grad-CAM, at pixel detail; the layer's own map
+            # is returned too, for display
             attr = GuidedGradCam(model, module).attribute(x.clone(), target=target)          # (1, C, H, W)
             layer_map = cam(model, module, x.clone(), target, "gradcam")
             return {"map": attr[0].sum(0).detach(), "attribution": attr.detach(), "layer_map": layer_map}
@@ -309,8 +309,7 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
         bg = background if background is not None else background_of(frozen, o.background, o.seed)
         torch.manual_seed(o.seed)
         n = max(o.samples, 8) * len(bg)                                       # each background point about 8+ times
-        attr, delta = GradientShap(model).attribute(x.clone(), baselines=bg.to(x), n_samples=n, stdevs=0.0,
-                                                    target=target, return_convergence_delta=True)
+        attr = GradientShap(model).attribute(x.clone(), baselines=bg.to(x), n_samples=n, stdevs=0.0, target=target)
         expected = _score(model, bg.to(x), target).mean()
         total = attr.sum()
         return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr,

@@ -46,7 +46,8 @@ def titles(at) -> list[str]:
 def test_methods_side_by_side_and_another_class(runs):
     at = page(runs["shapes"].id)
     assert at.multiselect(key="exp_methods").value == ["gradcam", "saliency", "ig", "shap"]
-    assert len(at.get("image")) >= 4 + 3                  # four maps, three epochs (0, 1, 2) over training
+    images = at.get("image")
+    assert len(images) == 4 + 1                           # four maps, and one row of the three epochs (0, 1, 2)
     shown = titles(at)
     assert any(t.startswith("**Integrated Gradients** :green-badge[sum") for t in shown), shown
     said = next(m.value for m in at.markdown if m.value.startswith("The network says"))
@@ -58,6 +59,9 @@ def test_methods_side_by_side_and_another_class(runs):
     assert any(t.startswith("**KernelShap (superpixels)** ") for t in titles(at))
     at.selectbox(key="exp_layer").set_value(1).run()   # the first Conv2d: a finer map
     assert not at.exception
+    shown = len(at.get("image"))
+    at.toggle(key="exp_classes").set_value(True).run()   # SHAP for each of the 4 classes, computed only when asked
+    assert len(at.get("image")) == shown + 4 and not at.exception
 
 
 def test_trust_checks_stream_their_results(runs):
