@@ -52,9 +52,9 @@ NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 # warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
 # is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
 # a worker warming beside a training run then never got the CPU, and a second student waited.)
-# A worker also watches its parent (whose pid it is given) from the first line on: one still importing torch or warming up
-# (slow at low priority on a busy machine) would otherwise outlive a killed server by the whole
-# warm-up, until its first read of the closed socket.
+# A worker also watches its parent (whose pid it is given) from the first line on: one still
+# importing torch or warming up (slow at low priority on a busy machine) would otherwise outlive a
+# killed server by the whole warm-up, until its first read of the closed socket.
 BOOT = (f"import os, sys, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
         "_parent = int(sys.argv[3])\n"
         "def _orphan_watch():\n"
