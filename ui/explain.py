@@ -199,7 +199,11 @@ def over_training_strip(run_id: str, method: str, sample: int, custom, target, o
     """The input's map at every snapshot, in a row: the network learning where to look."""
     snaps = REGISTRY.store.snapshots(run_id)
     by_epoch = {s.epoch: s for s in snaps}
-    got = [explained(run_id, s.epoch, s.step, method, sample, custom, target, opts) for s in by_epoch.values()]
+    try:
+        got = [explained(run_id, s.epoch, s.step, method, sample, custom, target, opts) for s in by_epoch.values()]
+    except PlaygroundError as e:
+        st.warning(str(e), icon=":material/info:")
+        return
     if target is None:
         st.caption("Each epoch explains its own predicted class; pick a class above to follow one class.")
     limit = max(limit_of(a["map"], signed(method)) for a, _, _ in got) if shared else None
@@ -219,7 +223,12 @@ def trust_panel(run_id: str, snap, method: str, opts: tuple, image: bool) -> Non
     with st.status(f"Checking {METHODS[method]}...", expanded=True) as status:
         for name in checks:
             t0 = time.perf_counter()
-            r = checked(run_id, snap.epoch, snap.step, method, name, opts)
+            try:
+                r = checked(run_id, snap.epoch, snap.step, method, name, opts)
+            except PlaygroundError as e:
+                st.warning(str(e), icon=":material/info:")
+                status.update(label=f"{METHODS[method]} cannot be checked on this run", state="error", expanded=True)
+                return
             _check_result(name, r, time.perf_counter() - t0)
         status.update(label=f"Trust checks of {METHODS[method]} at epoch {snap.epoch}", state="complete",
                       expanded=True)

@@ -92,7 +92,15 @@ def test_runs_it_cannot_explain_say_why(runs):
     at = page(runs["mlp"].id)                            # images without a Conv2d: no CAM methods by default
     assert "gradcam" not in at.multiselect(key="exp_methods").value
     at.multiselect(key="exp_methods").set_value(["gradcam", "saliency"]).run()
-    assert any("no Conv2d layer" in w.value for w in at.warning)
+    assert not at.exception, at.exception
+    assert len([w for w in at.warning if "no Conv2d layer" in w.value]) == 1
+    at.selectbox(key="exp_over_method").set_value("gradcam").run()
+    assert not at.exception, at.exception                # the map, the strip over training: a message each
+    assert len([w for w in at.warning if "no Conv2d layer" in w.value]) == 2
+    at.selectbox(key="exp_trust_method").set_value("gradcam").run()
+    at.button(key="exp_trust").click().run()
+    assert not at.exception, at.exception
+    assert len([w for w in at.warning if "no Conv2d layer" in w.value]) == 3
 
 
 def test_a_regression_on_a_table_is_explained_in_its_own_units(runs):
