@@ -9,8 +9,8 @@ import streamlit as st
 import torch
 
 from playground.errors import PlaygroundError
-from playground.inspect.explain import (ABOUT, BASELINES, FLAT, METHODS, TRUST, completeness, deletion_insertion,
-                                        explain, options, pointing_game, randomisation, shap_summary)
+from playground.inspect.explain import (ABOUT, BASELINES, FLAT, METHODS, TRUST, checks_for, explain, options,
+                                        run_check, shap_summary)
 from playground.train import REGISTRY
 from playground.viz.explain import (beeswarm, deletion_chart, feature_bars, legend, limit_of, overlay, randomisation_chart,
                                     shap_bar, signed, waterfall)
@@ -80,16 +80,7 @@ def explained(run_id: str, epoch: int, step: int, method: str, sample: int, cust
 @st.cache_data(max_entries=64, show_spinner=False)
 def checked(run_id: str, epoch: int, step: int, method: str, check: str, opts: tuple) -> dict:
     """One trust check's result (see playground.inspect.explain.TRUST), cached."""
-    frozen, o = snapshot_model(run_id, epoch, step), options(**dict(opts))
-    if check == "completeness":
-        return completeness(frozen, method, 16, o)
-    if check == "randomisation":
-        stages = list(randomisation(frozen, method, 8, o))
-        return {"applies": True, "stages": stages, "final": stages[-1]["spearman"],
-                "ok": stages[-1]["spearman"] < FLAT}
-    if check == "pointing":
-        return pointing_game(frozen, method, 200, o)
-    return deletion_insertion(frozen, method, 16, o=o)
+    return run_check(snapshot_model(run_id, epoch, step), method, check, 16, options(**dict(opts)))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -170,8 +161,7 @@ def maps_row(run_id: str, snap, methods: list[str], sample: int, custom, target,
                 continue
             last = s
             if a["map"].ndim == 1:                          # a table: one value per feature
-                names = s.get("features") or [f"x{i + 1}" for i in range(len(a["map"]))]
-                st.plotly_chart(feature_bars(a["map"], names, a["input"], 10, axis="effect on the " + (
+                st.plotly_chart(feature_bars(a["map"], s["features"], a["input"], 10, axis="effect on the " + (
                     "prediction" if s.get("task") == "regression" else "class's score")), key=f"exp_bars_{method}")
             else:
                 st.image(overlay(a["input"], a["map"], signed(method), size=TILE), width=TILE)
@@ -217,9 +207,9 @@ def over_training_strip(run_id: str, method: str, sample: int, custom, target, o
                "early map looks as strong as a sure late one. Turn on one scale to compare.")
 
 
-def trust_panel(run_id: str, snap, method: str, opts: tuple, image: bool) -> None:
+def trust_panel(run_id: str, snap, method: str, opts: tuple) -> None:
     """The checks on method, each drawn as it finishes."""
-    checks = ["completeness", "randomisation"] + (["pointing", "deletion"] if image else [])
+    checks = checks_for(snapshot_model(run_id, snap.epoch, snap.step))
     with st.status(f"Checking {METHODS[method]}...", expanded=True) as status:
         for name in checks:
             t0 = time.perf_counter()

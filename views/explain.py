@@ -81,7 +81,7 @@ def snapshot_views():
     if c2.button("Run the trust checks", key="exp_trust", icon=":material/fact_check:") or \
             st.session_state.get("exp_trusted") == (run_id, snap.epoch, method, opts):
         st.session_state["exp_trusted"] = (run_id, snap.epoch, method, opts)
-        ui.trust_panel(run_id, snap, method, opts, image)
+        ui.trust_panel(run_id, snap, method, opts)
     else:
         st.caption("Completeness, model randomisation" + (", the pointing game and deletion/insertion" if image else "")
                    + ": a few seconds, on this epoch's snapshot.")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from playground.errors import PlaygroundError
 from playground.inspect.evaluate import View
 from playground.inspect.filters import _check_input, _example, _split, conv_layers
+from playground.inspect.inputs import value_range
 
 CAMS = {"gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "layercam": "LayerCAM",
         "guided": "Guided Grad-CAM"}
@@ -102,9 +103,13 @@ class Unscaled(torch.nn.Module):
         return y * self.std + self.mean
 
 
-def regression(frozen) -> bool:
+def _task_name(frozen) -> str:
     task = getattr(frozen, "task", None)
-    return (task.name if task is not None else frozen.data.task) == "regression"
+    return task.name if task is not None else frozen.data.task
+
+
+def regression(frozen) -> bool:
+    return _task_name(frozen) == "regression"
 
 
 def frozen_copy(frozen) -> torch.nn.Module:
@@ -126,9 +131,13 @@ def output_names(frozen) -> list[str]:
     return [str(c) for c in frozen.data.class_names]
 
 
-def check_image_classifier(frozen) -> None:
-    task = getattr(frozen, "task", None)
-    name = task.name if task is not None else frozen.data.task
+def feature_names(frozen) -> list[str]:
+    """A table's column names (x1, x2, ... where the data set has none)."""
+    return list(frozen.data.meta.get("feature_names", [f"x{i + 1}" for i in range(frozen.data.X_train.shape[1])]))
+
+
+def check_explainable(frozen) -> None:
+    name = _task_name(frozen)
     if frozen.data.kind not in ("image", "table") or name not in ("classification", "regression") or \
             (name == "regression" and frozen.data.kind != "table"):
         raise PlaygroundError("explanations are for classifiers of images or tables, and for regressions on tables; "
@@ -153,11 +162,6 @@ def cam_layer(frozen, layer: int | None) -> tuple[int, int]:
     return layer, end
 
 
-def value_range(frozen) -> tuple[float, float]:
-    X = frozen.data.X_train
-    return float(X.min()), float(X.max())
-
-
 def baseline_of(x: torch.Tensor, kind: str, lo_hi: tuple[float, float], seed: int = 0,
                 mean: torch.Tensor | None = None) -> torch.Tensor:
     """The reference input (1, ...) a method compares x (1, ...) with: black (the data's lowest
@@ -170,7 +174,7 @@ def baseline_of(x: torch.Tensor, kind: str, lo_hi: tuple[float, float], seed: in
         return torch.full_like(x, lo)
     if kind == "blur":
         if x.dim() != 4:
-            raise PlaygroundError("baseline: blur is for images; use black or noise for a table")
+            raise PlaygroundError("baseline: blur is for images; for a table use mean, black or noise")
         from torchvision.transforms.functional import gaussian_blur
 
         k = max(3, (min(x.shape[-2:]) // 3) | 1)                                # odd kernel, a third of the image
@@ -264,10 +268,8 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
             return {"map": attr[0].sum(0).detach(), "attribution": attr.detach(), "layer_map": layer_map}
         layer_map = cam(model, module, x.clone(), target, method)
         return {"map": upsample(layer_map, x.shape[-2:]), "layer_map": layer_map}
-    lo_hi = value_range(frozen)
+    lo_hi = value_range(frozen.data.X_train)
     kind = o.baseline or ("black" if image else "mean")
-    if kind == "blur" and not image:
-        raise PlaygroundError("baseline: blur is for images; for a table use mean, black or noise")
 
     def reference() -> torch.Tensor:
         return baseline_of(x, kind, lo_hi, o.seed, frozen.data.X_train.mean(0) if kind == "mean" else None)
@@ -303,23 +305,10 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
                                           strides=(c, o.stride, o.stride), target=target,
                                           baselines=reference(), perturbations_per_eval=64)
         return {"map": attr[0].sum(0) / c, "attribution": attr}
-    if method == "shap":
-        from captum.attr import GradientShap
-
-        bg = background if background is not None else background_of(frozen, o.background, o.seed)
-        torch.manual_seed(o.seed)
-        n = max(o.samples, 8) * len(bg)                                       # each background point about 8+ times
-        attr = GradientShap(model).attribute(x.clone(), baselines=bg.to(x), n_samples=n, stdevs=0.0, target=target)
-        expected = _score(model, bg.to(x), target).mean()
-        total = attr.sum()
-        return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr,
-                "delta": total - (_score(model, x, target)[0] - expected), "reference": expected}
-    if method == "deepshap":
-        from captum.attr import DeepLiftShap
-
-        bg = background if background is not None else background_of(frozen, o.background, o.seed)
-        attr = DeepLiftShap(model).attribute(x.clone(), baselines=bg.to(x), target=target)
-        expected = _score(model, bg.to(x), target).mean()
+    if method in ("shap", "deepshap"):
+        bg = (background if background is not None else background_of(frozen, o.background, o.seed)).to(x)
+        attr = shap_values(model, x, bg, method, target, o)
+        expected = _score(model, bg, target).mean()
         return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr,
                 "delta": attr.sum() - (_score(model, x, target)[0] - expected), "reference": expected}
     # KernelShap on superpixels: a grid of cells, each one feature switched to the baseline or not
@@ -344,9 +333,31 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
     return {"map": shown, "attribution": attr, "delta": total - (_score(model, x, target)[0] - ref), "reference": ref}
 
 
+def shap_values(model, x: torch.Tensor, bg: torch.Tensor, method: str, target: int, o: Options) -> torch.Tensor:
+    """SHAP values (like x: (B, ...)) of inputs x against the background bg: DeepLiftShap (exact sums
+    with one activation module per use) or GradientShap (each background point about 8+ times)."""
+    if method == "deepshap":
+        from captum.attr import DeepLiftShap
+
+        return DeepLiftShap(model).attribute(x.clone(), baselines=bg, target=target)
+    from captum.attr import GradientShap
+
+    torch.manual_seed(o.seed)
+    return GradientShap(model).attribute(x.clone(), baselines=bg, n_samples=max(o.samples, 8) * len(bg), stdevs=0.0,
+                                         target=target)
+
+
 @torch.no_grad()
 def _score(model, x: torch.Tensor, target: int) -> torch.Tensor:
     return model(x)[:, target]
+
+
+def _attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Options, background=None) -> dict:
+    """attribute(), its tensors detached, without captum's warnings ("required_grads has been set",
+    "setting hooks on ReLU activations")."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="captum")
+        return {k: v.detach() for k, v in attribute(frozen, model, x, method, target, o, background).items()}
 
 
 def _input(frozen, sample: int, split: str, x):
@@ -361,7 +372,7 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
     (None: the predicted class). Arrays: input (C, H, W) or (F,), map (H, W) or (F,), probs
     (classes,), and attribution (C, H, W) or (F,) / layer_map (h, w) as the method gives them.
     Summary: the method, target, predicted and true class, completeness where it applies."""
-    check_image_classifier(frozen)
+    check_explainable(frozen)
     o = options(**opts)
     x0, sample = _input(frozen, sample, split, x)
     model = frozen_copy(frozen)
@@ -377,9 +388,7 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
     if not 0 <= target < len(names):
         raise PlaygroundError(f"target: {target} is not {'an output' if reg else 'a class'} of this run "
                               f"(0 to {len(names) - 1})")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module="captum")          # "required_grads has been set", "setting hooks"
-        out = {k: v.detach() for k, v in attribute(frozen, model, xb, method, target, o).items()}
+    out = _attribute(frozen, model, xb, method, target, o)
     arrays = {"input": x0.cpu().numpy(), "map": out["map"].float().cpu().numpy(), "probs": probs.cpu().numpy()}
     if "attribution" in out:
         arrays["attribution"] = out["attribution"][0].float().cpu().numpy()
@@ -410,7 +419,7 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
                                    "reference": expected, "gap": gap,
                                    "relative": abs(gap) / max(abs(float(logits[0, target]) - expected), 1e-12)}
     if frozen.data.kind == "table":
-        summary["features"] = list(frozen.data.meta.get("feature_names", [f"x{i}" for i in range(x0.numel())]))
+        summary["features"] = feature_names(frozen)
     return View(arrays, summary)
 
 
@@ -430,10 +439,8 @@ TOLERANCE = 2                   # pointing game: pixels of slack around the obje
 FLAT = 0.5                      # randomisation: a map still this rank-correlated once every layer is random is flagged
 
 
-def _map_of(frozen, model, x: torch.Tensor, method: str, target: int, o: Options, background=None) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module="captum")
-        return attribute(frozen, model, x[None], method, target, o, background)["map"].detach()
+def _map_of(frozen, model, x: torch.Tensor, method: str, target: int, o: Options) -> torch.Tensor:
+    return _attribute(frozen, model, x[None], method, target, o)["map"]
 
 
 def _inputs(frozen, n: int, seed: int):
@@ -465,11 +472,9 @@ def completeness(frozen, method: str, n: int = 16, o: Options | None = None) -> 
     for x in X:
         with torch.no_grad():
             target = 0 if regression(frozen) else int(model(x[None]).argmax())
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="captum")
-            out = attribute(frozen, model, x[None], method, target, o, bg)
-        should = float(_score(model, x[None], target)[0]) - float(out["reference"].detach().float().mean())
-        gaps.append(abs(float(out["delta"].detach())))
+        out = _attribute(frozen, model, x[None], method, target, o, bg)
+        should = float(_score(model, x[None], target)[0]) - float(out["reference"].float().mean())
+        gaps.append(abs(float(out["delta"])))
         rel.append(gaps[-1] / max(abs(should), 1e-6))
     return {"applies": True, "images": len(X), "mean_gap": float(np.mean(gaps)),
             "mean_relative_gap": float(np.mean(rel)), "max_relative_gap": float(np.max(rel)),
@@ -538,7 +543,7 @@ def deletion_insertion(frozen, method: str, n: int = 16, steps: int = 16, o: Opt
     _, X, _ = _inputs(frozen, n, o.seed)
     if X.dim() != 4:
         return {"applies": False, "why": "deletion and insertion remove pixels of images"}
-    lo_hi = value_range(frozen)
+    lo_hi = value_range(frozen.data.X_train)
     g = torch.Generator().manual_seed(o.seed)
     fractions = torch.linspace(0, 1, steps + 1)
     curves = {"deletion": [], "insertion": [], "deletion_random": [], "insertion_random": []}
@@ -564,20 +569,34 @@ def deletion_insertion(frozen, method: str, n: int = 16, steps: int = 16, o: Opt
             "ok": auc["deletion"] < auc["deletion_random"] and auc["insertion"] > auc["insertion_random"]}
 
 
+def checks_for(frozen) -> list[str]:
+    """The trust checks that apply to the run's data: pixels can be pointed at and deleted, features not."""
+    return ["completeness", "randomisation"] + (["pointing", "deletion"] if frozen.data.kind == "image" else [])
+
+
+def run_check(frozen, method: str, name: str, n: int = 16, o: Options | None = None) -> dict:
+    """One trust check (a key of TRUST) of method on n validation inputs (randomisation uses at most
+    8, the pointing game at least 200)."""
+    o = o or Options()
+    if name == "completeness":
+        return completeness(frozen, method, n, o)
+    if name == "randomisation":
+        stages = list(randomisation(frozen, method, min(n, 8), o))
+        last = stages[-1]["spearman"] if stages else None
+        return {"applies": True, "stages": stages, "final": last, "ok": last is not None and last < FLAT}
+    if name == "pointing":
+        return pointing_game(frozen, method, max(n, 200), o)
+    return deletion_insertion(frozen, method, n, o=o)
+
+
 def trust(frozen, method: str = "gradcam", n: int = 16, **opts):
     """Every check for method, one at a time as each is done: yields (check name, result dict)."""
-    check_image_classifier(frozen)
+    check_explainable(frozen)
     if method not in METHODS:
         raise PlaygroundError(f"method: '{method}' is not one of {', '.join(METHODS)}")
     o = options(**opts)
-    yield "completeness", completeness(frozen, method, n, o)
-    stages = list(randomisation(frozen, method, min(n, 8), o))
-    last = stages[-1]["spearman"] if stages else None
-    yield "randomisation", {"applies": True, "stages": stages, "final": last,
-                            "ok": last is not None and last < FLAT}
-    if frozen.data.kind == "image":
-        yield "pointing", pointing_game(frozen, method, max(n, 200), o)
-        yield "deletion", deletion_insertion(frozen, method, n, o=o)
+    for name in checks_for(frozen):
+        yield name, run_check(frozen, method, name, n, o)
 
 
 def trust_view(frozen, method: str = "gradcam", n: int = 16, on_check=None, **opts) -> View:
@@ -631,7 +650,7 @@ def shap_summary(frozen, target: int | None = None, method: str = "deepshap", sp
     add up to f(row) - E[f(background)]) or GradientShap. Arrays: values (N, F), features (N, F) (the
     inputs as the network sees them), fx (N,) the class's logit, expected (), the mean logit over the
     background; mean_abs (F,). Summary: feature names, ranking by mean |SHAP|, largest completeness gap."""
-    check_image_classifier(frozen)
+    check_explainable(frozen)
     if frozen.data.kind != "table":
         raise PlaygroundError("the SHAP summary is for tables (one value per feature); for images use explain "
                               "--method shap on one input")
@@ -647,20 +666,11 @@ def shap_summary(frozen, target: int | None = None, method: str = "deepshap", sp
     bg = background_of(frozen, o.background, o.seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="captum")
-        if method == "deepshap":
-            from captum.attr import DeepLiftShap
-
-            values = DeepLiftShap(model).attribute(X.clone(), baselines=bg, target=target).detach()     # (N, F)
-        else:
-            from captum.attr import GradientShap
-
-            torch.manual_seed(o.seed)
-            values = GradientShap(model).attribute(X.clone(), baselines=bg, n_samples=max(o.samples, 8) * len(bg),
-                                                   stdevs=0.0, target=target).detach()
+        values = shap_values(model, X, bg, method, target, o).detach()                      # (N, F)
     fx, expected = _score(model, X, target), _score(model, bg, target).mean()
     gaps = (values.sum(1) - (fx - expected)).abs()
     mean_abs = values.abs().mean(0)
-    features = list(frozen.data.meta.get("feature_names", [f"x{i + 1}" for i in range(X.shape[1])]))
+    features = feature_names(frozen)
     order = mean_abs.argsort(descending=True).tolist()
     return View({"values": values.numpy(), "features": X.numpy(), "fx": fx.numpy(), "expected": expected.numpy(),
                  "mean_abs": mean_abs.numpy()},

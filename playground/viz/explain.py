@@ -77,16 +77,12 @@ def legend(is_signed: bool) -> str:
 
 # ---- tables: SHAP's plots ---------------------------------------------------------------------------
 
-def _top(order: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
-    return order[:top], order[top:]
-
-
 def waterfall(values: np.ndarray, names: list[str], inputs: np.ndarray, expected: float, fx: float,
               top: int = 10, axis: str = "the class's score (logit)") -> go.Figure:
     """One prediction, SHAP's waterfall: from E[f] (the mean score over the background) to f(x),
     one bar per feature (largest |value| at the top), the rest summed in one bar."""
     order = np.argsort(-np.abs(values))
-    shown, rest = _top(order, top)
+    shown, rest = order[:top], order[top:]
     labels = [f"{names[i]} = {inputs[i]:.3g}" for i in shown[::-1]]
     steps = [float(values[i]) for i in shown[::-1]]
     if len(rest):

@@ -26,7 +26,9 @@ def test_explain_a_shapes_cnn_check_its_maps_and_read_shap_on_a_table(page, shot
     gap = page.get_by_text(re.compile(r"^sum -?[\d.]+ vs -?[\d.]+, gap [\d.]+%$")).first
     gap.wait_for(timeout=30_000)
     assert float(re.search(r"gap ([\d.]+)%", gap.inner_text()).group(1)) < 5
-    assert page.locator('[data-testid="stImage"] img').count() >= 4 + 5       # four maps, five epochs in the strip
+    # four maps, five epochs in the strip (drawn after the maps: wait for them)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 4 + 5",
+                           timeout=30_000)
     shots(page, "trained")
     # the initial weights: the network is unsure, and says so
     said = "() => (document.body.innerText.match(/The network says \\w+ with p = [\\d.]+/) || [''])[0]"
