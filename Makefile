@@ -5,11 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CLUSTER_STAMP := $(VENV)/.cluster
 PORT   ?= 8501
 # ADDRESS=0.0.0.0 lets other machines on the network (a classroom) open the app
 ADDRESS ?= localhost
 
-.PHONY: setup app test bench browser clean
+.PHONY: setup cluster app test bench browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,13 +19,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
+# Ray, for training on a cluster (optional: see the README); the tests need it for the cluster tests.
+$(CLUSTER_STAMP): $(STAMP) requirements-cluster.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-cluster.txt
+	@touch $(CLUSTER_STAMP)
+
+cluster: $(CLUSTER_STAMP)
+
 app: setup
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 browser:
 	@bash scripts/ensure-browser.sh
 
-test: setup browser
+test: setup cluster browser
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -278,7 +278,7 @@ def cmd_compare(args) -> int:
             run.join()
     finally:
         reg.flush()
-        reg.pool.close()
+        reg.executor.close()
     for run in runs:
         print(json.dumps({"name": run.name, "run_id": run.id, **run.result()}), flush=True)
     return 0 if all(r.result()["status"] in ("finished", "stopped", "diverged") for r in runs) else 1

@@ -90,14 +90,18 @@ def draw(run, snap: dict) -> None:
             f"{p['samples_per_s']:,.0f} samples/s · "
             + (f"{_fmt_time(p['eta_s'])} left" if status in ("starting", "running")
                else f"{_fmt_time(p['elapsed_s'])} in all"))
+    if getattr(run, "where", ""):                           # on a cluster: the node it trains on
+        text += f" · on {run.where}"
     st.progress(min(done, 1.0), text=text)
     msg = snap["message"]
     if status in ("diverged", "failed"):
         st.error(msg, icon=":material/error:")
     elif status == "finished":
         st.success(msg)
-    elif status in ("stopped", "interrupted"):
-        st.warning(msg, icon=":material/pause_circle:" if status == "interrupted" else None)
+    elif status in ("stopped", "interrupted", "lost"):
+        st.warning(msg, icon={"interrupted": ":material/pause_circle:", "lost": ":material/cloud_off:"}.get(status))
+    elif status == "queued":
+        st.info(msg, icon=":material/schedule:")
     if snap.get("note"):
         st.caption(f":material/info: {snap['note']}")
 

@@ -9,8 +9,8 @@ from playground.train import REGISTRY
 from ui.run_form import first_point
 from ui.state import me
 
-RESUMABLE = ("stopped", "interrupted")
-EXTENDABLE = ("stopped", "interrupted", "finished")
+RESUMABLE = ("stopped", "interrupted", "lost")
+EXTENDABLE = ("stopped", "interrupted", "lost", "finished")
 
 
 def _act(fn, *args, **kwargs) -> bool:

@@ -11,7 +11,7 @@ STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
                "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]",
                "queued": ":gray[:material/schedule:]", "starting": ":gray[:material/hourglass_top:]",
-               "interrupted": ":orange[:material/pause_circle:]"}
+               "interrupted": ":orange[:material/pause_circle:]", "lost": ":orange[:material/cloud_off:]"}
 PICKER_RUNS = 50            # the newest runs offered in the picker; the Runs page lists them all
 
 

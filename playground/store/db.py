@@ -30,7 +30,7 @@ from playground.store.files import StoreError, load_tensors, load_tree, save_ten
 
 SCHEMA_VERSION = 1
 LIVE = ("pending", "queued", "starting", "running")          # a process is (or should be) working on it
-ENDED = ("finished", "stopped", "diverged", "failed", "interrupted")
+ENDED = ("finished", "stopped", "diverged", "failed", "interrupted", "lost")
 MB = 1_000_000                      # decimal, as size_text() writes sizes
 
 SCHEMA = """

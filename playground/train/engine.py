@@ -192,6 +192,21 @@ class _EarlyStop:
         self.best, self.best_epoch, self.best_state = state["best"], state["best_epoch"], state["best_state"]
 
 
+
+def reported(history: History, train, log_name: str = "the server log") -> None:
+    """train(); however it ends, the history says so: a PlaygroundError's message, or an internal
+    error (logged with its traceback) named for the page. Whatever trains a run elsewhere (a
+    thread, a worker process, a Ray actor) must always leave a status the page can show."""
+    try:
+        train()
+    except PlaygroundError as e:
+        history.update(status="failed", message=str(e))
+    except Exception as e:
+        log.exception("a run crashed")
+        history.update(status="failed", message=f"internal error ({type(e).__name__}: {e}); "
+                                                 f"see {log_name} for the traceback")
+
+
 class Run:
     """Train one RunConfig. `start()` trains in a daemon thread; `run()` trains in the caller's.
 
@@ -205,8 +220,6 @@ class Run:
         self.id = run_id or uuid.uuid4().hex[:8]
         self.name = config.name or default_name(config)
         self.history = history or History()
-        self.owner: str | None = None          # who started it (a browser's token), for pickers and Stop
-        self.group: str | None = None          # the comparison it races in, if any
         self.publish_every = publish_every
         self.snapshot_budget = snapshot_budget
         self.device: torch.device | None = None
@@ -267,14 +280,8 @@ class Run:
         return self.result()
 
     def _run_guarded(self) -> None:
-        try:
-            self.run()
-        except PlaygroundError as e:
-            self.history.update(status="failed", message=str(e))
-        except Exception as e:  # a worker thread must always leave a status the page can show
-            log.exception("run %s crashed", self.id)
-            self.history.update(status="failed", message=f"internal error ({type(e).__name__}: {e}); "
-                                                         f"see the server log for the traceback")
+        reported(self.history, self.run)
+
 
     # ----------------------------------------------------------------- training
     def _train(self) -> None:
@@ -509,19 +516,23 @@ class Run:
     # ----------------------------------------------------------------- summary
     def result(self) -> dict:
         """The summary the CLI prints last: status, epochs, losses, accuracy, samples/s."""
-        snap = self.history.snapshot()
-        last = snap["epochs"][-1] if snap["epochs"] else {}
-        out = {"status": snap["status"], "message": snap["message"], "epochs": len(snap["epochs"]),
-               "task": self.task.name if getattr(self, "task", None) else None,
-               "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_acc"),
-               "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_acc")}
-        for key, value in last.items():                     # the task's metrics: val_r2, val_token_accuracy, ...
-            split, _, metric = key.partition("_")
-            if split in ("train", "val") and metric not in ("loss", "acc", "epoch"):
-                out[f"{split}_{LONG_NAMES.get(metric, metric)}"] = value
-        out.update({"samples_per_s": round(snap["progress"]["samples_per_s"], 1),
-                    "steps": snap["progress"]["step"], "time_s": round(snap["progress"]["elapsed_s"], 3),
-                    "diverged_at": snap["diverged_at"]})
-        if "restored_epoch" in last:
-            out["stopped_early_at"], out["restored_epoch"] = last["epoch"], last["restored_epoch"]
-        return out
+        return result_of(self.history.snapshot(), getattr(self, "task", None))
+
+
+def result_of(snap: dict, task: Task | None) -> dict:
+    """A run's summary from its history's snapshot(): status, epochs, losses, accuracy, samples/s."""
+    last = snap["epochs"][-1] if snap["epochs"] else {}
+    out = {"status": snap["status"], "message": snap["message"], "epochs": len(snap["epochs"]),
+           "task": task.name if task is not None else None,
+           "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_acc"),
+           "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_acc")}
+    for key, value in last.items():                     # the task's metrics: val_r2, val_token_accuracy, ...
+        split, _, metric = key.partition("_")
+        if split in ("train", "val") and metric not in ("loss", "acc", "epoch"):
+            out[f"{split}_{LONG_NAMES.get(metric, metric)}"] = value
+    out.update({"samples_per_s": round(snap["progress"]["samples_per_s"], 1),
+                "steps": snap["progress"]["step"], "time_s": round(snap["progress"]["elapsed_s"], 3),
+                "diverged_at": snap["diverged_at"]})
+    if "restored_epoch" in last:
+        out["stopped_early_at"], out["restored_epoch"] = last["epoch"], last["restored_epoch"]
+    return out

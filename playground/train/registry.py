@@ -17,9 +17,9 @@ from playground.errors import PlaygroundError
 from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.models.budget import size_text
 from playground.store.recorder import Recorder
-from playground.train.engine import Run, decision_grid, default_name
+from playground.train.engine import decision_grid, default_name
+from playground.train.executor import Executor, RunHandle, ThreadExecutor
 from playground.train.history import History
-from playground.train.worker import ProcessRun, WorkerPool, start_together
 
 
 class StoredRun:
@@ -81,20 +81,25 @@ def _points_sets() -> frozenset:
 
 
 class Registry:
-    """processes=True (the app): each run trains in a warm worker process (see worker.py);
-    processes=False: in a thread of this process (tests, or where processes cannot start).
+    """Where runs train is the executor's business (see executor.py): processes=True (the app), a
+    warm local worker process per run (worker.py); processes=False, a thread of this process (tests,
+    the CLI); or `executor` given, e.g. a Ray cluster (cluster.py, chosen by make_executor()).
     store: the run store to record into (default: default_store(), opened on first use)."""
 
-    def __init__(self, max_active: int = 6, keep: int = 20, processes: bool = True, store: Store | None = None):
-        self.max_active = max_active      # runs training at once; 2 cores, 1 thread each (GUIDE)
+    def __init__(self, max_active: int = 6, keep: int = 20, processes: bool = True, store: Store | None = None,
+                 executor: Executor | None = None):
+        if executor is None:                  # local: worker processes or threads (make_executor reads the cluster's address)
+            executor = _local_executor(max_active, processes)
+        self.executor = executor
+        self.max_active = executor.limit      # runs training at once (2 cores, 1 thread each: GUIDE); None: the cluster queues
         self.keep = keep                  # ended runs kept in memory (older ones are read from the store)
-        self.pool = WorkerPool(max_active) if processes else None
         self._store = store
         self._recorder: Recorder | None = None
         self._lock = threading.Lock()
         self._init_lock = threading.Lock()
-        self._runs: dict[str, Run] = {}
+        self._runs: dict[str, RunHandle] = {}
         self._stored: OrderedDict = OrderedDict()   # (id, updated_at) -> StoredRun, a small cache
+        self._reattached = False
 
     # ------------------------------------------------------------------ store
     @property
@@ -111,23 +116,55 @@ class Registry:
             return self._recorder
 
     def warm(self, n: int = 2, together: bool = False) -> None:
-        """Start n worker processes in the background, so the first Starts do not wait for them:
-        one after another (the first is ready soonest, a fresh server is not flooded), or all
-        together (a page about to race n variants)."""
-        if self.pool is not None:
-            threading.Thread(target=self.pool.warm, args=(n, together), daemon=True, name="warm-workers").start()
+        """Get ready to train n runs, in the background, so the first Starts do not wait: start n
+        worker processes one after another (the first is ready soonest, a fresh server is not
+        flooded), or all together (a page about to race n variants); on a cluster, connect to it
+        and take back the runs an earlier server left training there."""
+        threading.Thread(target=self._warm, args=(n, together), daemon=True, name="warm-executor").start()
+
+    def _warm(self, n: int, together: bool) -> None:
+        self.reattach()
+        self.executor.warm(n, together)
+
+    def reattach(self) -> list[RunHandle]:
+        """Find the runs an earlier server started that still train (on a cluster), and follow them
+        again: their curves continue from what the store holds. Once per registry."""
+        with self._init_lock:
+            if self._reattached:
+                return []
+            self._reattached = True
+        handles = []
+        for run_id, target in self.executor.reattach():
+            row = self.store.get(run_id)
+            if row is None:
+                continue
+            h = RunHandle(RunConfig.from_dict(row.config), self.executor, run_id=run_id,
+                          history=History.restore(self.store.metrics(run_id), "running", started_at=row.created_at))
+            h.name, h.owner, h.group = row.name, row.owner, row.group
+            try:
+                h.prepare()
+            except PlaygroundError:
+                continue
+            h.snapshot_budget = self._snapshot_budget(h)
+            self.store.claim(run_id, status="running", message="")
+            self.recorder.track(h, h.snapshot_budget, h.checkpoint_bytes)
+            with self._lock:
+                self._runs[run_id] = h
+                self._stored.clear()
+            self.executor.adopt(h, target)
+            handles.append(h)
+        return handles
 
     # ------------------------------------------------------------------ starting
     def _new_run(self, config: RunConfig, publish_every: float, owner: str | None, checkpoint: dict | None = None,
-                 **kwargs) -> Run:
-        run = (ProcessRun(config, self.pool, publish_every, **kwargs) if self.pool
-               else Run(config, publish_every=publish_every, **kwargs))
+                 **kwargs) -> RunHandle:
+        run = RunHandle(config, self.executor, publish_every=publish_every, **kwargs)
         run.owner = owner
         run.prepare(checkpoint=checkpoint)        # raises PlaygroundError before anything starts
         run.snapshot_budget = self._snapshot_budget(run)
         return run
 
-    def _snapshot_budget(self, run: Run) -> int:
+    def _snapshot_budget(self, run: RunHandle) -> int:
         """Snapshots the run may keep: policy.BUDGET, fewer when they would pass the per-run limit
         (with room left for its checkpoint, run.checkpoint_bytes)."""
         params = sum(r.params for r in run.rows)
@@ -150,42 +187,42 @@ class Registry:
                                   f"page (or raise the limit) before starting another")
 
     def _take_slots(self, n: int, group: bool) -> list:
-        """Under self._lock: refuse past max_active; for processes, acquire n workers (all or none)."""
+        """Under self._lock: refuse past max_active (where the executor has a limit), then reserve
+        n slots with the executor (all or none; e.g. n warm worker processes)."""
         active = sum(r.alive for r in self._runs.values())
-        if active + n > self.max_active and group:
+        if self.max_active is not None and active + n > self.max_active and group:
             raise PlaygroundError(f"{n} variants need {n} training slots, but {active} of {self.max_active} "
                                   f"are busy; stop some runs first")
-        if active + n > self.max_active:
+        if self.max_active is not None and active + n > self.max_active:
             raise PlaygroundError(f"{active} runs are already training (the limit is {self.max_active}); "
                                   f"stop one before starting another")
-        workers = []
-        try:
-            for _ in range(n if self.pool else 0):
-                workers.append(self.pool.acquire())
-        except PlaygroundError:
-            for w in workers:
-                self.pool.release(w, healthy=True)
-            raise
-        return workers
+        return self.executor.reserve(n)
 
-    def _record(self, run: Run, group: str | None = None) -> None:
+    def _record(self, run: RunHandle, group: str | None = None) -> None:
         run.group = group
         self.store.create(run.id, run.name, run.config.to_dict(), run.owner, group,
                           params=sum(r.params for r in run.rows))
         self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
 
-    def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> Run:
+    def _launch(self, runs: list[RunHandle], slots: list, together: bool = False) -> None:
+        """Under self._lock: hand recorded runs to the executor; they are the registry's either way
+        (a failed hand-off leaves them failed, with the reason, for the page to show)."""
+        try:
+            self.executor.launch(runs, slots, together)
+        finally:
+            for run in runs:
+                self._runs[run.id] = run
+            self._stored.clear()
+        self._trim()
+
+    def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> RunHandle:
         """Check the config (raises PlaygroundError before anything starts), then train it."""
         run = self._new_run(config, publish_every, owner)
         self._check_room()
-        with self._lock:                          # slot check, worker and hand-off: one step
-            workers = self._take_slots(1, group=False)
+        with self._lock:                          # slot check, reservation and hand-off: one step
+            slots = self._take_slots(1, group=False)
             self._record(run)
-            try:
-                run.start(worker=workers[0]) if self.pool else run.start()
-            finally:
-                self._runs[run.id] = run
-            self._trim()
+            self._launch([run], slots)
         return run
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: str | None = None) -> str:
@@ -194,23 +231,14 @@ class Registry:
         self._check_room()
         gid = "cmp-" + runs[0].id
         with self._lock:
-            workers = self._take_slots(len(runs), group=True)
+            slots = self._take_slots(len(runs), group=True)
             for run in runs:
                 self._record(run, gid)
-            try:
-                if self.pool is not None:
-                    start_together(runs, workers)
-                else:
-                    for run in runs:
-                        run.start()
-            finally:
-                for run in runs:
-                    self._runs[run.id] = run
-            self._trim()
+            self._launch(runs, slots, together=True)
         return gid
 
     def resume(self, run_id: str, more_epochs: int | None = None, owner: str | None = None,
-               publish_every: float = 0.1) -> Run:
+               publish_every: float = 0.1) -> RunHandle:
         """Continue a stored run from its last checkpoint: to its planned epochs, or `more_epochs`
         past the epochs it has completed. owner: refuse unless the run is theirs (None: anyone,
         the CLI). The numbers are those of a run that never stopped (a cosine or one-cycle schedule
@@ -242,7 +270,7 @@ class Registry:
         run.name, run.group = row.name, row.group
         self._check_room()
         with self._lock:
-            workers = self._take_slots(1, group=False)
+            slots = self._take_slots(1, group=False)
             self.store.truncate(run_id, p["step"], p["epoch"])
             stored = History.restore(self.store.metrics(run_id), "starting", started_at=row.created_at)
             for attr in ("step_x", "step_loss", "epochs", "marks", "started_at"):
@@ -250,12 +278,7 @@ class Registry:
             self.store.claim(run_id, config=config.to_dict(), status="starting", message="", note="",
                              epochs_done=done)
             self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
-            try:
-                run.start(worker=workers[0]) if self.pool else run.start()
-            finally:
-                self._runs[run_id] = run
-                self._stored.clear()
-            self._trim()
+            self._launch([run], slots)
         return run
 
     # ------------------------------------------------------------------ finding runs
@@ -352,6 +375,26 @@ class Registry:
         return self._recorder.flush(timeout) if self._recorder is not None else True
 
 
-REGISTRY = Registry(max_active=int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
-                    processes=os.environ.get("PLAYGROUND_PROCESSES", "1") != "0")
+def make_executor(max_active: int, processes: bool) -> Executor:
+    """Where the app's runs train: on the Ray cluster that PLAYGROUND_RAY_ADDRESS (or Ray's own
+    RAY_ADDRESS) names, else in local worker processes (the default), else (processes=False) in
+    threads of this process."""
+    address = os.environ.get("PLAYGROUND_RAY_ADDRESS") or os.environ.get("RAY_ADDRESS")
+    if address:
+        from playground.train.cluster import RayExecutor
+
+        return RayExecutor(address)
+    return _local_executor(max_active, processes)
+
+
+def _local_executor(max_active: int, processes: bool) -> Executor:
+    if processes:
+        from playground.train.worker import ProcessExecutor
+
+        return ProcessExecutor(max_active)
+    return ThreadExecutor(max_active)
+
+
+REGISTRY = Registry(executor=make_executor(int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
+                                           os.environ.get("PLAYGROUND_PROCESSES", "1") != "0"))
 __all__ = ["ENDED", "REGISTRY", "Registry", "StoredRun", "default_name"]

@@ -29,18 +29,17 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.multiprocessing as mp   # registers the shared-memory pickling of tensors
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.train.engine import Run, check_device
-from playground.train.history import History
+from playground.train.engine import Run, reported
+from playground.train.executor import Executor, Job, RunHandle
+from playground.train.stream import DONE, READY, StreamedHistory, apply, from_wire, to_wire
 
 log = logging.getLogger(__name__)
 mp.set_sharing_strategy("file_system")   # tensors travel as shared-memory file names: no fd passing
@@ -96,28 +95,6 @@ class StopFlag:
         self._map[0] = 0
 
 
-def to_wire(obj):
-    """Tensors -> numpy arrays, recursively: plain bytes through the socket, where tensors would each
-    make a shared-memory file. (dtypes numpy lacks, such as bfloat16, travel as tensors.)"""
-    if isinstance(obj, torch.Tensor):
-        return obj.numpy() if obj.dtype != torch.bfloat16 else obj
-    if isinstance(obj, dict):
-        return {k: to_wire(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_wire(v) for v in obj)
-    return obj
-
-
-def from_wire(obj):
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(obj)
-    if isinstance(obj, dict):
-        return {k: from_wire(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(from_wire(v) for v in obj)
-    return obj
-
-
 class _Sender:
     """Sends the worker's messages from a thread of its own, in order, so that the training loop
     never waits on the socket (a busy server may read slowly; a checkpoint may be megabytes).
@@ -138,39 +115,6 @@ class _Sender:
                 self._conn.send(to_wire(msg))
             except (OSError, ValueError):           # the server closed the socket: it died or quit
                 os._exit(0)
-
-
-class _PipeHistory(History):
-    """The worker side: a History that also sends each write to the parent."""
-
-    def __init__(self, sender: _Sender):
-        super().__init__()
-        self._sender = sender
-
-    def add_steps(self, first_step, losses):
-        super().add_steps(first_step, losses)
-        self._sender.send(("add_steps", (first_step, losses), {}))
-
-    def update(self, **fields):
-        super().update(**fields)
-        self._sender.send(("update", (), fields))
-
-    def add_epoch(self, record):
-        super().add_epoch(record)
-        self._sender.send(("add_epoch", (record,), {}))
-
-    def add_mark(self, mark):
-        super().add_mark(mark)
-        self._sender.send(("add_mark", (mark,), {}))
-
-    def add_snapshot(self, epoch, step, partial, weights):
-        self._sender.send(("add_snapshot", (epoch, step, partial, weights), {}))
-
-    def add_checkpoint(self, ckpt):
-        self._sender.send(("add_checkpoint", (ckpt,), {}))
-
-    def add_stats(self, record):
-        self._sender.send(("add_stats", (record,), {}))
 
 
 def _warm_up() -> None:
@@ -206,24 +150,20 @@ def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = No
             continue
         _, run_id, cfg_dict, data, wait_for_go, checkpoint, budget = msg
         config = RunConfig.from_dict(cfg_dict)
-        run = Run(config, run_id, history=_PipeHistory(sender), snapshot_budget=budget)
+        run = Run(config, run_id, history=StreamedHistory(sender.send), snapshot_budget=budget)
         history = run.history
         run._stop = stop_event
-        try:
+
+        def train():
             torch.set_num_threads(config.threads)
             run.prepare(data, checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
             if wait_for_go:                    # a comparison: every variant starts on the same signal
-                sender.send(("ready", (), {}))
+                sender.send((READY, (), {}))
                 while conn.recv()[0] != "go":
                     pass
             run._train()
-        except PlaygroundError as e:
-            history.update(status="failed", message=str(e))
-        except Exception as e:  # the page must always learn how a run ended
-            traceback.print_exc()
-            history.update(status="failed", message=f"internal error ({type(e).__name__}: {e}); "
-                                                     f"see the server log for the traceback")
-        sender.send(("done", (), {}))
+        reported(history, train)
+        sender.send((DONE, (), {}))
 
 
 class _Worker:
@@ -354,84 +294,116 @@ class WorkerPool:
             w.kill()
 
 
-class ProcessRun(Run):
-    """A Run trained by a worker process. Same surface as Run for pages: history, alive, stop()..."""
+class ProcessExecutor(Executor):
+    """Each run trains in a warm worker process of a local pool (the app's default)."""
 
-    def __init__(self, config: RunConfig, pool: WorkerPool, publish_every: float = 0.1, **kwargs):
-        super().__init__(config, publish_every=publish_every, **kwargs)
-        self._pool = pool
-        self._checkpoint: dict | None = None
-        self._worker: _Worker | None = None
-        self._done = threading.Event()         # set before the worker goes back to the pool
-        self._ready = threading.Event()        # the worker has prepared and waits for "go"
+    kind = "process"
 
-    def prepare(self, data=None, checkpoint: dict | None = None) -> None:
-        """Check the config and load data here (errors surface at once); build nothing heavy. The
-        checkpoint (to resume from) goes to the worker with the job."""
-        from playground.train.engine import _checked_model
+    def __init__(self, size: int):
+        self.pool = WorkerPool(size)
+        self.limit = size
 
-        self.data, self.task, _, self.rows = _checked_model(self.config, data, device="meta")
-        self.device = check_device(self.config)
-        self._checkpoint = checkpoint
+    def prepare(self, handle: RunHandle) -> None:
+        pass                                   # the checkpoint (to resume from) goes to the worker with the job
 
-    def start(self, wait_for_go: bool = False, worker: _Worker | None = None) -> None:
-        """Hand the run to a worker (one acquired here unless given). wait_for_go: the worker
-        prepares, then waits for go() to train. Raises PlaygroundError if the hand-off fails."""
-        w = worker or self._pool.acquire()
+    def reserve(self, n: int) -> list:
+        """n workers (a warm one first), or none and PlaygroundError."""
+        workers = []
+        try:
+            for _ in range(n):
+                workers.append(self.pool.acquire())
+        except PlaygroundError:
+            self.release(workers)
+            raise
+        return workers
+
+    def release(self, slots: list) -> None:
+        for w in slots:
+            self.pool.release(w, healthy=True)
+
+    def launch(self, handles, slots, together=False):
+        """Hand each run to its worker. together: each worker prepares, then all get "go" once
+        every one is ready (a cold worker imports torch first), so a race starts at one moment.
+        All or none: raises PlaygroundError if a hand-off fails, and those already handed off end."""
+        started = []
+        try:
+            for h, w in zip(handles, slots):
+                self._send(h, w, together)
+                started.append(h)
+        except PlaygroundError:
+            for h in started:
+                self.stop(h)
+                self._go(h)
+            self.release(slots[len(started) + 1:])     # the failed one released its own
+            raise
+        if together:
+            threading.Thread(target=self._release_together, args=(handles,), name="start-together",
+                             daemon=True).start()
+
+    def _send(self, handle: RunHandle, w: "_Worker", wait_for_go: bool) -> None:
         w.stop_event.clear()
         try:
-            w.conn.send(("job", self.id, self.config.to_dict(), self.data, wait_for_go,   # data: shared memory
-                         to_wire(self._checkpoint), self.snapshot_budget))
+            w.conn.send(("job", handle.id, handle.config.to_dict(), handle.data, wait_for_go,   # data: shared memory
+                         to_wire(handle.checkpoint), handle.snapshot_budget))
         except OSError as e:                   # a dead worker, or no room left in shared memory
-            self._pool.release(w, healthy=False)
-            self.history.update(status="failed", message=f"could not hand the run to a worker process ({e})")
+            self.pool.release(w, healthy=False)
+            handle.history.update(status="failed", message=f"could not hand the run to a worker process ({e})")
             raise PlaygroundError(f"could not hand the run to a worker process ({e}); try again") from None
-        self._worker = w
-        self._checkpoint = None                            # the worker has it now
-        self.history.update(status="starting")            # until the worker's loop says "running"
-        self._thread = threading.Thread(target=self._read, name=f"run-{self.id}-reader", daemon=True)
-        self._thread.start()
+        handle.job = Job(w)
+        handle.checkpoint = None                           # the worker has it now
+        handle.history.update(status="starting")          # until the worker's loop says "running"
+        threading.Thread(target=self._read, args=(handle,), name=f"run-{handle.id}-reader", daemon=True).start()
 
-    def _read(self) -> None:
-        w, healthy = self._worker, True
+    def _read(self, handle: RunHandle) -> None:
+        job = handle.job
+        w, healthy = job.target, True
         try:
             while True:
-                method, args, kwargs = w.conn.recv()
-                if method == "done":
+                msg = w.conn.recv()
+                if msg[0] == DONE:
                     break
-                if method == "ready":
-                    self._ready.set()
+                if msg[0] == READY:
+                    job.ready.set()
                     continue
-                if method in ("add_snapshot", "add_checkpoint"):
-                    args = from_wire(args)
-                getattr(self.history, method)(*args, **kwargs)
+                apply(handle.history, msg)
         except (EOFError, OSError):
             healthy = False
             code = w.proc.poll()
-            self.history.update(status="failed", message=f"the training process died (exit code {code}); "
-                                                         f"the run is lost, its curves so far are kept")
+            handle.history.update(status="failed", message=f"the training process died (exit code {code}); "
+                                                           f"the run is lost, its curves so far are kept")
         finally:
             # In this order: once the worker is back in the pool, neither a late go() nor stop()
-            # of this run may reach it (both check _done).
-            self._done.set()
-            self._ready.set()                  # a run that ended before "ready" holds no one back
-            self._pool.release(w, healthy)
+            # of this run may reach it (both check done).
+            job.done.set()
+            job.ready.set()                    # a run that ended before "ready" holds no one back
+            self.pool.release(w, healthy)
 
-    def go(self) -> None:
-        """Let a run started with wait_for_go train."""
-        if not self._done.is_set():
-            self._worker.conn.send(("go",))
+    def _release_together(self, handles: list[RunHandle], timeout: float = 120.0) -> None:
+        for h in handles:
+            h.job.ready.wait(timeout)
+        for h in handles:
+            try:
+                self._go(h)
+            except OSError:                    # that worker died; its reader reports it
+                pass
 
-    def stop(self) -> None:
-        if self._worker is not None and not self._done.is_set():
-            self._worker.stop_event.set()
+    def _go(self, handle: RunHandle) -> None:
+        """Let a run launched with together train."""
+        if not handle.job.done.is_set():
+            handle.job.target.conn.send(("go",))
 
-    def join(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout) if self._worker is not None else True
+    def stop(self, handle: RunHandle) -> None:
+        if handle.job is not None and not handle.job.done.is_set():
+            handle.job.target.stop_event.set()
 
-    @property
-    def alive(self) -> bool:
-        return self._worker is not None and not self._done.is_set()
+    def warm(self, n: int = 1, together: bool = False) -> None:
+        self.pool.warm(n, together)
+
+    def describe(self) -> str:
+        return f"local worker processes (up to {self.limit} at once)"
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 def main(parent: int | None = None) -> None:
@@ -439,30 +411,3 @@ def main(parent: int | None = None) -> None:
     the server's pid]; parent: that pid (given, not read with getppid: the server may already be gone
     when the worker's first line runs)."""
     _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]), parent)
-
-
-def start_together(runs: list[ProcessRun], workers: list[_Worker], timeout: float = 120.0) -> None:
-    """Start runs (one acquired worker each) so that they begin training at the same moment: each
-    worker prepares, then all get "go" once every one is ready (a cold worker imports torch first)."""
-    started = []
-    try:
-        for run, w in zip(runs, workers):
-            run.start(wait_for_go=True, worker=w)
-            started.append(run)
-    except PlaygroundError:
-        for run in started:                    # all or none: let those already handed off end at once
-            run.stop()
-            run.go()
-        for w in workers[len(started) + 1:]:   # the failed run released its own
-            runs[0]._pool.release(w, healthy=True)
-        raise
-
-    def release():
-        for run in runs:
-            run._ready.wait(timeout)
-        for run in runs:
-            try:
-                run.go()
-            except OSError:                    # that worker died; its reader reports it
-                pass
-    threading.Thread(target=release, name="start-together", daemon=True).start()

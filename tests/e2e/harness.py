@@ -25,8 +25,8 @@ class Server:
     """`streamlit run app.py` on a port, with its own run store (PLAYGROUND_HOME); can be killed
     (SIGKILL, as a crash) and started again on the same port and store."""
 
-    def __init__(self, home: Path, port: int | None = None, name: str = "streamlit"):
-        self.home, self.port, self.name = home, port or _free_port(), name
+    def __init__(self, home: Path, port: int | None = None, name: str = "streamlit", env: dict | None = None):
+        self.home, self.port, self.name, self.env = home, port or _free_port(), name, env or {}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -41,7 +41,7 @@ class Server:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PLAYGROUND_HOME": str(self.home)})
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PLAYGROUND_HOME": str(self.home), **self.env})
         deadline = t0 + timeout
         while time.time() < deadline:
             try:

@@ -12,6 +12,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_train_spiral_live_then_stop(page, shot):
+    train_spiral_live_then_stop(page, shot)
+
+
+def train_spiral_live_then_stop(page, shot, first_point_s: float = 20) -> None:
+    """Also run against a Ray cluster (test_cluster_app.py): the same steps, wherever runs train."""
     shot("opened")
     # Build: widen the first hidden layer and watch its output shape follow.
     args = page.get_by_role("textbox", name="arguments").first
@@ -24,12 +29,12 @@ def test_train_spiral_live_then_stop(page, shot):
 
     page.get_by_role("button", name="Start training").click()
     page.locator('[data-testid="stProgress"]').first.wait_for()
-    deadline = time.time() + 20
+    deadline = time.time() + first_point_s
     first = 0
     while first == 0 and time.time() < deadline:
         first = progress_step(page)
         time.sleep(0.2)
-    assert first > 0, "no training step shown within 20 s of Start"
+    assert first > 0, f"no training step shown within {first_point_s:g} s of Start"
     time.sleep(2.0)
     later = progress_step(page)
     assert later > first, f"the curve did not grow: step {first} then {later}"

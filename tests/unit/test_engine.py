@@ -460,7 +460,7 @@ def test_process_registry_trains_the_same_numbers_in_a_worker_process(tmp_path):
             assert torch.equal(p, q), name
     finally:
         reg.stop_all()
-        reg.pool.close()
+        reg.executor.close()
 
 
 def test_a_worker_pool_keeps_the_servers_sockets_out_of_child_processes():

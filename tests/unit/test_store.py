@@ -161,7 +161,7 @@ def test_resume_in_a_worker_process_gives_the_same_numbers(store):
         assert_same_as(store, run.id, ref)
     finally:
         reg.stop_all()
-        reg.pool.close()
+        reg.executor.close()
 
 
 def test_a_killed_process_leaves_an_interrupted_run_that_resumes_exactly(tmp_path):

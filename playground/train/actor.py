@@ -1,0 +1,115 @@
+"""The Ray actor that trains one run on a cluster node (see cluster.py for the server's side).
+
+Kept light at import (the standard library only): a node deserialises this class before the
+actor's constructor runs, so the actor answers `where()` as soon as it is placed, and torch is
+imported by the training thread. Messages are the run's history writes (stream.py), kept in order
+with a sequence number until the server has taken them: take(after) drops what the server
+acknowledged (after) and returns the rest, so nothing is lost if a poll's answer is.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+# A run that ended but whose last messages nobody took (the server is gone and does not come back)
+# ends its actor after this long, freeing its CPU (a detached actor otherwise lives forever).
+ORPHAN_S = float(os.environ.get("PLAYGROUND_RAY_ORPHAN_S", "600"))
+
+
+class RunActor:
+    def __init__(self, run_id: str, config: dict, checkpoint, budget: int, wait_for_go: bool,
+                 publish_every: float):
+        import ray
+
+        ctx = ray.get_runtime_context()
+        self._where = {"node": ctx.get_node_id(), "ip": ray.util.get_node_ip_address(),
+                       "host": socket.gethostname(), "pid": os.getpid(),
+                       "gpus": [str(g) for g in ray.get_gpu_ids()]}
+        self._lock = threading.RLock()         # the log, and a history write with its message (see state())
+        self._log: list = []                  # [(seq, message)], oldest first
+        self._seq = 0
+        self._stop = threading.Event()
+        self._go = threading.Event()
+        self._ended = threading.Event()       # the run has sent its last message
+        self._taken = threading.Event()       # ... and the server has taken it
+        self._history = None
+        if not wait_for_go:
+            self._go.set()
+        threading.Thread(target=self._train, args=(run_id, config, checkpoint, budget, publish_every),
+                         name=f"run-{run_id}", daemon=True).start()
+
+    # ------------------------------------------------------------------ asked by the server
+    def where(self) -> dict:
+        """The node that runs this actor: its id, address, host name; the process id; GPU ids."""
+        return self._where
+
+    def take(self, after: int) -> list:
+        """Messages after sequence number `after` (what the server has applied): [(seq, msg)]."""
+        with self._lock:
+            while self._log and self._log[0][0] <= after:
+                self._log.pop(0)
+            out = list(self._log)
+            if self._ended.is_set() and not out:
+                self._taken.set()
+            return out
+
+    def state(self) -> dict:
+        """Everything a server that reattaches needs: the whole history so far (its curves), the
+        messages not yet taken, and the sequence number they end at."""
+        with self._lock:
+            h = self._history
+            hist = None
+            if h is not None:
+                with h._lock:
+                    hist = {"step_x": list(h.step_x), "step_loss": list(h.step_loss), "step_gen": h.step_gen,
+                            "epochs": list(h.epochs), "marks": list(h.marks), "mark_gen": h.mark_gen,
+                            "status": h.status, "message": h.message, "note": h.note,
+                            "progress": dict(h.progress), "diverged_at": h.diverged_at,
+                            "boundary": h.boundary, "started_at": h.started_at}
+            return {"history": hist, "pending": list(self._log), "seq": self._seq, "where": self._where}
+
+    def go(self) -> None:
+        self._go.set()
+
+    def stop(self) -> None:
+        """Stop after the current step (the training loop reads the flag between steps)."""
+        self._stop.set()
+        self._go.set()
+
+    # ------------------------------------------------------------------ the training thread
+    def _send(self, msg) -> None:
+        from playground.train.stream import to_wire
+
+        msg = to_wire(msg)
+        with self._lock:
+            self._seq += 1
+            self._log.append((self._seq, msg))
+
+    def _train(self, run_id, config, checkpoint, budget, publish_every) -> None:
+        import torch
+
+        from playground.config import RunConfig
+        from playground.train.engine import Run, reported
+        from playground.train.stream import DONE, READY, StreamedHistory, from_wire
+
+        torch.set_num_threads(1)
+        history = StreamedHistory(self._send, guard=self._lock)
+        with self._lock:
+            self._history = history
+        def train():
+            cfg = RunConfig.from_dict(config)
+            torch.set_num_threads(cfg.threads)
+            run = Run(cfg, run_id, publish_every=publish_every, history=history, snapshot_budget=budget)
+            run._stop = self._stop
+            history.update(status="starting")
+            run.prepare(checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
+            if not self._go.is_set():
+                self._send((READY, (), {}))
+                self._go.wait()
+            run._train()
+        reported(history, train, log_name=f"the Ray worker's log on node {self._where['ip']}")
+        self._send((DONE, (), {}))
+        self._ended.set()
+        if not self._taken.wait(ORPHAN_S):        # no server took the end: free the CPU ourselves
+            os._exit(0)

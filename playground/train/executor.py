@@ -1,0 +1,168 @@
+"""Where runs train, behind one interface, and the handle pages hold.
+
+Three things that used to live in one class are apart here:
+- what a run does: the training loop, `engine.Run`;
+- where it executes: an `Executor` (a thread of this process, a warm local worker process, or an
+  actor on a Ray cluster, see worker.py and cluster.py);
+- what pages hold: a `RunHandle`, with the run's config, data and task (for the views), its History
+  (curves, status, the latest weights) and stop / join / alive, whoever trains it.
+
+Every executor streams the run's history into the handle's History (in place, or as messages, see
+stream.py), so the registry, the run store's recorder, the pages and the CLI never know which one
+trains. Snapshots and checkpoints arrive the same way and reach the store through the history's sink.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import torch
+
+from playground.config import RunConfig
+from playground.store import policy
+from playground.train.history import History
+
+
+class Job:
+    """An executor's record of one run it was handed: `target` is what trains it (an engine Run,
+    a worker process, an actor); `done` is set once everything the run sent has been applied."""
+
+    def __init__(self, target=None):
+        self.target = target
+        self.done = threading.Event()
+        self.ready = threading.Event()       # prepared and waiting for go() (a race starting together)
+
+
+class RunHandle:
+    """A run as pages see it, wherever it trains. Same surface as a stored run (StoredRun): id,
+    name, owner, group, config, data, task, history, alive, stop(), join(), weights()."""
+
+    def __init__(self, config: RunConfig, executor: "Executor", run_id: str | None = None,
+                 publish_every: float = 0.1, history: History | None = None):
+        from playground.train.engine import default_name
+
+        self.config = config
+        self.executor = executor
+        self.id = run_id or uuid.uuid4().hex[:8]
+        self.name = config.name or default_name(config)
+        self.history = history or History()
+        self.owner: str | None = None          # who started it (a browser's token), for pickers and Stop
+        self.group: str | None = None          # the comparison it races in, if any
+        self.publish_every = publish_every
+        self.snapshot_budget = policy.BUDGET
+        self.checkpoint_bytes = 0
+        self.data = self.task = self.rows = self.device = None
+        self.checkpoint: dict | None = None    # to resume from, until the executor has handed it over
+        self.where = ""                        # where it trains, when that is worth saying (a cluster node)
+        self.job: Job | None = None
+
+    def prepare(self, checkpoint: dict | None = None) -> None:
+        """Check the config and load the data here, so errors reach the page at once (raises
+        PlaygroundError); the executor builds what it needs to train (see Executor.prepare)."""
+        from playground.train.engine import _checked_model
+
+        self.data, self.task, _, self.rows = _checked_model(self.config, None, device="meta")
+        self.device = self.executor.device_for(self.config)
+        self.checkpoint = checkpoint
+        self.executor.prepare(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.job is not None and not self.job.done.is_set()
+
+    def stop(self) -> None:
+        """Ask the run to stop after its current step; returns at once."""
+        if self.alive:
+            self.executor.stop(self)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.job.done.wait(timeout) if self.job is not None else True
+
+    def weights(self) -> dict | None:
+        return self.history.weights()
+
+    def result(self) -> dict:
+        from playground.train.engine import result_of
+
+        return result_of(self.history.snapshot(), self.task)
+
+
+class Executor:
+    """Where runs train. A run is first prepared (prepare: build what training needs, raise on a
+    bad config), then the registry reserves room for it (reserve: all or none, raises when there is
+    none), records it, and launches it (launch). The executor then keeps the handle's history
+    current and sets its job's `done` once the run has ended and everything it sent is applied."""
+
+    kind = "thread"
+    limit: int | None = None                   # runs training at once; None: no limit here (a cluster queues)
+
+    def device_for(self, config: RunConfig) -> torch.device:
+        from playground.train.engine import check_device
+
+        return check_device(config)
+
+    def prepare(self, handle: RunHandle) -> None:
+        pass
+
+    def reserve(self, n: int) -> list:
+        return [None] * n
+
+    def release(self, slots: list) -> None:
+        pass
+
+    def launch(self, handles: list[RunHandle], slots: list, together: bool = False) -> None:
+        raise NotImplementedError
+
+    def stop(self, handle: RunHandle) -> None:
+        raise NotImplementedError
+
+    def warm(self, n: int = 1, together: bool = False) -> None:
+        pass
+
+    def reattach(self) -> list[tuple[str, object]]:
+        """Runs that still train, started by an earlier server: [(run id, what trains it)]."""
+        return []
+
+    def adopt(self, handle: RunHandle, target) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return "threads of this process"
+
+    def close(self) -> None:
+        pass
+
+
+class ThreadExecutor(Executor):
+    """Each run trains in a daemon thread of this process (tests, the CLI's single run)."""
+
+    kind = "thread"
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit
+
+    def prepare(self, handle: RunHandle) -> None:
+        from playground.train.engine import Run
+
+        run = Run(handle.config, handle.id, publish_every=handle.publish_every, history=handle.history)
+        run.prepare(handle.data, checkpoint=handle.checkpoint)     # builds the model here: errors raise now
+        handle.checkpoint = None
+        handle.device = run.device
+        handle.job = None
+        handle._run = run
+
+    def launch(self, handles, slots, together=False):
+        for h in handles:
+            run, job = h._run, Job(h._run)
+            run.snapshot_budget = h.snapshot_budget
+
+            def train(run=run, job=job):
+                try:
+                    run._run_guarded()
+                finally:
+                    job.done.set()
+            h.job = job
+            threading.Thread(target=train, name=f"run-{h.id}", daemon=True).start()
+
+    def stop(self, handle):
+        handle.job.target.stop()

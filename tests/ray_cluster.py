@@ -1,0 +1,67 @@
+"""A Ray cluster on this machine, as Ray tests itself (ray.cluster_utils.Cluster): a head that
+takes no work and two 1-CPU worker nodes, the second advertising a GPU. Every address stays on
+loopback, token authentication is on, and every process it started is stopped by its PID.
+
+Skipped (not failed) where Ray is not installed: it is an optional dependency of the app, and
+`make test` installs it (requirements-cluster.txt)."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Set before Ray is imported (it reads them at import and at start): loopback only, a token.
+CLUSTER_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",   # keep 127.0.0.1, not the host's address (GUIDE)
+    "RAY_AUTH_MODE": "token",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DEDUP_LOGS": "0",
+}
+
+
+class LocalCluster:
+    def __init__(self):
+        os.environ.update(CLUSTER_ENV)            # before Ray is imported: it reads them then
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
+        pytest.importorskip("ray")
+        # nodes start their workers with this environment: the project importable on every node
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 0, "object_store_memory": 80 * 2**20, "include_dashboard": False})
+        self.cpu_node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
+        self.gpu_node = self.cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=80 * 2**20)
+        self.address = self.cluster.address
+        assert self.address.startswith("127.0.0.1:"), self.address
+        self.env = {**CLUSTER_ENV, "RAY_AUTH_TOKEN": os.environ["RAY_AUTH_TOKEN"],
+                    "PLAYGROUND_RAY_ADDRESS": self.address}
+
+    def add_node(self, **kwargs):
+        return self.cluster.add_node(object_store_memory=80 * 2**20, **kwargs)
+
+    def _pids(self) -> list[int]:
+        pids = []
+        for node in [self.cluster.head_node, *self.cluster.worker_nodes]:
+            for infos in node.all_processes.values():
+                pids += [i.process.pid for i in infos if i.process is not None]
+        return pids
+
+    def shutdown(self) -> None:
+        import ray
+
+        pids = self._pids()
+        ray.shutdown()
+        try:
+            self.cluster.shutdown()
+        finally:
+            for pid in pids:                   # whatever is left, by PID (never `ray stop`: it kills by name)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

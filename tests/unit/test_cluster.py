@@ -1,0 +1,168 @@
+"""Runs on a Ray cluster (playground/train/cluster.py), on a local cluster of one head and two
+1-CPU worker nodes (tests/ray_cluster.py): placement, queueing, metrics, stop, a node's death and
+the resume that follows, a server's restart, and a CUDA run placed on the GPU node."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from playground.config import RunConfig
+from playground.store import Store
+from playground.train.registry import Registry
+from tests.ray_cluster import LocalCluster
+
+pytestmark = pytest.mark.timeout(600)
+
+MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
+
+
+def config(**kw) -> RunConfig:
+    d = {"layers": MLP, "epochs": 100_000, "batch_size": 16, "data": {"name": "moons", "n_samples": 200}}
+    d.update(kw)
+    return RunConfig.from_dict(d)
+
+
+def wait_for(cond, timeout=60.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = LocalCluster()
+    try:
+        yield c
+    finally:
+        c.shutdown()
+
+
+@pytest.fixture
+def reg(cluster, tmp_path):
+    from playground.train.cluster import RayExecutor
+
+    r = Registry(store=Store(tmp_path), executor=RayExecutor(cluster.address))
+    yield r
+    r.stop_all(wait=15)
+    r.executor.close(kill=True)
+
+
+def node_of(run) -> str:
+    return run.job.where["node"]
+
+
+def test_runs_spread_over_nodes_stream_metrics_queue_and_stop(cluster, reg):
+    a = reg.start(config(seed=1))
+    b = reg.start(config(seed=2))
+    wait_for(lambda: a.history.progress["step"] > 20 and b.history.progress["step"] > 20, what="both runs' first steps")
+    assert {node_of(a), node_of(b)} == {cluster.cpu_node.node_id, cluster.gpu_node.node_id}   # not the head
+    assert a.history.status == b.history.status == "running"
+    assert a.where.startswith("node ") and "127.0.0.1" in a.where
+    # metrics keep streaming: the curve grows, one point per step, in order
+    n = len(a.history.step_x)
+    wait_for(lambda: len(a.history.step_x) > n + 50, what="more steps")
+    xs = a.history.snapshot()["step_x"]
+    assert xs == list(range(1, len(xs) + 1))
+    # both CPUs are busy: a third run waits in line, then starts where the first one stopped
+    c = reg.start(config(seed=3))
+    wait_for(lambda: c.history.status == "queued" and "1 of 1 in line" in c.history.message, 15, "the queued status")
+    time.sleep(1.0)
+    assert c.history.status == "queued" and c.history.progress["step"] == 0
+    t0 = time.monotonic()
+    reg.stop(a.id)
+    assert a.join(10), "Stop did not end the run"
+    stop_s = time.monotonic() - t0
+    assert a.history.status == "stopped" and a.history.message.startswith("stopped by the user")
+    assert stop_s < 5, stop_s
+    wait_for(lambda: c.history.progress["step"] > 0, 60, "the queued run to start")
+    assert node_of(c) == node_of(a)
+    assert reg.flush()
+    assert [e["step"] for e in reg.store.metrics(a.id)["epochs"]][-1] == a.history.epochs[-1]["step"]
+
+
+def test_a_cuda_run_is_placed_on_the_gpu_node(cluster, reg):
+    import torch
+
+    run = reg.start(config(device="cuda", epochs=1))
+    assert run.device.type == "cuda"
+    assert run.join(90)
+    assert node_of(run) == cluster.gpu_node.node_id and run.job.where["gpus"] == ["0"]
+    if torch.cuda.is_available():                  # a machine with a GPU trains it there
+        assert run.history.status == "finished", run.history.message
+    else:                                          # this one advertises a GPU it does not have
+        assert run.history.status == "failed" and "cuda" in run.history.message.lower()
+
+
+def test_a_cuda_run_is_refused_where_no_node_has_a_gpu(cluster, tmp_path):
+    from playground.errors import ConfigError
+    from playground.train.cluster import RayExecutor
+
+    class NoGPU(RayExecutor):
+        def _free(self, total=False):
+            return {"CPU": 2.0}
+    reg = Registry(store=Store(tmp_path), executor=NoGPU(cluster.address))
+    with pytest.raises(ConfigError, match="no node of the Ray cluster .* has a GPU; choose cpu"):
+        reg.start(config(device="cuda"))
+    assert reg.runs() == []
+
+
+def test_a_restarted_server_finds_its_runs_and_follows_them(cluster, reg, tmp_path):
+    from playground.train.cluster import RayExecutor
+
+    run = reg.start(config(seed=4))
+    wait_for(lambda: run.history.progress["step"] > 50, what="first steps")
+    reg.executor.close()                            # the server goes; the run trains on
+    reg.recorder.close()
+    before = len(reg.store.metrics(run.id)["step_x"])
+    time.sleep(1.0)                                 # steps no server hears of
+    again = Registry(store=reg.store, executor=RayExecutor(cluster.address))
+    try:
+        back = again.reattach()
+        assert [h.id for h in back] == [run.id]
+        h = back[0]
+        assert h.alive and h.history.status == "running" and node_of(h) == node_of(run)
+        wait_for(lambda: h.history.progress["step"] > run.history.progress["step"] + 50, what="steps after reattaching")
+        again.stop(h.id)
+        assert h.join(10) and h.history.status == "stopped"
+        assert again.flush()
+        xs = again.store.metrics(run.id)["step_x"]
+        assert len(xs) > before and xs == list(range(1, len(xs) + 1))   # no gap where no server listened
+        assert again.get(run.id).history.status == "stopped"
+    finally:
+        again.stop_all(wait=15)
+        again.executor.close(kill=True)
+
+
+def test_a_node_that_dies_loses_its_run_which_resumes_on_the_other(cluster, reg):
+    """Last in this module: it takes a node away (and puts a fresh one back)."""
+    run = reg.start(config(seed=5))
+    wait_for(lambda: run.history.progress["step"] > 0, what="first steps")
+    wait_for(lambda: reg.flush(5) and reg.store.load_checkpoint(run.id) is not None, 30, "a checkpoint")
+    node = cluster.cpu_node if node_of(run) == cluster.cpu_node.node_id else cluster.gpu_node
+    step_then = run.history.progress["step"]
+    t0 = time.monotonic()
+    cluster.cluster.remove_node(node, allow_graceful=False)
+    wait_for(lambda: run.history.status == "lost", 5, "the run reported lost")
+    lost_s = time.monotonic() - t0
+    assert run.history.message.startswith(f"lost on node {node.node_id[:8]} (127.0.0.1)"), run.history.message
+    assert not run.alive and len(run.history.step_x) >= step_then          # the curve so far is kept
+    assert reg.flush()
+    ckpt_step = reg.store.load_checkpoint(run.id)["position"]["step"]
+    t1 = time.monotonic()
+    again = reg.resume(run.id)
+    wait_for(lambda: again.history.progress["step"] > ckpt_step, 60, "the resumed run's steps")
+    resume_s = time.monotonic() - t1
+    assert node_of(again) != node.node_id
+    xs = again.history.snapshot()["step_x"]
+    assert xs[:ckpt_step] == list(range(1, ckpt_step + 1)) and xs[ckpt_step] == ckpt_step + 1   # it continues
+    print(f"lost after {lost_s:.2f} s, training again {resume_s:.2f} s after resume")
+    reg.stop(again.id)
+    assert again.join(10)
+    if node is cluster.cpu_node:
+        cluster.cpu_node = cluster.add_node(num_cpus=1)
+    else:
+        cluster.gpu_node = cluster.add_node(num_cpus=1, num_gpus=1)
