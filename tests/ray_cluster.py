@@ -25,7 +25,9 @@ CLUSTER_ENV = {
 
 
 class LocalCluster:
-    def __init__(self):
+    """nodes: the worker nodes' resources (default: one with a CPU, one with a CPU and a GPU)."""
+
+    def __init__(self, nodes: list[dict] | None = None):
         os.environ.update(CLUSTER_ENV)            # before Ray is imported: it reads them then
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
         pytest.importorskip("ray")
@@ -35,8 +37,8 @@ class LocalCluster:
 
         self.cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 0, "object_store_memory": 80 * 2**20, "include_dashboard": False})
-        self.cpu_node = self.cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
-        self.gpu_node = self.cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=80 * 2**20)
+        workers = [self.add_node(**n) for n in (nodes or [{"num_cpus": 1}, {"num_cpus": 1, "num_gpus": 1}])]
+        self.cpu_node, self.gpu_node = workers[0], workers[-1]
         self.address = self.cluster.address
         assert self.address.startswith("127.0.0.1:"), self.address
         self.env = {**CLUSTER_ENV, "RAY_AUTH_TOKEN": os.environ["RAY_AUTH_TOKEN"],

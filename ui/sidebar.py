@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from playground.device import available_devices
 from playground.train import REGISTRY
 from ui.state import keep, me
 
@@ -23,8 +22,12 @@ def sidebar() -> None:
     keep({"device": "auto", "seed": 0, "all_runs": False})
     token = me()
     with st.sidebar:
-        st.selectbox("Device", ["auto"] + available_devices(), key="device",
-                     help="auto picks CUDA, then Apple MPS, then the CPU")
+        cluster = REGISTRY.executor.kind == "ray"
+        st.selectbox("Device", ["auto"] + REGISTRY.executor.devices(), key="device",
+                     help="On a Ray cluster: auto and cpu train on a CPU of any node, cuda on a node with a GPU"
+                     if cluster else "auto picks CUDA, then Apple MPS, then the CPU")
+        if cluster:
+            st.caption(f":material/hub: Runs train on the Ray cluster at `{REGISTRY.executor.address}`")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                         help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
         everyone = st.toggle("Everyone's runs", key="all_runs",

@@ -5,7 +5,6 @@ import streamlit as st
 from playground.config import LOSSES, MAX_EPOCHS, MAX_SEQ_LEN, MAX_VOCAB, DataConfig
 from playground.data import DATASETS, load_dataset
 from playground.data.regression import FUNCTIONS
-from playground.device import available_devices
 from playground.errors import PlaygroundError
 from playground.models import PRESETS, summarize_partial
 from playground.models.build import shape_text
@@ -140,7 +139,8 @@ with col_train:
     st.number_input("Epochs", 1, MAX_EPOCHS, key="epochs")
     st.select_slider("Weight decay", DECAYS, key="weight_decay", format_func=lambda v: f"{v:g}")
     st.selectbox("Initialisation", list(INITS), key="init", format_func=INITS.get)
-    no_cuda = "cuda" not in available_devices() or st.session_state.device not in ("cuda", "auto")
+    cuda_ok = ("cuda",) if REGISTRY.executor.kind == "ray" else ("cuda", "auto")   # on a cluster, auto is a CPU
+    no_cuda = "cuda" not in REGISTRY.executor.devices() or st.session_state.device not in cuda_ok
     if no_cuda:
         st.session_state.amp = False
     st.toggle("Mixed precision", key="amp", disabled=no_cuda, help="bf16/fp16 autocast; CUDA only")

@@ -74,7 +74,7 @@ class RayExecutor(Executor):
         self._error: str | None = None
         self._closed = False
         self._actor = None                     # the remote class
-        self._resources: dict = {}             # the cluster's free resources, read at most once a second
+        self._resources: dict = {}             # the cluster's free and total resources (see _free)
         self._resources_at = 0.0
         self.rounds = 0                        # poll rounds done, and seconds spent in them (load figures)
         self.round_s = 0.0
@@ -142,6 +142,19 @@ class RayExecutor(Executor):
             raise ConfigError("amp: mixed precision runs on CUDA only, and on the cluster this run trains on a CPU; "
                               "choose device cuda, or switch mixed precision off")
         return device
+
+    def devices(self) -> list[str]:
+        """cpu, and cuda where a node has a GPU (as last seen: the page does not wait for the cluster)."""
+        if not self._connected.is_set():
+            threading.Thread(target=self._try_connect, daemon=True, name="ray-connect").start()
+            return ["cpu"]
+        return ["cpu", "cuda"] if self._free(total=True).get("GPU", 0) > 0 else ["cpu"]
+
+    def _try_connect(self) -> None:
+        try:
+            self.connect()
+        except PlaygroundError:
+            pass
 
     def reserve(self, n: int) -> list:
         self.connect()
@@ -250,12 +263,12 @@ class RayExecutor(Executor):
 
     # ------------------------------------------------------------------ the poller
     def _free(self, total: bool = False) -> dict:
+        """The cluster's free (or, total, all) resources, read from Ray at most once a second."""
         ray = _ray()
-        if total:
-            return ray.cluster_resources()
         if time.monotonic() - self._resources_at > 1.0:
-            self._resources, self._resources_at = ray.available_resources(), time.monotonic()
-        return self._resources
+            self._resources = {"free": ray.available_resources(), "total": ray.cluster_resources()}
+            self._resources_at = time.monotonic()
+        return self._resources["total" if total else "free"]
 
     def _round(self, ray) -> None:
         with self._lock:

@@ -101,6 +101,12 @@ class Executor:
 
         return check_device(config)
 
+    def devices(self) -> list[str]:
+        """The devices a run may ask for (besides auto), for the sidebar."""
+        from playground.device import available_devices
+
+        return available_devices()
+
     def prepare(self, handle: RunHandle) -> None:
         pass
 

@@ -8,6 +8,7 @@ Recorder thread per process), so after the run ends, or the server restarts, `ge
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -20,6 +21,8 @@ from playground.store.recorder import Recorder
 from playground.train.engine import decision_grid, default_name
 from playground.train.executor import Executor, RunHandle, ThreadExecutor
 from playground.train.history import History
+
+log = logging.getLogger(__name__)
 
 
 class StoredRun:
@@ -123,7 +126,10 @@ class Registry:
         threading.Thread(target=self._warm, args=(n, together), daemon=True, name="warm-executor").start()
 
     def _warm(self, n: int, together: bool) -> None:
-        self.reattach()
+        try:
+            self.reattach()
+        except PlaygroundError as e:          # the cluster is down: Start says so; the next warm() tries again
+            log.warning("%s", e)
         self.executor.warm(n, together)
 
     def reattach(self) -> list[RunHandle]:
@@ -133,8 +139,13 @@ class Registry:
             if self._reattached:
                 return []
             self._reattached = True
+        try:
+            found = self.executor.reattach()
+        except PlaygroundError:
+            self._reattached = False
+            raise
         handles = []
-        for run_id, target in self.executor.reattach():
+        for run_id, target in found:
             row = self.store.get(run_id)
             if row is None:
                 continue

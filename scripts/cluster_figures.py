@@ -1,0 +1,130 @@
+"""Ray figures, measured on a local cluster (tests/ray_cluster.py): what a user waits for, and what
+the server pays per run. Not a test: it prints figures.
+
+    .venv/bin/python scripts/cluster_figures.py [--runs 10]
+
+- start: Start -> the actor placed on a node, and -> the first point of the curve;
+- metric latency: how old the newest decision-boundary grid (stamped by the actor when drawn) is
+  when it reaches the server's history;
+- stop: Stop -> the run has ended (its last messages applied);
+- fault: a node removed ungracefully -> its run reported lost; resume -> training again elsewhere;
+- the server's own CPU (this process: the poller and the run store's recorder) with N runs training,
+  per run, and what 100 runs would take.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.ray_cluster import LocalCluster  # noqa: E402
+
+MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
+
+
+def config(seed=0):
+    from playground.config import RunConfig
+
+    return RunConfig.from_dict({"layers": MLP, "epochs": 100_000, "batch_size": 16, "seed": seed,
+                                "data": {"name": "moons", "n_samples": 200}})
+
+
+def wait(cond, timeout=120.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError
+        time.sleep(0.01)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10, help="runs training at once for the server's cost")
+    args = ap.parse_args()
+    cluster = LocalCluster(nodes=[{"num_cpus": 1}, {"num_cpus": 1}, {"num_cpus": args.runs}])
+    try:
+        import psutil
+
+        from playground.store import Store
+        from playground.train.cluster import RayExecutor
+        from playground.train.registry import Registry
+
+        reg = Registry(store=Store(Path(tempfile.mkdtemp(prefix="playground-figures-"))),
+                       executor=RayExecutor(cluster.address))
+        reg.executor.connect()
+        # start, metric latency, stop: one run at a time, three times
+        starts, firsts, ages, stops = [], [], [], []
+        for k in range(3):
+            t0 = time.monotonic()
+            run = reg.start(config(k))
+            wait(lambda: run.job.where is not None)
+            starts.append(time.monotonic() - t0)
+            wait(lambda: run.history.progress["step"] > 0)
+            firsts.append(time.monotonic() - t0)
+            seen, end = None, time.monotonic() + 5
+            while time.monotonic() < end:
+                b = run.history.boundary
+                if b is not None and b["at"] != seen:
+                    seen = b["at"]
+                    ages.append(time.time() - b["at"])
+                time.sleep(0.002)
+            t1 = time.monotonic()
+            reg.stop(run.id)
+            run.join(30)
+            stops.append(time.monotonic() - t1)
+        print(f"start -> placed on a node: {statistics.median(starts):.2f} s (median of 3; "
+              f"{min(starts):.2f}-{max(starts):.2f})")
+        print(f"start -> first point on the curve: {statistics.median(firsts):.2f} s "
+              f"({min(firsts):.2f}-{max(firsts):.2f})")
+        print(f"metric latency (age of a grid when the server has it): median {statistics.median(ages) * 1000:.0f} ms, "
+              f"p95 {sorted(ages)[int(0.95 * len(ages))] * 1000:.0f} ms ({len(ages)} grids)")
+        print(f"stop -> ended: median {statistics.median(stops) * 1000:.0f} ms ({min(stops) * 1000:.0f}-"
+              f"{max(stops) * 1000:.0f})")
+
+        # the fault: a node goes down under its run; resume elsewhere
+        run = reg.start(config(7))
+        wait(lambda: run.history.progress["step"] > 0)
+        wait(lambda: reg.flush(5) and reg.store.load_checkpoint(run.id) is not None, 60)
+        node = next(n for n in cluster.cluster.worker_nodes if n.node_id == run.job.where["node"])
+        t0 = time.monotonic()
+        cluster.cluster.remove_node(node, allow_graceful=False)
+        wait(lambda: run.history.status == "lost", 30)
+        lost_s = time.monotonic() - t0
+        reg.flush()
+        step = reg.store.load_checkpoint(run.id)["position"]["step"]
+        t1 = time.monotonic()
+        again = reg.resume(run.id)
+        wait(lambda: again.history.progress["step"] > step)
+        resume_s = time.monotonic() - t1
+        print(f"node removed -> run reported lost: {lost_s:.2f} s; resume -> training again on another node: "
+              f"{resume_s:.2f} s (from step {step})")
+        reg.stop(again.id)
+        again.join(30)
+
+        # the server's cost per live run
+        runs = [reg.start(config(100 + i)) for i in range(args.runs)]
+        wait(lambda: all(r.history.progress["step"] > 0 for r in runs), 300)
+        me = psutil.Process()
+        r0, s0 = reg.executor.rounds, reg.executor.round_s
+        c0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
+        time.sleep(20)
+        cpu = (sum(me.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
+        rounds, round_s = reg.executor.rounds - r0, reg.executor.round_s - s0
+        print(f"server with {args.runs} runs training (poller + recorder, no pages): {cpu:.1%} of a core, "
+              f"{cpu / args.runs:.2%} per run -> 100 runs: {100 * cpu / args.runs:.0%} of a core; "
+              f"{rounds / 20:.1f} poll rounds/s, {round_s / max(rounds, 1) * 1000:.1f} ms each")
+        reg.stop_all(wait=30)
+        reg.executor.close(kill=True)
+    finally:
+        cluster.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

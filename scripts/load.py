@@ -1,0 +1,228 @@
+"""A class, simulated: N students in headless browsers each build a network and train it, then
+keep switching pages until the time is up; against the local worker pool or a local Ray cluster.
+Not a test: it prints figures (and writes them as JSON with --out).
+
+    .venv/bin/python scripts/load.py --sessions 10 --minutes 10                  # the local pool
+    .venv/bin/python scripts/load.py --sessions 10 --minutes 5 --executor ray    # a local Ray cluster
+
+Per session: time from Start to the first point on the curve, and every page switch's latency
+(Build & Train -> Runs -> Build & Train, each until the page's own content is drawn). For the
+server process (the web server, and on Ray the poller; not the training processes): CPU share and
+memory, sampled every 2 s. Runs queued, and errors: a traceback or error box on a page, a run that
+failed or was lost, a JavaScript error, a step that timed out. On Ray, after the browsers have
+gone, the server's CPU with every run still training and no page open: its cost of polling and
+storing, per live run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
+from tests.e2e.harness import Server  # noqa: E402
+
+SWITCH_EVERY_S = 15.0
+# classification on the spiral with a small MLP: each run trains for as long as the load lasts
+EPOCHS = 100_000
+
+
+def step_of(text: str) -> int:
+    m = re.search(r"step ([\d,]+)/", text)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+class Sampler:
+    """The server process's CPU share (of one core) and memory, every `every` seconds."""
+
+    def __init__(self, pid: int, every: float = 2.0):
+        self.proc, self.every = psutil.Process(pid), every
+        self.cpu: list[float] = []
+        self.rss_mb: list[float] = []
+        self._stop = False
+
+    async def run(self):
+        last_t, last_cpu = time.monotonic(), sum(self.proc.cpu_times()[:2])
+        while not self._stop:
+            await asyncio.sleep(self.every)
+            t, cpu = time.monotonic(), sum(self.proc.cpu_times()[:2])
+            self.cpu.append((cpu - last_cpu) / (t - last_t))
+            self.rss_mb.append(self.proc.memory_info().rss / 2**20)
+            last_t, last_cpu = t, cpu
+
+    def stop(self):
+        self._stop = True
+
+
+async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool) -> None:
+    rec = out[i] = {"first_point_s": None, "switch_s": [], "errors": [], "queued_seen": False, "status": None}
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await ctx.new_page()
+    page.set_default_timeout(60_000)
+    page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
+    try:
+        await page.goto(url)
+        await page.get_by_role("button", name="Start training").wait_for()
+        box = page.get_by_role("spinbutton", name="Epochs", exact=True)
+        await box.fill(str(EPOCHS))
+        await box.press("Enter")
+        await page.wait_for_timeout(1000)
+        t0 = time.monotonic()
+        await page.get_by_role("button", name="Start training").click()
+        while time.monotonic() - t0 < 180:
+            texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
+            alerts = " ".join(await page.locator('[data-testid="stAlert"]').all_inner_texts())
+            if "in line" in alerts:
+                rec["queued_seen"] = True
+            if "already training" in alerts or "the limit is" in alerts:
+                rec["errors"].append(f"refused: {alerts[:160]}")
+                return
+            if texts and step_of(texts[0]) > 0:
+                rec["first_point_s"] = time.monotonic() - t0
+                break
+            await asyncio.sleep(0.1)
+        else:
+            rec["errors"].append("no first point within 180 s of Start")
+        while time.monotonic() < end:
+            await asyncio.sleep(min(SWITCH_EVERY_S, max(0.0, end - time.monotonic())))
+            if time.monotonic() >= end:
+                break
+            for name, ready in (("Runs", page.get_by_role("heading", name="Runs").first),
+                                ("Build & Train", page.get_by_role("button", name="Start training"))):
+                t = time.monotonic()
+                await page.get_by_role("link", name=name).click()
+                await ready.wait_for()
+                await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000) \
+                    if await page.locator('[data-testid="stStatusWidget"]').count() else None
+                rec["switch_s"].append(time.monotonic() - t)
+            if await page.locator('[data-testid="stException"]').count():
+                rec["errors"].append("a traceback on the page: " +
+                                     (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+        texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
+        status = " ".join(await page.locator('[data-testid="stAlert"]').all_inner_texts())
+        rec["status"] = texts[0][:120] if texts else None
+        for bad in ("lost on", "internal error", "died"):
+            if bad in status:
+                rec["errors"].append(f"run: {status[:200]}")
+    except Exception as e:                     # a timeout is an error of the load, reported, not raised
+        rec["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    finally:
+        try:                                   # on Ray the runs train on: the server's idle cost is measured next
+            stop = page.get_by_role("button", name="Stop", exact=True)
+            if stop_at_end and await stop.count() and await stop.first.is_enabled():
+                await stop.first.click()
+                await page.wait_for_timeout(500)
+        except Exception:
+            pass
+        await ctx.close()
+
+
+async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool) -> dict:
+    from playwright.async_api import async_playwright
+
+    sampler = Sampler(server_pid)
+    task = asyncio.create_task(sampler.run())
+    out: dict = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        end = time.monotonic() + minutes * 60
+        await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end) for i in range(n)))
+        await browser.close()
+    sampler.stop()
+    await task
+    return {"sessions": out, "server_cpu": sampler.cpu, "server_rss_mb": sampler.rss_mb}
+
+
+def idle_cost(server_pid: int, seconds: float = 20.0) -> float:
+    """The server's CPU share (of one core) over `seconds`, no browser attached."""
+    proc = psutil.Process(server_pid)
+    c0, t0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    time.sleep(seconds)
+    return (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--executor", choices=("local", "ray"), default="local")
+    ap.add_argument("--ray-cpus", type=int, default=None,
+                    help="CPUs the local Ray cluster's worker node advertises (default: one per session, "
+                         "so every run trains at once and the server polls them all)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    if CHROMIUM is None:
+        print("no Chromium: run scripts/ensure-browser.sh", file=sys.stderr)
+        return 2
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="playground-load-"))
+    env, cluster = {"PLAYGROUND_MAX_RUNS": str(args.sessions)}, None
+    if args.executor == "ray":
+        from tests.ray_cluster import LocalCluster
+
+        cluster = LocalCluster(nodes=[{"num_cpus": args.ray_cpus or args.sessions}])
+        env.update(cluster.env)
+    server = Server(home, name=f"load-{args.executor}", env=env)
+    try:
+        start_s = server.start()
+        time.sleep(3)
+        t0 = time.monotonic()
+        res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None))
+        res["wall_s"] = time.monotonic() - t0
+        res["server_start_s"] = start_s
+        if cluster is not None:
+            res["ray_idle_server_cpu"] = idle_cost(server.proc.pid)
+        report(args, res)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **res}, indent=1))
+    finally:
+        server.stop()
+        if cluster is not None:
+            cluster.shutdown()
+    return 0
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def report(args, res: dict) -> None:
+    s = res["sessions"]
+    firsts = [r["first_point_s"] for r in s.values() if r["first_point_s"] is not None]
+    switches = [x for r in s.values() for x in r["switch_s"]]
+    errors = [(i, e) for i, r in s.items() for e in r["errors"]]
+    cpu, rss = res["server_cpu"], res["server_rss_mb"]
+    print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} "
+          f"(server up in {res['server_start_s']:.1f} s)")
+    print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
+          f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
+    print(f"page switch: {len(switches)} switches, median {statistics.median(switches):.2f} s, p95 "
+          f"{pct(switches, 0.95):.2f} s, max {max(switches):.2f} s, over 2 s: {sum(x > 2 for x in switches)}"
+          if switches else "page switch: none")
+    print(f"sessions that saw their run queued: {sum(r['queued_seen'] for r in s.values())}")
+    print(f"server CPU (of one core): mean {statistics.mean(cpu):.0%}, max {max(cpu):.0%}; memory (RSS): "
+          f"first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB" if cpu else "no samples")
+    if "ray_idle_server_cpu" in res:
+        per = res["ray_idle_server_cpu"] / args.sessions
+        print(f"Ray, no page open, {args.sessions} runs training: server CPU {res['ray_idle_server_cpu']:.1%} of "
+              f"a core, {per:.2%} per live run -> 100 runs: {100 * per:.0%} of a core")
+    print(f"errors: {len(errors)}")
+    for i, e in errors[:20]:
+        print(f"  session {i}: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
