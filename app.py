@@ -1,4 +1,7 @@
 """Training Playground: entry point. Navigation and the shared sidebar; pages do the rest."""
+import os
+import time
+
 import streamlit as st
 
 from playground.train import REGISTRY
@@ -6,6 +9,10 @@ from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
 
+_t0 = time.perf_counter()
+# Warm worker processes kept ready: a class that presses Start together sets it to the class's size
+# (each is ~0.4 GB; starting one takes ~5 s of CPU, so 10 starting at once on 2 cores wait ~25 s).
+WARM = int(os.environ.get("PLAYGROUND_WARM_WORKERS", "4"))
 st.set_page_config(page_title="Training Playground", page_icon="🧠", layout="wide")
 page = st.navigation([
     st.Page("views/build_train.py", title="Build & Train", icon=":material/construction:", default=True),
@@ -24,4 +31,7 @@ init_form()                # on every page: Streamlit forgets the values of widg
 sidebar()
 begin_draw()               # the shown run's state as the page starts: follow() redraws if it changes meanwhile
 page.run()
-REGISTRY.warm(4)           # worker processes for training (a race of 4 starts at once), once the page is out
+if os.environ.get("PLAYGROUND_PAGE_LOG"):      # scripts/load.py: the server's time for each whole page
+    with open(os.environ["PLAYGROUND_PAGE_LOG"], "a") as f:
+        f.write(f"{time.time():.3f}\t{page.title}\t{time.perf_counter() - _t0:.4f}\n")
+REGISTRY.warm(WARM)        # worker processes for training (a race of 4 starts at once), once the page is out

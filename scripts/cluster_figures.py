@@ -9,7 +9,7 @@ the server pays per run. Not a test: it prints figures.
 - stop: Stop -> the run has ended (its last messages applied);
 - fault: a node removed ungracefully -> its run reported lost; resume -> training again elsewhere;
 - the server's own CPU (this process: the poller and the run store's recorder) with N runs training,
-  per run, and what 100 runs would take.
+  per run, and what 100 runs would take; the memory of each run's actor process.
 """
 from __future__ import annotations
 
@@ -116,9 +116,13 @@ def main() -> int:
         time.sleep(20)
         cpu = (sum(me.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
         rounds, round_s = reg.executor.rounds - r0, reg.executor.round_s - s0
+        actor_mb = [psutil.Process(r.job.where["pid"]).memory_info().rss / 2**20 for r in runs]
+        server_mb = me.memory_info().rss / 2**20
         print(f"server with {args.runs} runs training (poller + recorder, no pages): {cpu:.1%} of a core, "
               f"{cpu / args.runs:.2%} per run -> 100 runs: {100 * cpu / args.runs:.0%} of a core; "
               f"{rounds / 20:.1f} poll rounds/s, {round_s / max(rounds, 1) * 1000:.1f} ms each")
+        print(f"memory: each run's actor process {statistics.median(actor_mb):.0f} MB (median; max "
+              f"{max(actor_mb):.0f}); this server process {server_mb:.0f} MB with {args.runs} runs")
         reg.stop_all(wait=30)
         reg.executor.close(kill=True)
     finally:

@@ -6,7 +6,9 @@ Not a test: it prints figures (and writes them as JSON with --out).
     .venv/bin/python scripts/load.py --sessions 10 --minutes 5 --executor ray    # a local Ray cluster
 
 Per session: time from Start to the first point on the curve, and every page switch's latency
-(Build & Train -> Runs -> Build & Train, each until the page's own content is drawn). For the
+(Build & Train -> Runs -> Build & Train, each until the page's own content is drawn), and the
+server's own time for each whole page (PLAYGROUND_PAGE_LOG: the browsers here share the server's
+cores, where a class's browsers run on the students' own machines). For the
 server process (the web server, and on Ray the poller; not the training processes): CPU share and
 memory, sampled every 2 s. Runs queued, and errors: a traceback or error box on a page, a run that
 failed or was lost, a JavaScript error, a step that timed out. On Ray, after the browsers have
@@ -42,23 +44,59 @@ def step_of(text: str) -> int:
     return int(m.group(1).replace(",", "")) if m else 0
 
 
-class Sampler:
-    """The server process's CPU share (of one core) and memory, every `every` seconds."""
+def group_of(p: psutil.Process, server_pid: int) -> str:
+    """Which part of the load a process is: the server, training, the browsers, Ray, or other."""
+    if p.pid == server_pid:
+        return "server"
+    try:
+        cmd = " ".join(p.cmdline())
+    except (psutil.Error, OSError):
+        return "other"
+    if "playground.train.worker" in cmd or "RunActor" in cmd or p.name().startswith("ray::"):
+        return "training"
+    if "chrom" in cmd or "playwright" in cmd:
+        return "browsers"
+    if "ray" in cmd:
+        return "ray"
+    return "other"
 
-    def __init__(self, pid: int, every: float = 2.0):
-        self.proc, self.every = psutil.Process(pid), every
+
+class Sampler:
+    """Every `every` seconds: the server process's CPU share (of one core) and memory, and where the
+    machine's CPU went (server, training, browsers, Ray's own processes), as shares of all cores."""
+
+    def __init__(self, pid: int, every: float = 2.0, browser_nice: int = 0):
+        self.pid, self.proc, self.every, self.browser_nice = pid, psutil.Process(pid), every, browser_nice
         self.cpu: list[float] = []
         self.rss_mb: list[float] = []
+        self.groups: dict[str, float] = {}      # CPU seconds per group, over the whole load
+        self._seen: dict[int, float] = {}
         self._stop = False
+
+    def _cpu_by_pid(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        for p in psutil.process_iter():
+            try:
+                group = group_of(p, self.pid)
+                out[p.pid] = (group, sum(p.cpu_times()[:2]))
+                if group == "browsers" and p.nice() < self.browser_nice:
+                    p.nice(self.browser_nice)      # Chromium sets its own priorities (its GPU process at -8)
+            except (psutil.Error, OSError):
+                pass
+        return out
 
     async def run(self):
         last_t, last_cpu = time.monotonic(), sum(self.proc.cpu_times()[:2])
+        self._seen = {pid: c for pid, (_, c) in self._cpu_by_pid().items()}
         while not self._stop:
             await asyncio.sleep(self.every)
             t, cpu = time.monotonic(), sum(self.proc.cpu_times()[:2])
             self.cpu.append((cpu - last_cpu) / (t - last_t))
             self.rss_mb.append(self.proc.memory_info().rss / 2**20)
             last_t, last_cpu = t, cpu
+            for pid, (group, c) in self._cpu_by_pid().items():
+                self.groups[group] = self.groups.get(group, 0.0) + c - self._seen.get(pid, 0.0)
+                self._seen[pid] = c
 
     def stop(self):
         self._stop = True
@@ -127,20 +165,29 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
         await ctx.close()
 
 
-async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool) -> dict:
+async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool, settle: float,
+                browser_nice: int) -> dict:
     from playwright.async_api import async_playwright
 
-    sampler = Sampler(server_pid)
-    task = asyncio.create_task(sampler.run())
     out: dict = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        if settle:                             # the teacher opens the app before the lesson: workers warm up
+            ctx = await browser.new_context()
+            page = await ctx.new_page()
+            await page.goto(url)
+            await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
+            await ctx.close()
+            await asyncio.sleep(settle)
+        sampler = Sampler(server_pid, browser_nice=browser_nice)
+        task = asyncio.create_task(sampler.run())
         end = time.monotonic() + minutes * 60
         await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end) for i in range(n)))
         await browser.close()
     sampler.stop()
     await task
-    return {"sessions": out, "server_cpu": sampler.cpu, "server_rss_mb": sampler.rss_mb}
+    return {"sessions": out, "server_cpu": sampler.cpu, "server_rss_mb": sampler.rss_mb,
+            "cpu_seconds_by_group": sampler.groups}
 
 
 def idle_cost(server_pid: int, seconds: float = 20.0) -> float:
@@ -159,6 +206,12 @@ def main() -> int:
     ap.add_argument("--ray-cpus", type=int, default=None,
                     help="CPUs the local Ray cluster's worker node advertises (default: one per session, "
                          "so every run trains at once and the server polls them all)")
+    ap.add_argument("--settle", type=float, default=60.0,
+                    help="seconds between the server's start and the students' arrival (a class's server is up "
+                         "before the lesson: its warm worker processes are ready)")
+    ap.add_argument("--browser-nice", type=int, default=10,
+                    help="the browsers' priority: in a class they run on the students' machines, here they share "
+                         "the server's cores (0: compete with the server as equals)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if CHROMIUM is None:
@@ -167,7 +220,10 @@ def main() -> int:
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="playground-load-"))
-    env, cluster = {"PLAYGROUND_MAX_RUNS": str(args.sessions)}, None
+    page_log = home / "pages.tsv"
+    env = {"PLAYGROUND_MAX_RUNS": str(args.sessions), "PLAYGROUND_WARM_WORKERS": str(args.sessions),
+           "PLAYGROUND_PAGE_LOG": str(page_log)}
+    cluster = None
     if args.executor == "ray":
         from tests.ray_cluster import LocalCluster
 
@@ -176,10 +232,12 @@ def main() -> int:
     server = Server(home, name=f"load-{args.executor}", env=env)
     try:
         start_s = server.start()
-        time.sleep(3)
         t0 = time.monotonic()
-        res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None))
+        res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
+                                args.settle, args.browser_nice))
         res["wall_s"] = time.monotonic() - t0
+        res["server_page_s"] = [float(line.split("\t")[2]) for line in page_log.read_text().splitlines()] \
+            if page_log.exists() else []
         res["server_start_s"] = start_s
         if cluster is not None:
             res["ray_idle_server_cpu"] = idle_cost(server.proc.pid)
@@ -205,16 +263,25 @@ def report(args, res: dict) -> None:
     switches = [x for r in s.values() for x in r["switch_s"]]
     errors = [(i, e) for i, r in s.items() for e in r["errors"]]
     cpu, rss = res["server_cpu"], res["server_rss_mb"]
-    print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} "
-          f"(server up in {res['server_start_s']:.1f} s)")
+    print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
+          f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
+          f"{args.browser_nice})")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
-    print(f"page switch: {len(switches)} switches, median {statistics.median(switches):.2f} s, p95 "
-          f"{pct(switches, 0.95):.2f} s, max {max(switches):.2f} s, over 2 s: {sum(x > 2 for x in switches)}"
-          if switches else "page switch: none")
+    print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
+          f"{statistics.median(switches):.2f} s, p95 {pct(switches, 0.95):.2f} s, max {max(switches):.2f} s, "
+          f"over 2 s: {sum(x > 2 for x in switches)}" if switches else "page switch: none")
+    pages = res["server_page_s"]
+    print(f"the server's time per whole page (its script, {len(pages)} pages): median "
+          f"{statistics.median(pages):.2f} s, p95 {pct(pages, 0.95):.2f} s, max {max(pages):.2f} s, "
+          f"over 2 s: {sum(x > 2 for x in pages)}" if pages else "no page times logged")
     print(f"sessions that saw their run queued: {sum(r['queued_seen'] for r in s.values())}")
     print(f"server CPU (of one core): mean {statistics.mean(cpu):.0%}, max {max(cpu):.0%}; memory (RSS): "
           f"first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB" if cpu else "no samples")
+    groups = res["cpu_seconds_by_group"]
+    total = sum(groups.values()) or 1.0
+    print("where the machine's CPU went: " + ", ".join(f"{g} {v / total:.0%}" for g, v in
+                                                      sorted(groups.items(), key=lambda kv: -kv[1])))
     if "ray_idle_server_cpu" in res:
         per = res["ray_idle_server_cpu"] / args.sessions
         print(f"Ray, no page open, {args.sessions} runs training: server CPU {res['ray_idle_server_cpu']:.1%} of "

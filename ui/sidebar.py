@@ -27,7 +27,9 @@ def sidebar() -> None:
                      help="On a Ray cluster: auto and cpu train on a CPU of any node, cuda on a node with a GPU"
                      if cluster else "auto picks CUDA, then Apple MPS, then the CPU")
         if cluster:
-            st.caption(f":material/hub: Runs train on the Ray cluster at `{REGISTRY.executor.address}`")
+            queued = REGISTRY.executor.queued()
+            st.caption(f":material/hub: Runs train on the Ray cluster at `{REGISTRY.executor.address}`"
+                       + (f" · {queued} waiting for a CPU" if queued else ""))
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                         help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
         everyone = st.toggle("Everyone's runs", key="all_runs",

@@ -26,7 +26,7 @@ class RunActor:
         self._where = {"node": ctx.get_node_id(), "ip": ray.util.get_node_ip_address(),
                        "host": socket.gethostname(), "pid": os.getpid(),
                        "gpus": [str(g) for g in ray.get_gpu_ids()]}
-        self._lock = threading.RLock()         # the log, and a history write with its message (see state())
+        self._lock = threading.RLock()        # the log; a history write with its message (see state())
         self._log: list = []                  # [(seq, message)], oldest first
         self._seq = 0
         self._stop = threading.Event()

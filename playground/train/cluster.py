@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 
@@ -36,7 +37,8 @@ NAMESPACE = "playground"
 PREFIX = "run-"
 POLL_S = 0.1
 STOP_GRACE_S = float(os.environ.get("PLAYGROUND_RAY_STOP_GRACE_S", "10"))
-CONNECT_S = 60.0
+CONNECT_S = 30.0
+UNAVAILABLE_S = 1.0                            # an actor Ray calls unreachable this long is lost
 
 
 def _ray():
@@ -70,7 +72,8 @@ class RayExecutor(Executor):
         self._lock = threading.Lock()
         self._live: dict[str, RunHandle] = {}  # runs not yet ended, in the order they were started
         self._thread: threading.Thread | None = None
-        self._connected = threading.Event()
+        self._connected = threading.Event()    # set once connected
+        self._tried = threading.Event()        # set once a connection attempt has ended, either way
         self._error: str | None = None
         self._closed = False
         self._actor = None                     # the remote class
@@ -86,32 +89,21 @@ class RayExecutor(Executor):
         with self._lock:
             if self._thread is None or (not self._thread.is_alive() and not self._connected.is_set()):
                 self._error = None
-                self._connected.clear()
+                self._tried.clear()
                 self._thread = threading.Thread(target=self._main, name="ray-poller", daemon=True)
                 self._thread.start()
-        if not self._connected.wait(CONNECT_S) and self._error is None:
-            self._error = f"the Ray cluster at {self.address} did not answer within {CONNECT_S:.0f} s"
+        if not self._tried.wait(CONNECT_S):
+            raise PlaygroundError(f"the Ray cluster at {self.address} did not answer within {CONNECT_S:.0f} s")
         if self._error is not None:
             raise PlaygroundError(self._error)
 
     def _main(self) -> None:
         try:
-            ray = _ray()
-            if not ray.is_initialized():
-                ray.init(address=self.address, namespace=NAMESPACE, logging_level=logging.WARNING,
-                         log_to_driver=False, configure_logging=False)
-            from playground.train.actor import RunActor
-
-            self._actor = ray.remote(RunActor)
-        except PlaygroundError as e:
-            self._error = str(e)
+            ray = self._connect()
+        finally:
+            self._tried.set()
+        if ray is None:
             return
-        except Exception as e:                 # Ray's own errors: a wrong address, a wrong token, ...
-            self._error = (f"could not connect to the Ray cluster at {self.address} ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}); start it (scripts/cluster.sh head) and "
-                           f"check RAY_AUTH_TOKEN, or unset PLAYGROUND_RAY_ADDRESS to train in local processes")
-            return
-        self._connected.set()
         while not self._closed:
             t0 = time.perf_counter()
             try:
@@ -122,6 +114,37 @@ class RayExecutor(Executor):
             self.rounds += 1
             self.round_s += dt
             time.sleep(max(0.0, self.poll_s - dt))
+
+    def _connect(self):
+        """Ray, connected (None, and self._error, where it cannot be)."""
+        host, _, port = self.address.rpartition(":")
+        try:                                   # a clear answer at once where nothing listens (ray.init retries)
+            socket.create_connection((host, int(port)), timeout=3).close()
+        except (OSError, ValueError) as e:
+            self._error = (f"nothing answers at {self.address}, the Ray cluster named by PLAYGROUND_RAY_ADDRESS "
+                           f"({e}); start it (scripts/cluster.sh head), or unset PLAYGROUND_RAY_ADDRESS to train "
+                           f"in local processes")
+            return None
+        if host in ("127.0.0.1", "localhost"):  # before Ray is imported: else it swaps in the host's address
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        try:
+            ray = _ray()
+            if not ray.is_initialized():
+                ray.init(address=self.address, namespace=NAMESPACE, logging_level=logging.WARNING,
+                         log_to_driver=False, configure_logging=False)
+            from playground.train.actor import RunActor
+
+            self._actor = ray.remote(RunActor)
+        except PlaygroundError as e:
+            self._error = str(e)
+            return None
+        except Exception as e:                 # Ray's own errors: a wrong address, a wrong token, ...
+            self._error = (f"could not connect to the Ray cluster at {self.address} ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}); start it (scripts/cluster.sh head) and "
+                           f"check RAY_AUTH_TOKEN, or unset PLAYGROUND_RAY_ADDRESS to train in local processes")
+            return None
+        self._connected.set()
+        return ray
 
     # ------------------------------------------------------------------ the interface
     def device_for(self, config: RunConfig) -> torch.device:
@@ -175,6 +198,7 @@ class RayExecutor(Executor):
                     raise PlaygroundError(f"run {h.id} could not start on the cluster ({e})") from None
                 job = Job(actor)
                 job.where_ref, job.where, job.seq, job.pending = actor.where.remote(), None, 0, None
+                job.unavailable = None
                 job.stop_at, job.group = None, handles if together else None
                 h.job, h.checkpoint, h.where = job, None, ""
                 h.history.update(status="queued", message="waiting for a CPU on the cluster")
@@ -183,12 +207,12 @@ class RayExecutor(Executor):
             for h in made:
                 self._kill(h.job)
                 h.history.update(status="failed", message="did not start: another run of its group could not")
+                h.job.ready.set()
                 h.job.done.set()
             raise
-        finally:
-            with self._lock:
-                for h in made:
-                    self._live[h.id] = h
+        with self._lock:
+            for h in made:
+                self._live[h.id] = h
 
     def stop(self, handle: RunHandle) -> None:
         job = handle.job
@@ -219,7 +243,7 @@ class RayExecutor(Executor):
         store missed while no server listened is written now), then the messages not yet taken."""
         ray = _ray()
         job = Job(actor)
-        job.where_ref, job.seq, job.pending, job.stop_at, job.group = None, 0, None, None, None
+        job.where_ref, job.seq, job.pending, job.stop_at, job.group, job.unavailable = None, 0, None, None, None, None
         try:
             state = ray.get(actor.state.remote(), timeout=30)
         except Exception as e:
@@ -238,12 +262,6 @@ class RayExecutor(Executor):
         # of the messages not yet taken, the curves are in the history already; weights are not
         self._apply(handle, [m for m in state["pending"] if m[1][0] in HEAVY + ("add_stats", DONE)])
         job.seq = state["seq"]
-
-    def describe(self) -> str:
-        free, total = self._free(), self._free(total=True)
-        gpus = f", {total.get('GPU', 0):g} GPUs" if total.get("GPU") else ""
-        return (f"the Ray cluster at {self.address}: {total.get('CPU', 0):g} CPUs{gpus}, "
-                f"{free.get('CPU', 0):g} free")
 
     def queued(self) -> int:
         with self._lock:
@@ -287,22 +305,33 @@ class RayExecutor(Executor):
                     h.where = node_text(h.job.where)
                     if h.history.status == "queued":
                         h.history.update(status="starting", message="")
-            self._show_queue([h for h in waiting if h.job.where is None and not h.job.done.is_set()])
         placed = [h for h in live if h.job.where is not None and not h.job.done.is_set()]
+        if waiting:
+            self._show_queue([h for h in waiting if h.job.where is None and not h.job.done.is_set()], len(placed))
         for h in placed:
             if h.job.pending is None:
                 h.job.pending = h.job.target.take.remote(h.job.seq)
         refs = {h.job.pending: h for h in placed}
         if refs:
-            done, _ = ray.wait(list(refs), num_returns=len(refs), timeout=self.poll_s)
+            done, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.poll_s)
+            for ref in late:                   # no answer yet: lost if Ray has called it unreachable long enough
+                h = refs[ref]
+                if h.job.unavailable and time.monotonic() - h.job.unavailable > UNAVAILABLE_S:
+                    self._lost(h, f"it has not answered for {UNAVAILABLE_S:g} s")
             for ref in done:
                 h = refs[ref]
                 h.job.pending = None
                 try:
                     msgs = ray.get(ref)
-                except ray.exceptions.RayError as e:
+                except ray.exceptions.ActorUnavailableError as e:    # maybe a passing network fault: retry
+                    h.job.unavailable = h.job.unavailable or time.monotonic()
+                    if time.monotonic() - h.job.unavailable > UNAVAILABLE_S:
+                        self._lost(h, e)
+                    continue
+                except ray.exceptions.RayError as e:                 # the actor died, or its node
                     self._lost(h, e)
                     continue
+                h.job.unavailable = None
                 self._apply(h, msgs)
         now = time.monotonic()
         for h in placed:
@@ -331,25 +360,29 @@ class RayExecutor(Executor):
                 continue
             apply(h.history, msg)
 
-    def _show_queue(self, waiting: list[RunHandle]) -> None:
-        """Runs not yet placed: those a free CPU awaits are starting; the rest wait, in line."""
-        free = int(self._free().get("CPU", 0)) if waiting else 0
-        cpu = [h for h in waiting if h.device.type == "cpu"]
-        for h in cpu[:free]:
+    def _show_queue(self, waiting: list[RunHandle], answered: int) -> None:
+        """Runs whose actor has not answered yet. Ray has given a CPU to some of them, whose process
+        is starting: as many as the CPUs in use beyond those of the runs that answered (taking this
+        server's runs as the cluster's only work); the rest wait in line, in the order they started."""
+        free, total = self._free(), self._free(total=True)
+        starting = max(0, round(total.get("CPU", 0) - free.get("CPU", 0)) - answered)
+        for h in waiting[:starting]:
             if h.history.status != "starting":
                 h.history.update(status="starting", message="")
-        line = cpu[free:] + [h for h in waiting if h.device.type == "cuda"]
+        line = waiting[starting:]
         for i, h in enumerate(line):
             msg = (f"waiting for a free {'GPU' if h.device.type == 'cuda' else 'CPU'} on the cluster: "
                    f"{i + 1} of {len(line)} in line")
             if h.history.message != msg:
                 h.history.update(status="queued", message=msg)
 
-    def _lost(self, h: RunHandle, e: Exception) -> None:
+    def _lost(self, h: RunHandle, e: Exception | str) -> None:
+        """e: what Ray raised, or what we saw."""
         ray = _ray()
         node = h.job.where["node"] if h.job.where else None
         dead = node is not None and not any(n["NodeID"] == node and n["Alive"] for n in ray.nodes())
-        why = "the node went down" if dead else f"its process ended ({type(e).__name__})"
+        why = ("the node went down" if dead else e if isinstance(e, str)
+               else f"its process ended ({type(e).__name__})")
         h.history.update(status="lost", message=(
             f"lost on {node_text(h.job.where)}: {why}. Its curves so far are kept; resume it from its last "
             f"checkpoint (another node takes it)"))

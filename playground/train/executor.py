@@ -132,9 +132,6 @@ class Executor:
     def adopt(self, handle: RunHandle, target) -> None:
         raise NotImplementedError
 
-    def describe(self) -> str:
-        return "threads of this process"
-
     def close(self) -> None:
         pass
 

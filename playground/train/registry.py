@@ -91,10 +91,10 @@ class Registry:
 
     def __init__(self, max_active: int = 6, keep: int = 20, processes: bool = True, store: Store | None = None,
                  executor: Executor | None = None):
-        if executor is None:                  # local: worker processes or threads (make_executor reads the cluster's address)
+        if executor is None:                  # local (the app's REGISTRY uses make_executor: a cluster if named)
             executor = _local_executor(max_active, processes)
         self.executor = executor
-        self.max_active = executor.limit      # runs training at once (2 cores, 1 thread each: GUIDE); None: the cluster queues
+        self.max_active = executor.limit      # runs training at once (2 cores, 1 thread each: GUIDE); None: queued
         self.keep = keep                  # ended runs kept in memory (older ones are read from the store)
         self._store = store
         self._recorder: Recorder | None = None

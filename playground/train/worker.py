@@ -399,9 +399,6 @@ class ProcessExecutor(Executor):
     def warm(self, n: int = 1, together: bool = False) -> None:
         self.pool.warm(n, together)
 
-    def describe(self) -> str:
-        return f"local worker processes (up to {self.limit} at once)"
-
     def close(self) -> None:
         self.pool.close()
 

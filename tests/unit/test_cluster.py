@@ -166,3 +166,16 @@ def test_a_node_that_dies_loses_its_run_which_resumes_on_the_other(cluster, reg)
         cluster.cpu_node = cluster.add_node(num_cpus=1)
     else:
         cluster.gpu_node = cluster.add_node(num_cpus=1, num_gpus=1)
+
+
+def test_a_cluster_that_does_not_answer_is_named_with_the_fix_at_once(tmp_path):
+    """Nothing listens at the address: the Start is refused at once, with the fix (no Ray connection is tried)."""
+    from playground.errors import PlaygroundError
+    from playground.train.cluster import RayExecutor
+
+    t0 = time.monotonic()
+    with pytest.raises(PlaygroundError, match=r"^nothing answers at 127\.0\.0\.1:1, the Ray cluster named by "
+                                              r"PLAYGROUND_RAY_ADDRESS .*start it \(scripts/cluster\.sh head\), or "
+                                              r"unset PLAYGROUND_RAY_ADDRESS"):
+        Registry(store=Store(tmp_path), executor=RayExecutor("127.0.0.1:1")).start(config())
+    assert time.monotonic() - t0 < 10
