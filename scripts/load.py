@@ -212,6 +212,9 @@ def main() -> int:
     ap.add_argument("--browser-nice", type=int, default=10,
                     help="the browsers' priority: in a class they run on the students' machines, here they share "
                          "the server's cores (0: compete with the server as equals)")
+    ap.add_argument("--worker-nice", type=int, default=None,
+                    help="PLAYGROUND_WORKER_NICE for the local pool's training processes (the app's default: 10; "
+                         "19 lets the web server answer first on a small, saturated server)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if CHROMIUM is None:
@@ -223,6 +226,8 @@ def main() -> int:
     page_log = home / "pages.tsv"
     env = {"PLAYGROUND_MAX_RUNS": str(args.sessions), "PLAYGROUND_WARM_WORKERS": str(args.sessions),
            "PLAYGROUND_PAGE_LOG": str(page_log)}
+    if args.worker_nice is not None:
+        env["PLAYGROUND_WORKER_NICE"] = str(args.worker_nice)
     cluster = None
     if args.executor == "ray":
         from tests.ray_cluster import LocalCluster
@@ -265,7 +270,7 @@ def report(args, res: dict) -> None:
     cpu, rss = res["server_cpu"], res["server_rss_mb"]
     print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
           f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
-          f"{args.browser_nice})")
+          f"{args.browser_nice}, training at nice {10 if args.worker_nice is None else args.worker_nice})")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
