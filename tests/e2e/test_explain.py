@@ -56,7 +56,8 @@ def test_explain_a_shapes_cnn_check_its_maps_and_read_shap_on_a_table(page, shot
     print(f"pointing game: {rate}% vs random {chance}%")
     assert rate >= 80 and rate >= 2 * chance
     page.get_by_text(re.compile(r"with every layer re-initialised the map's rank correlation")).wait_for()
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2           # randomisation and deletion
+    page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()             # randomisation and deletion charts
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2           # (drawn just after their text)
     shots(page, "trust")
     # a second student, elsewhere, is not disturbed by the first one's checks
     other, ctx, errors = open_page(browser, app_url)
