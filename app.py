@@ -4,6 +4,7 @@ import time
 
 import streamlit as st
 
+from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
@@ -26,6 +27,10 @@ page = st.navigation([
     st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("views/explain.py", title="Explain", icon=":material/lightbulb:"),
 ])
+try:                       # once per server, before any page draws: runs an earlier server left on a cluster
+    REGISTRY.reattach()
+except PlaygroundError as e:
+    st.warning(str(e), icon=":material/cloud_off:")
 restore_draft()            # what this browser was editing, after a reload or a restart
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw
 sidebar()

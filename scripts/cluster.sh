@@ -88,6 +88,7 @@ case $cmd in
     ;;
   status)
     need_ray; token use
+    [[ -z $address || $address == 127.0.0.1:* ]] && export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
     "$RAY" status ${address:+--address "$address"}
     ;;
   stop)

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 
 from playground.config import RunConfig
@@ -103,6 +104,7 @@ class Registry:
         self._runs: dict[str, RunHandle] = {}
         self._stored: OrderedDict = OrderedDict()   # (id, updated_at) -> StoredRun, a small cache
         self._reattached = False
+        self._reattach_tried = -60.0
 
     # ------------------------------------------------------------------ store
     @property
@@ -134,15 +136,16 @@ class Registry:
 
     def reattach(self) -> list[RunHandle]:
         """Find the runs an earlier server started that still train (on a cluster), and follow them
-        again: their curves continue from what the store holds. Once per registry."""
+        again: their curves continue from what the store holds. Once per registry (where the cluster
+        cannot be reached, again at most once a minute: raises PlaygroundError)."""
         with self._init_lock:
-            if self._reattached:
+            if self._reattached or time.monotonic() - self._reattach_tried < 60:
                 return []
             self._reattached = True
         try:
             found = self.executor.reattach()
         except PlaygroundError:
-            self._reattached = False
+            self._reattached, self._reattach_tried = False, time.monotonic()
             raise
         handles = []
         for run_id, target in found:
