@@ -58,6 +58,20 @@ def node_text(where: dict | None) -> str:
     return f"node {where['node'][:8]} ({where['ip']})"
 
 
+class _RayJob(Job):
+    """A run's actor, and what the poller knows of it."""
+
+    def __init__(self, actor, where_ref=None, group: list | None = None):
+        super().__init__(actor)
+        self.where_ref = where_ref             # the answer to where(): the actor has been placed
+        self.where: dict | None = None
+        self.seq = 0                           # the last message applied
+        self.pending = None                    # the take() in flight
+        self.unavailable: float | None = None  # since when Ray calls the actor unreachable
+        self.stop_at: float | None = None      # when Stop was asked
+        self.group = group                     # a race's runs, until they all got go()
+
+
 class RayExecutor(Executor):
     kind = "ray"
     limit = None                               # the cluster queues what does not fit
@@ -196,11 +210,8 @@ class RayExecutor(Executor):
                              h.publish_every)
                 except ValueError as e:        # the name is taken: that run trains already
                     raise PlaygroundError(f"run {h.id} could not start on the cluster ({e})") from None
-                job = Job(actor)
-                job.where_ref, job.where, job.seq, job.pending = actor.where.remote(), None, 0, None
-                job.unavailable = None
-                job.stop_at, job.group = None, handles if together else None
-                h.job, h.checkpoint, h.where = job, None, ""
+                h.job = _RayJob(actor, actor.where.remote(), handles if together else None)
+                h.checkpoint, h.where = None, ""
                 h.history.update(status="queued", message="waiting for a CPU on the cluster")
                 made.append(h)
         except PlaygroundError:
@@ -242,8 +253,7 @@ class RayExecutor(Executor):
         """Follow a run an earlier server started: its whole history comes from its actor (what the
         store missed while no server listened is written now), then the messages not yet taken."""
         ray = _ray()
-        job = Job(actor)
-        job.where_ref, job.seq, job.pending, job.stop_at, job.group, job.unavailable = None, 0, None, None, None, None
+        job = _RayJob(actor)
         try:
             state = ray.get(actor.state.remote(), timeout=30)
         except Exception as e:

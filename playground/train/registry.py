@@ -103,6 +103,7 @@ class Registry:
         self._init_lock = threading.Lock()
         self._runs: dict[str, RunHandle] = {}
         self._stored: OrderedDict = OrderedDict()   # (id, updated_at) -> StoredRun, a small cache
+        self._reattach_lock = threading.Lock()
         self._reattached = False
         self._reattach_tried = -60.0
 
@@ -130,44 +131,51 @@ class Registry:
     def _warm(self, n: int, together: bool) -> None:
         try:
             self.reattach()
-        except PlaygroundError as e:          # the cluster is down: Start says so; the next warm() tries again
-            log.warning("%s", e)
+        except PlaygroundError:               # the cluster is down (logged): Start says so, a later page tries again
+            pass
         self.executor.warm(n, together)
 
     def reattach(self) -> list[RunHandle]:
         """Find the runs an earlier server started that still train (on a cluster), and follow them
-        again: their curves continue from what the store holds. Once per registry (where the cluster
-        cannot be reached, again at most once a minute: raises PlaygroundError)."""
-        with self._init_lock:
+        again: their curves continue from what the store holds. Once per registry; a page that asks
+        while another is doing it waits for it (else it would draw those runs as stored ones). Where
+        the cluster cannot be reached: PlaygroundError, and another try at most once a minute."""
+        with self._reattach_lock:
             if self._reattached or time.monotonic() - self._reattach_tried < 60:
                 return []
-            self._reattached = True
-        try:
-            found = self.executor.reattach()
-        except PlaygroundError:
-            self._reattached, self._reattach_tried = False, time.monotonic()
-            raise
-        handles = []
-        for run_id, target in found:
-            row = self.store.get(run_id)
-            if row is None:
-                continue
-            h = RunHandle(RunConfig.from_dict(row.config), self.executor, run_id=run_id,
-                          history=History.restore(self.store.metrics(run_id), "running", started_at=row.created_at))
-            h.name, h.owner, h.group = row.name, row.owner, row.group
             try:
-                h.prepare()
-            except PlaygroundError:
-                continue
-            h.snapshot_budget = self._snapshot_budget(h)
-            self.store.claim(run_id, status="running", message="")
-            self.recorder.track(h, h.snapshot_budget, h.checkpoint_bytes)
-            with self._lock:
-                self._runs[run_id] = h
-                self._stored.clear()
-            self.executor.adopt(h, target)
-            handles.append(h)
-        return handles
+                found = self.executor.reattach()
+            except PlaygroundError as e:
+                self._reattach_tried = time.monotonic()
+                log.warning("%s", e)
+                raise
+            self._reattached = True
+            handles = []
+            for run_id, target in found:
+                row = self.store.get(run_id)
+                if row is None:                       # another server's run on a shared cluster
+                    continue
+                h = RunHandle(RunConfig.from_dict(row.config), self.executor, run_id=run_id,
+                              history=History.restore(self.store.metrics(run_id), "running",
+                                                      started_at=row.created_at))
+                h.name, h.owner, h.group = row.name, row.owner, row.group
+                try:
+                    h.prepare()
+                except PlaygroundError as e:
+                    log.warning("run %s, still training on the cluster, cannot be followed: %s", run_id, e)
+                    continue
+                h.snapshot_budget = self._snapshot_budget(h)
+                self.store.claim(run_id, status="running", message="")
+                self.recorder.track(h, h.snapshot_budget, h.checkpoint_bytes)
+                with self._lock:
+                    self._runs[run_id] = h
+                    self._stored.clear()
+                self.executor.adopt(h, target)
+                handles.append(h)
+            if handles:
+                log.warning("took back %d runs still training on the cluster: %s", len(handles),
+                            ", ".join(h.id for h in handles))
+            return handles
 
     # ------------------------------------------------------------------ starting
     def _new_run(self, config: RunConfig, publish_every: float, owner: str | None, checkpoint: dict | None = None,

