@@ -57,16 +57,12 @@ class RunActor:
     def state(self) -> dict:
         """Everything a server that reattaches needs: the whole history so far (its curves), the
         messages not yet taken, and the sequence number they end at."""
-        with self._lock:
+        with self._lock:                      # every history write holds it too (its guard)
             h = self._history
             hist = None
             if h is not None:
-                with h._lock:
-                    hist = {"step_x": list(h.step_x), "step_loss": list(h.step_loss), "step_gen": h.step_gen,
-                            "epochs": list(h.epochs), "marks": list(h.marks), "mark_gen": h.mark_gen,
-                            "status": h.status, "message": h.message, "note": h.note,
-                            "progress": dict(h.progress), "diverged_at": h.diverged_at,
-                            "boundary": h.boundary, "started_at": h.started_at}
+                hist = {**h.snapshot(), "step_gen": h.step_gen, "mark_gen": h.mark_gen}
+                del hist["version"]
             return {"history": hist, "pending": list(self._log), "seq": self._seq, "where": self._where}
 
     def go(self) -> None:
@@ -97,6 +93,7 @@ class RunActor:
         history = StreamedHistory(self._send, guard=self._lock)
         with self._lock:
             self._history = history
+
         def train():
             cfg = RunConfig.from_dict(config)
             torch.set_num_threads(cfg.threads)

@@ -71,6 +71,10 @@ class _RayJob(Job):
         self.stop_at: float | None = None      # when Stop was asked
         self.group = group                     # a race's runs, until they all got go()
 
+    @property
+    def place(self) -> str:
+        return node_text(self.where) if self.where else ""
+
 
 class RayExecutor(Executor):
     kind = "ray"
@@ -211,7 +215,7 @@ class RayExecutor(Executor):
                 except ValueError as e:        # the name is taken: that run trains already
                     raise PlaygroundError(f"run {h.id} could not start on the cluster ({e})") from None
                 h.job = _RayJob(actor, actor.where.remote(), handles if together else None)
-                h.checkpoint, h.where = None, ""
+                h.checkpoint = None
                 h.history.update(status="queued", message="waiting for a CPU on the cluster")
                 made.append(h)
         except PlaygroundError:
@@ -263,7 +267,6 @@ class RayExecutor(Executor):
             job.done.set()
             return
         job.where = state["where"]
-        handle.where = node_text(job.where)
         if state["history"] is not None:
             handle.history.update(**state["history"])
         handle.job = job
@@ -312,7 +315,6 @@ class RayExecutor(Executor):
                     except ray.exceptions.RayError as e:
                         self._lost(h, e)
                         continue
-                    h.where = node_text(h.job.where)
                     if h.history.status == "queued":
                         h.history.update(status="starting", message="")
         placed = [h for h in live if h.job.where is not None and not h.job.done.is_set()]

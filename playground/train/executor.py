@@ -27,6 +27,8 @@ class Job:
     """An executor's record of one run it was handed: `target` is what trains it (an engine Run,
     a worker process, an actor); `done` is set once everything the run sent has been applied."""
 
+    place = ""                           # where it trains, when that is worth saying (a cluster node)
+
     def __init__(self, target=None):
         self.target = target
         self.done = threading.Event()
@@ -53,7 +55,6 @@ class RunHandle:
         self.checkpoint_bytes = 0
         self.data = self.task = self.rows = self.device = None
         self.checkpoint: dict | None = None    # to resume from, until the executor has handed it over
-        self.where = ""                        # where it trains, when that is worth saying (a cluster node)
         self.job: Job | None = None
 
     def prepare(self, checkpoint: dict | None = None) -> None:
@@ -65,6 +66,11 @@ class RunHandle:
         self.device = self.executor.device_for(self.config)
         self.checkpoint = checkpoint
         self.executor.prepare(self)
+
+    @property
+    def where(self) -> str:
+        """Where it trains, when that is worth saying ("node 3f2a91c0 (10.0.0.5)"), else ""."""
+        return self.job.place if self.job is not None else ""
 
     @property
     def alive(self) -> bool:
@@ -151,7 +157,6 @@ class ThreadExecutor(Executor):
         run.prepare(handle.data, checkpoint=handle.checkpoint)     # builds the model here: errors raise now
         handle.checkpoint = None
         handle.device = run.device
-        handle.job = None
         handle._run = run
 
     def launch(self, handles, slots, together=False):

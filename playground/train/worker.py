@@ -303,9 +303,6 @@ class ProcessExecutor(Executor):
         self.pool = WorkerPool(size)
         self.limit = size
 
-    def prepare(self, handle: RunHandle) -> None:
-        pass                                   # the checkpoint (to resume from) goes to the worker with the job
-
     def reserve(self, n: int) -> list:
         """n workers (a warm one first), or none and PlaygroundError."""
         workers = []
