@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.harness import Server, open_page
 from tests.e2e.test_build_train import train_spiral_live_then_stop
@@ -47,6 +48,8 @@ def test_a_killed_server_finds_its_run_still_training_on_the_cluster(cluster_pag
     pg, cluster, srv = cluster_page
     me = token(pg)
     start_spiral(pg, 20000)
+    # the page shows the previous test's stopped run until this one is live: wait for this one
+    expect(pg.get_by_role("button", name="Stop")).to_be_enabled(timeout=45_000)
     wait_for_step(pg, timeout=45)
     before = progress_step(pg)
     srv.kill()
