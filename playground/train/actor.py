@@ -34,6 +34,7 @@ class RunActor:
         self._ended = threading.Event()       # the run has sent its last message
         self._taken = threading.Event()       # ... and the server has taken it
         self._history = None
+        self._run = None                      # the Run, once its thread has made it
         if not wait_for_go:
             self._go.set()
         threading.Thread(target=self._train, args=(run_id, config, checkpoint, budget, publish_every),
@@ -68,10 +69,12 @@ class RunActor:
     def go(self) -> None:
         self._go.set()
 
-    def stop(self) -> None:
-        """Stop after the current step (the training loop reads the flag between steps)."""
+    def stop(self) -> int:
+        """Stop after the current step (the training loop reads the flag between steps); the steps
+        taken when the flag went up (the run's last step is at most one more)."""
         self._stop.set()
         self._go.set()
+        return self._run.steps if self._run is not None else 0
 
     # ------------------------------------------------------------------ the training thread
     def _send(self, msg) -> None:
@@ -99,6 +102,7 @@ class RunActor:
             torch.set_num_threads(cfg.threads)
             run = Run(cfg, run_id, publish_every=publish_every, history=history, snapshot_budget=budget)
             run._stop = self._stop
+            self._run = run
             history.update(status="starting")
             run.prepare(checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
             if not self._go.is_set():

@@ -227,6 +227,7 @@ class Run:
         self.model: torch.nn.Module | None = None
         self.rows = None
         self._stop = threading.Event()
+        self.steps = 0                         # steps taken so far (what a Stop is measured against)
         self._thread: threading.Thread | None = None
         self._blowup: float | None = None      # loss threshold for divergence, set from the first loss
         self._resume: dict | None = None       # the checkpoint to continue from, if any
@@ -372,6 +373,7 @@ class Run:
                 loss_sum += loss
                 sums = sums + task.step_sums(out, target, loss)
                 step += 1
+                self.steps = step
                 samples += len(idx)
                 if self._stop.is_set():
                     nxt = i + bs

@@ -137,6 +137,50 @@ def test_a_restarted_server_finds_its_runs_and_follows_them(cluster, reg, tmp_pa
         again.executor.close(kill=True)
 
 
+def test_stop_takes_effect_within_one_step_and_a_stuck_run_is_ended_after_the_grace(cluster, reg):
+    """Stop: the loop takes at most one more step once the flag is up. A run that does not answer
+    (its process frozen here, as by a hung node) does not hold up the others' metrics, and a Stop
+    ends it after the grace period: its process is killed, its curves are kept."""
+    import os
+    import signal
+
+    import psutil
+    import ray
+
+    a = reg.start(config(seed=6))
+    b = reg.start(config(seed=7))
+    wait_for(lambda: a.history.progress["step"] > 20 and b.history.progress["step"] > 20, what="both runs' first steps")
+    at = ray.get(a.job.target.stop.remote(), timeout=10)         # the steps taken when the flag went up
+    assert a.join(10) and a.history.status == "stopped", a.history.message
+    last = a.history.epochs[-1]["step"]
+    assert at <= last <= at + 1, (at, last)
+    c = reg.start(config(seed=8))                                  # on the CPU a's end freed
+    wait_for(lambda: c.history.progress["step"] > 0, 60, "the third run's steps")
+    pid = b.job.where["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.5)
+        shown = c.history.progress["step"]
+        wait_for(lambda: c.history.progress["step"] > shown + 20, 5, "the other run's steps while one is frozen")
+        reg.executor.stop_grace_s = 2.0
+        steps_b = len(b.history.step_x)
+        t0 = time.monotonic()
+        reg.stop(b.id)
+        assert b.join(10), "a frozen run was not ended after the grace period"
+        ended_s = time.monotonic() - t0
+        assert 2.0 <= ended_s < 5.0, ended_s
+        assert b.history.status == "stopped" and "did not stop within 2 s" in b.history.message, b.history.message
+        assert len(b.history.step_x) == steps_b                    # the curve so far is kept
+        wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30,
+                 "the frozen run's process to be killed")
+        print(f"stop flag at step {at}, last step {last}; a frozen run ended {ended_s:.2f} s after Stop, "
+              f"its process gone {time.monotonic() - t0:.2f} s after")
+        assert c.alive and c.history.status == "running"
+    finally:
+        if psutil.pid_exists(pid):                                 # never leave a frozen process behind
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_node_that_dies_loses_its_run_which_resumes_on_the_other(cluster, reg):
     """Last in this module: it takes a node away (and puts a fresh one back)."""
     run = reg.start(config(seed=5))
