@@ -1,7 +1,6 @@
 """A run's metrics: written by the training thread, read by pages through consistent snapshots."""
 from __future__ import annotations
 
-import copy
 import threading
 import time
 
@@ -72,8 +71,9 @@ class History:
             self.version += 1
 
     def add_epoch(self, record: dict) -> None:
+        """One epoch's record; a copy is kept and never changed after (snapshots share it)."""
         with self._lock:
-            self.epochs.append(record)
+            self.epochs.append(dict(record))
             self.version += 1
 
     def add_snapshot(self, epoch: int, step: int, partial: bool, weights: dict) -> None:
@@ -101,13 +101,14 @@ class History:
             return self._weights
 
     def snapshot(self) -> dict:
-        """A consistent copy that the caller may keep and modify."""
+        """A consistent copy that the caller may keep and modify; the epoch records in it are shared,
+        read-only (a live page takes one twice a second: copying thousands of records was most of it)."""
         with self._lock:
             return {
                 "version": self.version, "status": self.status, "message": self.message, "note": self.note,
                 "diverged_at": self.diverged_at, "progress": dict(self.progress),
                 "step_x": list(self.step_x), "step_loss": list(self.step_loss),
-                "epochs": copy.deepcopy(self.epochs), "boundary": self.boundary, "marks": list(self.marks),
+                "epochs": list(self.epochs), "boundary": self.boundary, "marks": list(self.marks),
                 "started_at": self.started_at,
             }
 
@@ -128,7 +129,7 @@ class History:
             m0 = 0 if out["replace_marks"] else cursor["marks"]
             out["steps"] = list(zip(self.step_x[s0:], self.step_loss[s0:]))
             out["marks"] = self.marks[m0:]
-            out["epochs"] = copy.deepcopy(self.epochs[cursor["epochs"]:])
+            out["epochs"] = self.epochs[cursor["epochs"]:]
             key = "val_token_acc" if self.epochs and "val_token_acc" in self.epochs[0] else "val_acc"
             accs = [e[key] for e in self.epochs if e.get(key) is not None]
             last = self.epochs[-1] if self.epochs else {}

@@ -528,14 +528,17 @@ def test_history_update_snapshot_and_version():
     assert (h.status, h.version, h.diverged_at) == ("pending", 0, None)
     h.update(status="running", progress={"epochs": 5, "steps": 50})
     h.update(progress={"step": 3})
-    h.add_epoch({"epoch": 1, "train_loss": 0.5})
+    record = {"epoch": 1, "train_loss": 0.5}
+    h.add_epoch(record)
+    record["train_loss"] = 99.0                                      # the history keeps its own copy
     snap = h.snapshot()
     assert snap["status"] == "running" and snap["version"] == 3
     assert (snap["progress"]["epochs"], snap["progress"]["steps"], snap["progress"]["step"]) == (5, 50, 3)
     assert snap["progress"]["samples"] == 0                         # untouched keys stay
-    snap["epochs"][0]["train_loss"] = 99.0                           # a snapshot is a copy
+    snap["epochs"].append({"epoch": 2})                              # a snapshot's lists are copies
     snap["step_x"].append(1)
-    assert h.epochs[0]["train_loss"] == 0.5 and h.step_x == []
+    snap["progress"]["step"] = 7
+    assert h.epochs == [{"epoch": 1, "train_loss": 0.5}] and h.step_x == [] and h.progress["step"] == 3
 
 
 def test_history_is_safe_to_read_while_written():

@@ -209,6 +209,31 @@ def test_boundary_image_shades_by_probability_with_up_as_plus_x2():
     assert img[50, 50].tolist() == GREY                     # the middle: P = 0.5
 
 
+def test_the_boundary_is_stretched_as_torch_interpolates_bilinearly_with_aligned_corners():
+    import torch
+    import torch.nn.functional as F
+
+    from playground.viz.curves import _stretch
+
+    p = np.random.default_rng(0).random((7, 5)).astype(np.float32)
+    ours = _stretch(_stretch(p, 53, 0), 41, 1)
+    theirs = F.interpolate(torch.tensor(p)[None, None], size=(53, 41), mode="bilinear", align_corners=True)[0, 0]
+    assert ours.shape == (53, 41) and np.abs(ours - theirs.numpy()).max() < 1e-5
+    assert _stretch(np.ones((1, 3), np.float32), 4, 0).shape == (4, 3)
+
+
+def test_the_colour_lookup_table_is_within_one_unit_of_the_ramp_and_clips():
+    from playground.viz.curves import CLASS_RGB, MIDDLE_RGB, ramp, ramp_u8
+
+    t = np.linspace(-1, 1, 9_999).reshape(101, 99)
+    exact = ramp(t, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(int)
+    fast = ramp_u8(t, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1])
+    assert fast.shape == (101, 99, 3) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - exact).max() <= 1
+    assert ramp_u8(np.array([-3.0, 0.0, 7.0]), CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).tolist() == [
+        list(CLASS_RGB[0]), list(MIDDLE_RGB), list(CLASS_RGB[1])]
+
+
 def test_boundary_image_draws_points_in_their_class_colours():
     boundary = {"xs": [-2.0, 2.0], "ys": [-2.0, 2.0], "p": [[0.5, 0.5], [0.5, 0.5]], "at": 0.0}
     img = boundary_image(boundary, X_TRAIN, Y_TRAIN, X_VAL, Y_VAL, size=201)
