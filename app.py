@@ -10,7 +10,7 @@ from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
 
-_t0 = time.perf_counter()
+_t0, _cpu0 = time.perf_counter(), time.thread_time()   # the page's wall and CPU time
 # Warm worker processes kept ready: a class that presses Start together sets it to the class's size
 # (each is ~0.4 GB; starting one takes ~5 s of CPU, so 10 starting at once on 2 cores wait ~25 s).
 WARM = int(os.environ.get("PLAYGROUND_WARM_WORKERS", "4"))
@@ -35,8 +35,11 @@ restore_draft()            # what this browser was editing, after a reload or a 
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw
 sidebar()
 begin_draw()               # the shown run's state as the page starts: follow() redraws if it changes meanwhile
-page.run()
-if os.environ.get("PLAYGROUND_PAGE_LOG"):      # scripts/load.py: the server's time for each whole page
-    with open(os.environ["PLAYGROUND_PAGE_LOG"], "a") as f:
-        f.write(f"{time.time():.3f}\t{page.title}\t{time.perf_counter() - _t0:.4f}\n")
-REGISTRY.warm(WARM)        # worker processes for training (a race of 4 starts at once), once the page is out
+try:
+    page.run()
+finally:                   # also where a page ends early (st.stop, st.switch_page)
+    if os.environ.get("PLAYGROUND_PAGE_LOG"):  # scripts/load.py: the server's time for each whole page
+        with open(os.environ["PLAYGROUND_PAGE_LOG"], "a") as f:
+            f.write(f"{time.time():.3f}\t{page.title}\t{time.perf_counter() - _t0:.4f}\t"
+                    f"{time.thread_time() - _cpu0:.4f}\n")
+    REGISTRY.warm(WARM)    # worker processes for training (a race of 4 starts at once), once the page is out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import sys
@@ -61,6 +62,17 @@ def group_of(p: psutil.Process, server_pid: int) -> str:
     return "other"
 
 
+def renice_threads(p: psutil.Process, nice: int) -> None:
+    """Every thread of p at `nice` or lower priority: on Linux a priority belongs to a thread, and
+    renicing a process changes its first thread only (Chromium rasterises on others)."""
+    for t in p.threads():
+        try:
+            if os.getpriority(os.PRIO_PROCESS, t.id) < nice:
+                os.setpriority(os.PRIO_PROCESS, t.id, nice)
+        except OSError:                        # the thread ended meanwhile
+            pass
+
+
 class Sampler:
     """Every `every` seconds: the server process's CPU share (of one core) and memory, and where the
     machine's CPU went (server, training, browsers, Ray's own processes), as shares of all cores."""
@@ -79,8 +91,8 @@ class Sampler:
             try:
                 group = group_of(p, self.pid)
                 out[p.pid] = (group, sum(p.cpu_times()[:2]))
-                if group == "browsers" and p.nice() < self.browser_nice:
-                    p.nice(self.browser_nice)      # Chromium sets its own priorities (its GPU process at -8)
+                if group == "browsers":            # Chromium sets its own priorities (its GPU process at -8)
+                    renice_threads(p, self.browser_nice)
             except (psutil.Error, OSError):
                 pass
         return out
@@ -241,7 +253,8 @@ def main() -> int:
         res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
                                 args.settle, args.browser_nice))
         res["wall_s"] = time.monotonic() - t0
-        res["server_page_s"] = [float(line.split("\t")[2]) for line in page_log.read_text().splitlines()] \
+        res["server_pages"] = [(title, float(wall), float(cpu)) for _, title, wall, cpu in
+                               (line.split("\t") for line in page_log.read_text().splitlines())] \
             if page_log.exists() else []
         res["server_start_s"] = start_s
         if cluster is not None:
@@ -276,10 +289,15 @@ def report(args, res: dict) -> None:
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
           f"{statistics.median(switches):.2f} s, p95 {pct(switches, 0.95):.2f} s, max {max(switches):.2f} s, "
           f"over 2 s: {sum(x > 2 for x in switches)}" if switches else "page switch: none")
-    pages = res["server_page_s"]
-    print(f"the server's time per whole page (its script, {len(pages)} pages): median "
-          f"{statistics.median(pages):.2f} s, p95 {pct(pages, 0.95):.2f} s, max {max(pages):.2f} s, "
-          f"over 2 s: {sum(x > 2 for x in pages)}" if pages else "no page times logged")
+    pages = res["server_pages"]
+    print("the server's time per whole page (its script, from start to end; CPU: the script's own, the rest "
+          "is waiting for a core or for Python's lock):" if pages else "no page times logged")
+    for title in sorted({t for t, _, _ in pages}):
+        wall = [w for t, w, _ in pages if t == title]
+        cpu_s = [c for t, _, c in pages if t == title]
+        print(f"  {title}: {len(wall)} pages, median {statistics.median(wall):.2f} s, p95 {pct(wall, 0.95):.2f} s, "
+              f"max {max(wall):.2f} s, over 2 s: {sum(x > 2 for x in wall)}; CPU median "
+              f"{statistics.median(cpu_s):.2f} s, p95 {pct(cpu_s, 0.95):.2f} s")
     print(f"sessions that saw their run queued: {sum(r['queued_seen'] for r in s.values())}")
     print(f"server CPU (of one core): mean {statistics.mean(cpu):.0%}, max {max(cpu):.0%}; memory (RSS): "
           f"first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB" if cpu else "no samples")
