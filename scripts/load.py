@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
-from tests.e2e.harness import Server  # noqa: E402
+from tests.e2e.harness import ARTIFACTS, Server  # noqa: E402
 
 SWITCH_EVERY_S = 15.0
 # classification on the spiral with a small MLP: each run trains for as long as the load lasts
@@ -114,6 +114,12 @@ class Sampler:
         self._stop = True
 
 
+async def idle(page) -> None:
+    """Until the page has finished its run (Streamlit's running indicator is gone)."""
+    if await page.locator('[data-testid="stStatusWidget"]').count():
+        await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+
+
 async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool) -> None:
     rec = out[i] = {"first_point_s": None, "switch_s": [], "errors": [], "queued_seen": False, "status": None}
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -127,6 +133,7 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
         await box.fill(str(EPOCHS))
         await box.press("Enter")
         await page.wait_for_timeout(1000)
+        await idle(page)                       # a click while the page reruns can be lost
         t0 = time.monotonic()
         await page.get_by_role("button", name="Start training").click()
         while time.monotonic() - t0 < 180:
@@ -142,7 +149,10 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
                 break
             await asyncio.sleep(0.1)
         else:
-            rec["errors"].append("no first point within 180 s of Start")
+            shot = ARTIFACTS / f"load-no-first-point-{i}.png"
+            await page.screenshot(path=str(shot), full_page=True)
+            rec["errors"].append(f"no first point within 180 s of Start (the page said: {alerts[:160] or 'nothing'}; "
+                                 f"see {shot.relative_to(ROOT)})")
         while time.monotonic() < end:
             await asyncio.sleep(min(SWITCH_EVERY_S, max(0.0, end - time.monotonic())))
             if time.monotonic() >= end:
@@ -152,8 +162,7 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
                 t = time.monotonic()
                 await page.get_by_role("link", name=name).click()
                 await ready.wait_for()
-                await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000) \
-                    if await page.locator('[data-testid="stStatusWidget"]').count() else None
+                await idle(page)
                 rec["switch_s"].append(time.monotonic() - t)
             if await page.locator('[data-testid="stException"]').count():
                 rec["errors"].append("a traceback on the page: " +

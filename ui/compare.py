@@ -12,7 +12,7 @@ from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
 from ui.charts import vega
-from ui.state import mine, rerun_when_ended
+from ui.state import mine, poll_every, rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
@@ -106,7 +106,7 @@ def live_compare(gid: str | None) -> None:
         return
     alive = any(r.alive for r in runs)
 
-    @st.fragment(run_every=0.5 if alive else None)
+    @st.fragment(run_every=poll_every(alive))
     def panel():
         rerun_when_ended("_cmp_polling", gid, any(r.alive for r in runs))
         snaps = [r.history.snapshot() for r in runs]

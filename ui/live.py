@@ -5,9 +5,7 @@ import streamlit as st
 
 from playground.train import REGISTRY
 from ui.charts import vega
-from ui.state import rerun_when_ended
-
-POLL_S = 0.5
+from ui.state import poll_every, rerun_when_ended
 
 
 def _fmt_time(s: float | None) -> str:
@@ -26,7 +24,7 @@ def live_panel(run_id: str | None, data=None) -> None:
             preview(data)
         return
     # Poll only while the run trains; when it ends, rerun the page once to stop polling.
-    @st.fragment(run_every=POLL_S if run.alive else None)
+    @st.fragment(run_every=poll_every(run.alive))
     def panel():
         r = REGISTRY.get(run_id) or run              # the live run, or the stored one once it has ended
         snap = r.history.snapshot()

@@ -16,7 +16,7 @@ from ui.run_actions import delete, rename, resume_controls
 from ui.run_form import apply_config
 from ui.scrubber import snapshot_label
 from ui.sidebar import STATUS_ICON
-from ui.state import me, rerun_when_ended
+from ui.state import me, poll_every, rerun_when_ended
 
 EXPORTS = {"torchscript": ("TorchScript", "application/octet-stream"), "onnx": ("ONNX", "application/octet-stream")}
 
@@ -56,7 +56,7 @@ def overlay(ids: list[str]) -> None:
     runs = [r for r in (REGISTRY.get(i) for i in ids) if r is not None]
     alive = any(r.alive for r in runs)
 
-    @st.fragment(run_every=0.5 if alive else None)
+    @st.fragment(run_every=poll_every(alive))
     def chart():
         live = [REGISTRY.get(r.id) or r for r in runs]
         rerun_when_ended("_runs_polling", ",".join(ids), any(r.alive for r in live))

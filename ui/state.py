@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 
 import streamlit as st
@@ -27,10 +29,41 @@ def keep(defaults: dict) -> None:
         s[key] = s.get(shadow, value)
 
 
+# Live panels redraw twice a second; with more browsers watching than that, every one of them less
+# often, so that one server's pages keep answering (each redraw holds Python's lock for tens of
+# milliseconds: 10 students at 2 Hz kept a page waiting over 1 s on 2 cores, measured by scripts/load.py).
+POLL_S = 0.5
+WATCHERS_AT_FULL_RATE = 4
+_watching: dict[str, float] = {}          # browser session -> when it last polled
+_watching_lock = threading.Lock()
+
+
+def _watch() -> int:
+    """Note that this session polls now; how many sessions polled within the last 5 s."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    now = time.monotonic()
+    with _watching_lock:
+        _watching[ctx.session_id if ctx else "-"] = now
+        for sid in [s for s, t in _watching.items() if now - t > 5.0]:
+            del _watching[sid]
+        return len(_watching)
+
+
+def poll_every(alive: bool) -> float | None:
+    """A polling fragment's run_every: None once nothing it shows is alive, else 0.5 s, longer
+    (up to 2 s) while more than WATCHERS_AT_FULL_RATE browsers watch live runs on this server."""
+    if not alive:
+        return None
+    return round(min(2.0, POLL_S * max(1.0, _watch() / WATCHERS_AT_FULL_RATE)), 2)
+
+
 def rerun_when_ended(key: str, what: str, alive: bool) -> None:
     """In a polling fragment: remember that `what` was alive; on the first poll that finds it
     ended, rerun the whole page once, so polling stops and the page's buttons are redrawn."""
     if alive:
+        _watch()
         st.session_state[key] = what
     elif st.session_state.get(key) == what:
         st.session_state[key] = None

@@ -354,8 +354,11 @@ class Store:
             return row
         ex = row.extra
         same_host = ex["host"] == HOST
-        alive = same_host and ex["pid"] is not None and _pid_start(ex["pid"]) is not None and (
-            ex["pid_started"] is None or abs(_pid_start(ex["pid"]) - ex["pid_started"]) < 1.0)
+        if same_host and ex["pid"] == PID and (ex["pid_started"] is None or self._pid_started is None or
+                                               abs(self._pid_started - ex["pid_started"]) < 1.0):
+            return row                        # this process records it (no /proc read: a listing does this per row)
+        started = _pid_start(ex["pid"]) if same_host and ex["pid"] is not None else None
+        alive = started is not None and (ex["pid_started"] is None or abs(started - ex["pid_started"]) < 1.0)
         stale = time.time() - row.updated_at > 60
         if alive or (not same_host and not stale):
             return row

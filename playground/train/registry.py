@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -103,6 +104,8 @@ class Registry:
         self._init_lock = threading.Lock()
         self._runs: dict[str, RunHandle] = {}
         self._stored: OrderedDict = OrderedDict()   # (id, updated_at) -> StoredRun, a small cache
+        self._warm_asks: queue.SimpleQueue = queue.SimpleQueue()
+        self._warmer: threading.Thread | None = None
         self._reattach_lock = threading.Lock()
         self._reattached = False
         self._reattach_tried = -60.0
@@ -126,14 +129,31 @@ class Registry:
         worker processes one after another (the first is ready soonest, a fresh server is not
         flooded), or all together (a page about to race n variants); on a cluster, connect to it
         and take back the runs an earlier server left training there."""
-        threading.Thread(target=self._warm, args=(n, together), daemon=True, name="warm-executor").start()
+        if together:                             # a race about to start: at once, not behind a slow warm-up
+            threading.Thread(target=self.executor.warm, args=(n, True), daemon=True, name="warm-race").start()
+            return
+        self._warm_asks.put(n)                   # every page asks: one thread of its own does it (starting a
+        with self._init_lock:                    # thread per page cost a loaded server ~0.3 s of each page)
+            if self._warmer is None:
+                self._warmer = threading.Thread(target=self._warm_loop, daemon=True, name="warm-executor")
+                self._warmer.start()
 
-    def _warm(self, n: int, together: bool) -> None:
-        try:
-            self.reattach()
-        except PlaygroundError:               # the cluster is down (logged): Start says so, a later page tries again
-            pass
-        self.executor.warm(n, together)
+    def _warm_loop(self) -> None:
+        while True:
+            n = self._warm_asks.get()
+            while True:                          # what was asked meanwhile, at once: the most
+                try:
+                    n = max(n, self._warm_asks.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.reattach()
+            except PlaygroundError:              # the cluster is down (logged): Start says so, a later page tries again
+                pass
+            try:
+                self.executor.warm(n)
+            except Exception:                    # a later page asks again
+                log.exception("warming the executor")
 
     def reattach(self) -> list[RunHandle]:
         """Find the runs an earlier server started that still train (on a cluster), and follow them

@@ -100,3 +100,31 @@ def test_what_i_was_editing_comes_back_in_a_new_session():
     assert again.selectbox(key="optim").value == "sgd"
     other = AppTest.from_file(APP, default_timeout=60).run()          # another browser: the defaults
     assert other.selectbox(key="optim").value == "adam" and len(other.session_state["layers"]) == len(layers) + 1
+
+
+def test_live_panels_poll_less_often_while_many_browsers_watch(monkeypatch):
+    """Twice a second for up to 4 watching browsers; slower beyond (10: every 1.25 s), never past 2 s;
+    a browser that stopped polling 5 s ago no longer counts; nothing alive, no polling."""
+    import types
+
+    import streamlit.runtime.scriptrunner as sr
+
+    from ui import state
+
+    now = [1000.0]
+    monkeypatch.setattr(state.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(state, "_watching", {})
+    session = [None]
+    monkeypatch.setattr(sr, "get_script_run_ctx", lambda: types.SimpleNamespace(session_id=session[0]))
+
+    def every(sid):
+        session[0] = sid
+        return state.poll_every(True)
+
+    assert [every(f"s{i}") for i in range(4)] == [0.5] * 4
+    assert [every(f"s{i}") for i in range(4, 10)][-1] == 1.25
+    assert every("s0") == 1.25                                      # one browser polling again is still one
+    assert state.poll_every(False) is None
+    assert [every(f"t{i}") for i in range(30)][-1] == 2.0             # a lecture hall: at most every 2 s
+    now[0] += 6.0
+    assert every("s0") == 0.5                                       # the others left

@@ -348,6 +348,44 @@ def test_a_run_whose_process_is_gone_reads_as_interrupted(store):
     assert store.list()[0].status == "interrupted"
 
 
+def test_this_process_s_live_runs_stay_live_and_a_reused_pid_does_not_fool_it(store, monkeypatch):
+    from playground.store import db
+
+    store.create("mine0001", "mine", config().to_dict(), "me")         # recorded by this process
+    store.update("mine0001", status="running")
+    store.create("prev0001", "before a restart", config().to_dict(), "me")
+    store.update("prev0001", status="running", pid=db.PID, pid_started=store._pid_started - 3600.0)
+    looked = []
+    monkeypatch.setattr(db, "_pid_start", lambda pid: looked.append(pid) or store._pid_started)
+    assert store.get("mine0001").status == "running" and looked == []  # its own rows: no /proc read
+    assert store.get("prev0001").status == "interrupted"                # the same pid, an earlier process
+
+
+def test_pages_asking_to_warm_share_one_thread(tmp_path):
+    import threading
+
+    from playground.train.executor import ThreadExecutor
+
+    asked, done = [], threading.Event()
+
+    class Counting(ThreadExecutor):
+        def warm(self, n, together=False):
+            asked.append((n, together, threading.current_thread().name))
+            done.set()
+
+    reg = Registry(store=Store(tmp_path), executor=Counting())
+    before = threading.active_count()
+    for n in (2, 4, 3):
+        reg.warm(n)
+    assert done.wait(10)
+    time.sleep(0.2)
+    assert threading.active_count() <= before + 1                       # one warming thread, not one per page
+    assert {name for _, _, name in asked} == {"warm-executor"} and max(n for n, _, _ in asked) == 4
+    reg.warm(2, together=True)                                          # a race: at once, on its own
+    time.sleep(0.3)
+    assert asked[-1][:2] == (2, True) and asked[-1][2] == "warm-race"
+
+
 # ----------------------------------------------------------------------------- metrics, owners, drafts
 def test_a_compacted_history_is_stored_as_the_history_holds_it(store, monkeypatch):
     from playground.train import history as history_module
