@@ -151,7 +151,10 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
         else:
             shot = ARTIFACTS / f"load-no-first-point-{i}.png"
             await page.screenshot(path=str(shot), full_page=True)
-            rec["errors"].append(f"no first point within 180 s of Start (the page said: {alerts[:160] or 'nothing'}; "
+            if "cannot train" in alerts:           # what the layer table holds
+                args = [await b.input_value() for b in await page.get_by_role("textbox", name="arguments").all()]
+                alerts = f"[layer arguments: {args}] " + alerts
+            rec["errors"].append(f"no first point within 180 s of Start (the page said: {alerts[:300] or 'nothing'}; "
                                  f"see {shot.relative_to(ROOT)})")
         while time.monotonic() < end:
             await asyncio.sleep(min(SWITCH_EVERY_S, max(0.0, end - time.monotonic())))

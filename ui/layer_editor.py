@@ -38,7 +38,10 @@ def _remove(i: int) -> None:
 
 
 def _type_changed(layer: dict) -> None:
-    layer["type"] = st.session_state[f"ltype_{layer['id']}"]
+    kind = st.session_state[f"ltype_{layer['id']}"]
+    if kind == layer["type"]:         # Streamlit may report a change that is none (seen under load, when a
+        return                        # click interrupted the first draw): the arguments must not be reset
+    layer["type"] = kind
     layer["args"] = layer_args_text({"type": layer["type"]})
     st.session_state[f"largs_{layer['id']}"] = layer["args"]
     _edited()

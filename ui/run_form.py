@@ -103,6 +103,9 @@ def data_changed() -> None:
     """Switching between points and images: suggest settings that fit the new kind of data, and
     load the fitting preset unless the user has edited the network."""
     s = st.session_state
+    if s.get("_data_was") == s.data_name:   # a change that is none (Streamlit reports them under load)
+        return
+    s["_data_was"] = s.data_name
     s.loss = "auto"                         # losses belong to a task; "auto" is every task's usual one
     if s.task != "reconstruction" or DATASETS[s.data_name].kind == "tokens":
         s.task = "auto"

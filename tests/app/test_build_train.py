@@ -158,3 +158,26 @@ def test_runs_belong_to_the_browser_that_started_them():
     finally:
         run.stop()
         run.join(30)
+
+
+def test_a_change_event_that_changes_nothing_keeps_the_network_and_the_loss():
+    """Under load Streamlit reported a layer type 'changed' to the type it had (a click that
+    interrupted the first draw): the last Linear's arguments were reset to the default 16 outputs and
+    the run was refused (scripts/load.py, 7 of 10 students). Such events change nothing now."""
+    import streamlit as st
+
+    from ui import layer_editor
+    from ui.run_form import data_changed
+
+    layer = {"id": 905, "type": "Linear", "args": "out_features=2, bias=True"}
+    st.session_state["ltype_905"] = "Linear"
+    layer_editor._type_changed(layer)
+    assert layer == {"id": 905, "type": "Linear", "args": "out_features=2, bias=True"}
+    st.session_state["ltype_905"] = "Tanh"                            # a real change still resets them
+    layer_editor._type_changed(layer)
+    assert layer["type"] == "Tanh" and layer["args"] == "" and st.session_state["largs_905"] == ""
+
+    s = st.session_state
+    s.update({"data_name": "moons", "_data_was": "moons", "loss": "mse", "task": "regression"})
+    data_changed()
+    assert (s.loss, s.task) == ("mse", "regression")
