@@ -9,7 +9,9 @@ the server pays per run. Not a test: it prints figures.
 - stop: Stop -> the run has ended (its last messages applied);
 - fault: a node removed ungracefully -> its run reported lost; resume -> training again elsewhere;
 - the server's own CPU (this process: the poller and the run store's recorder) with N runs training,
-  per run, and what 100 runs would take; the memory of each run's actor process.
+  per run, and what 100 runs would take, split by thread (store-recorder: the run store's writes;
+  ray-poller: Ray calls and the messages applied; native-N: Ray's own C++ threads); the memory of
+  each run's actor process. --cost-only measures this alone.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -46,11 +49,10 @@ def wait(cond, timeout=120.0):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10, help="runs training at once for the server's cost")
+    ap.add_argument("--cost-only", action="store_true", help="only the server's cost per run")
     args = ap.parse_args()
     cluster = LocalCluster(nodes=[{"num_cpus": 1}, {"num_cpus": 1}, {"num_cpus": args.runs}])
     try:
-        import psutil
-
         from playground.store import Store
         from playground.train.cluster import RayExecutor
         from playground.train.registry import Registry
@@ -58,76 +60,95 @@ def main() -> int:
         reg = Registry(store=Store(Path(tempfile.mkdtemp(prefix="playground-figures-"))),
                        executor=RayExecutor(cluster.address))
         reg.executor.connect()
-        # start, metric latency, stop: one run at a time, three times
-        starts, firsts, ages, stops = [], [], [], []
-        for k in range(3):
-            t0 = time.monotonic()
-            run = reg.start(config(k))
-            wait(lambda: run.job.where is not None)
-            starts.append(time.monotonic() - t0)
-            wait(lambda: run.history.progress["step"] > 0)
-            firsts.append(time.monotonic() - t0)
-            seen, end = None, time.monotonic() + 5
-            while time.monotonic() < end:
-                b = run.history.boundary
-                if b is not None and b["at"] != seen:
-                    seen = b["at"]
-                    ages.append(time.time() - b["at"])
-                time.sleep(0.002)
-            t1 = time.monotonic()
-            reg.stop(run.id)
-            run.join(30)
-            stops.append(time.monotonic() - t1)
-        print(f"start -> placed on a node: {statistics.median(starts):.2f} s (median of 3; "
-              f"{min(starts):.2f}-{max(starts):.2f})")
-        print(f"start -> first point on the curve: {statistics.median(firsts):.2f} s "
-              f"({min(firsts):.2f}-{max(firsts):.2f})")
-        print(f"metric latency (age of a grid when the server has it): median {statistics.median(ages) * 1000:.0f} ms, "
-              f"p95 {sorted(ages)[int(0.95 * len(ages))] * 1000:.0f} ms ({len(ages)} grids)")
-        print(f"stop -> ended: median {statistics.median(stops) * 1000:.0f} ms ({min(stops) * 1000:.0f}-"
-              f"{max(stops) * 1000:.0f})")
-
-        # the fault: a node goes down under its run; resume elsewhere
-        run = reg.start(config(7))
-        wait(lambda: run.history.progress["step"] > 0)
-        wait(lambda: reg.flush(5) and reg.store.load_checkpoint(run.id) is not None, 60)
-        node = next(n for n in cluster.cluster.worker_nodes if n.node_id == run.job.where["node"])
-        t0 = time.monotonic()
-        cluster.cluster.remove_node(node, allow_graceful=False)
-        wait(lambda: run.history.status == "lost", 30)
-        lost_s = time.monotonic() - t0
-        reg.flush()
-        step = reg.store.load_checkpoint(run.id)["position"]["step"]
-        t1 = time.monotonic()
-        again = reg.resume(run.id)
-        wait(lambda: again.history.progress["step"] > step)
-        resume_s = time.monotonic() - t1
-        print(f"node removed -> run reported lost: {lost_s:.2f} s; resume -> training again on another node: "
-              f"{resume_s:.2f} s (from step {step})")
-        reg.stop(again.id)
-        again.join(30)
-
-        # the server's cost per live run
-        runs = [reg.start(config(100 + i)) for i in range(args.runs)]
-        wait(lambda: all(r.history.progress["step"] > 0 for r in runs), 300)
-        me = psutil.Process()
-        r0, s0 = reg.executor.rounds, reg.executor.round_s
-        c0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
-        time.sleep(20)
-        cpu = (sum(me.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
-        rounds, round_s = reg.executor.rounds - r0, reg.executor.round_s - s0
-        actor_mb = [psutil.Process(r.job.where["pid"]).memory_info().rss / 2**20 for r in runs]
-        server_mb = me.memory_info().rss / 2**20
-        print(f"server with {args.runs} runs training (poller + recorder, no pages): {cpu:.1%} of a core, "
-              f"{cpu / args.runs:.2%} per run -> 100 runs: {100 * cpu / args.runs:.0%} of a core; "
-              f"{rounds / 20:.1f} poll rounds/s, {round_s / max(rounds, 1) * 1000:.1f} ms each")
-        print(f"memory: each run's actor process {statistics.median(actor_mb):.0f} MB (median; max "
-              f"{max(actor_mb):.0f}); this server process {server_mb:.0f} MB with {args.runs} runs")
+        if not args.cost_only:
+            user_waits(reg, cluster)
+        server_cost(reg, args.runs)
         reg.stop_all(wait=30)
         reg.executor.close(kill=True)
     finally:
         cluster.shutdown()
     return 0
+
+
+def user_waits(reg, cluster) -> None:
+    """Start, metric latency, stop (one run at a time, three times), and a node's fault."""
+    starts, firsts, ages, stops = [], [], [], []
+    for k in range(3):
+        t0 = time.monotonic()
+        run = reg.start(config(k))
+        wait(lambda: run.job.where is not None)
+        starts.append(time.monotonic() - t0)
+        wait(lambda: run.history.progress["step"] > 0)
+        firsts.append(time.monotonic() - t0)
+        seen, end = None, time.monotonic() + 5
+        while time.monotonic() < end:
+            b = run.history.boundary
+            if b is not None and b["at"] != seen:
+                seen = b["at"]
+                ages.append(time.time() - b["at"])
+            time.sleep(0.002)
+        t1 = time.monotonic()
+        reg.stop(run.id)
+        run.join(30)
+        stops.append(time.monotonic() - t1)
+    print(f"start -> placed on a node: {statistics.median(starts):.2f} s (median of 3; "
+          f"{min(starts):.2f}-{max(starts):.2f})")
+    print(f"start -> first point on the curve: {statistics.median(firsts):.2f} s "
+          f"({min(firsts):.2f}-{max(firsts):.2f})")
+    print(f"metric latency (age of a grid when the server has it): median {statistics.median(ages) * 1000:.0f} ms, "
+          f"p95 {sorted(ages)[int(0.95 * len(ages))] * 1000:.0f} ms ({len(ages)} grids)")
+    print(f"stop -> ended: median {statistics.median(stops) * 1000:.0f} ms ({min(stops) * 1000:.0f}-"
+          f"{max(stops) * 1000:.0f})")
+
+    # the fault: a node goes down under its run; resume elsewhere
+    run = reg.start(config(7))
+    wait(lambda: run.history.progress["step"] > 0)
+    wait(lambda: reg.flush(5) and reg.store.load_checkpoint(run.id) is not None, 60)
+    node = next(n for n in cluster.cluster.worker_nodes if n.node_id == run.job.where["node"])
+    t0 = time.monotonic()
+    cluster.cluster.remove_node(node, allow_graceful=False)
+    wait(lambda: run.history.status == "lost", 30)
+    lost_s = time.monotonic() - t0
+    reg.flush()
+    step = reg.store.load_checkpoint(run.id)["position"]["step"]
+    t1 = time.monotonic()
+    again = reg.resume(run.id)
+    wait(lambda: again.history.progress["step"] > step)
+    resume_s = time.monotonic() - t1
+    print(f"node removed -> run reported lost: {lost_s:.2f} s; resume -> training again on another node: "
+          f"{resume_s:.2f} s (from step {step})")
+    reg.stop(again.id)
+    again.join(30)
+
+
+def server_cost(reg, n: int, seconds: float = 20.0) -> None:
+    """The server's CPU with n runs training, per run and by thread; the actors' memory."""
+    import psutil
+
+    runs = [reg.start(config(100 + i)) for i in range(n)]
+    wait(lambda: all(r.history.progress["step"] > 0 for r in runs), 300)
+    me, ex = psutil.Process(), reg.executor
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    before = {t.id: t.user_time + t.system_time for t in me.threads()}
+    r0, s0, steps0 = ex.rounds, ex.round_s, sum(r.history.progress["step"] for r in runs)
+    c0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - t0
+    cpu = (sum(me.cpu_times()[:2]) - c0) / wall
+    after = {t.id: t.user_time + t.system_time for t in me.threads()}
+    names.update({t.native_id: t.name for t in threading.enumerate()})
+    rounds, round_s = ex.rounds - r0, ex.round_s - s0
+    steps = (sum(r.history.progress["step"] for r in runs) - steps0) / wall / n
+    actor_mb = [psutil.Process(r.job.where["pid"]).memory_info().rss / 2**20 for r in runs]
+    server_mb = me.memory_info().rss / 2**20
+    print(f"server with {n} runs training ({steps:,.0f} steps/s each; poller + recorder, no pages): {cpu:.1%} of a "
+          f"core, {cpu / n:.2%} per run -> 100 runs: {100 * cpu / n:.0%} of a core; "
+          f"{rounds / wall:.1f} poll rounds/s, {round_s / max(rounds, 1) * 1000:.1f} ms each")
+    busiest = sorted((((after[i] - before.get(i, 0.0)) / wall, names.get(i, f"native-{i}")) for i in after),
+                     reverse=True)[:6]
+    print("  by thread: " + ", ".join(f"{name} {share:.1%}" for share, name in busiest))
+    print(f"memory: each run's actor process {statistics.median(actor_mb):.0f} MB (median; max "
+          f"{max(actor_mb):.0f}); this server process {server_mb:.0f} MB with {n} runs")
 
 
 if __name__ == "__main__":
