@@ -25,10 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from playground.models.budget import size_text
 from playground.store.files import StoreError, load_tensors, load_tree, save_tensors, save_tree
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2                  # 2: per-step losses in chunks (one row per write, not one per step)
 LIVE = ("pending", "queued", "starting", "running")          # a process is (or should be) working on it
 ENDED = ("finished", "stopped", "diverged", "failed", "interrupted", "lost")
 MB = 1_000_000                      # decimal, as size_text() writes sizes
@@ -61,8 +63,9 @@ CREATE TABLE IF NOT EXISTS runs (
     bytes INTEGER NOT NULL DEFAULT 0        -- disk use of its files
 );
 CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created_at);
-CREATE TABLE IF NOT EXISTS steps (run_id TEXT NOT NULL, step INTEGER NOT NULL, loss REAL);
-CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, step);
+CREATE TABLE IF NOT EXISTS step_chunks (run_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+                                        steps BLOB NOT NULL, losses BLOB NOT NULL);  -- int64 / float64 arrays
+CREATE INDEX IF NOT EXISTS step_chunks_run ON step_chunks(run_id, first);
 CREATE TABLE IF NOT EXISTS epochs (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, step INTEGER NOT NULL,
                                    record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS epochs_run ON epochs(run_id, epoch);
@@ -214,6 +217,7 @@ class Store:
                                  f"(schema {version}, this one reads {SCHEMA_VERSION}); update this copy, or set "
                                  f"PLAYGROUND_HOME to another folder")
             con.executescript(SCHEMA)
+            _migrate(con)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             con.close()
         except sqlite3.DatabaseError as e:
@@ -399,51 +403,70 @@ class Store:
 
     def delete(self, run_id: str) -> None:
         with self.tx() as con:
-            for table in ("steps", "epochs", "marks", "snapshots", "stats"):
+            for table in ("step_chunks", "epochs", "marks", "snapshots", "stats"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     # ------------------------------------------------------------------ metrics
-    def append_metrics(self, run_id: str, steps=(), epochs=(), marks=(), replace_steps=False, replace_marks=False,
-                       fields: dict | None = None) -> None:
-        """One transaction: new per-step losses, epoch records and lr marks (or a rewrite of a series
-        the in-memory history has compacted), and run fields (status, progress, ...)."""
-        fields = dict(fields or {})
-        fields.setdefault("updated_at", time.time())
-        for k in ("progress", "config"):
-            if k in fields and not isinstance(fields[k], str):
-                fields[k] = json.dumps(fields[k])
+    def append_metrics(self, writes: dict[str, dict]) -> None:
+        """For each run (run id -> what its history gained, History.delta's second half): new per-step
+        losses (one chunk), epoch records and lr marks, or a rewrite of a series the in-memory history
+        has compacted, and run fields (status, progress, ...). One transaction for all: the recorder's
+        pass over every live run costs one commit and a row per run, however many steps they took."""
+        if not writes:
+            return
+        now = time.time()
         with self.tx() as con:
-            if replace_steps:
-                con.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
-            if replace_marks:
-                con.execute("DELETE FROM marks WHERE run_id = ?", (run_id,))
-            con.executemany("INSERT INTO steps VALUES (?,?,?)", ((run_id, x, y) for x, y in steps))
-            con.executemany("INSERT INTO epochs VALUES (?,?,?,?)",
-                            ((run_id, e["epoch"], e["step"], json.dumps(e)) for e in epochs))
-            con.executemany("INSERT INTO marks VALUES (?,?,?,?,?)", ((run_id, *m) for m in marks))
-            if fields:
+            for run_id, w in writes.items():
+                fields = dict(w.get("fields") or {})
+                fields.setdefault("updated_at", now)
+                for k in ("progress", "config"):
+                    if k in fields and not isinstance(fields[k], str):
+                        fields[k] = json.dumps(fields[k])
+                if w.get("replace_steps"):
+                    con.execute("DELETE FROM step_chunks WHERE run_id = ?", (run_id,))
+                if w.get("replace_marks"):
+                    con.execute("DELETE FROM marks WHERE run_id = ?", (run_id,))
+                xs, losses = w.get("step_x", ()), w.get("step_loss", ())
+                if len(xs):
+                    con.execute("INSERT INTO step_chunks VALUES (?,?,?,?,?)", _chunk(run_id, xs, losses))
+                con.executemany("INSERT INTO epochs VALUES (?,?,?,?)",
+                                ((run_id, e["epoch"], e["step"], json.dumps(e)) for e in w.get("epochs", ())))
+                con.executemany("INSERT INTO marks VALUES (?,?,?,?,?)", ((run_id, *m) for m in w.get("marks", ())))
                 cols = ", ".join(f"{k} = ?" for k in fields)
                 con.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+
+    def _steps(self, run_id: str, con=None) -> tuple[np.ndarray, np.ndarray]:
+        rows = (con or self.con).execute("SELECT steps, losses FROM step_chunks WHERE run_id = ? ORDER BY first",
+                                         (run_id,)).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return (np.concatenate([np.frombuffer(r[0], np.int64) for r in rows]),
+                np.concatenate([np.frombuffer(r[1], np.float64) for r in rows]))
 
     def metrics(self, run_id: str) -> dict:
         """step_x, step_loss, epochs, marks of a stored run."""
         con = self.con
-        steps = con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY step", (run_id,)).fetchall()
+        xs, losses = self._steps(run_id, con)
         epochs = [json.loads(r[0]) for r in
                   con.execute("SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch, step", (run_id,))]
         marks = [tuple(r) for r in con.execute("SELECT step, samples, time_s, lr FROM marks WHERE run_id = ? "
                                                "ORDER BY step", (run_id,))]
-        return {"step_x": [r[0] for r in steps], "step_loss": [r[1] for r in steps], "epochs": epochs,
-                "marks": marks}
+        return {"step_x": xs.tolist(), "step_loss": losses.tolist(), "epochs": epochs, "marks": marks}
 
     def truncate(self, run_id: str, step: int, epoch: int) -> None:
         """Forget what a run recorded after `step` (a resume from the checkpoint there), and epoch
         records from `epoch` on (the epoch in progress at that checkpoint restarts from there)."""
         drop = [s for s in self.snapshots(run_id) if s.step > step or s.partial]
         with self.tx() as con:
-            con.execute("DELETE FROM steps WHERE run_id = ? AND step > ?", (run_id, step))
+            for first, xs, losses in con.execute("SELECT first, steps, losses FROM step_chunks WHERE run_id = ? "
+                                                 "AND last > ?", (run_id, step)).fetchall():
+                con.execute("DELETE FROM step_chunks WHERE run_id = ? AND first = ?", (run_id, first))
+                xs, losses = np.frombuffer(xs, np.int64), np.frombuffer(losses, np.float64)
+                keep = xs <= step
+                if keep.any():                  # the chunk the checkpoint falls in keeps its head
+                    con.execute("INSERT INTO step_chunks VALUES (?,?,?,?,?)", _chunk(run_id, xs[keep], losses[keep]))
             con.execute("DELETE FROM marks WHERE run_id = ? AND step > ?", (run_id, step))
             con.execute("DELETE FROM epochs WHERE run_id = ? AND epoch >= ?", (run_id, epoch))
             con.executemany("DELETE FROM snapshots WHERE run_id = ? AND step = ?", [(run_id, s.step) for s in drop])
@@ -575,3 +598,35 @@ class Store:
     def load_draft(self, owner: str, page: str) -> dict | None:
         r = self.con.execute("SELECT state FROM drafts WHERE owner = ? AND page = ?", (owner, page)).fetchone()
         return json.loads(r[0]) if r else None
+
+
+def _chunk(run_id: str, xs, losses) -> tuple:
+    """A step_chunks row: steps xs (ascending) and their losses, as int64 / float64 bytes."""
+    xs = np.asarray(xs, np.int64)
+    return run_id, int(xs[0]), int(xs[-1]), xs.tobytes(), np.asarray(losses, np.float64).tobytes()
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: a store's per-step rows become one chunk per run (in the open transaction-less
+    connection: one transaction here)."""
+    def old() -> bool:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'steps'").fetchone() is not None
+
+    if not old():
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if not old():                            # another process migrated it meanwhile
+            con.execute("COMMIT")
+            return
+        runs = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM steps")]
+        for run_id in runs:
+            rows = con.execute("SELECT step, loss FROM steps WHERE run_id = ? ORDER BY step", (run_id,)).fetchall()
+            con.execute("DELETE FROM step_chunks WHERE run_id = ?", (run_id,))
+            con.execute("INSERT INTO step_chunks VALUES (?,?,?,?,?)",
+                        _chunk(run_id, [r[0] for r in rows], [r[1] if r[1] is not None else np.nan for r in rows]))
+        con.execute("DROP TABLE steps")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -3,8 +3,14 @@
 Training loops never touch the database or the disk. A run's History hands snapshots and
 checkpoints to its sink (a queue here, returns at once); this thread writes them, and every
 `interval` seconds writes what each live run's history gained since the last time (new steps,
-epoch records, lr marks, status and progress: one transaction per run), which is also the run's
-heartbeat. When a run has ended and everything it produced is written, it is let go.
+epoch records, lr marks, status and progress: one transaction for all runs), which is also the
+runs' heartbeat. When a run has ended and everything it produced is written, it is let go.
+
+What this costs the server grows with the number of runs, not with their speed: a snapshot wakes
+the thread (an inspection view may wait for it) but writes no curves; a run's newest checkpoint is
+written at most every `checkpoint_every` seconds (and always when the run ends, or on flush), the
+older ones are dropped unwritten (at 100 runs each checkpointing every 2 s, that is 50 files a
+second the disk would otherwise take).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from playground.store.db import ENDED, Store
 from playground.store.files import StoreError
 
 log = logging.getLogger(__name__)
+CHECKPOINT_EVERY = 10.0      # seconds between a run's checkpoint writes (its newest is kept in memory meanwhile)
 
 
 class _Sink:
@@ -37,9 +44,14 @@ class _Sink:
 
 
 class Recorder:
-    def __init__(self, store: Store, interval: float = 0.5):
+    def __init__(self, store: Store, interval: float = 0.5, checkpoint_every: float = CHECKPOINT_EVERY):
         self.store = store
         self.interval = interval
+        self.checkpoint_every = checkpoint_every
+        self._ckpt: dict[str, dict] = {}            # run id -> its newest checkpoint not yet written
+        self._ckpt_at: dict[str, float] = {}        # run id -> when its last checkpoint was written
+        self._metrics_at = 0.0                      # when the curves were last written
+        self._full = False                          # flush(): write everything now
         self._lock = threading.Lock()
         self._tracked: dict[str, list] = {}          # run id -> [run, cursor]
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -66,14 +78,15 @@ class Recorder:
             return run_id in self._tracked
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything handed over before this call is written (tests; the CLI before it
-        exits): one whole writing pass that started after the call."""
+        """Wait until everything handed over before this call is written, checkpoints included (tests;
+        the CLI before it exits): one whole writing pass that started after the call."""
         end = time.monotonic() + timeout
         with self._lock:
             if self._thread is None:
                 return True
             target = self._passes + 2
             while self._passes < target:
+                self._full = True
                 self._wake.set()
                 left = end - time.monotonic()
                 if left <= 0:
@@ -89,25 +102,34 @@ class Recorder:
     # ------------------------------------------------------------------ the writer thread
     def _loop(self) -> None:
         while not self._closed:
-            self._wake.wait(self.interval)
+            self._wake.wait(max(0.0, self._metrics_at + self.interval - time.monotonic()))
             self._wake.clear()
+            now = time.monotonic()
             with self._lock:
                 tracked = list(self._tracked.items())
+                forced, self._full = self._full, False
+                full = forced or now - self._metrics_at >= self.interval
             # decided before the jobs are written: everything an ended run produced is queued by now
             ended = {rid for rid, (run, _) in tracked if not run.alive and run.history.status in ENDED}
             try:
-                checkpoints = self._write_snapshots()
-                for rid, entry in tracked:
-                    self._write_metrics(rid, entry, final=rid in ended)
+                self._ckpt.update(self._write_snapshots())
+                due = {rid: c for rid, c in self._ckpt.items() if full and (
+                    forced or rid in ended or now - self._ckpt_at.get(rid, -1e9) >= self.checkpoint_every)}
+                if full:
+                    self._metrics_at = now
+                    self._write_metrics(tracked, ended)
                 # after the metrics: a checkpoint on disk never runs ahead of the curves stored,
                 # whenever the process dies (a resume truncates the curves to its checkpoint)
-                self._write_checkpoints(checkpoints)
+                self._write_checkpoints(due)
             except Exception:                      # the recorder must outlive any one bad write
                 log.exception("run store recorder")
             with self._lock:
-                for rid in ended:
-                    self._tracked.pop(rid, None)
-                self._passes += 1
+                if full:
+                    for rid in ended:
+                        self._tracked.pop(rid, None)
+                        self._ckpt.pop(rid, None)
+                        self._ckpt_at.pop(rid, None)
+                    self._passes += 1
                 self._idle.notify_all()
 
     def _write_snapshots(self) -> dict[str, dict]:
@@ -133,8 +155,10 @@ class Recorder:
                 self._note(rid, note)
         return latest_ckpt
 
-    def _write_checkpoints(self, latest_ckpt: dict[str, dict]) -> None:
-        for rid, ckpt in latest_ckpt.items():
+    def _write_checkpoints(self, due: dict[str, dict]) -> None:
+        for rid, ckpt in due.items():
+            self._ckpt.pop(rid, None)
+            self._ckpt_at[rid] = time.monotonic()
             try:
                 self.store.write_checkpoint(rid, ckpt)
             except (OSError, StoreError) as e:
@@ -147,12 +171,13 @@ class Recorder:
         if entry is not None and entry[0].history.note != note:
             entry[0].history.update(note=note)
 
-    def _write_metrics(self, rid: str, entry: list, final: bool) -> None:
-        run, cursor = entry
-        new, d = run.history.delta(cursor)
-        fields = d["fields"]
-        if final:
-            fields["ended_at"] = time.time()
-        self.store.append_metrics(rid, steps=d["steps"], epochs=d["epochs"], marks=d["marks"],
-                                  replace_steps=d["replace_steps"], replace_marks=d["replace_marks"], fields=fields)
-        entry[1] = new
+    def _write_metrics(self, tracked: list, ended: set) -> None:
+        """What every tracked run's history gained since the last pass, in one transaction."""
+        writes, cursors = {}, {}
+        for rid, (run, cursor) in tracked:
+            cursors[rid], writes[rid] = run.history.delta(cursor)
+            if rid in ended:
+                writes[rid]["fields"]["ended_at"] = time.time()
+        self.store.append_metrics(writes)
+        for rid, entry in tracked:                 # only once written: a failed pass is tried again whole
+            entry[1] = cursors[rid]

@@ -63,17 +63,24 @@ class History:
             self.version += 1
 
     def add_mark(self, mark: tuple) -> None:
+        self.add_marks([mark])
+
+    def add_marks(self, marks: list[tuple]) -> None:
         with self._lock:
-            self.marks.append(mark)
-            if len(self.marks) > MAX_STEP_POINTS:
-                self.marks = self.marks[::2]
-                self.mark_gen += 1
+            for mark in marks:
+                self.marks.append(mark)
+                if len(self.marks) > MAX_STEP_POINTS:
+                    self.marks = self.marks[::2]
+                    self.mark_gen += 1
             self.version += 1
 
     def add_epoch(self, record: dict) -> None:
         """One epoch's record; a copy is kept and never changed after (snapshots share it)."""
+        self.add_epochs([record])
+
+    def add_epochs(self, records: list[dict]) -> None:
         with self._lock:
-            self.epochs.append(dict(record))
+            self.epochs.extend(dict(r) for r in records)
             self.version += 1
 
     def add_snapshot(self, epoch: int, step: int, partial: bool, weights: dict) -> None:
@@ -116,30 +123,44 @@ class History:
     def cursor(self) -> dict:
         """Where a copy of this history stands: pass it to delta() to get what came since."""
         with self._lock:
-            return {"step_gen": self.step_gen, "steps": len(self.step_x), "mark_gen": self.mark_gen,
-                    "marks": len(self.marks), "epochs": len(self.epochs), "version": self.version}
+            return self._cursor(*self._epoch_totals(self.epochs, 0, None))
+
+    def _acc_key(self) -> str:
+        return "val_token_acc" if self.epochs and "val_token_acc" in self.epochs[0] else "val_acc"
+
+    def _epoch_totals(self, records: list[dict], done: int, best: float | None) -> tuple[int, float | None]:
+        """(complete epochs, best validation accuracy), carried on from done and best over records."""
+        key = self._acc_key()
+        for e in records:
+            done += not e.get("partial")
+            if e.get(key) is not None:
+                best = e[key] if best is None else max(best, e[key])
+        return done, best
+
+    def _cursor(self, done: int, best: float | None) -> dict:
+        return {"step_gen": self.step_gen, "steps": len(self.step_x), "mark_gen": self.mark_gen,
+                "marks": len(self.marks), "epochs": len(self.epochs), "version": self.version,
+                "epochs_done": done, "best_val_acc": best}
 
     def delta(self, cursor: dict) -> tuple[dict, dict]:
         """(new cursor, what changed since cursor): new steps/marks/epochs, or a whole series again
-        (replace_steps / replace_marks) where it was compacted meanwhile, and the current fields."""
+        (replace_steps / replace_marks) where it was compacted meanwhile, and the current fields. Its
+        cost grows with what is new, not with the run's length (a pass per 0.5 s over every live run)."""
         with self._lock:
             out = {"replace_steps": cursor["step_gen"] != self.step_gen,
                    "replace_marks": cursor["mark_gen"] != self.mark_gen}
             s0 = 0 if out["replace_steps"] else cursor["steps"]
             m0 = 0 if out["replace_marks"] else cursor["marks"]
-            out["steps"] = list(zip(self.step_x[s0:], self.step_loss[s0:]))
+            out["step_x"], out["step_loss"] = self.step_x[s0:], self.step_loss[s0:]
             out["marks"] = self.marks[m0:]
             out["epochs"] = self.epochs[cursor["epochs"]:]
-            key = "val_token_acc" if self.epochs and "val_token_acc" in self.epochs[0] else "val_acc"
-            accs = [e[key] for e in self.epochs if e.get(key) is not None]
+            done, best = self._epoch_totals(out["epochs"], cursor["epochs_done"], cursor["best_val_acc"])
             last = self.epochs[-1] if self.epochs else {}
             out["fields"] = {"status": self.status, "message": self.message, "note": self.note,
                              "progress": dict(self.progress), "diverged_at": self.diverged_at,
-                             "epochs_done": sum(1 for e in self.epochs if not e.get("partial")),
-                             "best_val_acc": max(accs) if accs else None,
-                             "final_val_acc": last.get(key), "final_val_loss": last.get("val_loss")}
-            new = {"step_gen": self.step_gen, "steps": len(self.step_x), "mark_gen": self.mark_gen,
-                   "marks": len(self.marks), "epochs": len(self.epochs), "version": self.version}
+                             "epochs_done": done, "best_val_acc": best,
+                             "final_val_acc": last.get(self._acc_key()), "final_val_loss": last.get("val_loss")}
+            new = self._cursor(done, best)
         return new, out
 
     @classmethod

@@ -1,6 +1,7 @@
 """playground/store: runs kept across restarts, exact resume, snapshots, limits, damaged files."""
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -410,11 +411,108 @@ def test_history_delta_gives_what_came_since_and_whole_series_after_compaction(m
     h.add_steps(1, [1.0, 2.0])
     h.add_epoch({"epoch": 1, "val_acc": 0.5, "val_loss": 1.0})
     cur, d = h.delta(cur)
-    assert d["steps"] == [(1, 1.0), (2, 2.0)] and not d["replace_steps"] and len(d["epochs"]) == 1
+    assert (d["step_x"], d["step_loss"]) == ([1, 2], [1.0, 2.0]) and not d["replace_steps"] and len(d["epochs"]) == 1
     assert d["fields"]["best_val_acc"] == 0.5 and d["fields"]["epochs_done"] == 1
     h.add_steps(3, [3.0, 4.0, 5.0])                                  # 5 > 4: pairs averaged
     cur, d = h.delta(cur)
-    assert d["replace_steps"] and d["steps"] == [(2, 1.5), (4, 3.5), (5, 5.0)] and d["epochs"] == []
+    assert d["replace_steps"] and (d["step_x"], d["step_loss"]) == ([2, 4, 5], [1.5, 3.5, 5.0]) and d["epochs"] == []
+
+
+def test_the_recorder_writes_every_run_s_curves_and_thins_checkpoints_to_the_newest(store):
+    """What the server pays per run must not grow with the run's speed: a run's checkpoints reach the
+    disk at most every checkpoint_every s (the newest one; older ones are dropped), at once when the
+    run ends, and on flush; the curves of every run go in one pass, never behind a stored checkpoint."""
+    from types import SimpleNamespace
+
+    from playground.store.recorder import Recorder
+
+    def ckpt(step):
+        return {"model": {"w": torch.full((2,), float(step))}, "position": {"epoch": step, "step": step}}
+
+    def stored_step(run):
+        c = store.load_checkpoint(run.id)
+        return None if c is None else c["position"]["step"]
+
+    runs = [SimpleNamespace(id=f"fake{i}", history=History(), alive=True) for i in range(2)]
+    rec = Recorder(store, interval=0.05, checkpoint_every=60.0)
+    for r in runs:
+        store.create(r.id, r.id, {}, owner="me", status="running")
+        r.history.update(status="running")
+        rec.track(r, budget=5)
+    a, b = runs
+    a.history.add_steps(1, [1.0])
+    a.history.add_checkpoint(ckpt(1))
+    deadline = time.monotonic() + 10
+    while stored_step(a) != 1 and time.monotonic() < deadline:    # a run's first checkpoint: written at once
+        time.sleep(0.02)
+    assert stored_step(a) == 1
+    for step in (2, 3):
+        a.history.add_steps(step, [float(step)])
+        a.history.add_checkpoint(ckpt(step))
+    b.history.add_steps(1, [0.5, 0.25])
+    time.sleep(0.5)                                                  # ten passes: curves yes, checkpoint not due
+    assert stored_step(a) == 1 and store.metrics(a.id)["step_x"] == [1, 2, 3]
+    assert store.metrics(b.id)["step_loss"] == [0.5, 0.25]
+    assert rec.flush() and stored_step(a) == 3                       # flush: the newest, 2 was never written
+    a.history.add_steps(4, [4.0])
+    a.history.add_checkpoint(ckpt(4))
+    time.sleep(0.3)
+    assert stored_step(a) == 3
+    a.history.update(status="finished")
+    a.alive = False                                                  # the run ends: its last checkpoint goes now
+    deadline = time.monotonic() + 10
+    while stored_step(a) != 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stored_step(a) == 4 and store.metrics(a.id)["step_x"][-1] == 4
+    assert store.get(a.id).status == "finished" and not rec.tracking(a.id) and rec.tracking(b.id)
+    rec.close()
+
+
+def test_a_recorder_pass_that_fails_to_write_is_written_whole_by_the_next(store, monkeypatch):
+    """A write that fails (a locked or full disk) loses nothing: the runs' cursors move only once the
+    curves are stored, so the next pass writes what the failed one held."""
+    from types import SimpleNamespace
+
+    from playground.store.recorder import Recorder
+
+    real, failures = store.append_metrics, []
+
+    def flaky(writes):
+        if not failures and writes["flaky"]["step_x"]:
+            failures.append(dict(writes))
+            raise sqlite3.OperationalError("database is locked")
+        return real(writes)
+
+    monkeypatch.setattr(store, "append_metrics", flaky)
+    run = SimpleNamespace(id="flaky", history=History(), alive=True)
+    store.create(run.id, run.id, {}, owner="me", status="running")
+    rec = Recorder(store, interval=0.05)
+    rec.track(run, budget=5)
+    run.history.add_steps(1, [1.0, 0.5])
+    assert rec.flush()
+    run.history.add_steps(3, [0.25])
+    assert rec.flush()
+    assert failures and failures[0]["flaky"]["step_x"] == [1, 2]      # the first pass did fail
+    assert store.metrics(run.id)["step_x"] == [1, 2, 3]
+    assert store.metrics(run.id)["step_loss"] == [1.0, 0.5, 0.25]
+    rec.close()
+
+
+def test_a_store_from_before_chunked_steps_is_migrated_and_keeps_its_curves(tmp_path):
+    """Schema 1 kept a row per step; schema 2 keeps a chunk per write. Opening an old store converts it."""
+    Store(tmp_path).create("old", "old", {}, owner="me", status="finished")
+    con = sqlite3.connect(tmp_path / "playground.db")
+    con.execute("CREATE TABLE steps (run_id TEXT NOT NULL, step INTEGER NOT NULL, loss REAL)")
+    con.executemany("INSERT INTO steps VALUES (?,?,?)", [("old", s, 1.0 / s) for s in (3, 1, 2, 5)])
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    store = Store(tmp_path)
+    assert store.metrics("old")["step_x"] == [1, 2, 3, 5]
+    assert store.metrics("old")["step_loss"] == [1.0, 0.5, 1.0 / 3, 0.2]
+    assert not store.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'steps'").fetchone()
+    store.truncate("old", step=2, epoch=99)                          # a resume from step 2 cuts the chunk
+    assert store.metrics("old")["step_x"] == [1, 2]
 
 
 def test_rename_and_delete_belong_to_the_owner(reg, store):
