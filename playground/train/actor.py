@@ -46,14 +46,19 @@ class RunActor:
         return self._where
 
     def take(self, after: int) -> list:
-        """Messages after sequence number `after` (what the server has applied): [(seq, msg)]."""
+        """Messages after sequence number `after` (what the server has applied), coalesced (stream.py):
+        [(seq, msg)]."""
+        from playground.train.stream import coalesce
+
         with self._lock:
-            while self._log and self._log[0][0] <= after:
-                self._log.pop(0)
+            drop = 0
+            while drop < len(self._log) and self._log[drop][0] <= after:
+                drop += 1
+            del self._log[:drop]
             out = list(self._log)
             if self._ended.is_set() and not out:
                 self._taken.set()
-            return out
+        return coalesce(out)
 
     def state(self) -> dict:
         """Everything a server that reattaches needs: the whole history so far (its curves), the

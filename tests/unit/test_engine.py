@@ -559,3 +559,47 @@ def test_history_is_safe_to_read_while_written():
     finally:
         stop.set()
         t.join()
+
+
+def test_coalesced_messages_do_to_a_history_what_the_messages_did():
+    """A Ray actor answers a poll with its pending messages coalesced (stream.coalesce): what the
+    server's history ends up holding must not depend on it, nor on where the polls cut the stream.
+    (Past MAX_STEP_POINTS, where pairs get averaged depends on how the losses arrived, as it always
+    did with the publishing rate; not here.)"""
+    from playground.train.stream import StreamedHistory, apply, coalesce, to_wire
+
+    sent = []
+    run = Run(make_config(epochs=12), history=StreamedHistory(lambda m: sent.append((len(sent) + 1, to_wire(m)))),
+              publish_every=0.0)
+    run.run()
+    heavy = [m for _, m in sent if m[0] in ("add_snapshot", "add_checkpoint", "add_stats")]
+    assert len(sent) > 100 and heavy
+
+    class Sink:
+        def __init__(self):
+            self.got = []
+        snapshot = lambda self, *a: self.got.append(("snapshot", a[1]))       # noqa: E731
+        checkpoint = lambda self, c: self.got.append(("checkpoint", c["position"]["step"]))  # noqa: E731
+        stats = lambda self, r: self.got.append(("stats", r["step"]))       # noqa: E731
+
+    def replay(cuts):
+        h = History()
+        h.sink = Sink()
+        taken = 0
+        for cut in cuts + [len(sent)]:
+            batch = coalesce(sent[taken:cut])
+            assert len(batch) <= max(cut - taken, 0)
+            assert all(seq == sent[cut - 1][0] for seq, _ in batch)   # acknowledged up to the batch's end
+            for _, m in batch:
+                apply(h, m)
+            taken = cut
+        return h
+
+    plain = replay(list(range(1, len(sent))))                           # one message a poll: as sent
+    for cuts in ([], [7, 50, 51, 120], list(range(5, len(sent), 13))):
+        h = replay(cuts)
+        for key in ("step_x", "step_loss", "epochs", "marks", "status", "message", "progress"):
+            assert getattr(h, key) == getattr(plain, key), (cuts, key)
+        assert h.boundary["at"] == plain.boundary["at"]
+        assert h.sink.got == plain.sink.got
+    assert len(coalesce(sent)) <= 3 + len(heavy) + 1                  # steps, epochs, marks, update; the rest
