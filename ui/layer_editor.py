@@ -82,9 +82,12 @@ def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
         st.session_state.setdefault(f"largs_{lid}", layer["args"])
         c = st.columns(widths, vertical_alignment="center")
         c[0].markdown(f"**{i + 1}**")
-        c[1].selectbox("type", list(LAYERS), key=f"ltype_{lid}", label_visibility="collapsed",
-                       on_change=_type_changed, args=(layer,))
-        c[2].text_input("arguments", key=f"largs_{lid}", label_visibility="collapsed",
+        # the layer's own values are also the widgets' defaults: a browser that draws a row from a later
+        # run than the one that seeded its state (a loaded server) shows and sends these, never "" or
+        # the first type (a refused Start with the last Linear fallen back to 16 outputs, under load.py)
+        c[1].selectbox("type", list(LAYERS), index=list(LAYERS).index(layer["type"]), key=f"ltype_{lid}",
+                       label_visibility="collapsed", on_change=_type_changed, args=(layer,))
+        c[2].text_input("arguments", value=layer["args"], key=f"largs_{lid}", label_visibility="collapsed",
                         on_change=_args_changed, args=(layer,), disabled=not LAYERS[layer["type"]],
                         placeholder="no arguments", help="PyTorch's argument names; in_features/in_channels "
                         "are inferred when left out")

@@ -181,3 +181,19 @@ def test_a_change_event_that_changes_nothing_keeps_the_network_and_the_loss():
     s.update({"data_name": "moons", "_data_was": "moons", "loss": "mse", "task": "regression"})
     data_changed()
     assert (s.loss, s.task) == ("mse", "regression")
+
+
+def test_each_layer_row_is_drawn_with_its_own_values_as_the_widgets_defaults(at):
+    # a browser that draws a row from a later script run than the one that seeded the widgets' state
+    # falls back on the defaults the element carries: those must be the layer's, not "" / the first type
+    layers = at.session_state["layers"]
+    last = layers[-1]["id"]
+    at.text_input(key=f"largs_{last}").input("out_features=2, bias=False").run()
+    at.selectbox(key=f"ltype_{layers[1]['id']}").set_value("Tanh").run()
+    assert errors(at) == [] and layer_types(at)[1] == "Tanh"
+    for layer in at.session_state["layers"]:
+        args = at.text_input(key=f"largs_{layer['id']}")
+        kind = at.selectbox(key=f"ltype_{layer['id']}")
+        assert args.proto.default == args.value == layer["args"]
+        assert kind.options[kind.proto.default] == kind.value == layer["type"]
+    assert at.text_input(key=f"largs_{last}").proto.default == "out_features=2, bias=False"
