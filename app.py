@@ -6,11 +6,13 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
+from ui import page_log
 from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
 
 _t0, _cpu0 = time.perf_counter(), time.thread_time()   # the page's wall and CPU time
+page_log.install()         # scripts/load.py's timing of the server's answers (only under PLAYGROUND_PAGE_LOG)
 # Warm worker processes kept ready: a class that presses Start together sets it to the class's size
 # (each is ~0.4 GB; starting one takes ~5 s of CPU, so 10 starting at once on 2 cores wait ~25 s).
 WARM = int(os.environ.get("PLAYGROUND_WARM_WORKERS", "4"))
@@ -38,8 +40,5 @@ begin_draw()               # the shown run's state as the page starts: follow() 
 try:
     page.run()
 finally:                   # also where a page ends early (st.stop, st.switch_page)
-    if os.environ.get("PLAYGROUND_PAGE_LOG"):  # scripts/load.py: the server's time for each whole page
-        with open(os.environ["PLAYGROUND_PAGE_LOG"], "a") as f:
-            f.write(f"{time.time():.3f}\t{page.title}\t{time.perf_counter() - _t0:.4f}\t"
-                    f"{time.thread_time() - _cpu0:.4f}\n")
+    page_log.page(page.title, time.perf_counter() - _t0, time.thread_time() - _cpu0)
     REGISTRY.warm(WARM)    # worker processes for training (a race of 4 starts at once), once the page is out

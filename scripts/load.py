@@ -6,14 +6,15 @@ Not a test: it prints figures (and writes them as JSON with --out).
     .venv/bin/python scripts/load.py --sessions 10 --minutes 5 --executor ray    # a local Ray cluster
 
 Per session: time from Start to the first point on the curve, and every page switch's latency
-(Build & Train -> Runs -> Build & Train, each until the page's own content is drawn), and the
-server's own time for each whole page (PLAYGROUND_PAGE_LOG: the browsers here share the server's
-cores, where a class's browsers run on the students' own machines). For the
-server process (the web server, and on Ray the poller; not the training processes): CPU share and
-memory, sampled every 2 s. Runs queued, and errors: a traceback or error box on a page, a run that
-failed or was lost, a JavaScript error, a step that timed out. On Ray, after the browsers have
-gone, the server's CPU with every run still training and no page open: its cost of polling and
-storing, per live run.
+(Build & Train -> Runs -> Build & Train, each until the page's own content is drawn), split at the
+page's websocket into the browser before its request, the server's answer (request -> the whole
+page received) and the browser drawing it, and the server's own time for each whole page
+(PLAYGROUND_PAGE_LOG): the browsers here share the server's cores, where a class's browsers run on
+the students' own machines. For the server process (the web server, and on Ray the poller; not
+the training processes): CPU share and memory, sampled every 2 s. Runs queued, and errors: a
+traceback or error box on a page, a run that failed or was lost, a JavaScript error, a step that
+timed out. On Ray, after the browsers have gone, the server's CPU with every run still training and
+no page open: its cost of polling and storing, per live run.
 """
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def group_of(p: psutil.Process, server_pid: int) -> str:
         return "other"
     if "playground.train.worker" in cmd or "RunActor" in cmd or p.name().startswith("ray::"):
         return "training"
+    if "run-driver" in cmd:                    # Playwright's driver: the measuring instrument, not reniced
+        return "driver"
     if "chrom" in cmd or "playwright" in cmd:
         return "browsers"
     if "ray" in cmd:
@@ -120,10 +123,59 @@ async def idle(page) -> None:
         await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
 
 
+class Wire:
+    """What a page's websocket carried, timed where the browser's network side hands it over (not
+    behind its busy renderer): the page's request for a whole rerun (a click's BackMsg), and each
+    whole rerun's end (script_finished). Splits a page switch into the browser before the request,
+    the server's answer, and the browser drawing it. Armed only around a switch."""
+
+    SMALL = 512                        # script_finished frames are tiny; the big ones (figures) are not parsed
+
+    def __init__(self, page):
+        self.armed, self.sent, self.finished = False, [], []
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+
+    def _sent(self, payload) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        if self.armed and isinstance(payload, bytes):
+            m = BackMsg.FromString(payload)
+            if m.WhichOneof("type") == "rerun_script" and not m.rerun_script.fragment_id:
+                self.sent.append(time.monotonic())
+
+    def _received(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if self.armed and self.sent and isinstance(payload, bytes) and len(payload) < self.SMALL:
+            m = ForwardMsg.FromString(payload)
+            if m.WhichOneof("type") == "script_finished" and m.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                self.finished.append(time.monotonic())
+
+    def arm(self) -> None:
+        self.armed, self.sent, self.finished = True, [], []
+
+    def split(self, clicked: float, drawn: float) -> tuple | None:
+        """(click -> request sent, request -> whole answer received, answer -> drawn), or None where the
+        request or its answer was not seen."""
+        self.armed = False
+        if not self.sent:
+            return None
+        ends = [t for t in self.finished if t >= self.sent[0]]
+        if not ends:
+            return None
+        return self.sent[0] - clicked, ends[0] - self.sent[0], max(0.0, drawn - ends[0])
+
+
 async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool) -> None:
-    rec = out[i] = {"first_point_s": None, "switch_s": [], "errors": [], "queued_seen": False, "status": None}
+    rec = out[i] = {"first_point_s": None, "switch_s": [], "split_s": [], "errors": [], "queued_seen": False,
+                    "status": None}
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
+    wire = Wire(page)
     page.set_default_timeout(60_000)
     page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
     try:
@@ -162,11 +214,16 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
                 break
             for name, ready in (("Runs", page.get_by_role("heading", name="Runs").first),
                                 ("Build & Train", page.get_by_role("button", name="Start training"))):
+                wire.arm()
                 t = time.monotonic()
                 await page.get_by_role("link", name=name).click()
                 await ready.wait_for()
                 await idle(page)
-                rec["switch_s"].append(time.monotonic() - t)
+                drawn = time.monotonic()
+                rec["switch_s"].append(drawn - t)
+                split = wire.split(t, drawn)
+                if split is not None:
+                    rec["split_s"].append(split)
             if await page.locator('[data-testid="stException"]').count():
                 rec["errors"].append("a traceback on the page: " +
                                      (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
@@ -265,9 +322,10 @@ def main() -> int:
         res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
                                 args.settle, args.browser_nice))
         res["wall_s"] = time.monotonic() - t0
-        res["server_pages"] = [(title, float(wall), float(cpu)) for _, title, wall, cpu in
-                               (line.split("\t") for line in page_log.read_text().splitlines())] \
-            if page_log.exists() else []
+        lines = [line.split("\t") for line in page_log.read_text().splitlines()] if page_log.exists() else []
+        res["server_pages"] = [(title, float(wall), float(cpu)) for _, kind, title, wall, cpu in lines
+                               if kind == "page"]
+        res["server_answers"] = [float(wall) for _, kind, _, wall, _ in lines if kind == "answer"]
         res["server_start_s"] = start_s
         if cluster is not None:
             res["ray_idle_server_cpu"] = idle_cost(server.proc.pid)
@@ -301,6 +359,19 @@ def report(args, res: dict) -> None:
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
           f"{statistics.median(switches):.2f} s, p95 {pct(switches, 0.95):.2f} s, max {max(switches):.2f} s, "
           f"over 2 s: {sum(x > 2 for x in switches)}" if switches else "page switch: none")
+    splits = [x for r in s.values() for x in r.get("split_s", [])]
+    if splits:
+        print(f"  the same switches split at the page's websocket ({len(splits)} of {len(switches)} seen whole), "
+              "median / p95 / over 2 s:")
+        for k, what in enumerate(("browser, click -> request sent", "server, request -> whole page received",
+                                  "browser, received -> drawn")):
+            xs = [x[k] for x in splits]
+            print(f"    {what}: {statistics.median(xs):.2f} s / {pct(xs, 0.95):.2f} s / {sum(x > 2 for x in xs)}")
+    answers = res.get("server_answers", [])
+    if answers:
+        print(f"  the server's own answer (a whole-page request's arrival -> that page's end handed to the websocket): "
+              f"{len(answers)} answers, median {statistics.median(answers):.2f} s, p95 {pct(answers, 0.95):.2f} s, "
+              f"max {max(answers):.2f} s, over 2 s: {sum(x > 2 for x in answers)}")
     pages = res["server_pages"]
     print("the server's time per whole page (its script, from start to end; CPU: the script's own, the rest "
           "is waiting for a core or for Python's lock):" if pages else "no page times logged")

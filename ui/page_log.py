@@ -1,0 +1,51 @@
+"""Timing for scripts/load.py, on only where PLAYGROUND_PAGE_LOG names a file: a line per whole page
+(the page script's wall and CPU time), and a line per answer (a browser's request for a whole rerun,
+from its arrival at the server to the end of that rerun handed to the websocket). The load script's
+browsers share this machine's cores; these are the server's own figures, free of their delays.
+Lines: time, kind ("page" or "answer"), title (pages only), wall seconds, CPU seconds (pages only)."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+PATH = os.environ.get("PLAYGROUND_PAGE_LOG")
+_lock = threading.Lock()
+_installed = False
+
+
+def _write(*fields) -> None:
+    with _lock, open(PATH, "a") as f:
+        f.write("\t".join(str(x) for x in (f"{time.time():.3f}", *fields)) + "\n")
+
+
+def page(title: str, wall: float, cpu: float) -> None:
+    if PATH:
+        _write("page", title, f"{wall:.4f}", f"{cpu:.4f}")
+
+
+def install() -> None:
+    """Wrap Streamlit's session: note when a whole-rerun request arrives, and log the answer when
+    that rerun's end is queued for the browser. Once per process; nothing without PLAYGROUND_PAGE_LOG."""
+    global _installed
+    if not PATH or _installed:
+        return
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.app_session import AppSession
+
+    asked: dict[str, float] = {}
+    handle, enqueue = AppSession.handle_backmsg, AppSession._enqueue_forward_msg
+
+    def handle_backmsg(self, msg):
+        if msg.WhichOneof("type") == "rerun_script" and not msg.rerun_script.fragment_id:
+            asked.setdefault(self.id, time.perf_counter())      # the first of a burst: what the user waits on
+        return handle(self, msg)
+
+    def enqueue_forward_msg(self, msg):
+        if (msg.WhichOneof("type") == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+                and self.id in asked):
+            _write("answer", "", f"{time.perf_counter() - asked.pop(self.id):.4f}", "")
+        return enqueue(self, msg)
+
+    AppSession.handle_backmsg, AppSession._enqueue_forward_msg = handle_backmsg, enqueue_forward_msg
+    _installed = True
