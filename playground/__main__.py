@@ -93,9 +93,11 @@ def _metrics_text(e: dict) -> str:
     return "  ".join(parts)
 
 
-def _follow(reg, run, total: int) -> dict:
-    """Print each epoch as it ends until the run does (Ctrl-C stops it, kept and resumable); its result."""
-    shown = len(run.history.epochs)
+def _follow(reg, run, total: int, after: int = 0) -> dict:
+    """Print each epoch after epoch `after` (a resume's restored ones are not) as it ends until the run
+    does (Ctrl-C stops it, kept and resumable); its result. Counted by epoch number, not by how many
+    records the history holds when this starts: a one-step run can have ended by then."""
+    shown = sum(1 for e in run.history.snapshot()["epochs"] if e["epoch"] <= after)
     try:
         while run.alive or shown < len(run.history.epochs):
             epochs = run.history.snapshot()["epochs"]
@@ -136,7 +138,7 @@ def cmd_resume(args) -> int:
     run = reg.resume(row.id, more_epochs=args.epochs, publish_every=0.5)
     ckpt_epoch = (reg.store.get(row.id).ckpt_epoch or 1) - 1
     print(f"resuming {run.name} (run {run.id}) after epoch {ckpt_epoch}, to epoch {run.config.epochs}", flush=True)
-    result = _follow(reg, run, run.config.epochs)
+    result = _follow(reg, run, run.config.epochs, after=ckpt_epoch)
     return 0 if result["status"] in ("finished", "stopped") else 1
 
 

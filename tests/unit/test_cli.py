@@ -209,6 +209,22 @@ def test_train_stores_its_run_and_runs_lists_it(tmp_path, capsys, monkeypatch):
     assert table[1].split()[:3] == [result["run_id"], "finished", "3/3"]
 
 
+def test_a_run_that_ended_before_the_cli_followed_it_still_prints_its_epochs(tmp_path, capsys, monkeypatch):
+    # a short run can end before the CLI follows it (notes_one_weight, one step, did in CI): its epochs still print
+    from playground.__main__ import _follow, _registry
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "store"))
+    cfg = load_config(ROOT / "examples/xor_tanh.yaml")
+    cfg.epochs = 2
+    reg = _registry()
+    run = reg.start(cfg)
+    run.join(60)
+    assert not run.alive and len(run.history.epochs) == 2
+    result = _follow(reg, run, 2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"] and result["status"] == "finished"
+
+
 def test_resume_trains_more_and_export_writes_every_format(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "store"))
     assert main(["train", str(ROOT / "examples/xor_tanh.yaml"), "--epochs", "2"]) == 0
