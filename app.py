@@ -40,5 +40,6 @@ begin_draw()               # the shown run's state as the page starts: follow() 
 try:
     page.run()
 finally:                   # also where a page ends early (st.stop, st.switch_page)
-    page_log.page(page.title, time.perf_counter() - _t0, time.thread_time() - _cpu0)
+    if page_log.PATH:      # scripts/load.py: the server's time for each whole page
+        page_log.page(page.title, time.perf_counter() - _t0, time.thread_time() - _cpu0)
     REGISTRY.warm(WARM)    # worker processes for training (a race of 4 starts at once), once the page is out
