@@ -34,6 +34,9 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
 from tests.e2e.harness import ARTIFACTS, Server  # noqa: E402
 
 SWITCH_EVERY_S = 15.0
@@ -140,16 +143,12 @@ class Wire:
         ws.on("framereceived", self._received)
 
     def _sent(self, payload) -> None:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
         if self.armed and isinstance(payload, bytes):
             m = BackMsg.FromString(payload)
             if m.WhichOneof("type") == "rerun_script" and not m.rerun_script.fragment_id:
                 self.sent.append(time.monotonic())
 
     def _received(self, payload) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
         if self.armed and self.sent and isinstance(payload, bytes) and len(payload) < self.SMALL:
             m = ForwardMsg.FromString(payload)
             if m.WhichOneof("type") == "script_finished" and m.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:

@@ -437,9 +437,9 @@ class Store:
                 cols = ", ".join(f"{k} = ?" for k in fields)
                 con.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
 
-    def _steps(self, run_id: str, con=None) -> tuple[np.ndarray, np.ndarray]:
-        rows = (con or self.con).execute("SELECT steps, losses FROM step_chunks WHERE run_id = ? ORDER BY first",
-                                         (run_id,)).fetchall()
+    def _steps(self, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.con.execute("SELECT steps, losses FROM step_chunks WHERE run_id = ? ORDER BY first",
+                                (run_id,)).fetchall()
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         return (np.concatenate([np.frombuffer(r[0], np.int64) for r in rows]),
@@ -448,7 +448,7 @@ class Store:
     def metrics(self, run_id: str) -> dict:
         """step_x, step_loss, epochs, marks of a stored run."""
         con = self.con
-        xs, losses = self._steps(run_id, con)
+        xs, losses = self._steps(run_id)
         epochs = [json.loads(r[0]) for r in
                   con.execute("SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch, step", (run_id,))]
         marks = [tuple(r) for r in con.execute("SELECT step, samples, time_s, lr FROM marks WHERE run_id = ? "

@@ -113,8 +113,8 @@ class Recorder:
             ended = {rid for rid, (run, _) in tracked if not run.alive and run.history.status in ENDED}
             try:
                 self._ckpt.update(self._write_snapshots())
-                due = {rid: c for rid, c in self._ckpt.items() if full and (
-                    forced or rid in ended or now - self._ckpt_at.get(rid, -1e9) >= self.checkpoint_every)}
+                due = {rid: c for rid, c in self._ckpt.items() if forced or rid in ended or
+                       now - self._ckpt_at.get(rid, -1e9) >= self.checkpoint_every} if full else {}
                 if full:
                     self._metrics_at = now
                     self._write_metrics(tracked, ended)
