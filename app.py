@@ -1,6 +1,5 @@
 """Training Playground: entry point. Navigation and the shared sidebar; pages do the rest."""
 import os
-import time
 
 import streamlit as st
 
@@ -11,7 +10,7 @@ from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
 
-_t0, _cpu0 = time.perf_counter(), time.thread_time()   # the page's wall and CPU time
+_started = page_log.start()   # the page's wall and CPU time, and its wait for a core
 page_log.install()         # scripts/load.py's timing of the server's answers (only under PLAYGROUND_PAGE_LOG)
 # Warm worker processes kept ready: a class that presses Start together sets it to the class's size
 # (each is ~0.4 GB; starting one takes ~5 s of CPU, so 10 starting at once on 2 cores wait ~25 s).
@@ -41,5 +40,5 @@ try:
     page.run()
 finally:                   # also where a page ends early (st.stop, st.switch_page)
     if page_log.PATH:      # scripts/load.py: the server's time for each whole page
-        page_log.page(page.title, time.perf_counter() - _t0, time.thread_time() - _cpu0)
+        page_log.page(page.title, _started)
     REGISTRY.warm(WARM)    # worker processes for training (a race of 4 starts at once), once the page is out

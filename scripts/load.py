@@ -79,17 +79,42 @@ def renice_threads(p: psutil.Process, nice: int) -> None:
             pass
 
 
+def autogroup(pid: int) -> tuple[str, int] | None:
+    """The scheduling group a process is in, and that group's nice, where the kernel groups by session
+    (CONFIG_SCHED_AUTOGROUP): the CPU is shared fairly between groups first, and a thread's own nice
+    counts only inside its group. None where the kernel does not group."""
+    try:
+        name, _, nice = Path(f"/proc/{pid}/autogroup").read_text().split()
+        return name, int(nice)
+    except (OSError, ValueError):
+        return None
+
+
+def renice_group(pid: int, nice: int, server_pid: int) -> None:
+    """pid's session group at `nice` or lower priority, unless the server is in that group. Playwright
+    starts Chromium in a session of its own: its group takes up to half of the machine whatever its
+    threads' nice."""
+    mine, server = autogroup(pid), autogroup(server_pid)
+    if mine and server and mine[0] != server[0] and mine[1] < nice:
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+        except OSError:
+            pass
+
+
 class Sampler:
     """Every `every` seconds: the server process's CPU share (of one core) and memory, and where the
     machine's CPU went (server, training, browsers, Ray's own processes), as shares of all cores."""
 
-    def __init__(self, pid: int, every: float = 2.0, browser_nice: int = 0):
+    def __init__(self, pid: int, every: float = 2.0, browser_nice: int = 0, group_nice: int | None = None):
         self.pid, self.proc, self.every, self.browser_nice = pid, psutil.Process(pid), every, browser_nice
+        self.group_nice = group_nice
         self.cpu: list[float] = []
         self.rss_mb: list[float] = []
         self.groups: dict[str, float] = {}      # CPU seconds per group, over the whole load
         self._seen: dict[int, float] = {}
         self._stop = False
+        self.browser_groups: set[str] = set()   # the browsers' session groups where not the server's
 
     def _cpu_by_pid(self) -> dict[int, tuple[str, float]]:
         out = {}
@@ -99,6 +124,11 @@ class Sampler:
                 out[p.pid] = (group, sum(p.cpu_times()[:2]))
                 if group == "browsers":            # Chromium sets its own priorities (its GPU process at -8)
                     renice_threads(p, self.browser_nice)
+                    mine, server = autogroup(p.pid), autogroup(self.pid)
+                    if mine and server and mine[0] != server[0]:
+                        self.browser_groups.add(mine[0])
+                        if self.group_nice is not None:
+                            renice_group(p.pid, self.group_nice, self.pid)
             except (psutil.Error, OSError):
                 pass
         return out
@@ -246,7 +276,7 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
 
 
 async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool, settle: float,
-                browser_nice: int) -> dict:
+                browser_nice: int, group_nice: int | None) -> dict:
     from playwright.async_api import async_playwright
 
     out: dict = {}
@@ -259,7 +289,7 @@ async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: 
             await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
             await ctx.close()
             await asyncio.sleep(settle)
-        sampler = Sampler(server_pid, browser_nice=browser_nice)
+        sampler = Sampler(server_pid, browser_nice=browser_nice, group_nice=group_nice)
         task = asyncio.create_task(sampler.run())
         end = time.monotonic() + minutes * 60
         await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end) for i in range(n)))
@@ -267,7 +297,7 @@ async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: 
     sampler.stop()
     await task
     return {"sessions": out, "server_cpu": sampler.cpu, "server_rss_mb": sampler.rss_mb,
-            "cpu_seconds_by_group": sampler.groups}
+            "cpu_seconds_by_group": sampler.groups, "browser_groups": sorted(sampler.browser_groups)}
 
 
 def idle_cost(server_pid: int, seconds: float = 20.0) -> float:
@@ -292,6 +322,10 @@ def main() -> int:
     ap.add_argument("--browser-nice", type=int, default=10,
                     help="the browsers' priority: in a class they run on the students' machines, here they share "
                          "the server's cores (0: compete with the server as equals)")
+    ap.add_argument("--browser-group-nice", type=int, default=None,
+                    help="where the kernel schedules by session group (autogroup) and the browsers have a group of "
+                         "their own: that group's nice (default: left at 0; the CPU is first shared fairly between "
+                         "groups, so --browser-nice orders the browsers' threads only among themselves)")
     ap.add_argument("--worker-nice", type=int, default=None,
                     help="PLAYGROUND_WORKER_NICE for the local pool's training processes (the app's default: 10; "
                          "19 lets the web server answer first on a small, saturated server)")
@@ -319,12 +353,11 @@ def main() -> int:
         start_s = server.start()
         t0 = time.monotonic()
         res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
-                                args.settle, args.browser_nice))
+                                args.settle, args.browser_nice, args.browser_group_nice))
         res["wall_s"] = time.monotonic() - t0
         lines = [line.split("\t") for line in page_log.read_text().splitlines()] if page_log.exists() else []
-        res["server_pages"] = [(title, float(wall), float(cpu)) for _, kind, title, wall, cpu in lines
-                               if kind == "page"]
-        res["server_answers"] = [float(wall) for _, kind, _, wall, _ in lines if kind == "answer"]
+        res["server_pages"] = [(f[2], float(f[3]), float(f[4]), float(f[5])) for f in lines if f[1] == "page"]
+        res["server_answers"] = [float(f[3]) for f in lines if f[1] == "answer"]
         res["server_start_s"] = start_s
         if cluster is not None:
             res["ray_idle_server_cpu"] = idle_cost(server.proc.pid)
@@ -350,9 +383,12 @@ def report(args, res: dict) -> None:
     switches = [x for r in s.values() for x in r["switch_s"]]
     errors = [(i, e) for i, r in s.items() for e in r["errors"]]
     cpu, rss = res["server_cpu"], res["server_rss_mb"]
+    grouped = ("" if not res.get("browser_groups") else
+               f", their session group at nice {args.browser_group_nice}" if args.browser_group_nice is not None
+               else " inside their own session group, which shares the CPU with the server's as an equal")
     print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
           f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
-          f"{args.browser_nice}, training at nice {10 if args.worker_nice is None else args.worker_nice})")
+          f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice})")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
@@ -372,14 +408,17 @@ def report(args, res: dict) -> None:
               f"{len(answers)} answers, median {statistics.median(answers):.2f} s, p95 {pct(answers, 0.95):.2f} s, "
               f"max {max(answers):.2f} s, over 2 s: {sum(x > 2 for x in answers)}")
     pages = res["server_pages"]
-    print("the server's time per whole page (its script, from start to end; CPU: the script's own, the rest "
-          "is waiting for a core or for Python's lock):" if pages else "no page times logged")
-    for title in sorted({t for t, _, _ in pages}):
-        wall = [w for t, w, _ in pages if t == title]
-        cpu_s = [c for t, _, c in pages if t == title]
+    print("the server's time per whole page (its script, from start to end), split into the script's own CPU, "
+          "its wait for a core (the kernel's run queue), and the rest (Python's lock, I/O, locks):"
+          if pages else "no page times logged")
+    for title in sorted({p[0] for p in pages}):
+        mine = [p[1:] for p in pages if p[0] == title]
+        wall = [w for w, _, _ in mine]
         print(f"  {title}: {len(wall)} pages, median {statistics.median(wall):.2f} s, p95 {pct(wall, 0.95):.2f} s, "
-              f"max {max(wall):.2f} s, over 2 s: {sum(x > 2 for x in wall)}; CPU median "
-              f"{statistics.median(cpu_s):.2f} s, p95 {pct(cpu_s, 0.95):.2f} s")
+              f"max {max(wall):.2f} s, over 2 s: {sum(x > 2 for x in wall)}")
+        for what, xs in (("CPU", [c for _, c, _ in mine]), ("waiting for a core", [q for _, _, q in mine]),
+                         ("the rest", [w - c - q for w, c, q in mine])):
+            print(f"    {what}: median {statistics.median(xs):.2f} s, p95 {pct(xs, 0.95):.2f} s")
     print(f"sessions that saw their run queued: {sum(r['queued_seen'] for r in s.values())}")
     print(f"server CPU (of one core): mean {statistics.mean(cpu):.0%}, max {max(cpu):.0%}; memory (RSS): "
           f"first {rss[0]:.0f} MB, max {max(rss):.0f} MB, last {rss[-1]:.0f} MB" if cpu else "no samples")

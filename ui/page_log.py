@@ -2,7 +2,9 @@
 (the page script's wall and CPU time), and a line per answer (a browser's request for a whole rerun,
 from its arrival at the server to the end of that rerun handed to the websocket). The load script's
 browsers share this machine's cores; these are the server's own figures, free of their delays.
-Lines: time, kind ("page" or "answer"), title (pages only), wall seconds, CPU seconds (pages only)."""
+Lines: time, kind ("page" or "answer"), title (pages only), wall seconds, CPU seconds (pages only),
+seconds the script's thread waited for a core (pages only; from /proc/thread-self/schedstat, "nan" where
+the kernel does not say). What is left of the wall time waited for Python's lock, I/O or a lock."""
 from __future__ import annotations
 
 import os
@@ -19,8 +21,23 @@ def _write(*fields) -> None:
         f.write("\t".join(str(x) for x in (f"{time.time():.3f}", *fields)) + "\n")
 
 
-def page(title: str, wall: float, cpu: float) -> None:
-    _write("page", title, f"{wall:.4f}", f"{cpu:.4f}")
+def _queued() -> float:
+    """Seconds this thread has waited on a run queue (runnable, no core free) since it started."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def start() -> tuple[float, float, float]:
+    """The page's clocks as its script starts: wall, the thread's CPU, its wait for a core."""
+    return time.perf_counter(), time.thread_time(), _queued()
+
+
+def page(title: str, started: tuple[float, float, float]) -> None:
+    wall, cpu, queued = (now - then for now, then in zip(start(), started))
+    _write("page", title, f"{wall:.4f}", f"{cpu:.4f}", f"{queued:.4f}")
 
 
 def install() -> None:
