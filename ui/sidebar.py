@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from playground.store import LIVE
 from playground.train import REGISTRY
 from ui.state import keep, me
 
@@ -16,6 +17,16 @@ PICKER_RUNS = 50            # the newest runs offered in the picker; the Runs pa
 
 def run_label(row) -> str:
     return f"{row.id} · {row.name}"
+
+
+def run_caption(row) -> str:
+    """The shown run's status under the picker. A live run's epoch count is left out: the sidebar is
+    drawn once per page, so it would stand still while the page's live panel counts on."""
+    if not row.epochs_total:
+        return f"{STATUS_ICON.get(row.status, '')} {row.status}"
+    count = (f"{row.epochs_total:,} epochs planned" if row.status in LIVE
+             else f"{row.epochs_done:,}/{row.epochs_total:,} epochs")
+    return f"{STATUS_ICON.get(row.status, '')} {row.status} · {count}"
 
 
 def sidebar() -> None:
@@ -40,9 +51,7 @@ def sidebar() -> None:
                 st.session_state["run_id"] = next(iter(rows))
             st.selectbox("Run shown", list(rows), key="run_id", format_func=lambda i: run_label(rows[i]),
                          help="Runs are kept in the run store: across reloads, page switches and restarts")
-            row = rows[st.session_state["run_id"]]
-            st.caption(f"{STATUS_ICON.get(row.status, '')} {row.status}"
-                       + (f" · {row.epochs_done}/{row.epochs_total} epochs" if row.epochs_total else ""))
+            st.caption(run_caption(rows[st.session_state["run_id"]]))
         st.caption(f"Your runs belong to this browser's address (`?me={token}`): bookmark it to find them "
                    f"again tomorrow, or on another computer.")
         for warning in REGISTRY.store.warnings:

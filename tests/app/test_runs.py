@@ -128,3 +128,15 @@ def test_live_panels_poll_less_often_while_many_browsers_watch(monkeypatch):
     assert [every(f"t{i}") for i in range(30)][-1] == 2.0             # a lecture hall: at most every 2 s
     now[0] += 6.0
     assert every("s0") == 0.5                                       # the others left
+
+
+def test_the_sidebar_gives_a_live_run_no_epoch_count_that_would_stand_still(trained):
+    from dataclasses import replace
+
+    from ui.sidebar import run_caption
+
+    row = REGISTRY.store.get(trained[0].id)
+    assert run_caption(row).endswith("finished · 2/2 epochs")
+    live = replace(row, status="running", epochs_done=1, config={**row.config, "epochs": 20_000})
+    assert run_caption(live).endswith("running · 20,000 epochs planned")
+    assert "1/" not in run_caption(live)
