@@ -31,8 +31,9 @@ def _queued() -> float:
 
 
 def start() -> tuple[float, float, float]:
-    """The page's clocks as its script starts: wall, the thread's CPU, its wait for a core."""
-    return time.perf_counter(), time.thread_time(), _queued()
+    """The page's clocks as its script starts: wall, the thread's CPU, its wait for a core (read only
+    while the log is on)."""
+    return time.perf_counter(), time.thread_time(), _queued() if PATH else float("nan")
 
 
 def page(title: str, started: tuple[float, float, float]) -> None:
