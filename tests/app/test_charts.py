@@ -1,16 +1,17 @@
 """How the pages hand chart data to Streamlit (no browser)."""
 import concurrent.futures
+import importlib
 
 import numpy as np
 import pandas as pd
-
-import ui  # noqa: F401  (its import sets how pyarrow converts)
 
 
 def test_chart_data_is_converted_in_the_pages_own_thread(monkeypatch):
     """pyarrow would start a pool of threads per frame of more than 100 rows per column; under load,
     starting them cost the pages more than drawing (ui/__init__.py)."""
     from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+
+    importlib.import_module("ui")                 # what every page imports: it sets how pyarrow converts
 
     def no_pool(*args, **kwargs):
         raise AssertionError("a thread pool was started to convert a chart's data")
