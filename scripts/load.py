@@ -4,6 +4,7 @@ Not a test: it prints figures (and writes them as JSON with --out).
 
     .venv/bin/python scripts/load.py --sessions 10 --minutes 10                  # the local pool
     .venv/bin/python scripts/load.py --sessions 10 --minutes 5 --executor ray    # a local Ray cluster
+    .venv/bin/python scripts/load.py --browser-cpus 1    # browsers on a core of their own, as in a class
 
 Per session: time from Start to the first point on the curve, and every page switch's latency
 (Build & Train -> Runs -> Build & Train, each until the page's own content is drawn), split at the
@@ -102,13 +103,24 @@ def renice_group(pid: int, nice: int, server_pid: int) -> None:
             pass
 
 
+def pin_threads(p: psutil.Process, cpus: set[int]) -> None:
+    """Every thread of p on `cpus` (Linux: an affinity belongs to a thread; new ones inherit it)."""
+    for t in p.threads():
+        try:
+            if os.sched_getaffinity(t.id) != cpus:
+                os.sched_setaffinity(t.id, cpus)
+        except OSError:                        # the thread ended meanwhile
+            pass
+
+
 class Sampler:
     """Every `every` seconds: the server process's CPU share (of one core) and memory, and where the
     machine's CPU went (server, training, browsers, Ray's own processes), as shares of all cores."""
 
-    def __init__(self, pid: int, every: float = 2.0, browser_nice: int = 0, group_nice: int | None = None):
+    def __init__(self, pid: int, every: float = 2.0, browser_nice: int = 0, group_nice: int | None = None,
+                 pins: dict[str, set[int]] | None = None):
         self.pid, self.proc, self.every, self.browser_nice = pid, psutil.Process(pid), every, browser_nice
-        self.group_nice = group_nice
+        self.group_nice, self.pins = group_nice, pins or {}
         self.cpu: list[float] = []
         self.rss_mb: list[float] = []
         self.groups: dict[str, float] = {}      # CPU seconds per group, over the whole load
@@ -122,6 +134,8 @@ class Sampler:
             try:
                 group = group_of(p, self.pid)
                 out[p.pid] = (group, sum(p.cpu_times()[:2]))
+                if group in self.pins:
+                    pin_threads(p, self.pins[group])
                 if group == "browsers":            # Chromium sets its own priorities (its GPU process at -8)
                     renice_threads(p, self.browser_nice)
                     mine, server = autogroup(p.pid), autogroup(self.pid)
@@ -276,7 +290,7 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
 
 
 async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool, settle: float,
-                browser_nice: int, group_nice: int | None) -> dict:
+                sampling: dict) -> dict:
     from playwright.async_api import async_playwright
 
     out: dict = {}
@@ -289,7 +303,7 @@ async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: 
             await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
             await ctx.close()
             await asyncio.sleep(settle)
-        sampler = Sampler(server_pid, browser_nice=browser_nice, group_nice=group_nice)
+        sampler = Sampler(server_pid, **sampling)
         task = asyncio.create_task(sampler.run())
         end = time.monotonic() + minutes * 60
         await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end) for i in range(n)))
@@ -326,6 +340,10 @@ def main() -> int:
                     help="where the kernel schedules by session group (autogroup) and the browsers have a group of "
                          "their own: that group's nice (default: left at 0; the CPU is first shared fairly between "
                          "groups, so --browser-nice orders the browsers' threads only among themselves)")
+    ap.add_argument("--browser-cpus", type=int, default=0,
+                    help="pin the browsers to the last N cores and the server and its training processes to the "
+                         "others, as if the students' browsers ran on machines of their own (local pool only; "
+                         "default 0: no pinning, all share every core)")
     ap.add_argument("--worker-nice", type=int, default=None,
                     help="PLAYGROUND_WORKER_NICE for the local pool's training processes (the app's default: 10; "
                          "19 lets the web server answer first on a small, saturated server)")
@@ -348,12 +366,23 @@ def main() -> int:
 
         cluster = LocalCluster(nodes=[{"num_cpus": args.ray_cpus or args.sessions}])
         env.update(cluster.env)
+    sampling: dict = {"browser_nice": args.browser_nice, "group_nice": args.browser_group_nice}
+    if args.browser_cpus:
+        cores = sorted(os.sched_getaffinity(0))
+        if args.executor != "local" or not 0 < args.browser_cpus < len(cores):
+            print(f"--browser-cpus: needs the local pool and 1-{len(cores) - 1} of this machine's {len(cores)} "
+                  "cores", file=sys.stderr)
+            return 2
+        theirs = set(cores[-args.browser_cpus:])
+        sampling["pins"] = {"browsers": theirs, "server": set(cores) - theirs, "training": set(cores) - theirs}
     server = Server(home, name=f"load-{args.executor}", env=env)
     try:
         start_s = server.start()
+        if "pins" in sampling:                 # before the warm workers start: they inherit the server's cores
+            pin_threads(psutil.Process(server.proc.pid), sampling["pins"]["server"])
         t0 = time.monotonic()
         res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
-                                args.settle, args.browser_nice, args.browser_group_nice))
+                                args.settle, sampling))
         res["wall_s"] = time.monotonic() - t0
         lines = [line.split("\t") for line in page_log.read_text().splitlines()] if page_log.exists() else []
         res["server_pages"] = [(f[2], float(f[3]), float(f[4]), float(f[5])) for f in lines if f[1] == "page"]
@@ -383,12 +412,14 @@ def report(args, res: dict) -> None:
     switches = [x for r in s.values() for x in r["switch_s"]]
     errors = [(i, e) for i, r in s.items() for e in r["errors"]]
     cpu, rss = res["server_cpu"], res["server_rss_mb"]
+    pinned = (f"; browsers pinned to {args.browser_cpus} core(s), the server and training to the others"
+              if args.browser_cpus else "")
     grouped = ("" if not res.get("browser_groups") else
                f", their session group at nice {args.browser_group_nice}" if args.browser_group_nice is not None
                else " inside their own session group, which shares the CPU with the server's as an equal")
     print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
           f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
-          f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice})")
+          f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice}{pinned})")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
