@@ -352,6 +352,16 @@ def main() -> int:
     if CHROMIUM is None:
         print("no Chromium: run scripts/ensure-browser.sh", file=sys.stderr)
         return 2
+    sampling: dict = {"browser_nice": args.browser_nice, "group_nice": args.browser_group_nice}
+    if args.browser_cpus:
+        cores = sorted(os.sched_getaffinity(0))
+        if args.executor != "local" or not 0 < args.browser_cpus < len(cores):
+            print(f"--browser-cpus: needs the local pool and 1-{len(cores) - 1} of this machine's {len(cores)} "
+                  "cores", file=sys.stderr)
+            return 2
+        theirs = set(cores[-args.browser_cpus:])
+        sampling["pins"] = {"browsers": theirs, "server": set(cores) - theirs, "training": set(cores) - theirs}
+
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="playground-load-"))
@@ -366,15 +376,6 @@ def main() -> int:
 
         cluster = LocalCluster(nodes=[{"num_cpus": args.ray_cpus or args.sessions}])
         env.update(cluster.env)
-    sampling: dict = {"browser_nice": args.browser_nice, "group_nice": args.browser_group_nice}
-    if args.browser_cpus:
-        cores = sorted(os.sched_getaffinity(0))
-        if args.executor != "local" or not 0 < args.browser_cpus < len(cores):
-            print(f"--browser-cpus: needs the local pool and 1-{len(cores) - 1} of this machine's {len(cores)} "
-                  "cores", file=sys.stderr)
-            return 2
-        theirs = set(cores[-args.browser_cpus:])
-        sampling["pins"] = {"browsers": theirs, "server": set(cores) - theirs, "training": set(cores) - theirs}
     server = Server(home, name=f"load-{args.executor}", env=env)
     try:
         start_s = server.start()
@@ -419,7 +420,8 @@ def report(args, res: dict) -> None:
                else " inside their own session group, which shares the CPU with the server's as an equal")
     print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
           f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
-          f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice}{pinned})")
+          f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice}"
+          f"{pinned})")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "
