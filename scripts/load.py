@@ -91,16 +91,13 @@ def autogroup(pid: int) -> tuple[str, int] | None:
         return None
 
 
-def renice_group(pid: int, nice: int, server_pid: int) -> None:
-    """pid's session group at `nice` or lower priority, unless the server is in that group. Playwright
-    starts Chromium in a session of its own: its group takes up to half of the machine whatever its
-    threads' nice."""
-    mine, server = autogroup(pid), autogroup(server_pid)
-    if mine and server and mine[0] != server[0] and mine[1] < nice:
-        try:
-            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
-        except OSError:
-            pass
+def renice_group(pid: int, nice: int) -> None:
+    """pid's whole session group at `nice`. Playwright starts Chromium in a session of its own: its group
+    takes up to half of the machine whatever its threads' nice."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:
+        pass
 
 
 def pin_threads(p: psutil.Process, cpus: set[int]) -> None:
@@ -127,6 +124,7 @@ class Sampler:
         self._seen: dict[int, float] = {}
         self._stop = False
         self.browser_groups: set[str] = set()   # the browsers' session groups where not the server's
+        self.server_group = autogroup(pid)
 
     def _cpu_by_pid(self) -> dict[int, tuple[str, float]]:
         out = {}
@@ -138,11 +136,11 @@ class Sampler:
                     pin_threads(p, self.pins[group])
                 if group == "browsers":            # Chromium sets its own priorities (its GPU process at -8)
                     renice_threads(p, self.browser_nice)
-                    mine, server = autogroup(p.pid), autogroup(self.pid)
-                    if mine and server and mine[0] != server[0]:
+                    mine = autogroup(p.pid)
+                    if mine and self.server_group and mine[0] != self.server_group[0]:
                         self.browser_groups.add(mine[0])
-                        if self.group_nice is not None:
-                            renice_group(p.pid, self.group_nice, self.pid)
+                        if self.group_nice is not None and mine[1] < self.group_nice:
+                            renice_group(p.pid, self.group_nice)
             except (psutil.Error, OSError):
                 pass
         return out

@@ -6,6 +6,11 @@ import numpy as np
 import pandas as pd
 
 
+def curve() -> pd.DataFrame:
+    """A chart's dataset past pyarrow's threshold for converting on a pool: 5,000 rows, 3 columns."""
+    return pd.DataFrame({"step": np.arange(5000), "loss": np.linspace(1, 0, 5000), "run": ["a"] * 5000})
+
+
 def test_chart_data_is_converted_in_the_pages_own_thread(monkeypatch):
     """pyarrow would start a pool of threads per frame of more than 100 rows per column; under load,
     starting them cost the pages more than drawing (ui/__init__.py)."""
@@ -17,8 +22,7 @@ def test_chart_data_is_converted_in_the_pages_own_thread(monkeypatch):
         raise AssertionError("a thread pool was started to convert a chart's data")
 
     monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "__init__", no_pool)
-    frame = pd.DataFrame({"step": np.arange(5000), "loss": np.linspace(1, 0, 5000), "run": ["a"] * 5000})
-    assert len(convert_anything_to_arrow_bytes(frame)) > 5000 * 8
+    assert len(convert_anything_to_arrow_bytes(curve())) > 5000 * 8
 
 
 def test_with_pyarrows_default_the_same_conversion_starts_a_pool(monkeypatch):
@@ -32,6 +36,5 @@ def test_with_pyarrows_default_the_same_conversion_starts_a_pool(monkeypatch):
     real = concurrent.futures.ThreadPoolExecutor.__init__
     monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "__init__",
                         lambda self, *a, **k: started.append(a) or real(self, *a, **k))
-    frame = pd.DataFrame({"step": np.arange(5000), "loss": np.linspace(1, 0, 5000), "run": ["a"] * 5000})
-    convert_anything_to_arrow_bytes(frame)
+    convert_anything_to_arrow_bytes(curve())
     assert started, "pyarrow no longer starts a pool here: ui/__init__.py's setting may be unneeded"
