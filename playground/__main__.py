@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -130,10 +131,51 @@ def cmd_train(args) -> int:
     return 0 if result["status"] in ("finished", "stopped") else 1
 
 
+def _find(store, ref: str):
+    """The stored run RUN names (its id, a unique start of it, or its exact name), or a message that says
+    how to name one. A blank RUN, or one that only matches as a pattern ('_', '%'), names no run."""
+    from playground.store import StoreError
+
+    none = f"no stored run matches '{ref}'; give a run's id, a unique start of it or its exact name " \
+           f"(list them with: python -m playground runs)"
+    if not ref.strip():
+        raise StoreError(none)
+    if "%" in ref or "_" in ref:                    # the store's lookup reads them as SQL patterns: match here
+        rows = [r for r in store.list() if r.id.startswith(ref) or r.name == ref]
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise StoreError(none)
+    return store.find(ref)
+
+
+def _epochs_text(epochs: list[int]) -> str:
+    """'0, 1, 2, 5, 10', or for a long list its first and last few: '0, 1, 2, 3, 4, 5, ..., 90, 100 (27 in all)'."""
+    if len(epochs) <= 14:
+        return ", ".join(map(str, epochs))
+    return f"{', '.join(map(str, epochs[:6]))}, ..., {', '.join(map(str, epochs[-6:]))} ({len(epochs)} in all)"
+
+
+def _epoch(store, row, epoch: int | None) -> int | None:
+    """--epoch if the run has a snapshot at it (None: the latest); otherwise a message that lists the
+    epochs that have one. Never another epoch quietly: a teacher's material must show the epoch asked for."""
+    if epoch is None:
+        return None
+    have = sorted({s.epoch for s in store.snapshots(row.id)})
+    if not have or epoch in have:
+        return epoch                                # no snapshot at all: frozen_model says so
+    earlier, later = [e for e in have if e < epoch], [e for e in have if e > epoch]
+    near = f" (the nearest are {earlier[-1]} and {later[0]})" if earlier and later and len(have) > 14 else ""
+    why = "is negative: epochs count from 0, the initial weights" if epoch < 0 else "has no snapshot"
+    raise PlaygroundError(f"--epoch: {epoch} {why}; run {row.id} ({row.name}) has snapshots at epochs "
+                          f"{_epochs_text(have)}{near}; pick one of them, or leave --epoch out for the latest "
+                          f"({have[-1]})")
+
+
 def cmd_resume(args) -> int:
     from playground.store import default_store
 
-    row = default_store().find(args.run)
+    row = _find(default_store(), args.run)
     reg = _registry()
     run = reg.resume(row.id, more_epochs=args.epochs, publish_every=0.5)
     ckpt_epoch = (reg.store.get(row.id).ckpt_epoch or 1) - 1
@@ -173,8 +215,12 @@ def cmd_export(args) -> int:
     from playground.store import default_store
 
     store = default_store()
-    row = store.find(args.run)
-    info = export_run(store, row.id, args.format, args.out, epoch=args.epoch)
+    row = _find(store, args.run)
+    if args.format == "script" and args.epoch is not None:
+        raise PlaygroundError(f"--epoch: the script format writes the program that trains run {row.id} from its "
+                              f"start, so it has no epoch ({args.epoch}); leave --epoch out, or export the weights "
+                              f"at that epoch with --format safetensors")
+    info = export_run(store, row.id, args.format, args.out, epoch=_epoch(store, row, args.epoch))
     print(json.dumps(info), flush=True)
     return 0
 
@@ -196,8 +242,14 @@ def cmd_inspect(args) -> int:
     from playground.store import default_store, frozen_model
 
     store = default_store()
-    row = store.find(args.run)
-    frozen = frozen_model(store, row.id, args.epoch)
+    row = _find(store, args.run)
+    if args.view == "explain" and args.over_training and args.epoch is not None:
+        raise PlaygroundError(f"--epoch: --over-training explains the input at every snapshot, so it takes no "
+                              f"epoch ({args.epoch}); leave --epoch out, or drop --over-training for that epoch alone")
+    if args.images < 1:
+        raise PlaygroundError(f"--images: {args.images} is too few; the trust checks need 1 or more validation "
+                              f"images, e.g. --images 16")
+    frozen = frozen_model(store, row.id, _epoch(store, row, args.epoch))
     tokens = _numbers(args.tokens, "--tokens", int, "whole numbers", "the sequence's tokens separated by spaces",
                       "\"3 1 4 1 5 9 2 6\"")
     z = _numbers(args.z, "--z", float, "numbers", "the code's values separated by commas", "\"0.5,-1.2\"")
@@ -335,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="safetensors: the weights; torchscript/onnx: the model, checked against PyTorch; "
                         "script: a standalone PyTorch program that trains the run")
     s.add_argument("--out", required=True, help="the file to write")
-    s.add_argument("--epoch", type=int, help="the snapshot to export (default: the latest)")
+    s.add_argument("--epoch", type=int, help="the snapshot to export (default: the latest; one the run has: "
+                                             "another is refused with the list; not for --format script)")
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
@@ -357,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row of the split "
                         "(--target class; --method deepshap or shap), ranked by mean |SHAP|")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
-                                             "snapshot gives the nearest earlier one)")
+                                             "snapshot is refused with the list of those that have one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
                                                                             "activations)")
     s.add_argument("--layer", type=int, help="filters, conv, top, size: the layer's number in the network "
@@ -412,8 +465,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# options whose value is a list typed as one word ("-0.5,1.2", "-1 3"): argparse takes a value that starts
+# with "-" and is not a single negative number for an option of its own ("expected one argument")
+LIST_OPTIONS = ("--z", "--tokens")
+
+
+def _glue_lists(argv: list[str]) -> list[str]:
+    """argv with `--z -0.5,1.2` written as `--z=-0.5,1.2`, so that a code or a sequence may start with a
+    minus sign (or -inf, -nan: refused later with a message that names them)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in LIST_OPTIONS and i + 1 < len(argv) and re.match(r"-(\d|\.\d|inf|nan)", argv[i + 1], re.I):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glue_lists(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.fn(args)
     except PlaygroundError as e:

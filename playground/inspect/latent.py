@@ -111,6 +111,11 @@ def decode(frozen, z) -> np.ndarray:
     if z.dim() != 2 or z.shape[1] != k:
         raise PlaygroundError(f"z: {z.shape[-1]} numbers do not make a code of this network, which has {k}; give "
                               f"{k} numbers, e.g. --z \"{','.join(['0'] * k)}\"")
+    bad = sorted({str(float(v)) for v in z[~torch.isfinite(z)]})
+    if bad:
+        what = "is not a finite number" if len(bad) == 1 else "are not finite numbers"
+        raise PlaygroundError(f"z: {', '.join(bad)} {what}; give {k} finite numbers, one per code dimension, "
+                              f"e.g. --z \"{','.join(['0'] * k)}\"")
     return dec(z.to(_device(frozen.model))).float().cpu().numpy()
 
 
