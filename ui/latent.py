@@ -214,12 +214,23 @@ def point_panel(run_id, snap, a, s, i: int, X: np.ndarray, names: list[str], can
     images_row([X[j] for j in near], [names[a["labels"][j]] if names else str(j) for j in near], cols=4)
 
 
+def spot_xy(xr, yr) -> tuple[float, float]:
+    """The spot the two sliders hold, inside the drawing's ranges. Streamlit forgets a widget's value
+    when a run does not draw it (another *Show*), so a missing value comes back from the last click."""
+    pick = st.session_state.get("lat_pick") or (None, None)
+    for k, (key, (lo, hi)) in enumerate((("lat_z1", xr), ("lat_z2", yr))):
+        v = st.session_state.get(key)
+        if v is None and pick[0] == "spot":
+            v = pick[1][k]
+        if v is None or not lo < v < hi:                    # new range (another epoch, another drawing): its centre
+            v = (lo + hi) / 2
+        st.session_state[key] = float(v)
+    return st.session_state["lat_z1"], st.session_state["lat_z2"]
+
+
 def spot_panel(run_id, snap, a, method: str, xr, yr) -> None:
     """Decode the clicked spot, or the one the two sliders set."""
-    for key, (lo, hi) in (("lat_z1", xr), ("lat_z2", yr)):
-        v = st.session_state.get(key)
-        if v is None or not lo < v < hi:                    # new range (another epoch, another drawing): its centre
-            st.session_state[key] = float((lo + hi) / 2)
+    spot_xy(xr, yr)
     z1 = st.slider("x (first axis)", float(xr[0]), float(xr[1]), key="lat_z1", format="%.2f")
     z2 = st.slider("y (second axis)", float(yr[0]), float(yr[1]), key="lat_z2", format="%.2f")
     z = to_code((z1, z2), method, a)
@@ -266,8 +277,7 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
                             thumbs=[images[r] for r in rows] if show_thumbs else None,
                             chosen=local.get(chosen) if chosen is not None else None,
                             neighbours=[local[j] for j in near if j in local],
-                            spot=(st.session_state.get("lat_z1"), st.session_state.get("lat_z2"))
-                            if click_space and kind == "spot" else None,
+                            spot=spot_xy(xr, yr) if click_space and kind == "spot" else None,
                             clickable_space=click_space, spread=spread)
         st.vega_lite_chart(spec, on_select="rerun", selection_mode=["point", "spot"] if click_space else ["point"],
                            key=chart_key, width="stretch")

@@ -26,7 +26,7 @@ def start_pair(title: str, files: tuple[str, str], compare_key: str, error_key: 
         return
     first, second = REGISTRY.group(gid)
     st.session_state.run_id = first.id
-    st.session_state[compare_key] = second.id
+    st.session_state[compare_key] = st.session_state[f"_kept.{compare_key}"] = second.id   # see ui.state.keep
 
 
 def lesson_buttons(lessons: dict, compare_key: str, error_key: str, caption: str, key: str) -> None:

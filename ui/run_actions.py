@@ -55,7 +55,8 @@ def resume_controls(run, cols) -> None:
                         "had never stopped")
     with cols[1].popover("Train more", icon=":material/add_circle:", disabled=not (own and status in EXTENDABLE),
                          width="stretch"):
-        st.number_input("More epochs", 1, 10_000, 10, key=f"more_{run.id}")
+        st.number_input("More epochs", value=10, step=1, key=f"more_{run.id}",   # no bounds: resume checks them
+                        help="at least 1")
         st.button("Train them", key=f"more_go_{run.id}", type="primary", on_click=resume,
                   args=(run.id, f"more_{run.id}"))
         if run.config.schedule.name in ("cosine", "onecycle"):

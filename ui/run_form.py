@@ -212,14 +212,27 @@ def build_config() -> RunConfig:
 
 
 def start_run() -> None:
-    """Start button: train the form's config; a refusal is kept for the page to show."""
+    """Start button: train the form's config; a refusal is kept for the page to show, with the
+    config it refused (start_error() shows it only while the form still holds that config)."""
     st.session_state.pop("start_error", None)
+    config = None
     try:
-        run = REGISTRY.start(build_config(), owner=me())
+        config = build_config()
+        run = REGISTRY.start(config, owner=me())
         st.session_state.run_id = run.id
         first_point(run)
     except PlaygroundError as e:
-        st.session_state.start_error = str(e)
+        st.session_state.start_error = (config.to_json() if config else None, str(e))
+
+
+def start_error(config_json: str | None) -> str | None:
+    """The last Start's refusal, while the form still holds the config it refused; once the user
+    changed anything, the old reason no longer describes what the form would start, and is dropped."""
+    refused = st.session_state.get("start_error")
+    if refused and refused[0] != config_json:
+        st.session_state.pop("start_error")
+        refused = None
+    return refused[1] if refused else None
 
 
 def first_point(run, wait: float = 0.5) -> None:

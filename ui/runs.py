@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pandas as pd
 import streamlit as st
 
+from playground.errors import PlaygroundError
 from playground.export import export_bytes
 from playground.store import StoreError
 from playground.train import REGISTRY
@@ -36,10 +38,13 @@ def runs_frame(rows, everyone: bool) -> pd.DataFrame:
     return pd.DataFrame(recs, columns=[*cols, "owner"] if not everyone else cols)[cols]
 
 
-def runs_table(df: pd.DataFrame) -> list[int]:
-    """The table; returns the selected rows' positions."""
+def runs_table(df: pd.DataFrame) -> list[str]:
+    """The table; returns the selected runs' ids. Streamlit keeps a table's selection as row positions,
+    so the table's key names the runs it lists: when a run is deleted or added, positions would point
+    at other runs, and the selection starts afresh instead."""
     c = st.column_config
-    event = st.dataframe(df, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+    listed = hashlib.sha1(",".join(df["id"]).encode()).hexdigest()[:12]
+    event = st.dataframe(df, key=f"runs_table_{listed}", on_select="rerun", selection_mode="multi-row", hide_index=True,
                          width="stretch", column_config={
                              "name": c.TextColumn("name", width="medium"),
                              "network": c.TextColumn("network", width="medium"),
@@ -48,7 +53,7 @@ def runs_table(df: pd.DataFrame) -> list[int]:
                                                               format="percent"),
                              "started": c.DatetimeColumn("started", format="distance"),
                              "id": c.TextColumn("id", width="small")})
-    return list(event.selection.rows)
+    return [df["id"].iloc[i] for i in event.selection.rows if i < len(df)]
 
 
 def overlay(ids: list[str]) -> None:
@@ -135,17 +140,21 @@ def export_panel(run, row) -> None:
     label = {s.epoch: snapshot_label(s) for s in snaps}
     epoch = st.selectbox("Weights of", epochs[::-1], format_func=label.get, key=f"exp_epoch_{run.id}",
                          disabled=not epochs) if epochs else None
-    cfg = json.dumps(row.config if row else run.config.to_dict(), indent=2)
+    cfg = json.dumps({**(row.config if row else run.config.to_dict()), "name": run.name}, indent=2)   # renamed too
+    script, no_script = _script(run.id, run.name)
     a, b, c = st.columns(3)
     a.download_button("Config", cfg, f"{run.id}.json", "application/json", icon=":material/download:",
                       width="stretch", key=f"dl_cfg_{run.id}", on_click="ignore")
     b.download_button("Weights", lambda: _export(run.id, "safetensors", epoch), f"{run.id}-epoch{epoch}.safetensors",
                       icon=":material/download:", width="stretch", disabled=not epochs, key=f"dl_w_{run.id}",
                       on_click="ignore", help="safetensors: the model's state dict, no pickle")
-    c.download_button("PyTorch script", lambda: _export(run.id, "script", None), f"train_{run.id}.py", "text/x-python",
+    c.download_button("PyTorch script", script or b"", f"train_{run.id}.py", "text/x-python",
                       icon=":material/code:", width="stretch", key=f"dl_py_{run.id}", on_click="ignore",
-                      help="A single-file PyTorch program that trains this run without the playground; "
-                           "on a CPU it gives the same numbers to the last digit")
+                      disabled=script is None,
+                      help=no_script or "A single-file PyTorch program that trains this run without the playground; "
+                                        "on a CPU it gives the same numbers to the last digit")
+    if no_script:
+        st.caption(f":material/info: {no_script}")
     for col, (fmt, (title, mime)) in zip(st.columns(2), EXPORTS.items()):
         key = f"prepared_{fmt}_{run.id}_{epoch}"
         if key in st.session_state:
@@ -159,6 +168,16 @@ def export_panel(run, row) -> None:
                        disabled=not epochs, width="stretch", icon=":material/build:")
     if st.session_state.get("export_error"):
         st.error(st.session_state.export_error)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _script(run_id: str, name: str) -> tuple[bytes | None, str | None]:
+    """The run's standalone script, written before the click (a few ms): (script, None), or (None, why
+    not). A download that fails on the click gives the user nothing at all, not even a message."""
+    try:
+        return export_bytes(REGISTRY.store, run_id, "script", None)[0], None
+    except (StoreError, PlaygroundError) as e:
+        return None, f"No PyTorch script for this run: {e}"
 
 
 def _export(run_id: str, fmt: str, epoch) -> bytes:

@@ -11,7 +11,7 @@ from playground.viz.stats import KINDS, RATIO_RULE, histograms_at, layer_label, 
 from ui.charts import vega
 from ui.lessons import lesson_buttons
 from ui.scrubber import follow as scrubber_follow
-from ui.state import me
+from ui.state import keep, me
 # Lesson pairs: two example configs that differ in one thing; trained together, shown side by side.
 LESSONS = {
     "Vanishing gradients: deep sigmoid vs deep ReLU": ("stats_deep_sigmoid.yaml", "stats_deep_relu.yaml"),
@@ -43,6 +43,9 @@ def other_run(run_id: str, epoch: int) -> tuple | None:
     """'Compare with' another of this browser's runs: (its arrays, summary + name, record index) at
     the same epoch (its nearest earlier record), or None."""
     rows = [r for r in REGISTRY.listing(me(), limit=50) if r.id != run_id]
+    picked = REGISTRY.get(st.session_state.get("stats_compare"))
+    if picked is not None and picked.owner == me() and picked.id != run_id and picked.id not in {r.id for r in rows}:
+        rows.append(picked)           # a lesson's second run, before the store lists it (or past the 50 newest)
     options = [None] + [r.id for r in rows]
     names = {r.id: f"{r.id} · {r.name}" for r in rows}
     if st.session_state.get("stats_compare") not in options:
@@ -66,6 +69,9 @@ def view_at(run_id: str, mark: tuple, epoch: int) -> tuple[dict, dict]:
 
 
 def lessons() -> None:
+    # "Compare with" is a widget that this page does not draw while a run has no records yet (or on
+    # another page), and Streamlit drops an undrawn widget's value: keep() puts a lesson's pick back.
+    keep({"stats_compare": None})
     lesson_buttons(LESSONS, "stats_compare", "stats_error",
                    "Each button trains two small networks on the spiral at once (a few seconds), shows the first "
                    "and compares it with the second. The configs are in examples/, also on Build & Train.", "lesson")

@@ -17,7 +17,8 @@ from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
 from ui.run_actions import resume_controls, show_error
 from ui.run_form import (BATCHES, DECAYS, EXAMPLES, INITS, build_config, config_uploaded, data_changed, data_config,
-                         load_example, load_preset, lr_options, make_form_task, save_draft, start_run)
+                         load_example, load_preset, lr_options, make_form_task, save_draft, start_error,
+                         start_run)
 from ui.state import mine
 
 st.title("Build & Train")
@@ -35,6 +36,9 @@ with st.expander("Load a config file", icon=":material/upload_file:"):
     if st.session_state.get("upload_error"):
         st.error(st.session_state.upload_error)
 
+# The number inputs below carry no min or max: a browser refuses to send a typed value outside them
+# (the field turns red and the server keeps the old one, which Start would then train). Unbounded,
+# the value arrives, and the config's own check names it and keeps Start disabled.
 col_data, col_net, col_train = st.columns([1.1, 2.6, 1.1], gap="medium")
 
 with col_data:
@@ -50,12 +54,12 @@ with col_data:
         st.slider("Points", 20 if spec.kind == "curve" else 100, 2000, step=20 if spec.kind == "curve" else 100,
                   key="n_samples")
     elif "seq_len" in spec.knobs:
-        st.number_input("Sequence length", 2, MAX_SEQ_LEN, key="seq_len")
-        st.number_input("Vocabulary (distinct tokens)", 2, MAX_VOCAB, key="vocab")
-        st.number_input("Sequences", 100, 100_000, step=500, key="n_samples",
+        st.number_input("Sequence length", key="seq_len", step=1, help=f"2 to {MAX_SEQ_LEN}")
+        st.number_input("Vocabulary (distinct tokens)", key="vocab", step=1, help=f"2 to {MAX_VOCAB}")
+        st.number_input("Sequences", step=500, key="n_samples",
                         help="these tasks train well from about 4,000 sequences")
     elif "max_train" in spec.knobs:
-        st.number_input("Max training samples (0 = all)", 0, 100_000, step=500, key="max_train")
+        st.number_input("Max training samples (0 = all)", step=500, key="max_train")
     if "standardize" in spec.knobs:
         st.toggle("Standardise inputs", key="standardize",
                   help="scale each input column to mean 0 and standard deviation 1, with statistics from the "
@@ -130,13 +134,13 @@ with col_train:
         st.slider("Decay factor (gamma)", 0.05, 1.0, step=0.05, key="sched_gamma",
                   help="step: multiply the rate by this every N epochs; exponential: per epoch")
     if st.session_state.schedule == "step":
-        st.number_input("Decay every N epochs", 1, 1000, key="sched_step")
+        st.number_input("Decay every N epochs", step=1, key="sched_step")
     if st.session_state.schedule == "warmup":
-        st.number_input("Warm-up epochs", 0.1, 100.0, step=0.5, key="warmup_epochs")
+        st.number_input("Warm-up epochs", step=0.5, key="warmup_epochs", help="above 0; fractions of an epoch work")
     if st.session_state.optim in ("momentum", "nesterov"):
         st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
     st.select_slider("Batch size", BATCHES, key="batch_size")
-    st.number_input("Epochs", 1, MAX_EPOCHS, key="epochs")
+    st.number_input("Epochs", step=1, key="epochs", help=f"1 to {MAX_EPOCHS:,}")
     st.select_slider("Weight decay", DECAYS, key="weight_decay", format_func=lambda v: f"{v:g}")
     st.selectbox("Initialisation", list(INITS), key="init", format_func=INITS.get)
     cuda_ok = ("cuda",) if REGISTRY.executor.kind == "ray" else ("cuda", "auto")   # on a cluster, auto is a CPU
@@ -150,7 +154,7 @@ with col_train:
         st.select_slider("Clip gradient norm", [0.0, 0.1, 0.5, 1.0, 5.0], key="clip_norm",
                          format_func=lambda v: "off" if v == 0 else f"{v:g}",
                          help="rescale the gradient whenever its total norm exceeds this, before each step")
-        st.number_input("Early stopping patience (epochs, 0 = off)", 0, 1000, key="patience",
+        st.number_input("Early stopping patience (epochs, 0 = off)", step=1, key="patience",
                         help="stop when the validation loss has not improved for this many epochs, and restore "
                              "the weights of the best epoch")
 
@@ -177,8 +181,8 @@ if not (net_error or data_error or config_error):
                        icon=":material/download:", help="Train it headless: python -m playground train run.json")
 if config_error:
     st.error(config_error)
-if st.session_state.get("start_error"):
-    st.error(st.session_state.start_error)
+if refused := start_error(None if (net_error or data_error or config_error) else config_json):
+    st.error(refused)
 show_error()
 save_draft()
 live_panel(st.session_state.get("run_id"), data)

@@ -19,9 +19,9 @@ if not rows:
             "**Compare**, or from the command line (python -m playground train CONFIG).")
     st.stop()
 st.caption(f"{len(rows)} run(s){' on this server' if everyone else ' from this browser'} · the store holds "
-           f"{REGISTRY.store.usage() / 1e6:,.1f} MB in {REGISTRY.store.home} · *Everyone's runs* in the sidebar "
+           f"{REGISTRY.store.usage() / 1e6:,.1f} MB · *Everyone's runs* in the sidebar "
            f"switches between yours and the whole class's")
-picked = [rows[i].id for i in runs_table(runs_frame(rows, everyone))]
+picked = runs_table(runs_frame(rows, everyone))
 show_error()
 if not picked:
     st.info("Select one or more rows (the boxes on the left) to compare their curves.")

@@ -42,7 +42,7 @@ def heatmap_spec(matrix: np.ndarray, labels: list[str], row: int | None = None, 
     """One (L, L) attention matrix with the labels on both axes; the chosen cell outlined; a click
     selects a cell (the point selection "cell" on row, col)."""
     L = matrix.shape[-1]
-    cell = cell or max(14, min(40, 360 // L))
+    cell = cell or max(14, min(60, 360 // L))
     frame = _frame(matrix)
     frame["query"] = [labels[r] for r in frame.row]
     frame["key"] = [labels[c] for c in frame.col]
@@ -58,6 +58,9 @@ def heatmap_spec(matrix: np.ndarray, labels: list[str], row: int | None = None, 
                 "stroke": {"condition": {"test": chosen, "value": CHOSEN}, "value": "transparent"},
                 "strokeWidth": {"condition": {"test": chosen, "value": 3}, "value": 0},
                 "tooltip": [tip("query", kind="nominal"), tip("key", kind="nominal"), tip("weight", ".3f")]},
+            # the size is the cells' (pad), not the whole chart's: with 4 tokens a 160 px square also had to
+            # hold the title, both axes and the legend, and drew a sliver
+            "autosize": {"type": "pad"},
             "config": {"view": {"stroke": "transparent"}}}
     if title:
         spec["title"] = title
