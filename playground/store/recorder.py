@@ -82,7 +82,7 @@ class Recorder:
         the CLI before it exits): one whole writing pass that started after the call."""
         end = time.monotonic() + timeout
         with self._lock:
-            if self._thread is None:
+            if self._thread is None or self._closed:     # closed: its last flush wrote everything
                 return True
             target = self._passes + 2
             while self._passes < target:
@@ -94,10 +94,13 @@ class Recorder:
                 self._idle.wait(min(left, 0.05))
         return True
 
-    def close(self) -> None:
-        self.flush(10)
+    def close(self, timeout: float = 10.0) -> bool:
+        """Write everything handed over so far (at most `timeout` seconds), then stop the thread.
+        True if it was all written."""
+        done = self.flush(timeout)
         self._closed = True
         self._wake.set()
+        return done
 
     # ------------------------------------------------------------------ the writer thread
     def _loop(self) -> None:

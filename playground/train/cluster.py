@@ -83,6 +83,7 @@ class _RayJob(Job):
 class RayExecutor(Executor):
     kind = "ray"
     limit = None                               # the cluster queues what does not fit
+    survives_server = True                     # detached actors: a restarted server follows them again
 
     def __init__(self, address: str, poll_s: float = POLL_S, stop_grace_s: float = STOP_GRACE_S,
                  gpus_per_run: float | None = None):

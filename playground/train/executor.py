@@ -14,6 +14,7 @@ trains. Snapshots and checkpoints arrive the same way and reach the store throug
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import torch
@@ -56,6 +57,7 @@ class RunHandle:
         self.data = self.task = self.rows = self.device = None
         self.checkpoint: dict | None = None    # to resume from, until the executor has handed it over
         self.job: Job | None = None
+        self.interrupting = False              # the server is shutting down: a stop now is an interruption
 
     def prepare(self, checkpoint: dict | None = None) -> None:
         """Check the config and load the data here, so errors reach the page at once (raises
@@ -84,6 +86,25 @@ class RunHandle:
     def join(self, timeout: float | None = None) -> bool:
         return self.job.done.wait(timeout) if self.job is not None else True
 
+    def settle(self, lost: bool = False) -> bool:
+        """Executors call this as the run ends, before its job is done. A run the server's shutdown
+        stopped (interrupting) was interrupted, not stopped by its user: its status says so, and that
+        it resumes from where it stopped (it took a checkpoint there). lost: it ended without
+        reporting (its process was killed when it did not stop in time). True if the status was set."""
+        h = self.history
+        if not self.interrupting or (not lost and h.status != "stopped"):
+            return False
+        if lost:
+            h.update(status="interrupted", message="interrupted: the server was shut down and the run did not stop "
+                                                   "in time; it can resume from its last checkpoint, if it took one")
+            return True
+        last = h.epochs[-1] if h.epochs else None
+        where = "" if last is None else (f" in epoch {last['epoch']} (step {last['step']})" if last.get("partial")
+                                          else f" after epoch {last['epoch']} (step {last['step']})")
+        h.update(status="interrupted", message=f"interrupted{where}: the server was shut down; it can resume from "
+                                               f"there (it took a checkpoint as it stopped)")
+        return True
+
     def weights(self) -> dict | None:
         return self.history.weights()
 
@@ -101,6 +122,7 @@ class Executor:
 
     kind = "thread"
     limit: int | None = None                   # runs training at once; None: no limit here (a cluster queues)
+    survives_server = False                    # its runs train on when this server exits (a cluster's do)
 
     def device_for(self, config: RunConfig) -> torch.device:
         from playground.train.engine import check_device
@@ -130,6 +152,15 @@ class Executor:
 
     def warm(self, n: int = 1, together: bool = False) -> None:
         pass
+
+    def shutdown(self, handles: list[RunHandle], grace: float) -> None:
+        """The server is exiting: stop every run at once (each takes a checkpoint where it stops), and
+        wait for all of them together, at most `grace` seconds in all."""
+        for h in handles:
+            h.stop()
+        end = time.monotonic() + grace
+        for h in handles:
+            h.join(max(0.0, end - time.monotonic()))
 
     def reattach(self) -> list[tuple[str, object]]:
         """Runs that still train, started by an earlier server: [(run id, what trains it)]."""
@@ -164,10 +195,11 @@ class ThreadExecutor(Executor):
             run, job = h._run, Job(h._run)
             run.snapshot_budget = h.snapshot_budget
 
-            def train(run=run, job=job):
+            def train(run=run, job=job, h=h):
                 try:
                     run._run_guarded()
                 finally:
+                    h.settle()
                     job.done.set()
             h.job = job
             threading.Thread(target=train, name=f"run-{h.id}", daemon=True).start()

@@ -7,12 +7,14 @@ Recorder thread per process), so after the run ends, or the server restarts, `ge
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
 import queue
 import threading
 import time
+import weakref
 from collections import OrderedDict
 
 from playground.config import RunConfig
@@ -25,6 +27,9 @@ from playground.train.executor import Executor, RunHandle, ThreadExecutor
 from playground.train.history import History
 
 log = logging.getLogger(__name__)
+# Seconds a run may take to stop when the server exits (its last step, a validation pass, a
+# checkpoint: well under a second for the models here) before its worker is killed.
+SHUTDOWN_GRACE_S = 2.0
 
 
 class StoredRun:
@@ -109,6 +114,11 @@ class Registry:
         self._reattach_lock = threading.Lock()
         self._reattached = False
         self._reattach_tried = -60.0
+        self._closing = False
+        # At exit (Streamlit's SIGTERM / Ctrl-C handler stops the server, then the interpreter exits):
+        # registered after the executor's own exit handlers, so it runs before them (atexit is last in,
+        # first out) and the runs have stopped before their workers are ended.
+        atexit.register(_shutdown, weakref.ref(self))
 
     # ------------------------------------------------------------------ store
     @property
@@ -231,6 +241,8 @@ class Registry:
     def _take_slots(self, n: int, group: bool) -> list:
         """Under self._lock: refuse past max_active (where the executor has a limit), then reserve
         n slots with the executor (all or none; e.g. n warm worker processes)."""
+        if self._closing:
+            raise PlaygroundError("the server is shutting down; start the run once it is back")
         active = sum(r.alive for r in self._runs.values())
         if self.max_active is not None and active + n > self.max_active and group:
             raise PlaygroundError(f"{n} variants need {n} training slots, but {active} of {self.max_active} "
@@ -385,6 +397,22 @@ class Registry:
         for run in runs:
             run.join(wait)
 
+    def shutdown(self, grace: float = SHUTDOWN_GRACE_S) -> None:
+        """The server is exiting: stop every live run at once (each takes a checkpoint where it stops
+        and is recorded as interrupted, so it resumes after the restart), write everything to the
+        store, and end the executor's workers. A cluster's runs train on (a restarted server follows
+        them again). Takes about `grace` seconds at most, however many runs train."""
+        with self._lock:
+            self._closing = True
+            live = [r for r in self._runs.values() if r.alive]
+        if live and not self.executor.survives_server:
+            for run in live:
+                run.interrupting = True
+            self.executor.shutdown(live, grace)
+        if self._recorder is not None:
+            self._recorder.close(timeout=grace + 2)
+        self.executor.close()
+
     def _own(self, run_id: str, owner: str | None, verb: str) -> RunRow:
         row = self.store.get(run_id)
         if row is None:
@@ -415,6 +443,12 @@ class Registry:
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until the store has everything recorded so far (tests, CLI)."""
         return self._recorder.flush(timeout) if self._recorder is not None else True
+
+
+def _shutdown(ref: weakref.ref) -> None:
+    registry = ref()
+    if registry is not None:
+        registry.shutdown()
 
 
 def make_executor(max_active: int, processes: bool) -> Executor:

@@ -54,7 +54,10 @@ NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 # A worker also watches its parent (whose pid it is given) from the first line on: one still
 # importing torch or warming up (slow at low priority on a busy machine) would otherwise outlive a
 # killed server by the whole warm-up, until its first read of the closed socket.
-BOOT = (f"import os, sys, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
+# A worker ignores SIGINT: a Ctrl-C in the server's terminal reaches the whole process group, and
+# would kill a run mid-step (recorded as failed); the server stops it instead, with a checkpoint.
+BOOT = (f"import os, signal, sys, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "_parent = int(sys.argv[3])\n"
         "def _orphan_watch():\n"
         "    while os.getppid() == _parent:\n        time.sleep(0.5)\n    os._exit(0)\n"
@@ -103,14 +106,22 @@ class _Sender:
     def __init__(self, conn: Connection):
         self._conn = conn
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._loop, name="sender", daemon=True).start()
+        self._thread = threading.Thread(target=self._loop, name="sender", daemon=True)
+        self._thread.start()
 
     def send(self, msg) -> None:
         self._queue.put(msg)
 
+    def drain(self, timeout: float) -> None:
+        """Send what is queued (at most `timeout` seconds), then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
     def _loop(self) -> None:
         while True:
             msg = self._queue.get()
+            if msg is None:
+                return
             try:
                 self._conn.send(to_wire(msg))
             except (OSError, ValueError):           # the server closed the socket: it died or quit
@@ -144,8 +155,9 @@ def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = No
             msg = conn.recv()
         except EOFError:
             return
-        if msg[0] == "quit":
-            return
+        if msg[0] == "quit":                   # the server is exiting: at once (a full interpreter exit with
+            sender.drain(1.0)                  # torch loaded takes ~1 s of a busy machine's CPU)
+            os._exit(0)
         if msg[0] != "job":                    # e.g. a "go" for a run that had already ended
             continue
         _, run_id, cfg_dict, data, wait_for_go, checkpoint, budget = msg
@@ -168,6 +180,7 @@ def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = No
 
 class _Worker:
     def __init__(self):
+        self._lock = threading.Lock()          # kill() from a reader and from close() at once: one close of the fd
         mine, theirs = socket.socketpair()
         self.stop_event = StopFlag.create()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -184,11 +197,19 @@ class _Worker:
     def warm(self) -> bool:
         return self.stop_event.warm
 
-    def kill(self) -> None:
+    def end_process(self) -> None:
+        """Kill the process but keep the socket: a reader still reading it sees the end (EOF), where a
+        socket closed under it gives EBADF, or reads whatever file later gets its descriptor."""
         if self.alive():
             self.proc.kill()
             self.proc.wait()
-        self.conn.close()
+
+    def kill(self) -> None:
+        """Kill the process and close the socket (once, whoever calls)."""
+        self.end_process()
+        with self._lock:
+            if not self.conn.closed:
+                self.conn.close()
         Path(self.stop_event.path).unlink(missing_ok=True)
 
 
@@ -221,6 +242,7 @@ class WorkerPool:
         self._all: set[_Worker] = set()         # every live worker, idle or busy, for close()
         self._count = 0
         self._warming = False
+        self._closed = False                    # the server is exiting: no new workers, none back to idle
         atexit.register(self.close)
 
     def warm(self, n: int = 1, together: bool = False, timeout: float = 120.0) -> None:
@@ -229,7 +251,7 @@ class WorkerPool:
         that are missing at once."""
         with self._lock:
             if together:
-                while len(self._idle) < n and self._count < self.size:
+                while len(self._idle) < n and self._count < self.size and not self._closed:
                     self._spawn_idle()
                 return
             if self._warming:
@@ -238,7 +260,7 @@ class WorkerPool:
         try:
             while True:
                 with self._lock:
-                    if len(self._idle) >= n or self._count >= self.size:
+                    if len(self._idle) >= n or self._count >= self.size or self._closed:
                         return
                     w = self._spawn_idle()
                 end = time.monotonic() + timeout
@@ -266,6 +288,8 @@ class WorkerPool:
                 w.kill()
                 self._all.discard(w)
                 self._count -= 1
+            if self._closed:
+                raise PlaygroundError("the server is shutting down; start the run once it is back")
             if self._count >= self.size:
                 raise PlaygroundError(f"{self.size} runs are already training (the limit); stop one first")
             self._count += 1
@@ -275,23 +299,36 @@ class WorkerPool:
 
     def release(self, w: _Worker, healthy: bool) -> None:
         with self._lock:
-            if healthy and w.alive():
+            if healthy and w.alive() and not self._closed:
                 self._idle.append(w)
                 return
             self._count -= 1
             self._all.discard(w)
         w.kill()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 1.0) -> None:
+        """End every worker: all told to quit at once, then, after `timeout` seconds in all, killed.
+        A busy worker's socket is left to its reader, which closes it once it has seen the end
+        (stop its run first, see ProcessExecutor.shutdown, or it is recorded as failed)."""
         with self._lock:
-            workers, self._idle, self._all = list(self._all), [], set()
+            self._closed = True
+            workers, idle, self._idle, self._all = list(self._all), set(self._idle), [], set()
         for w in workers:
             try:
                 w.conn.send(("quit",))
-                w.proc.wait(1)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, ValueError):       # dead already, or its reader has closed the socket
                 pass
-            w.kill()
+        end = time.monotonic() + timeout
+        for w in workers:
+            try:
+                w.proc.wait(max(0.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for w in workers:
+            if w in idle:
+                w.kill()
+            else:
+                w.end_process()
 
 
 class ProcessExecutor(Executor):
@@ -365,9 +402,12 @@ class ProcessExecutor(Executor):
                 apply(handle.history, msg)
         except (EOFError, OSError):
             healthy = False
-            code = w.proc.poll()
-            handle.history.update(status="failed", message=f"the training process died (exit code {code}); "
-                                                           f"the run is lost, its curves so far are kept")
+            if not handle.settle(lost=True):   # not a shutdown that killed it
+                code = w.proc.poll()
+                handle.history.update(status="failed", message=f"the training process died (exit code {code}); "
+                                                               f"the run is lost, its curves so far are kept")
+        else:
+            handle.settle()
         finally:
             # In this order: once the worker is back in the pool, neither a late go() nor stop()
             # of this run may reach it (both check done).
@@ -395,6 +435,24 @@ class ProcessExecutor(Executor):
 
     def warm(self, n: int = 1, together: bool = False) -> None:
         self.pool.warm(n, together)
+
+    def shutdown(self, handles: list[RunHandle], grace: float) -> None:
+        """Stop every run at once; a run still waiting for its race's "go" gets it (and stops after one
+        step). A worker whose run has not ended after `grace` seconds is killed: its reader records the
+        run as interrupted."""
+        for h in handles:
+            self.stop(h)
+        for h in handles:
+            try:
+                self._go(h)
+            except (OSError, ValueError):       # that worker died, or its reader has closed the socket
+                pass
+        end = time.monotonic() + grace
+        late = [h for h in handles if not h.join(max(0.0, end - time.monotonic()))]
+        for h in late:
+            h.job.target.end_process()
+        for h in late:
+            h.join(1.0)
 
     def close(self) -> None:
         self.pool.close()
