@@ -11,6 +11,7 @@ from string import Template
 
 from playground.data import augment as A
 from playground.export.script_data import RULE, constants
+from playground.export.script_model import shape_text
 
 # transform -> the helpers it calls, in the order they are written out
 HELPERS = {"flip": [A.hflip], "crop": [A.crop_matrices], "shift": [A.shift_matrices],
@@ -100,14 +101,13 @@ def augment_code(spec: dict, input_shape: tuple) -> str:
     if "jitter" in on:
         body.append(STEPS["jitter"] + (STEPS["saturation"] if colour else ""))
     corrupt = [k for k in ("noise", "erase") if k in on]
-    body += [STEPS["clean"], *(STEPS[k] for k in corrupt), "\n    return clean, x"]
+    body += [STEPS["clean"], *(STEPS[k] for k in corrupt), "\n    return clean, x"] if corrupt else ["\n    return x, x"]
     what = ", then ".join(WHAT[k] for k in on)
     split = ("\n    The clean version (the target of an autoencoder) has every transform but "
              f"{' and '.join(WHAT[k] for k in corrupt)}; the input adds {'them' if len(corrupt) > 1 else 'it'}."
              if corrupt else "\n    No transform here corrupts the image: the clean version is the input.")
-    shape = "(B, " + ", ".join(map(str, input_shape)) + ")"
     uniform = UNIFORM if set(on) - {"noise"} else ""          # noise alone draws normals only
-    fn = Template("".join(body)).substitute(shape=shape, what=what, split=split, uniform=uniform)
+    fn = Template("".join(body)).substitute(shape=shape_text(input_shape), what=what, split=split, uniform=uniform)
     sources = [inspect.getsource(h).strip("\n") for h in dict.fromkeys(helpers)]
-    return "\n\n\n".join([f"{RULE} data augmentation (training batches only)", constants(consts), *sources,
+    return "\n\n\n".join([f"{RULE} data augmentation (training batches only)\n{constants(consts)}", *sources,
                           fn.strip("\n")])

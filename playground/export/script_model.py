@@ -59,7 +59,8 @@ INIT_WEIGHT = {
 
 
 def shape_text(shape: tuple) -> str:
-    return "(B, " + ", ".join(str(s) for s in shape) + ")"
+    """(8, 14, 14) -> "(B, 8, 14, 14)"; () -> "(B,)"."""
+    return "(B, " + ", ".join(str(s) for s in shape) + ")" if shape else "(B,)"
 
 
 def model_layers(specs: list, rows: list[LayerRow], input_shape: tuple, vocab: int) -> list[dict]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from string import Template
 
 from playground.config import RunConfig, parse_class_weights
+from playground.export.script_model import shape_text
 from playground.train import tasks
 from playground.train.tasks import Task
 
@@ -51,9 +52,8 @@ def task_code(cfg: RunConfig, task: Task, layers: list[dict]) -> TaskCode:
             "sequence": _sequence}[task.name](cfg, task, layers)
     keys = ", ".join(f'"{k}"' for k in task.val_keys) + (', "kl"' if task.name == "reconstruction" and code.extra
                                                            else "")
-    out_shape = "(B, " + ", ".join(map(str, layers[-1]["out"])) + ")"
     code.functions.append(Template(EVAL).substitute(
-        param=f", {code.extra}" if code.extra else "", keys=keys, shape=out_shape,
+        param=f", {code.extra}" if code.extra else "", keys=keys, shape=shape_text(layers[-1]["out"]),
         target="X" if task.name == "reconstruction" else "y", arg=f", {code.extra}" if code.extra else ""))
     return code
 
