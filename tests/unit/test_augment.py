@@ -175,14 +175,16 @@ def test_the_data_set_is_the_same_object_with_or_without_augmentation():
     assert load_dataset(DataConfig(name="digits", augment={"rotate": 10})) is load_dataset(DataConfig(name="digits"))
 
 
-def test_the_standalone_script_refuses_augmentation_by_name():
+def test_the_standalone_script_writes_the_augmentation_out():
+    """The script trains what the run trains, augmentation included (test_export_script.py runs such
+    scripts and compares their numbers with the engine's)."""
     from playground.export.script import standalone_script
 
     cfg = RunConfig.from_dict({"data": {"name": "digits", "augment": {"rotate": 10, "flip": 0}},
                                "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}]})
-    with pytest.raises(ConfigError, match=r"data.augment: the standalone script does not write out data "
-                                          r"augmentation \(this run uses rotate\)"):
-        standalone_script(cfg)
+    text = standalone_script(cfg)
+    assert "def augment(" in text and "rotate" in text
+    compile(text, "train.py", "exec")
 
 
 # ----------------------------------------------------------------------------- preview and picture
