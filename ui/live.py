@@ -135,7 +135,7 @@ def draw(run, snap: dict) -> None:
         if run.config.schedule.name != "constant":
             st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
             vega(lr_chart(snap["marks"]))
-    drawn = run.data.kind in ("points", "curve")
+    drawn = run.data.kind in ("points", "curve") and run.task.pictured
     with right:
         if drawn:
             picture(run.data, snap["boundary"], task)

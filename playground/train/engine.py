@@ -146,12 +146,15 @@ CURVE_POINTS = 200              # 1-D inputs: points on the fitted curve
 
 
 @torch.no_grad()
-def decision_grid(model: torch.nn.Module, data: Dataset, device, task: Task) -> dict:
+def decision_grid(model: torch.nn.Module, data: Dataset, device, task: Task) -> dict | None:
     """What the model predicts over the input space of low-dimensional data, for the live picture.
 
     2-D inputs: a GRID x GRID lattice covering the data, {"xs", "ys", "p", "at"}; p is P(class 1) for
     classification, the prediction for regression. 1-D inputs: {"xs", "pred", "at"} on CURVE_POINTS
-    points (the task's grid_values of the outputs)."""
+    points (the task's grid_values of the outputs). None for a task with no such picture (an autoencoder
+    of 2-D points)."""
+    if not task.pictured:
+        return None
     X = torch.cat([data.X_train, data.X_val])
     lo, hi = X.min(0).values, X.max(0).values
     pad = (hi - lo) * 0.08

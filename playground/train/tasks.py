@@ -141,6 +141,8 @@ class Task:
         raise NotImplementedError
 
     # ---------------------------------------------------------------- predictions on a grid
+    pictured = True                 # 2-D and 1-D data: the live picture draws grid_values over the input space
+
     def grid_values(self, out: torch.Tensor) -> torch.Tensor:
         """What the live 2-D/1-D picture shows for model outputs out (N, ...): (N,)."""
         raise NotImplementedError
@@ -296,6 +298,7 @@ class Regression(Task):
 
 class Reconstruction(Task):
     name = "reconstruction"
+    pictured = False                # an output per input value: no one number to shade the plane or draw as a curve
     train_keys = ("recon",)
     val_keys = ("recon",)
     headline, higher_better = "recon", False

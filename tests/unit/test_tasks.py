@@ -252,3 +252,18 @@ def test_standardise_switch_changes_what_the_network_sees():
     off = load_dataset(RunConfig.from_dict({"data": {"name": "breast_cancer", "standardize": False},
                                             "layers": [{"type": "Flatten"}]}).data)
     assert float(off.X_train.abs().max()) > 1000 > 20 > float(on.X_train.abs().max())
+
+
+@pytest.mark.parametrize("name, width", [("spiral", 2), ("reg_plane", 2), ("curve", 1)])
+def test_an_autoencoder_of_points_or_a_curve_trains_with_no_picture(name, width):
+    """Build & Train offers 'reconstruct the input' for 2-D points and curves: the engine drew their
+    live picture with the task's grid values, which a reconstruction has none of, and the run failed
+    with NotImplementedError after its first step."""
+    cfg = RunConfig.from_dict({"data": {"name": name, "n_samples": 100}, "task": "reconstruction", "epochs": 2,
+                               "layers": [{"type": "Linear", "out_features": 8}, {"type": "ReLU"},
+                                          {"type": "Linear", "out_features": width}]})
+    run = Run(cfg, publish_every=0.0)
+    run.run()
+    assert run.history.status == "finished", run.history.message
+    assert run.history.boundary is None
+    assert run.history.epochs[-1]["val_recon"] >= 0
