@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from playground.config import RunConfig
 from playground.train.engine import Run
@@ -40,7 +39,8 @@ def find_lr(config: RunConfig, start: float = 1e-6, end: float = 10.0, steps: in
             perm, pos = torch.randperm(len(X), generator=gen), 0
         idx = perm[pos:pos + bs].to(run.device)
         pos += bs
-        loss = F.cross_entropy(model(X[idx]), y[idx])          # (B, classes) logits vs (B,) labels
+        xb = X[idx]
+        loss = run.task.loss(model(xb), run.task.target(xb, y[idx]), model)   # the run's own loss, whatever its task
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -41,3 +41,25 @@ def test_suggest_picks_the_steepest_fall_below_the_minimum():
     assert got <= lrs[low] / 10 + 1e-12
     assert lrs[15] <= got <= lrs[17]                            # where the steady fall begins
     assert suggest(lrs[:3], loss[:3]) is None
+
+
+@pytest.mark.parametrize("example, loss", [("transformer_reverse.yaml", "cross-entropy at each position"),
+                                           ("curve_goodfit.yaml", "mse"), ("mnist_autoencoder.yaml", "mse")])
+def test_the_range_test_uses_the_runs_own_loss(example, loss):
+    """Found by the crawler: the range test always took a classifier's cross-entropy, so a sequence
+    model's (B, L, classes) outputs raised 'Expected target size' (and a regression's or an
+    autoencoder's loss was not theirs). Its first loss is now the run's own loss at its first step."""
+    import torch
+
+    cfg = load_config(ROOT / "examples" / example)
+    cfg.data.n_samples = min(cfg.data.n_samples, 400)
+    cfg.data.max_train = 300
+    r = find_lr(cfg, steps=12)
+    assert len(r["lr"]) == 12 and np.isfinite(r["loss"]).all()
+    run = Run(cfg)
+    run.prepare()
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    idx = torch.randperm(len(run.data.X_train), generator=gen)[:cfg.batch_size]
+    xb = run.data.X_train[idx]
+    first = run.task.loss(run.model(xb), run.task.target(xb, run.data.y_train[idx]), run.model).item()
+    assert r["loss"][0] == pytest.approx(first, rel=1e-5), loss
