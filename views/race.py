@@ -74,12 +74,17 @@ except PlaygroundError as e:
 last = max(len(r["xy"]) for r in results.values()) - 1
 if st.session_state.pop("race_to_end", False) or st.session_state.get("race_step", last + 1) > last:
     st.session_state.race_step = last
-c = st.columns([0.35, 0.35, 0.35, 0.35, 6], vertical_alignment="bottom")
-c[0].button("", icon=":material/first_page:", on_click=move, args=(-last, last), help="first step", key="race_first")
-c[1].button("", icon=":material/navigate_before:", on_click=move, args=(-1, last), help="one step back", key="race_prev")
-c[2].button("", icon=":material/navigate_next:", on_click=move, args=(1, last), help="one step on", key="race_next")
-c[3].button("", icon=":material/last_page:", on_click=move, args=(last, last), help="last step", key="race_last")
-step = c[4].slider("Step", 0, last, key="race_step")
+step = 0
+if last > 0:              # else every path left the plot on its first step: there is no step to move to
+    c = st.columns([0.35, 0.35, 0.35, 0.35, 6], vertical_alignment="bottom")
+    c[0].button("", icon=":material/first_page:", on_click=move, args=(-last, last), help="first step",
+                key="race_first")
+    c[1].button("", icon=":material/navigate_before:", on_click=move, args=(-1, last), help="one step back",
+                key="race_prev")
+    c[2].button("", icon=":material/navigate_next:", on_click=move, args=(1, last), help="one step on",
+                key="race_next")
+    c[3].button("", icon=":material/last_page:", on_click=move, args=(last, last), help="last step", key="race_last")
+    step = c[4].slider("Step", 0, last, key="race_step")
 
 left, right = st.columns([1.7, 1], gap="medium")
 with left:

@@ -124,3 +124,14 @@ def test_no_optimizer_chosen_asks_for_one(at):
     assert not at.exception
     assert [i.value for i in at.info] == ["Pick at least one optimizer to race."]
     assert charts(at) == []
+
+
+def test_a_lone_racer_that_leaves_the_plot_at_once_draws_no_step_slider(at):
+    """Found by the crawler: one optimizer with a huge learning rate left the plot on its first step,
+    and the step slider from 0 to 0 raised StreamlitInvalidMinMaxError."""
+    at.multiselect(key="race_opts").set_value(["adam"]).run()
+    surface = at.selectbox(key="race_surface").value
+    at.number_input(key=f"race_lr_{surface}_adam").set_value(1e9).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s for s in at.slider if s.key == "race_step"] == []
+    assert any("diverged" in w.value for w in at.warning)
