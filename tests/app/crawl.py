@@ -173,7 +173,9 @@ class Crawler:
                 if start is not None:
                     start.click()
                     self._run(at, f"{where}, then '{self.start_after}'", log)
-            self._check_started(before, where)
+            # with start_after, each started run trains its first steps; else the same buttons (Start, the
+            # lessons) have been checked so with no run shown, and a run is only checked not to fail at once
+            self._check_started(before, where, wait=8.0 if self.start_after else 0.0)
             self._back(at, page, log)
 
     @staticmethod
