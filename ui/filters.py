@@ -69,48 +69,71 @@ class Picked:
     label: str
 
 
+# What a set's images show, for the words of the draw and upload inputs: (one, several, centred like
+# MNIST's digits, so that cropping and centring a drawing makes it like the training data).
+FIGURES = {"digits": ("digit", "digits", True), "mnist_subset": ("digit", "digits", True),
+           "mnist": ("digit", "digits", True), "fashion_mnist": ("piece of clothing", "clothes", True),
+           "shapes": ("shape", "shapes", False)}
+
+
+def figure_words(data) -> tuple[str, str, bool]:
+    """(one, several, centred) for the run's own images: a shapes run draws shapes, not digits."""
+    return FIGURES.get(data.name, ("figure", "images", False))
+
+
 def input_source(data, key: str = "filters") -> Picked | None:
     """Radio: a validation example, a drawing or an upload; None (with the reason shown) while there
     is no usable input yet. key: the widgets' key prefix (one per page)."""
     shape, n = tuple(data.X_val.shape[1:]), len(data.X_val)
+    one, several, centred = figure_words(data)
     src = st.radio("Input", ["validation example", "draw", "upload"], horizontal=True, key=f"{key}_source",
                    help="Draw or upload: the image is made like the training data (channels, size, value range)")
     if src == "validation example":
         sample = st.number_input(f"Validation example (0 to {n - 1})", 0, n - 1, 0, key=f"{key}_sample")
         return Picked(int(sample), None, f"validation example {sample}")
-    centre = st.toggle("Crop to the figure and centre it, as MNIST's digits are", value=src == "draw",
-                       key=f"{key}_centre_{src}")
+    centre = st.toggle(f"Crop to the {one} and centre it" + (f", as the training {several} are" if centred else ""),
+                       value=src == "draw" and centred, key=f"{key}_centre_{src}",
+                       help=None if centred else f"The training {several} are not centred: leave it off to keep "
+                                                 f"your {one} where you put it")
     try:
         if src == "draw":
-            x, notes = _drawing(shape, value_range(data.X_train), centre, key)
+            x, notes = _drawing(shape, value_range(data.X_train), centre, key, data)
         else:
             f = st.file_uploader(f"A PNG or JPEG image, up to {MAX_BYTES // 2**20} MB", type=["png", "jpg", "jpeg"],
-                                 key=f"{key}_upload")
+                                 key=f"{key}_upload", max_upload_size=MAX_BYTES // 2**20)
             if f is None:
                 st.info("Upload an image: a light figure on a dark background, like the training data (a mostly light "
                         "image is inverted for you).")
                 return None
             x, notes = image_input(f.getvalue(), shape, value_range(data.X_train), f.name, centre)
     except DataError as e:
-        (st.info if "canvas is empty" in str(e) else st.error)(str(e), icon=":material/info:")
+        if "canvas is empty" in str(e):
+            st.info(f"the canvas is empty: draw a {one} on it (a light stroke on the dark square).",
+                    icon=":material/info:")
+        else:
+            st.error(str(e), icon=":material/info:")
         return None
     st.caption("Made like the training data: " + "; ".join(notes or ["already the right size and range"]))
     return Picked(0, x.numpy(), "your drawing" if src == "draw" else "your image")
 
 
-def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool, key: str):
+def _drawing(shape: tuple, lo_hi: tuple[float, float], centre: bool, key: str, data):
     from streamlit_drawable_canvas import st_canvas
 
     if shape[0] != 1:
         raise DataError(f"drawing makes grey images, and this run's inputs have {shape[0]} channels: upload an "
                         f"image or pick a validation example")
-    st.caption("Draw a light digit on the dark square (it is shrunk to the data's size).")
+    one = figure_words(data)[0]
+    names = [str(c) for c in data.class_names]
+    worded = 1 < len(names) <= 6 and all(c.isalpha() for c in names)          # shapes' classes, not digits'
+    kinds = f" ({', '.join(names[:-1])} or {names[-1]})" if worded else ""
+    st.caption(f"Draw a light {one}{kinds} on the dark square (it is shrunk to the data's size).")
     res = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
                     drawing_mode="freedraw", return_image_data=True, key=f"{key}_canvas")
-    data = None if res is None else res.image_data
-    if data is None:
-        raise DataError("the canvas is empty: draw a digit on it (a light stroke on the dark square)")
-    return canvas_input(np.asarray(data), shape, lo_hi, centre)
+    image = None if res is None else res.image_data
+    if image is None:
+        raise DataError("the canvas is empty")
+    return canvas_input(np.asarray(image), shape, lo_hi, centre)
 
 
 def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
@@ -229,8 +252,9 @@ def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
     channel = int(b.number_input(f"{kind.capitalize()}, 0 to {units - 1}", 0, units - 1, key="top_channel"))
     arrays, s = from_snapshot(top, run_id, snap.epoch, snap.step, layer, channel)
     st.caption(f"The {s['k']} validation examples that excite it most, by {s['measure']} (layer {layer}, "
-               f"{s['type']}); its mean over the split is {s['mean']:.3g}. Caption: example, value, true→predicted.")
-    captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']}→{t['predicted']}" if "true" in t else "")
+               f"{s['type']}); its mean over the split is {s['mean']:.3g}. Caption: example, value, true → predicted.")
+    # spaces around the arrow: a caption wraps between words, never inside a class name ("triang le")
+    captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']} → {t['predicted']}" if "true" in t else "")
                 for t in s["top"]]
     st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True)
 

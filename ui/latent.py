@@ -281,9 +281,12 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
                             clickable_space=click_space, spread=spread)
         st.vega_lite_chart(spec, on_select="rerun", selection_mode=["point", "spot"] if click_space else ["point"],
                            key=chart_key, width="stretch")
+        clicks = ["click a point for its reconstruction and neighbours" if can_decode    # a classifier has no
+                  else "click a point for its nearest neighbours"]                      # decoder: no reconstruction
+        clicks += ["click an empty spot to decode it"] if click_space else []
+        said = "; ".join((["hover for the image"] if show_thumbs else []) + clicks)
         st.caption(f"{len(proj):,} validation examples, coloured by their label (the colours only: training never "
-                   f"saw a label). Hover for the image; click a point for its reconstruction and neighbours"
-                   + ("; click an empty spot to decode it." if click_space else "."))
+                   f"saw a label). {said[0].upper()}{said[1:]}.")
     with right:
         if kind == "spot" and click_space:
             spot_panel(run_id, snap, a, method, xr, yr)

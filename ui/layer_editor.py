@@ -69,38 +69,49 @@ def parsed_specs() -> tuple[list[dict], dict[int, str]]:
     return specs, errors
 
 
+# Each layer takes two lines: its type, output shape and parameter count, then its arguments and the
+# move/remove buttons. On one line the type box got a seventh of the Network column, which cut the
+# longer names ("MaxPo", "Flatte"; PositionalEncoding needs ~190 px) and wrapped the "params" header.
+LINE_1 = [0.3, 3.0, 1.3, 1.1]         # #, type, output, params
+LINE_2 = [0.3, 3.0, 2.4]              # (under #), arguments, buttons
+
+
 def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
     """Draw the rows. rows_by_index: LayerRow by 0-based index (shape/params), as far as they go."""
     layers = st.session_state["layers"]
-    widths = [0.3, 1.5, 2.3, 1.3, 0.8, 0.4, 0.4, 0.4]
-    head = st.columns(widths, vertical_alignment="bottom")
-    for col, text in zip(head, ["#", "layer", "arguments", "output", "params"]):
+    head = st.columns(LINE_1, gap="xsmall", vertical_alignment="bottom")
+    for col, text in zip(head, ["#", "layer, and its arguments under it", "output", "params"]):
         col.caption(text)
     for i, layer in enumerate(layers):
         lid = layer["id"]
         st.session_state.setdefault(f"ltype_{lid}", layer["type"])
         st.session_state.setdefault(f"largs_{lid}", layer["args"])
-        c = st.columns(widths, vertical_alignment="center")
+        with st.container(gap="xsmall"):
+            c = st.columns(LINE_1, gap="xsmall", vertical_alignment="center")
+            d = st.columns(LINE_2, gap="xsmall", vertical_alignment="center")
         c[0].markdown(f"**{i + 1}**")
         # the layer's own values are also the widgets' defaults: a browser that draws a row from a later
         # run than the one that seeded its state (a loaded server) shows and sends these, never "" or
         # the first type (a refused Start with the last Linear fallen back to 16 outputs, under load.py)
         c[1].selectbox("type", list(LAYERS), index=list(LAYERS).index(layer["type"]), key=f"ltype_{lid}",
                        label_visibility="collapsed", on_change=_type_changed, args=(layer,))
-        c[2].text_input("arguments", value=layer["args"], key=f"largs_{lid}", label_visibility="collapsed",
+        d[1].text_input("arguments", value=layer["args"], key=f"largs_{lid}", label_visibility="collapsed",
                         on_change=_args_changed, args=(layer,), disabled=not LAYERS[layer["type"]],
                         placeholder="no arguments", help="PyTorch's argument names; in_features/in_channels "
                         "are inferred when left out")
         row = rows_by_index.get(i)
         if row is not None:
-            c[3].markdown(f"`{shape_text(row.out_shape, units=False)}`")
-            c[4].markdown(f"{row.params:,}")
+            c[2].markdown(f"`{shape_text(row.out_shape, units=False)}`")
+            c[3].markdown(f"{row.params:,}")
         elif i == bad_row:
-            c[3].markdown(":red[**✗ refused**]")
-        c[5].button("", icon=":material/arrow_upward:", key=f"up_{lid}", on_click=_move, args=(i, -1), disabled=i == 0, help="move up")
-        c[6].button("", icon=":material/arrow_downward:", key=f"down_{lid}", on_click=_move, args=(i, 1), disabled=i == len(layers) - 1,
-                    help="move down")
-        c[7].button("", icon=":material/close:", key=f"del_{lid}", on_click=_remove, args=(i,), help="remove this layer")
+            c[2].markdown(":red[**✗ refused**]")
+        buttons = d[2].container(horizontal=True, gap="xsmall")
+        buttons.button("", icon=":material/arrow_upward:", key=f"up_{lid}", on_click=_move, args=(i, -1),
+                       disabled=i == 0, help="move up")
+        buttons.button("", icon=":material/arrow_downward:", key=f"down_{lid}", on_click=_move, args=(i, 1),
+                       disabled=i == len(layers) - 1, help="move down")
+        buttons.button("", icon=":material/close:", key=f"del_{lid}", on_click=_remove, args=(i,),
+                       help="remove this layer")
     a, b = st.columns([2, 1], vertical_alignment="bottom")
     a.selectbox("New layer", list(LAYERS), key="new_layer_type")
     b.button("Add layer", icon=":material/add:", on_click=_add, width="stretch")

@@ -124,9 +124,9 @@ def draw(run, snap: dict) -> None:
                    delta_color="inverse" if lower_better else "normal")
     m[3].metric("learning rate", f"{last['lr']:.3g}" if last else f"{run.config.optim.lr:.3g}")
 
-    opts = st.columns([1, 1, 3])
+    opts = st.columns([1, 1.4, 2.6], vertical_alignment="bottom")
     log_y = opts[0].toggle("log scale", key="log_y")
-    smoothing = opts[1].slider("smoothing", 0.0, 0.99, 0.6, key="smoothing", label_visibility="collapsed",
+    smoothing = opts[1].slider("Smoothing of the step loss", 0.0, 0.99, 0.6, key="smoothing",
                                help="exponential smoothing of the per-step loss (TensorBoard style)")
     left, right = st.columns(2)
     with left:

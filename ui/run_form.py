@@ -1,12 +1,14 @@
 """The run form's state: widget defaults, widgets <-> RunConfig, presets, config upload."""
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 import yaml
 
 from playground.config import DataConfig, RunConfig
 from playground.data import DATASETS, load_dataset
-from playground.errors import PlaygroundError
+from playground.errors import ConfigError, PlaygroundError
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from ui.augment import AUG_FORM, augment_form, augment_spec
@@ -50,7 +52,7 @@ def restore_draft() -> None:
     from playground.train.optim import LABELS, SCHEDULE_LABELS
 
     allowed = {"data_name": DATASETS, "optim": LABELS, "schedule": SCHEDULE_LABELS, "init": INITS,
-               "batch_size": BATCHES, "weight_decay": DECAYS, "preset": PRESETS}
+               "batch_size": BATCHES, "weight_decay": DECAYS, "preset": [*PRESETS, None]}   # None: a loaded config's
     for key in DRAFTED:                  # a value this version no longer offers keeps its default
         if key in draft and (key not in allowed or draft[key] in allowed[key]):
             s[key] = draft[key]
@@ -124,15 +126,34 @@ def data_changed() -> None:
     st.toast(f"Settings for {KIND_WORDS[kind]}: {note}")
 
 
+def read_config_text(name: str, text: str) -> RunConfig:
+    """A run config from a file's text: JSON for a .json file (its own syntax errors, with line and
+    column), YAML for .yaml/.yml. Raises ConfigError naming the file."""
+    if name.lower().endswith(".json"):
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"'{name}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    else:
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"'{name}' is not valid YAML: {e}") from None
+    try:
+        return RunConfig.from_dict(raw)
+    except PlaygroundError as e:
+        raise ConfigError(f"'{name}' is not a run config the playground can read: {e}") from None
+
+
 def config_uploaded() -> None:
     """Put an uploaded run config (JSON/YAML, e.g. from 'Config (JSON)') into the widgets."""
     upload = st.session_state.config_upload
     if upload is None:
         return
     try:
-        cfg = RunConfig.from_dict(yaml.safe_load(upload.getvalue().decode("utf-8", "replace")))
-    except (PlaygroundError, yaml.YAMLError) as e:
-        st.session_state.upload_error = f"'{upload.name}' is not a run config the playground can read: {e}"
+        cfg = read_config_text(upload.name, upload.getvalue().decode("utf-8", "replace"))
+    except ConfigError as e:
+        st.session_state.upload_error = str(e)
         return
     st.session_state.upload_error = None
     apply_config(cfg)
@@ -156,6 +177,21 @@ def apply_config(cfg: RunConfig) -> None:
             s[key] = min(options, key=lambda v: abs(v - s[key]))
     set_layers(cfg.layers, DATASETS[d.name].kind)
     st.session_state.net_edited = True
+    s.preset = matching_preset(cfg.layers, DATASETS[d.name].kind)     # None: the box says the network is the config's
+
+
+def matching_preset(layers: list[dict], kind: str) -> str | None:
+    """The preset that makes exactly these layers for data of kind, or None when none does (a loaded
+    transformer is no "Small CNN", whatever the box said before)."""
+    from playground.models import PRESETS, layer_args_text
+
+    last = layers[-1] if layers else {}
+    classes = last.get("out_features")                  # every preset ends in Linear(out_features=classes)
+    if last.get("type") != "Linear" or not isinstance(classes, int):
+        return None
+    wanted = [(l["type"], layer_args_text(l)) for l in layers]
+    return next((name for name in PRESETS
+                 if wanted == [(l["type"], layer_args_text(l)) for l in preset_layers(name, kind, classes)]), None)
 
 
 def _examples() -> dict:

@@ -90,15 +90,17 @@ def epoch_scrubber(run_id: str, key: str = "scrub") -> Snapshot | None:
         st.caption(f"Weights of {snapshot_label(by_epoch[epochs[0]])}: the only snapshot so far")
         return by_epoch[epochs[0]]
     playing = bool(s.get(k["playing"]))
-    left, right = st.columns([1, 9], vertical_alignment="bottom")
-    left.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                key=f"{key}_play_{run_id}", on_click=_toggle_play, args=(k, epochs),
-                help="Pause" if playing else f"Play: one snapshot every {PLAY_EVERY:g} s, to the last one")
-    epoch = right.select_slider("Epoch", epochs, key=k["widget"], format_func=lambda e: snapshot_label(by_epoch[e]),
-                                on_change=_moved, args=(k,),
-                                help="The run's weight snapshots: every epoch of a short run; for a long one, "
-                                     "dense early and thinner later. The view is computed from the snapshot, "
-                                     "never from the model that trains")
+    # one row, the button as wide as its word and the slider the rest: a column of a tenth of the
+    # row cut the button to "P…" wherever the row is narrow (Evaluate's, beside the data switch)
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+               key=f"{key}_play_{run_id}", on_click=_toggle_play, args=(k, epochs), width="content",
+               help="Pause" if playing else f"Play: one snapshot every {PLAY_EVERY:g} s, to the last one")
+    epoch = row.select_slider("Epoch", epochs, key=k["widget"], format_func=lambda e: snapshot_label(by_epoch[e]),
+                              on_change=_moved, args=(k,),
+                              help="The run's weight snapshots: every epoch of a short run; for a long one, "
+                                   "dense early and thinner later. The view is computed from the snapshot, "
+                                   "never from the model that trains")
     if playing:
         _player(k, epochs)
     return by_epoch[epoch]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground.inspect.stats import stats_at
 from playground.train import REGISTRY
-from playground.viz.stats import KINDS, RATIO_RULE, histograms_at, layer_label, over_epochs, per_layer, ridgeline
+from playground.viz.stats import KINDS, RATIO_RULE, histogram, layer_label, over_epochs, per_layer, ridgeline
 from ui.charts import vega
 from ui.lessons import lesson_buttons
 from ui.scrubber import follow as scrubber_follow
@@ -108,12 +108,16 @@ def headline(arrays: dict, s: dict) -> None:
                     "each layer's weights, relative to their size; ~1e-3 is the rule of thumb")
 
 
-def distributions(arrays: dict, s: dict, at: int, kind: str) -> None:
-    """Every layer's histogram of `kind` at record `at`."""
+def distributions(arrays: dict, s: dict, at: int, kind: str, columns: int = 4) -> None:
+    """Every layer's histogram of `kind` at record `at`, `columns` to a row, each as wide as its column."""
     weighted = kind != "act"
     names = [f"{name.strip()} · std {sd:.3g}" for name, sd in zip(labels(arrays, s["layers"], weighted),
                                                                    arrays[f"{kind}_std"][at])]
-    vega(histograms_at(arrays[f"{kind}_counts"][at], arrays[f"{kind}_lo"][at], arrays[f"{kind}_hi"][at], names))
+    counts, lo, hi = arrays[f"{kind}_counts"][at], arrays[f"{kind}_lo"][at], arrays[f"{kind}_hi"][at]
+    for first in range(0, len(names), columns):
+        for k, col in zip(range(first, min(first + columns, len(names))), st.columns(columns)):
+            with col:
+                vega(histogram(counts[k], lo[k], hi[k], names[k]))
 
 
 def one_layer(arrays: dict, s: dict, kind: str, layer_pos: int, epoch: int) -> None:

@@ -1,4 +1,6 @@
 """Build & Train: pick data, assemble a network, choose the optimizer, train it live."""
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -21,6 +23,16 @@ from ui.run_form import (BATCHES, DECAYS, EXAMPLES, INITS, build_config, config_
                          start_run)
 from ui.state import mine
 
+
+def named_config(config_json: str, shown) -> str:
+    """The form's config to download. While the form holds the config of the run shown in the sidebar,
+    it carries that run's name as it is now (renamed on Runs: the new name), as Runs' own download does."""
+    cfg = json.loads(config_json)
+    if shown is not None and {**shown.config.to_dict(), "name": ""} == {**cfg, "name": ""}:
+        cfg["name"] = shown.name
+    return json.dumps(cfg, indent=2)
+
+
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
 
@@ -31,7 +43,8 @@ b.button("Load example", on_click=load_example, disabled=not st.session_state.ge
 if st.session_state.get("example"):
     c.caption(EXAMPLES[st.session_state.example][1])
 with st.expander("Load a config file", icon=":material/upload_file:"):
-    st.file_uploader("A run config (.json or .yaml), e.g. one downloaded with 'Config (JSON)' or from examples/",
+    st.file_uploader(f"A run config (.json or .yaml, up to {st.get_option('server.maxUploadSize')} MB), e.g. one "
+                     f"downloaded with 'Config (JSON)' or from examples/",       # the limit the widget itself says
                      type=["json", "yaml", "yml"], key="config_upload", on_change=config_uploaded)
     if st.session_state.get("upload_error"):
         st.error(st.session_state.upload_error)
@@ -92,8 +105,9 @@ with col_data:
 with col_net:
     st.subheader("2 · Network")
     a, b = st.columns([3, 1], vertical_alignment="bottom")
-    a.selectbox("Preset", list(PRESETS), key="preset", help="\n".join(f"- **{k}**: {v}" for k, v in PRESETS.items()))
-    b.button("Load preset", on_click=load_preset, width="stretch")
+    a.selectbox("Preset", list(PRESETS), key="preset", placeholder="(loaded config)",
+                help="\n".join(f"- **{k}**: {v}" for k, v in PRESETS.items()))
+    b.button("Load preset", on_click=load_preset, width="stretch", disabled=st.session_state.preset is None)
     specs, parse_errors = parsed_specs()
     rows, net_error, bad_row = [], None, None
     if parse_errors:
@@ -177,7 +191,7 @@ c2.button("Stop", icon=":material/stop:", on_click=current.stop if running else 
 if current is not None:
     resume_controls(current, (c3, c4))
 if not (net_error or data_error or config_error):
-    c5.download_button("Config (JSON)", config_json, "run.json", "application/json",
+    c5.download_button("Config (JSON)", named_config(config_json, current), "run.json", "application/json",
                        icon=":material/download:", help="Train it headless: python -m playground train run.json")
 if config_error:
     st.error(config_error)

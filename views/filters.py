@@ -6,6 +6,7 @@ from playground.inspect import conv_layer_numbers
 from playground.train import REGISTRY
 from ui.filters import (conv_explainer, feature_maps, filter_panel, input_panel, input_source, kernels, maps,
                         size_panel, top_panel, warm_neighbours)
+from ui.run_form import KIND_WORDS
 from ui.scrubber import from_snapshot, scrubbed
 
 st.title("Filters & feature maps")
@@ -18,8 +19,9 @@ if run is None:
             "sidebar.")
     st.stop()
 if run.data.kind != "image":
-    st.info(f"**{run.name}** learns from 2-D points: filters and feature maps belong to image data. Pick an image "
-            f"run in the sidebar, or train one (MNIST with the Small CNN preset).")
+    st.info(f"**{run.name}** learns from {KIND_WORDS.get(run.data.kind, run.data.kind)}: filters and feature maps "
+            f"belong to image data. Pick an image run in the sidebar, or train one (MNIST with the Small CNN preset)."
+            + (" What a sequence model attends to is on **Attention**." if run.data.kind == "tokens" else ""))
     st.stop()
 @st.fragment
 def snapshot_views():
@@ -77,9 +79,9 @@ with st.expander("What to look for", icon=":material/school:"):
         "hard to read as a picture.\n"
         "- **Output size** of a Conv2d or pooling layer: H_out = floor((H + 2p - k) / s) + 1. Padding 1 with "
         "a 3x3 kernel keeps the size; stride 2 halves it.\n"
-        "- **Your own digit.** Draw one: if the prediction is wrong, look at which layer's maps differ from a "
-        "validation example of that class. Thin, off-centre or dark-on-light digits look unlike the training "
-        "data; the page crops, centres and inverts to help.\n"
+        "- **Your own input.** Draw one (a digit, a shape: what the run learnt from): if the prediction is wrong, "
+        "look at which layer's maps differ from a validation example of that class. Thin, off-centre or "
+        "dark-on-light figures look unlike the training data; the page crops, centres and inverts to help.\n"
         "- **What makes a filter fire.** The top examples of a first-layer filter share a stroke direction; "
         "a deeper filter's share a larger part (a loop, a crossing). Its mean over the split tells you whether "
         "the filter is rare or everywhere.\n"

@@ -26,25 +26,22 @@ def _bins(counts: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndar
     return left, left + width, counts / total if total else counts.astype(float)
 
 
-def histograms_at(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, labels: list[str], columns: int = 4,
-                  width: int = 170, height: int = 90) -> dict:
-    """Small multiples: layer k's histogram (counts[k] over equal bins of [lo[k], hi[k]]), each on
-    its own x-axis (layers' ranges differ by orders of magnitude)."""
-    rows = []
-    for k, label in enumerate(labels):
-        left, right, share = _bins(np.asarray(counts[k], float), float(lo[k]), float(hi[k]))
-        rows.append(pd.DataFrame({"layer": label, "left": left, "right": right, "share": share}))
-    frame = pd.concat(rows, ignore_index=True)
+def histogram(counts: np.ndarray, lo: float, hi: float, title: str, height: int = 90) -> dict:
+    """One layer's histogram (counts over equal bins of [lo, hi]) on its own x-axis (layers' ranges
+    differ by orders of magnitude), as wide as its container: a page lays them out as small
+    multiples in columns, which narrow with the window (a faceted chart of fixed-width panels was
+    cut off at the right in a narrow one)."""
+    left, right, share = _bins(np.asarray(counts, float), float(lo), float(hi))
+    frame = pd.DataFrame({"left": left, "right": right, "share": share})
     return {"datasets": {"main": frame}, "data": {"name": "main"},
-            "facet": {"field": "layer", "type": "nominal", "title": None, "sort": labels,
-                      "header": {"labelFontSize": 12, "labelFontWeight": "bold"}},
-            "columns": columns, "resolve": {"scale": {"x": "independent", "y": "independent"}},
-            "spec": {"width": width, "height": height, "mark": {"type": "rect", "color": "#4c78a8"},
-                     "encoding": {"x": q("left", "value", axis={"tickCount": 4, "format": ".2~g"}),
-                                  "x2": {"field": "right"},
-                                  "y": q("share", "share", axis={"format": "%", "tickCount": 3}),
-                                  "tooltip": [tip("left", ".3~g", "from"), tip("right", ".3~g", "to"),
-                                              tip("share", ".1%", "share of values")]}}}
+            "title": {"text": title, "fontSize": 12, "fontWeight": "bold"},
+            "height": height, "autosize": {"type": "fit-x", "contains": "padding"},   # the height is the plot's
+            "mark": {"type": "rect", "color": "#4c78a8"},
+            "encoding": {"x": q("left", "value", axis={"tickCount": 4, "format": ".2~g"}),
+                         "x2": {"field": "right"},
+                         "y": q("share", "share", axis={"format": "%", "tickCount": 3}),
+                         "tooltip": [tip("left", ".3~g", "from"), tip("right", ".3~g", "to"),
+                                     tip("share", ".1%", "share of values")]}}
 
 
 def ridgeline(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, epochs: np.ndarray, chosen: int | None = None,
