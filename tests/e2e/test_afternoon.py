@@ -5,6 +5,7 @@ where the defect was."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -165,10 +166,13 @@ def test_the_vanishing_gradients_lesson_shows_both_runs(server, student, shots):
     go(page, "Layer statistics", page.get_by_role("button", name=re.compile("Vanishing gradients")))
     page.get_by_role("combobox", name="Compare with").wait_for()          # drawn for the earlier run: "nothing"
     page.get_by_role("button", name=re.compile("Vanishing gradients")).click()
-    page.get_by_text("Gradient norm, first / last layer").first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^deep sigmoid net")).first.wait_for(timeout=60_000)      # the lesson's run shown
     combo = page.get_by_role("combobox", name="Compare with")
-    combo.wait_for()
-    page.wait_for_timeout(3000)
+    deadline = time.time() + 90                  # its workers start, its first records come, the page draws them
+    while not (combo.count() and page.get_by_text("Gradient norm, first / last layer").count()):
+        assert time.time() < deadline, "the lesson's runs never showed their statistics"
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(1000)
     shots(page, "lesson")
     assert "deep ReLU" in combo.input_value(), combo.input_value()
 
