@@ -446,7 +446,8 @@ class Run:
                     f"stopped early after epoch {epoch}: the validation loss had not improved for {early.patience} "
                     f"epochs; the weights were restored to epoch {b}'s (validation loss {early.best:.4g})"))
                 return
-        hist.update(status="finished", message=f"finished {epochs} epochs in {time.perf_counter() - t_start:.1f} s")
+        hist.update(status="finished", message=f"finished {epochs} epoch{'' if epochs == 1 else 's'} in "
+                                                  f"{time.perf_counter() - t_start:.1f} s")
 
     def checkpoint(self, epoch: int, pos: int, order_state: torch.Tensor, loss_sum: torch.Tensor,
                    sums: torch.Tensor, step: int, samples: int, elapsed: float, sched=None, scaler=None) -> dict:

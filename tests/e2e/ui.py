@@ -46,7 +46,7 @@ def train_digits_cnn(page, epochs: int) -> None:
     set_number(page, "Epochs", epochs)
     page.wait_for_timeout(800)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(f"finished {epochs} epochs").wait_for(timeout=60_000)
+    page.get_by_text(f"finished {epochs} epoch{'' if epochs == 1 else 's'}").wait_for(timeout=60_000)
 
 
 def token(page) -> str:
