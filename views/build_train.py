@@ -132,7 +132,8 @@ with col_train:
     st.subheader("3 · Training")
     task_name = task.name if task is not None else spec.task
     st.selectbox(f"Loss ({task_name})", ["auto", *LOSSES[task_name]], key="loss",
-                 format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]]}" if n == "auto" else LOSS_LABELS[n])
+                 format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]].split(' (')[0]}" if n == "auto"
+                 else LOSS_LABELS[n])
     if task_name == "classification":
         if st.session_state.loss in ("auto", "cross_entropy"):
             st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing")
@@ -183,7 +184,7 @@ if not (net_error or data_error):
         config_error = str(e)
 current = REGISTRY.get(st.session_state.get("run_id"))
 running = current is not None and current.alive and mine(current)      # Stop only one's own runs
-c1, c2, c3, c4, c5, _ = st.columns([1.1, 0.9, 1, 1.1, 1.2, 1.4])
+c1, c2, c3, c4, c5, _ = st.columns([1.5, 0.9, 1.1, 1.4, 1.5, 0.4])    # "Start training" whole at 1280 px
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
           disabled=bool(net_error or data_error or config_error), width="stretch")
 c2.button("Stop", icon=":material/stop:", on_click=current.stop if running else None, disabled=not running,
