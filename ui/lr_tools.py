@@ -5,10 +5,11 @@ import streamlit as st
 
 from playground.viz.curves import lr_finder_chart
 from ui.charts import vega
-from ui.run_form import run_lr_finder, use_suggestion
+from ui.run_form import forget_stale_lr_finder, run_lr_finder, use_suggestion
 
 
 def lr_finder_popover() -> None:
+    forget_stale_lr_finder()
     with st.popover("LR finder", icon=":material/search:", width="stretch"):
         st.caption("Trains a copy of this run for 100 steps while the learning rate rises from 1e-6 to 10, "
                    "and records the loss at each rate (Smith's range test).")

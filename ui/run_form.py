@@ -289,11 +289,36 @@ def lr_options() -> list[float]:
 def run_lr_finder() -> None:
     from playground.train.lr_finder import find_lr
 
-    st.session_state.pop("lrf_error", None)
+    for key in ("lrf", "lrf_error"):
+        st.session_state.pop(key, None)
+    st.session_state.lrf_for = _finder_key()
     try:
         st.session_state.lrf = find_lr(build_config())
     except PlaygroundError as e:
         st.session_state.lrf_error = str(e)
+
+
+def _finder_key() -> str | None:
+    """What the range test depends on: the form's config less its learning rate (the test sweeps the
+    rate, and taking its suggestion changes it) and name; None while the form holds no valid config."""
+    import json
+
+    try:
+        d = build_config().to_dict()
+    except PlaygroundError:
+        return None
+    d["optim"].pop("lr", None)
+    d.pop("name", None)
+    return json.dumps(d, sort_keys=True)
+
+
+def forget_stale_lr_finder() -> None:
+    """The range test's curve, suggestion or refusal belong to the config it ran on: once the form
+    holds another (other data, network or optimizer), they no longer describe it and are dropped."""
+    s = st.session_state
+    if ("lrf" in s or "lrf_error" in s) and s.get("lrf_for") != _finder_key():
+        for key in ("lrf", "lrf_error", "lrf_for"):
+            s.pop(key, None)
 
 
 def use_suggestion() -> None:

@@ -118,3 +118,20 @@ def test_a_start_refusal_goes_once_the_form_changes():
     assert refusal, "Start was not refused"
     at.number_input(key="epochs").set_value(7).run()
     assert [e.value for e in at.error if e.value in refusal] == []
+
+
+def test_the_lr_finders_curve_goes_once_the_form_holds_another_run():
+    """Item 7, old messages: the range test's curve and suggestion stayed in the popover after the data
+    or the network changed, though they were another config's. Taking its suggestion keeps them."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["me"] = "lori88"
+    at.run()
+    next(b for b in at.button if b.label == "Run the range test").click().run()
+    assert "lrf" in at.session_state and not at.exception
+    suggestion = at.session_state["lrf"]["suggestion"]
+    if suggestion is not None:
+        next(b for b in at.button if b.label.startswith("Use lr")).click().run()
+        assert "lrf" in at.session_state                     # the new rate is the test's own: still its curve
+    at.selectbox(key="optim").set_value("sgd").run()
+    assert "lrf" not in at.session_state
+    assert not [b for b in at.button if b.label.startswith("Use lr")]
