@@ -110,6 +110,13 @@ def test_latent_space_survives_a_spot_click_and_a_show_switch(server, student, s
     no_exception(page)
     assert page.get_by_text(re.compile(r"^the decoder's output at \(")).inner_text() == spot    # the same spot
     shots(page, "back-to-code-space")
+    # UMAP of the same code: drawn once its background fit (and, on a new server, its compile) is done.
+    # Waiting here also keeps that compile from running under the next test's training (test_latent's).
+    show(page, "UMAP")
+    page.get_by_text(re.compile(r"^UMAP is being computed in the background")).wait_for(state="detached",
+                                                                                          timeout=180_000)
+    page.get_by_text("UMAP 1").first.wait_for(timeout=30_000)
+    no_exception(page)
 
 
 def test_delete_for_good_deletes_one_run_and_offers_no_other(server, student, shots):
