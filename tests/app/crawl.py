@@ -65,6 +65,8 @@ class Crawler:
         page has it enabled, so that each choice is also trained, not only drawn."""
         self.owner, self.run_id, self.rng, self.max_choices, self.app = owner, run_id, rng, max_choices, app
         self.start_after = start_after
+        self._form: dict | None = None               # Build & Train's form as opened (with start_after)
+        self.title: str | None = None                # the crawled page's title, to come back to it
         self.report = Report()
         self._files: dict[str, object] = {}          # media file id -> bytes or a deferred callable
 
@@ -210,8 +212,7 @@ class Crawler:
 
     def _back(self, at: AppTest, page: str, log) -> None:
         """After a button that opened another page or picked another run: back to the crawl's own."""
-        moved = self.run_id is not None and at.session_state["run_id"] != self.run_id \
-            if "run_id" in at.session_state else False
+        moved = self.run_id is not None and "run_id" in at.session_state and at.session_state["run_id"] != self.run_id
         if moved:
             at.session_state["run_id"] = self.run_id
         away = bool(at.title) and at.title[0].value != self.title
