@@ -131,24 +131,6 @@ def cmd_train(args) -> int:
     return 0 if result["status"] in ("finished", "stopped") else 1
 
 
-def _find(store, ref: str):
-    """The stored run RUN names (its id, a unique start of it, or its exact name), or a message that says
-    how to name one. A blank RUN, or one that only matches as a pattern ('_', '%'), names no run."""
-    from playground.store import StoreError
-
-    none = f"no stored run matches '{ref}'; give a run's id, a unique start of it or its exact name " \
-           f"(list them with: python -m playground runs)"
-    if not ref.strip():
-        raise StoreError(none)
-    if "%" in ref or "_" in ref:                    # the store's lookup reads them as SQL patterns: match here
-        rows = [r for r in store.list() if r.id.startswith(ref) or r.name == ref]
-        if len(rows) == 1:
-            return rows[0]
-        if not rows:
-            raise StoreError(none)
-    return store.find(ref)
-
-
 def _epochs_text(epochs: list[int]) -> str:
     """'0, 1, 2, 5, 10', or for a long list its first and last few: '0, 1, 2, 3, 4, 5, ..., 90, 100 (27 in all)'."""
     if len(epochs) <= 14:
@@ -175,7 +157,7 @@ def _epoch(store, row, epoch: int | None) -> int | None:
 def cmd_resume(args) -> int:
     from playground.store import default_store
 
-    row = _find(default_store(), args.run)
+    row = default_store().find(args.run)
     reg = _registry()
     run = reg.resume(row.id, more_epochs=args.epochs, publish_every=0.5)
     ckpt_epoch = (reg.store.get(row.id).ckpt_epoch or 1) - 1
@@ -215,7 +197,7 @@ def cmd_export(args) -> int:
     from playground.store import default_store
 
     store = default_store()
-    row = _find(store, args.run)
+    row = store.find(args.run)
     if args.format == "script" and args.epoch is not None:
         raise PlaygroundError(f"--epoch: the script format writes the program that trains run {row.id} from its "
                               f"start, so it has no epoch ({args.epoch}); leave --epoch out, or export the weights "
@@ -242,7 +224,7 @@ def cmd_inspect(args) -> int:
     from playground.store import default_store, frozen_model
 
     store = default_store()
-    row = _find(store, args.run)
+    row = store.find(args.run)
     if args.view == "explain" and args.over_training and args.epoch is not None:
         raise PlaygroundError(f"--epoch: --over-training explains the input at every snapshot, so it takes no "
                               f"epoch ({args.epoch}); leave --epoch out, or drop --over-training for that epoch alone")

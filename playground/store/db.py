@@ -338,16 +338,20 @@ class Store:
         return [self._settle(self._row(r)) for r in self.con.execute(q, args).fetchall()]
 
     def find(self, ref: str) -> RunRow:
-        """A run by id, unique id prefix or exact name; StoreError that lists candidates otherwise."""
+        """A run by id, unique id prefix or exact name; StoreError that lists candidates otherwise. A
+        blank reference names no run, and '%' or '_' in one are letters, not LIKE's wildcards."""
         row = self.get(ref)
         if row is not None:
             return row
-        rows = self.con.execute("SELECT * FROM runs WHERE id LIKE ? OR name = ? ORDER BY created_at DESC",
-                                (ref.replace("%", "") + "%", ref)).fetchall()
+        prefix = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = [] if not ref.strip() else self.con.execute(
+            "SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' OR name = ? ORDER BY created_at DESC",
+            (prefix, ref)).fetchall()
         if len(rows) == 1:
             return self._settle(self._row(rows[0]))
         if not rows:
-            raise StoreError(f"no stored run matches '{ref}'; list them with: python -m playground runs")
+            raise StoreError(f"no stored run matches '{ref}'; give a run's id, a unique start of it or its exact "
+                             f"name (list them with: python -m playground runs)")
         ids = ", ".join(f"{r['id']} ({r['name']})" for r in rows[:6])
         raise StoreError(f"'{ref}' matches {len(rows)} runs: {ids}; give more of the id")
 
