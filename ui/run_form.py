@@ -6,7 +6,7 @@ import json
 import streamlit as st
 import yaml
 
-from playground.config import DataConfig, RunConfig
+from playground.config import DataConfig, RunConfig, parse_mapping
 from playground.data import DATASETS, load_dataset
 from playground.errors import ConfigError, PlaygroundError
 from playground.models import preset_layers
@@ -129,16 +129,7 @@ def data_changed() -> None:
 def read_config_text(name: str, text: str) -> RunConfig:
     """A run config from a file's text: JSON for a .json file (its own syntax errors, with line and
     column), YAML for .yaml/.yml. Raises ConfigError naming the file."""
-    if name.lower().endswith(".json"):
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"'{name}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    else:
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"'{name}' is not valid YAML: {e}") from None
+    raw = parse_mapping(text, name, f"'{name}'")
     try:
         return RunConfig.from_dict(raw)
     except PlaygroundError as e:
@@ -301,8 +292,6 @@ def run_lr_finder() -> None:
 def _finder_key() -> str | None:
     """What the range test depends on: the form's config less its learning rate (the test sweeps the
     rate, and taking its suggestion changes it) and name; None while the form holds no valid config."""
-    import json
-
     try:
         d = build_config().to_dict()
     except PlaygroundError:
