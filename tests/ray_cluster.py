@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Set before Ray is imported (it reads them at import and at start): loopback only, a token.
 CLUSTER_ENV = {
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",   # keep 127.0.0.1, not the host's address (GUIDE)
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",   # else Ray swaps 127.0.0.1 for the host's address
     "RAY_AUTH_MODE": "token",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",

@@ -199,8 +199,7 @@ def one_head(a: dict, s: dict, labels: list[str]) -> tuple[int, int, int, int]:
         st.session_state["attn_head"] = 0
     head = c2.selectbox("Head", list(range(heads)), key="attn_head")
     L = s["length"]
-    chart = f"attn_map_{L}"        # a new chart per length: Vega kept the old layout when 8 tokens became 4 (a sliver)
-    take_cell_click(chart, "attn", L, L)
+    take_cell_click("attn_map", "attn", L, L)
     left, right = st.columns([3, 2])
     with right:
         row = int(st.number_input(f"Query position (row, 0 to {L - 1})", 0, L - 1, key="attn_row"))
@@ -212,7 +211,7 @@ def one_head(a: dict, s: dict, labels: list[str]) -> tuple[int, int, int, int]:
     with left:
         st.vega_lite_chart(spec=heatmap_spec(a["weights"][at, head], labels, row, col,
                                              title=f"layer {layer}, head {head}"),
-                           on_select="rerun", selection_mode="cell", key=chart, width="content")
+                           on_select="rerun", selection_mode="cell", key="attn_map", width="content")
     return layer, head, row, col
 
 

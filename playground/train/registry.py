@@ -101,7 +101,7 @@ class Registry:
         if executor is None:                  # local (the app's REGISTRY uses make_executor: a cluster if named)
             executor = _local_executor(max_active, processes)
         self.executor = executor
-        self.max_active = executor.limit      # runs training at once (2 cores, 1 thread each: GUIDE); None: queued
+        self.max_active = executor.limit      # runs training at once (one torch thread each); None: queued
         self.keep = keep                  # ended runs kept in memory (older ones are read from the store)
         self._store = store
         self._recorder: Recorder | None = None

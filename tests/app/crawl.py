@@ -33,8 +33,8 @@ CHOICE_TYPES = ("selectbox", "radio", "select_slider", "button_group", "multisel
 WIDGET_TYPES = (*CHOICE_TYPES, "slider", "number_input", "toggle", "checkbox", "text_input", "text_area", "button")
 
 
-class _Downloads(logging.Handler):
-    """Also the log: every ERROR record a run writes is a problem."""
+class _ErrorLog(logging.Handler):
+    """The log during a crawl: every ERROR record a run writes is a problem."""
 
     def __init__(self):
         super().__init__(logging.ERROR)
@@ -107,7 +107,7 @@ class Crawler:
                 self.report.downloads += 1
 
     # -- one run of the app, checked --------------------------------------------------------------
-    def _run(self, at: AppTest, where: str, log: _Downloads) -> None:
+    def _run(self, at: AppTest, where: str, log: _ErrorLog) -> None:
         log.records.clear()
         at.run()
         self.report.states += 1
@@ -117,7 +117,7 @@ class Crawler:
             self.report.problems.append(f"{where}: logged: {r}")
         self._check_downloads(at, where)
 
-    def open(self, page: str, log: _Downloads) -> AppTest:
+    def open(self, page: str, log: _ErrorLog) -> AppTest:
         at = AppTest.from_file(self.app, default_timeout=90)
         at.query_params["me"] = self.owner
         if self.app == APP:
@@ -132,7 +132,7 @@ class Crawler:
     # -- the crawl --------------------------------------------------------------------------------
     def crawl(self, page: str, monkeypatch) -> None:
         self._patch_media(monkeypatch)
-        log = _Downloads()
+        log = _ErrorLog()
         root = logging.getLogger()
         root.addHandler(log)
         try:
@@ -170,7 +170,7 @@ class Crawler:
             self.report.widgets.add((page, ident))
             where = f"{page} · {ident[0]} '{ident[1]}' = {label}"
             self._run(at, where, log)
-            if self.start_after and t_settable(ident[0]):
+            if self.start_after and ident[0] != "button":    # a setting, not a click
                 start = next((b for b in at.button if b.label == self.start_after and not b.disabled), None)
                 if start is not None:
                     start.click()
@@ -267,11 +267,6 @@ class Crawler:
         if t == "button":
             return [lambda w: (w.click(), "click")[1]]
         return []
-
-
-def t_settable(kind: str) -> bool:
-    """A widget that sets a value (not a button)."""
-    return kind != "button"
 
 
 def _set(w, value):
