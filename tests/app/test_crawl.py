@@ -78,6 +78,16 @@ def _diverged(owner: str):
     return run
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_projections_left():
+    """The crawl picks UMAP and t-SNE on Latent space for many runs: their fits queue in this process's
+    projector, and would go on using a core under the tests that follow (the browser tests time pages)."""
+    yield
+    from ui.latent import projector
+
+    projector().close()
+
+
 @pytest.mark.parametrize("kind", [*KINDS, "running", "no run"])
 def test_every_widget_on_every_page(kind, monkeypatch):
     owner = "crawl" + "".join(c for c in kind if c.isalnum())[:20]
