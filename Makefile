@@ -32,7 +32,9 @@ app: setup
 browser:
 	@bash scripts/ensure-browser.sh
 
+# the linter first (rules in pyproject.toml): a new violation fails the suite before any test runs
 test: setup cluster browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: setup
