@@ -39,7 +39,6 @@ from playground.errors import PlaygroundError
 
 def _load(args):
     from playground.config import RunConfig, read_mapping
-
     from playground.errors import ConfigError
 
     d = read_mapping(args.config)

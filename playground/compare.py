@@ -35,28 +35,28 @@ def deep_merge(base: dict, over: dict) -> dict:
 def with_dropout(layers: list, p: float) -> list:
     """Set p on every Dropout; with none present, insert Dropout(p) after each hidden activation."""
     layers = copy.deepcopy(layers)
-    if any(l["type"] == "Dropout" for l in layers):
-        return [{**l, "p": p} if l["type"] == "Dropout" else l for l in layers]
+    if any(layer["type"] == "Dropout" for layer in layers):
+        return [{**layer, "p": p} if layer["type"] == "Dropout" else layer for layer in layers]
     if p == 0:
         return layers
     out = []
-    for i, l in enumerate(layers):
-        out.append(l)
-        if l["type"] in ACTIVATIONS and any(m["type"] == "Linear" for m in layers[i + 1:]):
+    for i, layer in enumerate(layers):
+        out.append(layer)
+        if layer["type"] in ACTIVATIONS and any(m["type"] == "Linear" for m in layers[i + 1:]):
             out.append({"type": "Dropout", "p": p})
     return out
 
 
 def with_batchnorm(layers: list, on: bool) -> list:
     """on: insert BatchNorm after every Linear/Conv2d but the last; off: remove BatchNorm layers."""
-    layers = [l for l in copy.deepcopy(layers) if l["type"] != "BatchNorm"]
+    layers = [layer for layer in copy.deepcopy(layers) if layer["type"] != "BatchNorm"]
     if not on:
         return layers
-    last = max((i for i, l in enumerate(layers) if l["type"] in TRAINABLE), default=-1)
+    last = max((i for i, layer in enumerate(layers) if layer["type"] in TRAINABLE), default=-1)
     out = []
-    for i, l in enumerate(layers):
-        out.append(l)
-        if l["type"] in TRAINABLE and i != last:
+    for i, layer in enumerate(layers):
+        out.append(layer)
+        if layer["type"] in TRAINABLE and i != last:
             out.append({"type": "BatchNorm"})
     return out
 

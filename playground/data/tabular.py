@@ -24,7 +24,7 @@ TABLES = {
 @functools.lru_cache(maxsize=4)
 def sklearn_table(fn: str, **kw):
     """(X float32 (N, F), target array, feature names, target names) of sklearn.datasets.<fn>(**kw); cached."""
-    import sklearn.datasets as skd                  # ~2 s to import: only for the sets that need it
+    import sklearn.datasets as skd  # ~2 s to import: only for the sets that need it
 
     b = getattr(skd, fn)(**kw)
     names = [str(t) for t in getattr(b, "target_names", [])]

@@ -38,7 +38,7 @@ def generate(name: str, n: int, noise: float, seed: int):
     """(X, y) numpy arrays: X (n, 2) float, y (n,) in {0, 1}."""
     rng = np.random.RandomState(seed)
     if name in ("circle", "moons", "gaussians"):
-        import sklearn.datasets as skd           # ~2 s to import: only for the sets that need it (not the default)
+        import sklearn.datasets as skd  # ~2 s to import: only for the sets that need it (not the default)
     if name == "circle":
         X, y = skd.make_circles(n, noise=noise * 0.3, factor=0.45, random_state=rng)
         y = 1 - y                                       # class 1 = inner disc

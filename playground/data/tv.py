@@ -14,26 +14,26 @@ SETS = {
     "fashion_mnist": ("Fashion-MNIST (torchvision)", "70,000 clothing images, 28x28 grey; needs files or internet"),
     "cifar10": ("CIFAR-10 (torchvision)", "60,000 colour photos, 32x32, 10 classes; needs files or internet"),
 }
-_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 
 
 @functools.lru_cache(maxsize=3)
 def _arrays(name: str, root: str, download: bool):
     import torchvision.datasets as tvd
 
-    klass = getattr(tvd, _CLASS[name])
+    klass = getattr(tvd, CLASSES[name])
     try:
         train = klass(root, train=True, download=download)
         test = klass(root, train=False, download=download)
-    except RuntimeError as e:          # torchvision: "Dataset not found. You can use download=True ..."
+    except RuntimeError:               # torchvision: "Dataset not found. You can use download=True ..."
         hint = ("switch on 'download' (needs internet)" if not download else
                 "this machine looks offline: copy the files into that folder from a machine that is online")
-        raise DataError(f"{_CLASS[name]} is not in '{Path(root).resolve()}': {hint}. "
+        raise DataError(f"{CLASSES[name]} is not in '{Path(root).resolve()}': {hint}. "
                         f"The offline sets (mnist_subset, digits, shapes) need no files.") from None
     except OSError as e:               # URLError and socket errors are OSErrors
-        raise DataError(f"downloading {_CLASS[name]} into '{Path(root).resolve()}' failed ({e.__class__.__name__}: {e}); "
-                        f"this machine looks offline. Copy the files into that folder, or use mnist_subset, "
-                        f"which ships offline.") from None
+        raise DataError(f"downloading {CLASSES[name]} into '{Path(root).resolve()}' failed "
+                        f"({e.__class__.__name__}: {e}); this machine looks offline. Copy the files into that "
+                        f"folder, or use mnist_subset, which ships offline.") from None
     X = np.concatenate([np.asarray(train.data), np.asarray(test.data)])
     y = np.concatenate([np.asarray(train.targets), np.asarray(test.targets)])
     X = torch.from_numpy(X.astype(np.float32) / 255.0)

@@ -23,8 +23,17 @@ from playground.config import RunConfig
 from playground.data import DATASETS
 from playground.errors import ConfigError, DataError
 from playground.export.script_augment import augment_code
-from playground.export.script_data import (RULE, call, constants, data_code, data_info, imports, packages, stand_in,
-                                           summary)
+from playground.export.script_data import (
+    RULE,
+    call,
+    constants,
+    data_code,
+    data_info,
+    imports,
+    packages,
+    stand_in,
+    summary,
+)
 from playground.export.script_model import model_code, model_layers, needs_generator, shape_text
 from playground.export.script_task import TaskCode, task_code
 from playground.train.engine import EVAL_BATCH, checked_rows

@@ -13,8 +13,16 @@ import inspect as _signature
 from playground.inspect.attention import attention, attention_cell
 from playground.inspect.evaluate import View, at_threshold, evaluate, predict
 from playground.inspect.explain import explain, shap_summary, trust_view
-from playground.inspect.filters import (activations, cell_equation, conv_cell, conv_layer_numbers, conv_layers,
-                                        filters, output_size, top_inputs)
+from playground.inspect.filters import (
+    activations,
+    cell_equation,
+    conv_cell,
+    conv_layer_numbers,
+    conv_layers,
+    filters,
+    output_size,
+    top_inputs,
+)
 from playground.inspect.latent import decode_view, latent
 from playground.inspect.stats import stats, stats_at
 
