@@ -186,7 +186,7 @@ def rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
     return warp(x, rotation_matrices(degrees.to(x.device, torch.float32)))
 
 
-def _grey(x: torch.Tensor) -> torch.Tensor:
+def grey(x: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, 1, H, W): torchvision's grayscale for RGB, the mean of the channels else."""
     if x.shape[1] == 3:
         w = torch.tensor(GREY, device=x.device, dtype=x.dtype)
@@ -202,13 +202,13 @@ def adjust_brightness(x, factor, lo=0.0, hi=1.0):
 def adjust_contrast(x, factor, lo=0.0, hi=1.0):
     """Blend each image with the mean of its grey version: torchvision's adjust_contrast per image."""
     f = factor[:, None, None, None]
-    return (f * x + (1 - f) * _grey(x).mean((1, 2, 3), keepdim=True)).clamp(lo, hi)
+    return (f * x + (1 - f) * grey(x).mean((1, 2, 3), keepdim=True)).clamp(lo, hi)
 
 
 def adjust_saturation(x, factor, lo=0.0, hi=1.0):
     """Blend each RGB image with its grey version: torchvision's adjust_saturation per image."""
     f = factor[:, None, None, None]
-    return (f * x + (1 - f) * _grey(x)).clamp(lo, hi)
+    return (f * x + (1 - f) * grey(x)).clamp(lo, hi)
 
 
 def erase(x, apply, u_area, u_ratio, u_top, u_left, value: float = 0.0):

@@ -15,7 +15,7 @@ from playground.export.script_model import shape_text
 
 # transform -> the helpers it calls, in the order they are written out
 HELPERS = {"flip": [A.hflip], "crop": [A.crop_matrices], "shift": [A.shift_matrices],
-           "rotate": [A.rotation_matrices], "jitter": [A._grey, A.adjust_brightness, A.adjust_contrast],
+           "rotate": [A.rotation_matrices], "jitter": [A.grey, A.adjust_brightness, A.adjust_contrast],
            "erase": [A.erase]}
 
 DOC = '''

@@ -22,7 +22,7 @@ from playground.errors import DataError
 RULE = "# " + "-" * 77
 SKLEARN = {"circle": "make_circles", "moons": "make_moons", "gaussians": "make_blobs", "digits": "load_digits",
            "diabetes": "load_diabetes", **{name: fn for name, (_, fn, _) in tabular.TABLES.items()}}
-TV_CLASSES = dict(tv._CLASS)                                   # data set -> torchvision.datasets class
+TV_CLASSES = dict(tv.CLASSES)                                   # data set -> torchvision.datasets class
 IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist_subset": (1, 28, 28), "shapes": (1, 32, 32),
                 "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 TABLE_SHAPES = {"breast_cancer": ((30,), 2), "wine": ((13,), 3), "two_of_ten": ((10,), 2), "diabetes": ((10,), 1)}
