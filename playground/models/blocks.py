@@ -163,7 +163,7 @@ class SequencePool(nn.Module):
         return f"mode={self.mode!r}"
 
 
-class _Recurrent(nn.Module):
+class Recurrent(nn.Module):
     """nn.RNN / LSTM / GRU (batch_first) returning one tensor: (B, L, D) ->
     output="sequence": (B, L, H*dirs), every position's top-layer state;
     output="last": (B, H*dirs), the top layer's final hidden state h_n per direction, concatenated
@@ -193,18 +193,18 @@ class _Recurrent(nn.Module):
         return f"output={self.output!r}"
 
 
-class RNN(_Recurrent):
-    __doc__ = _Recurrent.__doc__
+class RNN(Recurrent):
+    __doc__ = Recurrent.__doc__
     cell = nn.RNN
 
 
-class LSTM(_Recurrent):
-    __doc__ = _Recurrent.__doc__
+class LSTM(Recurrent):
+    __doc__ = Recurrent.__doc__
     cell = nn.LSTM
 
 
-class GRU(_Recurrent):
-    __doc__ = _Recurrent.__doc__
+class GRU(Recurrent):
+    __doc__ = Recurrent.__doc__
     cell = nn.GRU
 
 

@@ -114,7 +114,7 @@ def _inner(module: torch.nn.Module, in_shape: tuple) -> tuple[int, int]:
             return attn + 3 * L * D, kept
         hidden = module.mlp[0].out_features
         return attn + 6 * L * D + 2 * L * hidden, kept        # 2 norms, attn out, sum, MLP out, sum; Linear, GELU
-    if isinstance(module, blocks._Recurrent):
+    if isinstance(module, blocks.Recurrent):
         L, _ = in_shape
         rnn = module.rnn
         gates = {"LSTM": 5, "GRU": 4}.get(rnn.mode, 1)        # gate values per unit and step (LSTM: + cell)
