@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from playground.errors import PlaygroundError
 from playground.inspect.evaluate import View
-from playground.inspect.filters import _check_input, _example, _split, conv_layers
-from playground.inspect.inputs import value_range
+from playground.inspect.filters import conv_layers
+from playground.inspect.inputs import check_input, example, split_arrays, value_range
 
 CAMS = {"gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "layercam": "LayerCAM",
         "guided": "Guided Grad-CAM"}
@@ -362,8 +362,8 @@ def _attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Opti
 
 def _input(frozen, sample: int, split: str, x):
     if x is None:
-        return _example(frozen, sample, split), sample
-    return _check_input(frozen, x), None
+        return example(frozen, sample, split), sample
+    return check_input(frozen, x), None
 
 
 def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val", target: int | None = None,
@@ -403,7 +403,7 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
     else:
         summary["predicted"], summary["confidence"] = names[int(probs.argmax())], float(probs.max())
     if sample is not None:
-        y = _split(frozen, split)[1][sample]
+        y = split_arrays(frozen, split)[1][sample]
         if reg:
             meta = frozen.data.meta
             value = float(y[target] * meta["y_std"][target] + meta["y_mean"][target]) if "y_std" in meta else float(y[target])
@@ -444,7 +444,7 @@ def _map_of(frozen, model, x: torch.Tensor, method: str, target: int, o: Options
 
 
 def _inputs(frozen, n: int, seed: int):
-    X, y = _split(frozen, "val")
+    X, y = split_arrays(frozen, "val")
     n = min(n, len(X))
     order = torch.from_numpy(np.random.RandomState(seed).permutation(len(X))[:n])
     return order, X[order], y[order]
@@ -631,8 +631,8 @@ def over_training(frozens, method: str = "gradcam", sample: int = 0, split: str 
     last = frozens[-1]
     if target is None:
         if x is None:
-            _example(last, sample, split)                           # a clear error outside the split
-            target = int(_split(last, split)[1][sample])
+            example(last, sample, split)                            # a clear error outside the split
+            target = int(split_arrays(last, split)[1][sample])
         else:
             target = int(explain(last, "saliency", sample, split, None, x).summary["target"])
     views = [explain(f, method, sample, split, target, x, **opts) for f in frozens]
@@ -662,7 +662,7 @@ def shap_summary(frozen, target: int | None = None, method: str = "deepshap", sp
     if not 0 <= target < len(names):
         raise PlaygroundError(f"target: {target} is not an output of this run (0 to {len(names) - 1})")
     model = frozen_copy(frozen)
-    X, _ = _split(frozen, split)
+    X, _ = split_arrays(frozen, split)
     bg = background_of(frozen, o.background, o.seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module="captum")

@@ -6,6 +6,7 @@ import torch
 
 from playground.errors import PlaygroundError
 from playground.inspect.evaluate import View
+from playground.inspect.inputs import check_input, example, split_arrays
 
 
 def conv_layers(frozen) -> list[int]:
@@ -41,30 +42,6 @@ def filters(frozen, layer: int | None = None) -> View:
                  "padding": list(conv.padding), "abs_max": float(np.abs(w).max())})
 
 
-def _split(frozen, split: str):
-    if split not in ("val", "train"):
-        raise PlaygroundError(f"split: '{split}' is not one of val, train")
-    d = frozen.data
-    return (d.X_val, d.y_val) if split == "val" else (d.X_train, d.y_train)
-
-
-def _example(frozen, sample: int, split: str) -> torch.Tensor:
-    """Input `sample` of the split, (C, H, W) or (features,); a clear error outside it."""
-    X, _ = _split(frozen, split)
-    if not 0 <= sample < len(X):
-        raise PlaygroundError(f"sample: {sample} is outside the {split} split, which has {len(X)} examples "
-                              f"(0 to {len(X) - 1})")
-    return X[sample]
-
-
-def _check_input(frozen, x: torch.Tensor) -> torch.Tensor:
-    want = tuple(frozen.data.X_train.shape[1:])
-    if tuple(x.shape) != want:
-        raise PlaygroundError(f"input: shape {'x'.join(map(str, x.shape))} does not match the run's data "
-                              f"({'x'.join(map(str, want))}); resize it to that shape")
-    return x.to(frozen.data.X_train.dtype)
-
-
 @torch.no_grad()
 def activations(frozen, sample: int = 0, split: str = "val", x: torch.Tensor | None = None) -> View:
     """Input `sample` of the split (or `x`, an input of the user's own, shaped like the data's inputs),
@@ -73,9 +50,9 @@ def activations(frozen, sample: int = 0, split: str = "val", x: torch.Tensor | N
     batch dimension), probs (classes,). Summary: "sample" is None for an input of the user's own,
     which has no "true" class."""
     if x is None:
-        x = _example(frozen, sample, split)
+        x = example(frozen, sample, split)
     else:
-        x, sample = _check_input(frozen, x), None
+        x, sample = check_input(frozen, x), None
     model = frozen.model.eval()
     device = next(model.parameters()).device
     h = x[None].to(device)                                                  # (1, ...)
@@ -97,7 +74,7 @@ def activations(frozen, sample: int = 0, split: str = "val", x: torch.Tensor | N
                               f"diverged by then; pick an earlier epoch")
     arrays["probs"] = probs
     names = [str(c) for c in frozen.data.class_names]
-    truth = {} if sample is None else {"true": names[int(_split(frozen, split)[1][sample])]}
+    truth = {} if sample is None else {"true": names[int(split_arrays(frozen, split)[1][sample])]}
     return View(arrays, {**base, **truth, "predicted": names[int(probs.argmax())],
                          "confidence": float(probs.max()), "class_names": names, "layers": layers})
 
@@ -205,7 +182,7 @@ def conv_cell(frozen, layer: int | None = None, sample: int = 0, channel: int = 
     (window_top/left in input coordinates, negative inside the padding), and the output-size rows."""
     layer = _check_layer(frozen, layer, (torch.nn.Conv2d,), "Conv2d")
     conv = frozen.model[layer - 1]
-    x, sample = (_example(frozen, sample, split), sample) if x is None else (_check_input(frozen, x), None)
+    x, sample = (example(frozen, sample, split), sample) if x is None else (check_input(frozen, x), None)
     inp = _layer_input(frozen, layer, x)                                    # (1, C_in, H, W)
     out = conv(inp)                                                         # (1, C_out, H_out, W_out)
     _, c_out, h_out, w_out = out.shape
@@ -273,7 +250,7 @@ TOP_BATCH = 512
 def unit_scores(frozen, layer: int, split: str = "val") -> tuple[np.ndarray, str]:
     """(N, units), "channel" or "unit": every example's activation of every unit of layer `layer`'s output: a channel's
     largest value over positions for a (C, H, W) output, the unit itself for a flat one."""
-    X, _ = _split(frozen, split)
+    X, _ = split_arrays(frozen, split)
     model = frozen.model.eval()
     device = next(model.parameters()).device
     head = model[:layer]
@@ -306,7 +283,7 @@ def top_inputs(frozen, layer: int | None = None, channel: int = 0, k: int = 9, s
 def ranked(frozen, layer: int, channel: int, k: int, split: str, scores: np.ndarray, kind: str) -> View:
     """top_inputs from unit_scores' output (a page computes the scores once per layer and ranks any
     channel of it in milliseconds)."""
-    X, y = _split(frozen, split)
+    X, y = split_arrays(frozen, split)
     units = scores.shape[1]
     _in_range("channel", channel, units, f"layer {layer}'s output", f"{kind}s")
     column = scores[:, channel]

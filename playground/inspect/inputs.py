@@ -1,7 +1,8 @@
-"""An input of the user's own (an uploaded image or a drawing), made to look like the run's data:
-its channel count, its height and width, its value range, and (for grey digits) a light figure on a
-dark background, as MNIST and the digits set have. The result feeds the same inspectors as a
-validation example (activations(frozen, x=...), conv_cell(frozen, x=...))."""
+"""The inputs an inspector looks at: an example of the run's own split (split_arrays, example), or an
+input of the user's own (an uploaded image or a drawing), made to look like the run's data: its
+channel count, its height and width, its value range, and (for grey digits) a light figure on a dark
+background, as MNIST and the digits set have. The result feeds the same inspectors as a validation
+example (activations(frozen, x=...), conv_cell(frozen, x=...)), which check it with check_input."""
 from __future__ import annotations
 
 import io
@@ -9,10 +10,36 @@ import io
 import numpy as np
 import torch
 
-from playground.errors import DataError
+from playground.errors import DataError, PlaygroundError
 
 MAX_BYTES = 10 * 2**20          # uploads above 10 MB are refused before PIL opens them
 DIGIT_BOX = 20 / 28             # MNIST centres each digit in a 20x20 box of its 28x28 image
+
+
+def split_arrays(frozen, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X, y) of the frozen run's split, "val" or "train"; a clear error for any other name."""
+    if split not in ("val", "train"):
+        raise PlaygroundError(f"split: '{split}' is not one of val, train")
+    d = frozen.data
+    return (d.X_val, d.y_val) if split == "val" else (d.X_train, d.y_train)
+
+
+def example(frozen, sample: int, split: str) -> torch.Tensor:
+    """Input `sample` of the split, (C, H, W) or (features,); a clear error outside it."""
+    X, _ = split_arrays(frozen, split)
+    if not 0 <= sample < len(X):
+        raise PlaygroundError(f"sample: {sample} is outside the {split} split, which has {len(X)} examples "
+                              f"(0 to {len(X) - 1})")
+    return X[sample]
+
+
+def check_input(frozen, x: torch.Tensor) -> torch.Tensor:
+    """x, an input of the user's own, in the data's dtype; a clear error unless it has the data's shape."""
+    want = tuple(frozen.data.X_train.shape[1:])
+    if tuple(x.shape) != want:
+        raise PlaygroundError(f"input: shape {'x'.join(map(str, x.shape))} does not match the run's data "
+                              f"({'x'.join(map(str, want))}); resize it to that shape")
+    return x.to(frozen.data.X_train.dtype)
 
 
 def value_range(X: torch.Tensor) -> tuple[float, float]:

@@ -16,6 +16,7 @@ import torch
 
 from playground.errors import PlaygroundError
 from playground.inspect.evaluate import View
+from playground.inspect.inputs import split_arrays
 from playground.models.blocks import Latent
 
 BATCH = 1024
@@ -50,13 +51,6 @@ def _check_layer(frozen, layer: int | None) -> int:
     return layer
 
 
-def _split(frozen, split: str):
-    if split not in ("val", "train"):
-        raise PlaygroundError(f"split: '{split}' is not one of val, train")
-    d = frozen.data
-    return (d.X_val, d.y_val) if split == "val" else (d.X_train, d.y_train)
-
-
 def _device(model):
     return next(model.parameters()).device
 
@@ -67,7 +61,7 @@ def encode(frozen, split: str = "val", layer: int | None = None) -> tuple[np.nda
     (default: the Latent layer, else the last hidden layer), flattened; for a variational Latent layer
     the means and log-variances."""
     layer = _check_layer(frozen, layer)
-    X, _ = _split(frozen, split)
+    X, _ = split_arrays(frozen, split)
     model = frozen.model.eval()
     head, last = model[:layer], model[layer - 1]
     codes, logvars = [], []
@@ -142,7 +136,7 @@ def grid_codes(x_range: tuple[float, float], y_range: tuple[float, float], n: in
 def interpolate(frozen, a: int, b: int, steps: int = 10, split: str = "val") -> View:
     """The straight line from input a's code to input b's, decoded at `steps` points (ends included).
     Arrays: t (steps,), codes (steps, k), images (steps, ...), ends (2, ...) the two inputs."""
-    X, _ = _split(frozen, split)
+    X, _ = split_arrays(frozen, split)
     for name, i in (("a", a), ("b", b)):
         if not 0 <= i < len(X):
             raise PlaygroundError(f"{name}: {i} is outside the {split} split, which has {len(X)} examples (0 to {len(X) - 1})")
@@ -163,7 +157,7 @@ def interpolate(frozen, a: int, b: int, steps: int = 10, split: str = "val") -> 
 def reconstruction_errors(frozen, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
     """(errors (N,), reconstructions (N, ...)): each input's mean squared error per value between
     input and output (MSE, whatever loss the run trained with: one scale for every run and for PCA)."""
-    X, _ = _split(frozen, split)
+    X, _ = split_arrays(frozen, split)
     model = frozen.model.eval()
     out = torch.cat([model(X[i:i + BATCH].to(_device(model))).float().cpu() for i in range(0, len(X), BATCH)])
     if out.shape != X.shape:
@@ -249,7 +243,7 @@ def latent(frozen, split: str = "val", method: str | None = None, layer: int | N
     codes, logvar = encode(frozen, split, layer)
     k = codes.shape[1]
     method = method or ("raw" if k <= 3 else "pca")
-    _, y = _split(frozen, split)
+    _, y = split_arrays(frozen, split)
     labels = y.numpy()
     arrays = {"codes": codes, "labels": labels}
     summary = {"epoch": frozen.epoch, "step": frozen.step, "partial": frozen.partial, "split": split,
