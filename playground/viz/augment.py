@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from playground.viz.filters import BG, _mosaic
+from playground.viz.filters import BG, mosaic
 
 
 def tile(x: np.ndarray, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
@@ -23,4 +23,4 @@ def pairs_grid(originals: np.ndarray, augmented: np.ndarray, cols: int = 8, size
     line = np.empty((1, w, 3), np.uint8)
     line[:] = BG
     tiles = [np.concatenate([tile(originals[k], lo, hi), line, tile(augmented[k], lo, hi)]) for k in range(n)]
-    return _mosaic(tiles, min(cols, n), max(1, size // max(h, w)))
+    return mosaic(tiles, min(cols, n), max(1, size // max(h, w)))

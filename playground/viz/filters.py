@@ -33,7 +33,7 @@ def grey(values: np.ndarray) -> np.ndarray:
     return np.repeat((t * 255).round().astype(np.uint8)[..., None], 3, -1)
 
 
-def _mosaic(tiles: list[np.ndarray], cols: int, cell: int) -> np.ndarray:
+def mosaic(tiles: list[np.ndarray], cols: int, cell: int) -> np.ndarray:
     """Tiles (h, w, 3) of one size, upscaled by cell, laid out in rows of cols with GAP between."""
     h, w = tiles[0].shape[:2]
     rows = -(-len(tiles) // cols)
@@ -58,7 +58,7 @@ def filter_grid(weight: np.ndarray, shared: bool = True, cell: int | None = None
     for o in range(out_c):
         limit = layer_max if shared else float(np.abs(weight[o]).max())
         tiles.extend(diverging(weight[o, i], limit) for i in range(in_c))
-    return _mosaic(tiles, in_c if in_c > 1 else min(out_c, 8), cell)
+    return mosaic(tiles, in_c if in_c > 1 else min(out_c, 8), cell)
 
 
 def feature_grid(maps: np.ndarray, cols: int = 8, size: int = 72) -> np.ndarray:
@@ -66,7 +66,7 @@ def feature_grid(maps: np.ndarray, cols: int = 8, size: int = 72) -> np.ndarray:
     about size pixels wide."""
     c, h, w = maps.shape
     cell = max(1, size // max(h, w))
-    return _mosaic([grey(maps[k]) for k in range(c)], min(cols, c), cell)
+    return mosaic([grey(maps[k]) for k in range(c)], min(cols, c), cell)
 
 
 def input_image(x: np.ndarray, size: int = 168) -> np.ndarray:
