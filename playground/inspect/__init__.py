@@ -34,14 +34,15 @@ VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations, "
 
 def run_view(name: str, frozen, **options) -> View:
     """VIEWS[name] on frozen, given the options it takes (the CLI offers them all: --split, --layer,
-    --sample, --channel, --row, --col, --k, --head, --tokens, --method, --z, --target and explain's options); options left as None keep the view's defaults."""
+    --sample, --channel, --row, --col, --k, --head, --tokens, --method, --z, --target and explain's
+    options); options left as None keep the view's defaults."""
     fn = VIEWS[name]
     accepted = _signature.signature(fn).parameters
     open_ended = any(p.kind is p.VAR_KEYWORD for p in accepted.values())     # explain, trust: options of their own
     return fn(frozen, **{k: v for k, v in options.items() if (open_ended or k in accepted) and v is not None})
 
 
-__all__ = ["VIEWS", "View", "activations", "attention", "attention_cell", "at_threshold", "cell_equation", "conv_cell", "conv_layer_numbers",
-           "decode_view", "explain", "latent", "shap_summary", "trust_view",
+__all__ = ["VIEWS", "View", "activations", "attention", "attention_cell", "at_threshold", "cell_equation", "conv_cell",
+           "conv_layer_numbers", "decode_view", "explain", "latent", "shap_summary", "trust_view",
            "conv_layers", "evaluate", "filters", "output_size", "predict", "run_view", "stats", "stats_at",
            "top_inputs"]

@@ -406,7 +406,8 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
         y = split_arrays(frozen, split)[1][sample]
         if reg:
             meta = frozen.data.meta
-            value = float(y[target] * meta["y_std"][target] + meta["y_mean"][target]) if "y_std" in meta else float(y[target])
+            value = (float(y[target] * meta["y_std"][target] + meta["y_mean"][target]) if "y_std" in meta
+                     else float(y[target]))
             summary["true"] = f"{value:.4g}"
         else:
             summary["true"] = names[int(y)]
@@ -415,9 +416,10 @@ def explain(frozen, method: str = "gradcam", sample: int = 0, split: str = "val"
         summary["conv_layers"] = conv_layers(frozen)
     if "delta" in out:
         expected, gap = float(out["reference"].float().mean()), float(out["delta"])
-        summary["completeness"] = {"sum": float(logits[0, target]) - expected + gap, "should_be": float(logits[0, target]) - expected,
+        should_be = float(logits[0, target]) - expected
+        summary["completeness"] = {"sum": should_be + gap, "should_be": should_be,
                                    "reference": expected, "gap": gap,
-                                   "relative": abs(gap) / max(abs(float(logits[0, target]) - expected), 1e-12)}
+                                   "relative": abs(gap) / max(abs(should_be), 1e-12)}
     if frozen.data.kind == "table":
         summary["features"] = feature_names(frozen)
     return View(arrays, summary)
@@ -556,7 +558,7 @@ def deletion_insertion(frozen, method: str, n: int = 16, steps: int = 16, o: Opt
         for kind, order in (("", m.flatten().argsort(descending=True)), ("_random", torch.randperm(hw, generator=g))):
             rank = torch.empty(hw, dtype=torch.long)
             rank[order] = torch.arange(hw)
-            on = rank[None, :] < (fractions[:, None] * hw).round().long()[:, None]     # (steps+1, H*W): pixel already moved
+            on = rank[None, :] < (fractions[:, None] * hw).round().long()[:, None]     # (steps+1, H*W): already moved
             on = on.view(-1, 1, *x.shape[-2:]).to(x.dtype)
             with torch.no_grad():
                 for curve, start, end in (("deletion", x, black), ("insertion", blurred, x)):

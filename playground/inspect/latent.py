@@ -72,8 +72,8 @@ def encode(frozen, split: str = "val", layer: int | None = None) -> tuple[np.nda
             logvars.append(last.last_logvar.float().cpu())
     codes = torch.cat(codes).numpy()
     if not np.isfinite(codes).all():
-        raise PlaygroundError(f"the codes at epoch {frozen.epoch} are not finite numbers (NaN or inf): the run diverged "
-                              f"by then; pick an earlier epoch")
+        raise PlaygroundError(f"the codes at epoch {frozen.epoch} are not finite numbers (NaN or inf): the run "
+                              f"diverged by then; pick an earlier epoch")
     return codes, (torch.cat(logvars).numpy() if logvars else None)
 
 
@@ -139,7 +139,8 @@ def interpolate(frozen, a: int, b: int, steps: int = 10, split: str = "val") -> 
     X, _ = split_arrays(frozen, split)
     for name, i in (("a", a), ("b", b)):
         if not 0 <= i < len(X):
-            raise PlaygroundError(f"{name}: {i} is outside the {split} split, which has {len(X)} examples (0 to {len(X) - 1})")
+            raise PlaygroundError(f"{name}: {i} is outside the {split} split, which has {len(X)} examples "
+                                  f"(0 to {len(X) - 1})")
     if steps < 2:
         raise PlaygroundError(f"steps: {steps} is too few; an interpolation needs 2 or more")
     i = latent_index(frozen.model)
@@ -237,8 +238,8 @@ def latent(frozen, split: str = "val", method: str | None = None, layer: int | N
     MSE of each reconstruction), class_errors (C,); for a variational one logvar (N, k); for pca the
     projection's components (2, k) and mean (k,). The default method is raw for codes of 3 values or
     fewer, else pca. Summary: dims, method, knn (the 5-NN score of the codes, fitted on the
-    training codes, scored on the validation codes) and, with compare and a Latent layer, the PCA baseline at the same dims: its
-    knn, its and the autoencoder's validation MSE."""
+    training codes, scored on the validation codes) and, with compare and a Latent layer, the PCA
+    baseline at the same dims: its knn, its and the autoencoder's validation MSE."""
     layer = _check_layer(frozen, layer)
     codes, logvar = encode(frozen, split, layer)
     k = codes.shape[1]
