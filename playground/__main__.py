@@ -388,8 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "for the code --z; explain: an attribution map for one input (--method, --sample, "
                         "--target; --over-training: at every snapshot); trust: the checks that say whether a "
                         "method's maps can be trusted (completeness, model randomisation, pointing game, "
-                        "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row of the split "
-                        "(--target class; --method deepshap or shap), ranked by mean |SHAP|")
+                        "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row "
+                        "of the split (--target class; --method deepshap or shap), ranked by mean |SHAP|")
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot is refused with the list of those that have one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "

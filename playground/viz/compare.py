@@ -77,7 +77,8 @@ def compare_chart(curves: list[tuple[str, dict, int]], metric: str, x_axis: str,
                                   tip("y", ".4~g", METRICS[metric])]}},
         {"data": {"name": "ends"}, "mark": {"type": "point", "shape": "cross", "size": 220, "filled": True,
                                             "color": "#d62728"},
-         "encoding": {"x": q("x"), "y": q("y"), "tooltip": [tip("variant", kind="nominal"), tip("note", kind="nominal")]}},
+         "encoding": {"x": q("x"), "y": q("y"),
+                      "tooltip": [tip("variant", kind="nominal"), tip("note", kind="nominal")]}},
     ]}
 
 

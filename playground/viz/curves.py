@@ -222,7 +222,8 @@ def fit_chart(fit: dict | None, X_train, y_train, X_val, y_val, height: int = 30
     pts = pd.DataFrame({"x": np.concatenate([np.asarray(X_train)[:, 0], np.asarray(X_val)[:, 0]]),
                         "y": np.concatenate([np.asarray(y_train)[:, 0], np.asarray(y_val)[:, 0]]),
                         "split": ["train"] * len(X_train) + ["validation"] * len(X_val)})
-    line = pd.DataFrame({"x": fit["xs"] if fit else [], "y": fit["pred"] if fit else []}, columns=["x", "y"], dtype=float)
+    line = pd.DataFrame({"x": fit["xs"] if fit else [], "y": fit["pred"] if fit else []}, columns=["x", "y"],
+                        dtype=float)
     color = {"field": "split", "type": "nominal", "title": None,
              "scale": {"domain": list(COLORS), "range": list(COLORS.values())}, "legend": {"orient": "bottom"}}
     return {"height": height, "datasets": {"points": pts, "line": line}, "layer": [

@@ -97,8 +97,8 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
                                                            "clear": False}}],
                    "encoding": {"x": enc_x, "y": enc_y,
                                 "color": {"field": "label", "type": "nominal", "scale": _colours(class_names),
-                                          "legend": {"title": "label (colour only)", "symbolOpacity": 1, "orient": "top",
-                                                     "direction": "horizontal", "columns": 20}},
+                                          "legend": {"title": "label (colour only)", "symbolOpacity": 1,
+                                                     "orient": "top", "direction": "horizontal", "columns": 20}},
                                 "tooltip": tooltip}})
     marked = [int(i) for i in neighbours] + ([int(chosen)] if chosen is not None else [])
     if marked:

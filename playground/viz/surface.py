@@ -73,7 +73,8 @@ def race_figure(grid: tuple, results: dict, step: int, minima=(), animate: bool 
     first = next(iter(results.values()), None)
     if first is not None:
         fig.add_trace(go.Scatter(x=first["xy"][:1, 0], y=first["xy"][:1, 1], mode="markers", name="start",
-                                 marker=dict(symbol="diamond", size=12, color="black", line=dict(color="white", width=1.5)),
+                                 marker=dict(symbol="diamond", size=12, color="black",
+                                             line=dict(color="white", width=1.5)),
                                  hovertemplate="start (%{x:.3g}, %{y:.3g})<extra></extra>"))
     if len(minima):
         m = np.asarray(minima, dtype=float).reshape(-1, 2)
