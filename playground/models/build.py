@@ -129,113 +129,157 @@ def _make(kind: str, args: dict, shape: tuple, where: str, points: bool, flat_fr
     vocab: the data set's vocabulary (0: its inputs are not tokens); tokens: this layer's input still
     holds token ids (only an Embedding takes them; _walk refuses the rest); data_shape: the data set's
     input shape, for Embedding's message."""
-    rank = len(shape)
-    if kind in IMAGE_TYPES and rank != 3:
-        raise ShapeError(f"{where}: expects an image (channels x height x width), gets {shape_text(shape)}; "
-                         f"{_image_fix(shape, kind, points)}")
-    if kind in SEQUENCE_TYPES and rank != 2:
-        raise ShapeError(f"{where}: expects a sequence (positions x features), gets {shape_text(shape)}; "
-                         f"{_sequence_fix(shape, kind, points)}")
+    _check_rank(kind, shape, where, points)
     if kind == "Embedding":
         return _embedding(args, shape, where, vocab, tokens, data_shape or shape)
     if kind == "Linear":
-        if rank == 3:
-            raise ShapeError(f"{where}: expects a flat vector, gets {shape_text(shape)}; "
-                             f"add a Flatten layer before it ({math.prod(shape)} features)")
-        n_in = args["in_features"]
-        if n_in is not None and n_in != shape[-1]:
-            if rank == 2:
-                came = f" per position ({shape[0]} positions x {shape[1]} features)"
-            else:
-                came = f" ({'x'.join(map(str, flat_from))} flattened)" if flat_from else ""
-            raise ShapeError(f"{where}: expects {n_in} input features, gets {shape[-1]}{came}"
-                             f"; set in_features={shape[-1]} (or leave it empty to infer it)")
-        out = _pos_int(args, "out_features", where)
-        if not isinstance(args["bias"], bool):
-            raise ConfigError(f"{where}: bias={args['bias']!r} is not valid; set bias=True or bias=False")
-        return nn.Linear(shape[-1], out, bias=args["bias"]), shape[:-1] + (out,)   # per position on (L, D)
+        return _linear(args, shape, where, flat_from)
     if kind in ("Conv2d", "ConvTranspose2d"):
-        c_in = args["in_channels"]
-        if c_in is not None and c_in != shape[0]:
-            raise ShapeError(f"{where}: expects {c_in} input channels, gets {shape[0]} ({shape_text(shape)})"
-                             f"; set in_channels={shape[0]} (or leave it empty to infer it)")
-        c = _pos_int(args, "out_channels", where)
-        k, s = _pos_int(args, "kernel_size", where), _pos_int(args, "stride", where)
-        p = _pos_int(args, "padding", where, allow_zero=True)
-        if kind == "Conv2d":
-            h = _window(shape[1], k, s, p, where, "kernel_size")
-            w = _window(shape[2], k, s, p, where, "kernel_size")
-            return nn.Conv2d(shape[0], c, k, s, p), (c, h, w)
-        op = _pos_int(args, "output_padding", where, allow_zero=True)
-        if op >= s:
-            raise ConfigError(f"{where}: output_padding={op} must be smaller than stride={s}; "
-                              f"set output_padding to {s - 1} or less")
-        h, w = ((n - 1) * s - 2 * p + k + op for n in shape[1:])
-        if min(h, w) < 1:
-            raise ShapeError(f"{where}: padding {p} is too large for the {shape[1]}x{shape[2]} input "
-                             f"(output would be {h}x{w}); lower padding or raise kernel_size")
-        return nn.ConvTranspose2d(shape[0], c, k, s, p, op), (c, h, w)
+        return _conv(kind, args, shape, where)
     if kind in ("MaxPool2d", "AvgPool2d"):
-        k = _pos_int(args, "kernel_size", where)
-        s = k if args["stride"] is None else _pos_int(args, "stride", where)
-        h = _window(shape[1], k, s, 0, where, "kernel_size")
-        w = _window(shape[2], k, s, 0, where, "kernel_size")
-        return getattr(nn, kind)(k, s), (shape[0], h, w)
+        return _pool(kind, args, shape, where)
     if kind == "Upsample":
-        f = _positive(args, "scale_factor", where, 2)
-        mode = _choice(args, "mode", where, ("nearest", "bilinear"))
-        h, w = (math.floor(n * f) for n in shape[1:])
-        if min(h, w) < 1:
-            raise ShapeError(f"{where}: scale_factor {f} shrinks the {shape[1]}x{shape[2]} input to {h}x{w}; "
-                             f"use a larger scale_factor")
-        extra = {"align_corners": False} if mode == "bilinear" else {}
-        return nn.Upsample(scale_factor=f, mode=mode, **extra), (shape[0], h, w)
+        return _upsample(args, shape, where)
     if kind == "Patchify":
-        p = _pos_int(args, "patch_size", where)
-        _, H, W = shape
-        if H % p or W % p:
-            common = _divisors(math.gcd(H, W))
-            sides = str(H) if H == W else f"both {H} and {W}"
-            fix = (f"pick a divisor of {sides}, e.g. {', '.join(f'patch_size={d}' for d in common[:4])}"
-                   if common else "the sides share no divisor but 1: use patch_size=1 (one patch per pixel)")
-            raise ShapeError(f"{where}: patch_size {p} does not divide the {H}x{W} image into whole patches; {fix}")
-        return blocks.Patchify(p), ((H // p) * (W // p), shape[0] * p * p)
+        return _patchify(args, shape, where)
     if kind == "Flatten":
         return nn.Flatten(), (math.prod(shape),)
     if kind == "Unflatten":
-        dims = _parse_shape(args["shape"], where)
-        if rank != 1:
-            raise ShapeError(f"{where}: expects a flat vector, gets {shape_text(shape)}; "
-                             f"add a Flatten layer before it ({math.prod(shape)} features)")
-        if math.prod(dims) != shape[0]:
-            want = "x".join(map(str, dims))
-            raise ShapeError(f"{where}: shape {want} holds {math.prod(dims)} values, but the input has "
-                             f"{shape[0]} features; make the layer before output {math.prod(dims)} features "
-                             f"(e.g. Linear out_features={math.prod(dims)}), or pick a shape of {shape[0]} values "
-                             f"(e.g. shape={_image_like(shape[0])})")
-        return nn.Unflatten(1, dims), dims
+        return _unflatten(args, shape, where)
     if kind == "Dropout":
-        p = args["p"]
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ConfigError(f"{where}: p={p!r} is not valid; set p to a drop probability from 0 to 0.9")
-        return Dropout(float(p)), shape
+        return _dropout(args, shape, where)
     if kind == "BatchNorm":
-        if rank == 2:
-            raise ShapeError(f"{where}: BatchNorm would mix the positions of a sequence ({shape_text(shape)}); "
-                             f"use LayerNorm for sequences")
-        return (nn.BatchNorm1d(shape[0]) if rank == 1 else nn.BatchNorm2d(shape[0])), shape
+        return _batchnorm(shape, where)
     if kind == "LayerNorm":
-        return nn.LayerNorm(shape[-1] if rank == 2 else list(shape)), shape   # sequences: over D only
+        return nn.LayerNorm(shape[-1] if len(shape) == 2 else list(shape)), shape   # sequences: over D only
     if kind == "LeakyReLU":
-        slope = args["negative_slope"]
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-            raise ConfigError(f"{where}: negative_slope={slope!r} is not valid; set a number such as 0.01")
-        return nn.LeakyReLU(float(slope)), shape
+        return _leaky_relu(args, shape, where)
     if kind in SEQUENCE_TYPES:
         return _make_sequence(kind, args, shape, where)
     if kind == "Latent":
         return _latent(args, shape, where)
     return getattr(nn, kind)(), shape           # ReLU, GELU, Tanh, Sigmoid
+
+
+def _check_rank(kind: str, shape: tuple, where: str, points: bool) -> None:
+    """An image layer needs a CxHxW input, a sequence layer an LxD one."""
+    if kind in IMAGE_TYPES and len(shape) != 3:
+        raise ShapeError(f"{where}: expects an image (channels x height x width), gets {shape_text(shape)}; "
+                         f"{_image_fix(shape, kind, points)}")
+    if kind in SEQUENCE_TYPES and len(shape) != 2:
+        raise ShapeError(f"{where}: expects a sequence (positions x features), gets {shape_text(shape)}; "
+                         f"{_sequence_fix(shape, kind, points)}")
+
+
+def _linear(args: dict, shape: tuple, where: str, flat_from: tuple | None):
+    rank = len(shape)
+    if rank == 3:
+        raise ShapeError(f"{where}: expects a flat vector, gets {shape_text(shape)}; "
+                         f"add a Flatten layer before it ({math.prod(shape)} features)")
+    n_in = args["in_features"]
+    if n_in is not None and n_in != shape[-1]:
+        if rank == 2:
+            came = f" per position ({shape[0]} positions x {shape[1]} features)"
+        else:
+            came = f" ({'x'.join(map(str, flat_from))} flattened)" if flat_from else ""
+        raise ShapeError(f"{where}: expects {n_in} input features, gets {shape[-1]}{came}"
+                         f"; set in_features={shape[-1]} (or leave it empty to infer it)")
+    out = _pos_int(args, "out_features", where)
+    if not isinstance(args["bias"], bool):
+        raise ConfigError(f"{where}: bias={args['bias']!r} is not valid; set bias=True or bias=False")
+    return nn.Linear(shape[-1], out, bias=args["bias"]), shape[:-1] + (out,)   # per position on (L, D)
+
+
+def _conv(kind: str, args: dict, shape: tuple, where: str):
+    """Conv2d or ConvTranspose2d on a CxHxW input."""
+    c_in = args["in_channels"]
+    if c_in is not None and c_in != shape[0]:
+        raise ShapeError(f"{where}: expects {c_in} input channels, gets {shape[0]} ({shape_text(shape)})"
+                         f"; set in_channels={shape[0]} (or leave it empty to infer it)")
+    c = _pos_int(args, "out_channels", where)
+    k, s = _pos_int(args, "kernel_size", where), _pos_int(args, "stride", where)
+    p = _pos_int(args, "padding", where, allow_zero=True)
+    if kind == "Conv2d":
+        h = _window(shape[1], k, s, p, where, "kernel_size")
+        w = _window(shape[2], k, s, p, where, "kernel_size")
+        return nn.Conv2d(shape[0], c, k, s, p), (c, h, w)
+    op = _pos_int(args, "output_padding", where, allow_zero=True)
+    if op >= s:
+        raise ConfigError(f"{where}: output_padding={op} must be smaller than stride={s}; "
+                          f"set output_padding to {s - 1} or less")
+    h, w = ((n - 1) * s - 2 * p + k + op for n in shape[1:])
+    if min(h, w) < 1:
+        raise ShapeError(f"{where}: padding {p} is too large for the {shape[1]}x{shape[2]} input "
+                         f"(output would be {h}x{w}); lower padding or raise kernel_size")
+    return nn.ConvTranspose2d(shape[0], c, k, s, p, op), (c, h, w)
+
+
+def _pool(kind: str, args: dict, shape: tuple, where: str):
+    """MaxPool2d or AvgPool2d; stride defaults to the kernel size."""
+    k = _pos_int(args, "kernel_size", where)
+    s = k if args["stride"] is None else _pos_int(args, "stride", where)
+    h = _window(shape[1], k, s, 0, where, "kernel_size")
+    w = _window(shape[2], k, s, 0, where, "kernel_size")
+    return getattr(nn, kind)(k, s), (shape[0], h, w)
+
+
+def _upsample(args: dict, shape: tuple, where: str):
+    f = _positive(args, "scale_factor", where, 2)
+    mode = _choice(args, "mode", where, ("nearest", "bilinear"))
+    h, w = (math.floor(n * f) for n in shape[1:])
+    if min(h, w) < 1:
+        raise ShapeError(f"{where}: scale_factor {f} shrinks the {shape[1]}x{shape[2]} input to {h}x{w}; "
+                         f"use a larger scale_factor")
+    extra = {"align_corners": False} if mode == "bilinear" else {}
+    return nn.Upsample(scale_factor=f, mode=mode, **extra), (shape[0], h, w)
+
+
+def _patchify(args: dict, shape: tuple, where: str):
+    p = _pos_int(args, "patch_size", where)
+    _, H, W = shape
+    if H % p or W % p:
+        common = _divisors(math.gcd(H, W))
+        sides = str(H) if H == W else f"both {H} and {W}"
+        fix = (f"pick a divisor of {sides}, e.g. {', '.join(f'patch_size={d}' for d in common[:4])}"
+               if common else "the sides share no divisor but 1: use patch_size=1 (one patch per pixel)")
+        raise ShapeError(f"{where}: patch_size {p} does not divide the {H}x{W} image into whole patches; {fix}")
+    return blocks.Patchify(p), ((H // p) * (W // p), shape[0] * p * p)
+
+
+def _unflatten(args: dict, shape: tuple, where: str):
+    dims = _parse_shape(args["shape"], where)
+    if len(shape) != 1:
+        raise ShapeError(f"{where}: expects a flat vector, gets {shape_text(shape)}; "
+                         f"add a Flatten layer before it ({math.prod(shape)} features)")
+    if math.prod(dims) != shape[0]:
+        want = "x".join(map(str, dims))
+        raise ShapeError(f"{where}: shape {want} holds {math.prod(dims)} values, but the input has "
+                         f"{shape[0]} features; make the layer before output {math.prod(dims)} features "
+                         f"(e.g. Linear out_features={math.prod(dims)}), or pick a shape of {shape[0]} values "
+                         f"(e.g. shape={_image_like(shape[0])})")
+    return nn.Unflatten(1, dims), dims
+
+
+def _dropout(args: dict, shape: tuple, where: str):
+    p = args["p"]
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ConfigError(f"{where}: p={p!r} is not valid; set p to a drop probability from 0 to 0.9")
+    return Dropout(float(p)), shape
+
+
+def _batchnorm(shape: tuple, where: str):
+    rank = len(shape)
+    if rank == 2:
+        raise ShapeError(f"{where}: BatchNorm would mix the positions of a sequence ({shape_text(shape)}); "
+                         f"use LayerNorm for sequences")
+    return (nn.BatchNorm1d(shape[0]) if rank == 1 else nn.BatchNorm2d(shape[0])), shape
+
+
+def _leaky_relu(args: dict, shape: tuple, where: str):
+    slope = args["negative_slope"]
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+        raise ConfigError(f"{where}: negative_slope={slope!r} is not valid; set a number such as 0.01")
+    return nn.LeakyReLU(float(slope)), shape
 
 
 def _embedding(args: dict, shape: tuple, where: str, vocab: int, tokens: bool, data_shape: tuple):
