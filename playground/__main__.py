@@ -217,8 +217,6 @@ def _numbers(text: str | None, flag: str, kind, noun: str, how: str, example: st
 
 
 def cmd_inspect(args) -> int:
-    import numpy as np
-
     from playground.inspect import run_view
     from playground.store import default_store, frozen_model
 
@@ -257,6 +255,13 @@ def cmd_inspect(args) -> int:
         view = run_view(args.view, frozen, **common, channel=args.channel, row=args.row, col=args.col, k=args.k,
                         head=args.head, tokens=tokens, z=z, **(explaining if args.view == "explain" else {}),
                         records=store.stats(row.id) if args.view == "stats" else None)
+    return _report_view(args, row, frozen, view)
+
+
+def _report_view(args, row, frozen, view) -> int:
+    """Write the view's arrays to --out, print its summary (one JSON object with --json); 0."""
+    import numpy as np
+
     if args.out:
         try:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -338,6 +343,17 @@ def cmd_bench(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground", description="Training Playground, headless.")
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_run_commands(sub)
+    _add_inspect(sub)
+    s = sub.add_parser("bench", help="engine vs bare PyTorch loop, concurrency, busy neighbour")
+    s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
+    s.set_defaults(fn=cmd_bench)
+    sub.add_parser("datasets", help="list the data sets").set_defaults(fn=cmd_datasets)
+    return p
+
+
+def _add_run_commands(sub) -> None:
+    """train, check, compare, runs, resume, export: the commands that start, list or write runs."""
     for name, fn, text in [("train", cmd_train, "train the run a config file describes"),
                            ("check", cmd_check, "print the layer/shape/parameter table of a config")]:
         s = sub.add_parser(name, help=text)
@@ -371,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epoch", type=int, help="the snapshot to export (default: the latest; one the run has: "
                                              "another is refused with the list; not for --format script)")
     s.set_defaults(fn=cmd_export)
+
+
+def _add_inspect(sub) -> None:
+    """The inspect command: the view, what it looks at, the attribution settings, the output."""
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
     s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats",
@@ -390,6 +410,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "method's maps can be trusted (completeness, model randomisation, pointing game, "
                         "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row "
                         "of the split (--target class; --method deepshap or shap), ranked by mean |SHAP|")
+    _add_view_options(s)
+    _add_explain_options(s)
+    s.add_argument("--z", help="decode: the code to decode, its values separated by commas, e.g. --z \"0.5,-1.2\"")
+    s.add_argument("--out", help="write the view's arrays to this .npz file")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    s.set_defaults(fn=cmd_inspect)
+
+
+def _add_view_options(s: argparse.ArgumentParser) -> None:
+    """inspect: which snapshot, data, layer, input and unit a view looks at."""
     s.add_argument("--epoch", type=int, help="the snapshot's epoch (default: the latest; an epoch without a "
                                              "snapshot is refused with the list of those that have one)")
     s.add_argument("--split", default="val", choices=("val", "train"), help="the data to evaluate on (evaluate, "
@@ -415,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "for codes of 3 values or fewer, else pca; umap and tsne take seconds); "
                                     "explain, trust: gradcam (default), gradcampp, layercam, guided, saliency, ig, "
                                     "smoothgrad, occlusion, shap, deepshap or kernelshap")
+
+
+def _add_explain_options(s: argparse.ArgumentParser) -> None:
+    """inspect explain, trust and shap: the attribution methods' settings."""
     s.add_argument("--target", type=int, help="explain: the class to explain (default: the predicted one; "
                                               "with --over-training the true one)")
     s.add_argument("--over-training", action="store_true", help="explain: the input's explanation at every "
@@ -435,15 +469,6 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "classes (default 40)")
     s.add_argument("--images", type=int, default=16, help="trust: validation images per check (the pointing "
                                                           "game uses at least 200)")
-    s.add_argument("--z", help="decode: the code to decode, its values separated by commas, e.g. --z \"0.5,-1.2\"")
-    s.add_argument("--out", help="write the view's arrays to this .npz file")
-    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    s.set_defaults(fn=cmd_inspect)
-    s = sub.add_parser("bench", help="engine vs bare PyTorch loop, concurrency, busy neighbour")
-    s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
-    s.set_defaults(fn=cmd_bench)
-    sub.add_parser("datasets", help="list the data sets").set_defaults(fn=cmd_datasets)
-    return p
 
 
 # options whose value is a list typed as one word ("-0.5,1.2", "-1 3"): argparse takes a value that starts
