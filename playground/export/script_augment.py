@@ -101,7 +101,8 @@ def augment_code(spec: dict, input_shape: tuple) -> str:
     if "jitter" in on:
         body.append(STEPS["jitter"] + (STEPS["saturation"] if colour else ""))
     corrupt = [k for k in ("noise", "erase") if k in on]
-    body += [STEPS["clean"], *(STEPS[k] for k in corrupt), "\n    return clean, x"] if corrupt else ["\n    return x, x"]
+    body += ([STEPS["clean"], *(STEPS[k] for k in corrupt), "\n    return clean, x"] if corrupt
+             else ["\n    return x, x"])
     what = ", then ".join(WHAT[k] for k in on)
     split = ("\n    The clean version (the target of an autoencoder) has every transform but "
              f"{' and '.join(WHAT[k] for k in corrupt)}; the input adds {'them' if len(corrupt) > 1 else 'it'}."

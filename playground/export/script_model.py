@@ -159,8 +159,9 @@ def _forward(kind: str, a: dict, attr: str | None, out: tuple) -> list[tuple[str
 
 def needs_generator(layers: list[dict]) -> list[str]:
     """The script's classes whose modules draw random numbers in training (dropout masks, latent samples)."""
-    drop = any(l["type"] == "Dropout" or l["type"] == "TransformerBlock" and l["args"]["dropout"] > 0 for l in layers)
-    latent = any(l["type"] == "Latent" and l["args"]["variational"] for l in layers)
+    drop = any(layer["type"] == "Dropout" or layer["type"] == "TransformerBlock" and layer["args"]["dropout"] > 0
+               for layer in layers)
+    latent = any(layer["type"] == "Latent" and layer["args"]["variational"] for layer in layers)
     return ["Dropout"] * drop + ["Latent"] * latent
 
 

@@ -249,7 +249,7 @@ def _reconstruction(cfg: RunConfig, task: Task, layers: list[dict]) -> TaskCode:
     what = "(out - x)²" if name == "mse" else "the binary cross-entropy (out and x in [0, 1])"
     loss = _fn(RECON, what=what, body=RECON_BODY[name])
     target = "xt" if any(cfg.data.augment.values()) else "xb"
-    latents = [l["attr"] for l in layers if l["type"] == "Latent" and l["args"]["variational"]]
+    latents = [layer["attr"] for layer in layers if layer["type"] == "Latent" and layer["args"]["variational"]]
     output = "the reconstruction of the input"
     if not latents:
         return TaskCode([loss, PLAIN.strip("\n")], [(f"loss = reconstruction_loss(out, {target})", MEAN)],
@@ -262,8 +262,8 @@ def _reconstruction(cfg: RunConfig, task: Task, layers: list[dict]) -> TaskCode:
                     [(f"recon = reconstruction_loss(out, {target})", MEAN),
                      ("kl = sum(m.kl for m in latents)", "KL(q(z|x) || N(0, I)), a batch mean"),
                      ("loss = recon + KL_WEIGHT * kl", "")],
-                    ("sums = sums + torch.stack([recon.detach(), kl.detach()])", "reconstruction loss, KL"), output, consts, setup, "latents",
-                    target)
+                    ("sums = sums + torch.stack([recon.detach(), kl.detach()])", "reconstruction loss, KL"),
+                    output, consts, setup, "latents", target)
 
 
 # ----------------------------------------------------------------------------- sequence
