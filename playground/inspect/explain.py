@@ -251,70 +251,94 @@ def attribute(frozen, model, x: torch.Tensor, method: str, target: int, o: Optio
     the sum of attributions minus what they should add up to."""
     if method not in METHODS:
         raise PlaygroundError(f"method: '{method}' is not one of {', '.join(METHODS)}")
-    image = x.dim() == 4
     if method in CAMS:
-        if not image:
-            raise PlaygroundError(f"{METHODS[method]} needs a convolutional network on images; for a table "
-                                  "use SHAP, Integrated Gradients or saliency")
-        layer, end = cam_layer(frozen, o.layer)
-        module = model[end - 1]
-        if method == "guided":
-            from captum.attr import GuidedGradCam
-
-            # guided backpropagation times the layer's Grad-CAM, at pixel detail; the layer's own map
-            # is returned too, for display
-            attr = GuidedGradCam(model, module).attribute(x.clone(), target=target)          # (1, C, H, W)
-            layer_map = cam(model, module, x.clone(), target, "gradcam")
-            return {"map": attr[0].sum(0).detach(), "attribution": attr.detach(), "layer_map": layer_map}
-        layer_map = cam(model, module, x.clone(), target, method)
-        return {"map": upsample(layer_map, x.shape[-2:]), "layer_map": layer_map}
-    lo_hi = value_range(frozen.data.X_train)
-    kind = o.baseline or ("black" if image else "mean")
-
-    def reference() -> torch.Tensor:
-        return baseline_of(x, kind, lo_hi, o.seed, frozen.data.X_train.mean(0) if kind == "mean" else None)
-
-    if method == "saliency":
-        from captum.attr import Saliency
-
-        attr = Saliency(model).attribute(x.clone(), target=target, abs=True)
-        return {"map": attr[0].amax(0) if image else attr[0], "attribution": attr}
-    if method == "smoothgrad":
-        from captum.attr import NoiseTunnel, Saliency
-
-        torch.manual_seed(o.seed)
-        attr = NoiseTunnel(Saliency(model)).attribute(x.clone(), nt_type="smoothgrad", nt_samples=o.samples,
-                                                      nt_samples_batch_size=o.samples,
-                                                      stdevs=o.noise * (lo_hi[1] - lo_hi[0]), target=target, abs=True)
-        return {"map": attr[0].amax(0) if image else attr[0], "attribution": attr}
-    if method == "ig":
-        from captum.attr import IntegratedGradients
-
-        base = reference()
-        attr, delta = IntegratedGradients(model).attribute(x.clone(), baselines=base, target=target, n_steps=o.steps,
-                                                           internal_batch_size=64, return_convergence_delta=True)
-        return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr, "delta": delta[0],
-                "reference": _score(model, base, target)}
-    if method == "occlusion":
-        from captum.attr import Occlusion
-
-        if not image:
-            raise PlaygroundError("occlusion covers windows of an image; for a table use SHAP")
-        c = x.shape[1]
-        attr = Occlusion(model).attribute(x.clone(), sliding_window_shapes=(c, o.window, o.window),
-                                          strides=(c, o.stride, o.stride), target=target,
-                                          baselines=reference(), perturbations_per_eval=64)
-        return {"map": attr[0].sum(0) / c, "attribution": attr}
+        return _cam_attribution(frozen, model, x, method, target, o)
+    if method in ("saliency", "smoothgrad"):
+        return _gradient_attribution(model, x, method, target, o, value_range(frozen.data.X_train))
     if method in ("shap", "deepshap"):
         bg = (background if background is not None else background_of(frozen, o.background, o.seed)).to(x)
         attr = shap_values(model, x, bg, method, target, o)
         expected = _score(model, bg, target).mean()
-        return {"map": attr[0].sum(0) if image else attr[0], "attribution": attr,
+        return {"map": attr[0].sum(0) if x.dim() == 4 else attr[0], "attribution": attr,
                 "delta": attr.sum() - (_score(model, x, target)[0] - expected), "reference": expected}
-    # KernelShap on superpixels: a grid of cells, each one feature switched to the baseline or not
+    if method == "occlusion" and x.dim() != 4:
+        raise PlaygroundError("occlusion covers windows of an image; for a table use SHAP")
+    base = _reference(frozen, x, o)
+    if method == "ig":
+        return _integrated_gradients(model, x, base, target, o)
+    if method == "occlusion":
+        return _occlusion(model, x, base, target, o)
+    return _kernel_shap(model, x, base, target, o)
+
+
+def _cam_attribution(frozen, model, x: torch.Tensor, method: str, target: int, o: Options) -> dict:
+    """Grad-CAM, Grad-CAM++, LayerCAM or guided Grad-CAM on the Conv2d layer o.layer (default: the last)."""
+    if x.dim() != 4:
+        raise PlaygroundError(f"{METHODS[method]} needs a convolutional network on images; for a table "
+                              "use SHAP, Integrated Gradients or saliency")
+    _, end = cam_layer(frozen, o.layer)
+    module = model[end - 1]
+    if method == "guided":
+        from captum.attr import GuidedGradCam
+
+        # guided backpropagation times the layer's Grad-CAM, at pixel detail; the layer's own map
+        # is returned too, for display
+        attr = GuidedGradCam(model, module).attribute(x.clone(), target=target)          # (1, C, H, W)
+        layer_map = cam(model, module, x.clone(), target, "gradcam")
+        return {"map": attr[0].sum(0).detach(), "attribution": attr.detach(), "layer_map": layer_map}
+    layer_map = cam(model, module, x.clone(), target, method)
+    return {"map": upsample(layer_map, x.shape[-2:]), "layer_map": layer_map}
+
+
+def _gradient_attribution(model, x: torch.Tensor, method: str, target: int, o: Options,
+                          lo_hi: tuple[float, float]) -> dict:
+    """|gradient| (saliency), or its mean over noisy copies of x (smoothgrad, noise o.noise of the data's range)."""
+    from captum.attr import NoiseTunnel, Saliency
+
+    if method == "saliency":
+        attr = Saliency(model).attribute(x.clone(), target=target, abs=True)
+    else:
+        torch.manual_seed(o.seed)
+        attr = NoiseTunnel(Saliency(model)).attribute(x.clone(), nt_type="smoothgrad", nt_samples=o.samples,
+                                                      nt_samples_batch_size=o.samples,
+                                                      stdevs=o.noise * (lo_hi[1] - lo_hi[0]), target=target, abs=True)
+    return {"map": attr[0].amax(0) if x.dim() == 4 else attr[0], "attribution": attr}
+
+
+def _reference(frozen, x: torch.Tensor, o: Options) -> torch.Tensor:
+    """The baseline (1, ...) that ig, occlusion and kernelshap compare x with: o.baseline, by default black
+    for images and the mean training row for tables."""
+    kind = o.baseline or ("black" if x.dim() == 4 else "mean")
+    mean = frozen.data.X_train.mean(0) if kind == "mean" else None
+    return baseline_of(x, kind, value_range(frozen.data.X_train), o.seed, mean)
+
+
+def _integrated_gradients(model, x: torch.Tensor, base: torch.Tensor, target: int, o: Options) -> dict:
+    from captum.attr import IntegratedGradients
+
+    attr, delta = IntegratedGradients(model).attribute(x.clone(), baselines=base, target=target, n_steps=o.steps,
+                                                       internal_batch_size=64, return_convergence_delta=True)
+    return {"map": attr[0].sum(0) if x.dim() == 4 else attr[0], "attribution": attr, "delta": delta[0],
+            "reference": _score(model, base, target)}
+
+
+def _occlusion(model, x: torch.Tensor, base: torch.Tensor, target: int, o: Options) -> dict:
+    """A square of o.window pixels, all channels, moved by o.stride and set to the baseline (images only)."""
+    from captum.attr import Occlusion
+
+    c = x.shape[1]
+    attr = Occlusion(model).attribute(x.clone(), sliding_window_shapes=(c, o.window, o.window),
+                                      strides=(c, o.stride, o.stride), target=target,
+                                      baselines=base, perturbations_per_eval=64)
+    return {"map": attr[0].sum(0) / c, "attribution": attr}
+
+
+def _kernel_shap(model, x: torch.Tensor, base: torch.Tensor, target: int, o: Options) -> dict:
+    """KernelShap on superpixels: a grid of cells, each one feature switched to the baseline or not
+    (tables: each column one feature)."""
     from captum.attr import KernelShap
 
-    base = reference()
+    image = x.dim() == 4
     mask = None
     if image:
         h, w = x.shape[-2:]
