@@ -193,15 +193,7 @@ def conv_cell(frozen, layer: int | None = None, sample: int = 0, channel: int = 
     (kh, kw), (sh, sw), (dh, dw) = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.dilation)
     top, bottom, left, right = _pads(conv)
     c_in, H, W = inp.shape[1:]
-    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
-    padded = torch.nn.functional.pad(inp, (left, right, top, bottom), mode=mode)[0]     # (C_in, H+pads, W+pads)
-    is_pad = torch.ones(H + top + bottom, W + left + right, dtype=torch.bool)
-    is_pad[top:top + H, left:left + W] = False
-    rows = slice(row * sh, row * sh + dh * (kh - 1) + 1, dh)
-    cols = slice(col * sw, col * sw + dw * (kw - 1) + 1, dw)
-    per_group = c_in // conv.groups
-    first = channel // (c_out // conv.groups) * per_group                   # grouped conv: its input channels
-    window = padded[first:first + per_group, rows, cols].double()            # (c, kh, kw)
+    window, on_pad, first, per_group = _receptive_window(conv, inp, channel, row, col, c_out)
     kernel = conv.weight[channel].double()                                   # (c, kh, kw)
     products = window * kernel
     partial = products.sum((1, 2))                                           # (c,)
@@ -218,7 +210,7 @@ def conv_cell(frozen, layer: int | None = None, sample: int = 0, channel: int = 
         "groups": conv.groups, "input_channels": [first, first + per_group],
         "window_top": row * sh - top, "window_left": col * sw - left,
         "window_span": [dh * (kh - 1) + 1, dw * (kw - 1) + 1],
-        "padding_cells": int(is_pad[rows, cols].sum()), "sum": total, "bias": bias, "value": value,
+        "padding_cells": int(on_pad.sum()), "sum": total, "bias": bias, "value": value,
         "conv2d": layer_value, "abs_error": abs(value - layer_value),
         "matches": abs(value - layer_value) <= 1e-4 * (1 + abs(layer_value)),
         "next_layer": type(after).__name__ if after is not None else None,
@@ -226,9 +218,28 @@ def conv_cell(frozen, layer: int | None = None, sample: int = 0, channel: int = 
         "output_size": size_rows(conv, inp.shape[1:], out.shape[1:])}
     summary["equation"] = cell_equation(summary)
     return View({"input": inp[0].float().cpu().numpy(), "window": window.float().cpu().numpy(),
-                 "padding": is_pad[rows, cols].numpy(), "kernel": kernel.float().cpu().numpy(),
+                 "padding": on_pad.numpy(), "kernel": kernel.float().cpu().numpy(),
                  "products": products.float().cpu().numpy(), "partial": partial.float().cpu().numpy(),
                  "map": out[0, channel].float().cpu().numpy()}, summary)
+
+
+def _receptive_window(conv, inp: torch.Tensor, channel: int, row: int, col: int, c_out: int):
+    """What output cell (channel, row, col) of conv sees of inp (1, C_in, H, W): (window (c, kh, kw)
+    float64, zero or the padding mode's values where it hangs over the padding; on_pad (kh, kw) True
+    there; the first of its c = C_in / groups input channels; c)."""
+    (kh, kw), (sh, sw), (dh, dw) = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.dilation)
+    top, bottom, left, right = _pads(conv)
+    c_in, H, W = inp.shape[1:]
+    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
+    padded = torch.nn.functional.pad(inp, (left, right, top, bottom), mode=mode)[0]     # (C_in, H+pads, W+pads)
+    is_pad = torch.ones(H + top + bottom, W + left + right, dtype=torch.bool)
+    is_pad[top:top + H, left:left + W] = False
+    rows = slice(row * sh, row * sh + dh * (kh - 1) + 1, dh)
+    cols = slice(col * sw, col * sw + dw * (kw - 1) + 1, dw)
+    per_group = c_in // conv.groups
+    first = channel // (c_out // conv.groups) * per_group                   # grouped conv: its input channels
+    window = padded[first:first + per_group, rows, cols].double()            # (c, kh, kw)
+    return window, is_pad[rows, cols], first, per_group
 
 
 def cell_equation(s: dict) -> str:
