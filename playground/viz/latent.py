@@ -66,28 +66,10 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
     datasets = {"points": frame}
     layers = []
     if clickable_space:
-        xs = np.linspace(*xr, SPOT + 1)
-        ys = np.linspace(*yr, SPOT + 1)
-        gx, gy = np.meshgrid((xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2)
-        dx, dy = (xr[1] - xr[0]) / SPOT / 2, (yr[1] - yr[0]) / SPOT / 2
-        datasets["space"] = pd.DataFrame({"sx": gx.ravel(), "sy": gy.ravel(), "x0": gx.ravel() - dx,
-                                          "x1": gx.ravel() + dx, "y0": gy.ravel() - dy, "y1": gy.ravel() + dy})
-        layers.append({"data": {"name": "space"}, "mark": {"type": "rect", "fill": "#888", "fillOpacity": 0.001,
-                                                           "cursor": "crosshair", "tooltip": None},
-                       "params": [{"name": "spot", "select": {"type": "point", "fields": ["sx", "sy"], "on": "click",
-                                                              "clear": False}}],
-                       "encoding": {"x": {**enc_x, "field": "x0"}, "x2": {"field": "x1"},
-                                    "y": {**enc_y, "field": "y0"}, "y2": {"field": "y1"}}})
+        datasets["space"], layer = _space_layer(xr, yr, enc_x, enc_y)
+        layers.append(layer)
     if spread is not None:
-        frame["x_lo"], frame["x_hi"] = frame.x - spread[:, 0], frame.x + spread[:, 0]
-        frame["y_lo"], frame["y_hi"] = frame.y - spread[:, 1], frame.y + spread[:, 1]
-        for a, b in (("x", "y"), ("y", "x")):
-            layers.append({"data": {"name": "points"}, "mark": {"type": "rule", "opacity": 0.25, "strokeWidth": 1},
-                           "encoding": {a: {**(enc_x if a == "x" else enc_y), "field": f"{a}_lo"},
-                                        f"{a}2": {"field": f"{a}_hi"},
-                                        b: enc_y if b == "y" else enc_x,
-                                        "color": {"field": "label", "type": "nominal", "legend": None,
-                                                  "scale": _colours(class_names)}}})
+        layers += _spread_layers(frame, spread, enc_x, enc_y, class_names)
     tooltip = ([{"field": "image", "type": "nominal"}] if thumbs is not None else []) + [
         tip("label", kind="nominal", title="label"), tip("index", title="example"), tip("x", ".3f", axes[0]),
         tip("y", ".3f", axes[1])]
@@ -100,17 +82,9 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
                                           "legend": {"title": "label (colour only)", "symbolOpacity": 1,
                                                      "orient": "top", "direction": "horizontal", "columns": 20}},
                                 "tooltip": tooltip}})
-    marked = [int(i) for i in neighbours] + ([int(chosen)] if chosen is not None else [])
-    if marked:
-        ring = frame.iloc[marked].assign(kind=["neighbour"] * len(neighbours) + ["chosen"] * (chosen is not None))
-        datasets["marked"] = ring
-        layers.append({"data": {"name": "marked"},
-                       "mark": {"type": "point", "filled": False, "strokeWidth": 2.5},
-                       "encoding": {"x": enc_x, "y": enc_y,
-                                    "size": {"condition": {"test": "datum.kind == 'chosen'", "value": 260},
-                                             "value": 110},
-                                    "color": {"condition": {"test": "datum.kind == 'chosen'", "value": CHOSEN},
-                                              "value": "#222"}}})
+    if len(neighbours) or chosen is not None:
+        datasets["marked"], layer = _marked_layer(frame, chosen, neighbours, enc_x, enc_y)
+        layers.append(layer)
     if spot is not None:
         datasets["spot"] = pd.DataFrame({"x": [float(spot[0])], "y": [float(spot[1])]})
         layers.append({"data": {"name": "spot"}, "mark": {"type": "point", "shape": "cross", "size": 300,
@@ -120,6 +94,51 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
     if title:
         spec["title"] = title
     return spec
+
+
+def _space_layer(xr: tuple, yr: tuple, enc_x: dict, enc_y: dict) -> tuple[pd.DataFrame, dict]:
+    """The clickable empty space: a SPOT x SPOT grid of invisible cells over the plot, each selecting
+    its centre (sx, sy)."""
+    xs = np.linspace(*xr, SPOT + 1)
+    ys = np.linspace(*yr, SPOT + 1)
+    gx, gy = np.meshgrid((xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2)
+    dx, dy = (xr[1] - xr[0]) / SPOT / 2, (yr[1] - yr[0]) / SPOT / 2
+    cells = pd.DataFrame({"sx": gx.ravel(), "sy": gy.ravel(), "x0": gx.ravel() - dx,
+                          "x1": gx.ravel() + dx, "y0": gy.ravel() - dy, "y1": gy.ravel() + dy})
+    return cells, {"data": {"name": "space"}, "mark": {"type": "rect", "fill": "#888", "fillOpacity": 0.001,
+                                                       "cursor": "crosshair", "tooltip": None},
+                   "params": [{"name": "spot", "select": {"type": "point", "fields": ["sx", "sy"], "on": "click",
+                                                          "clear": False}}],
+                   "encoding": {"x": {**enc_x, "field": "x0"}, "x2": {"field": "x1"},
+                                "y": {**enc_y, "field": "y0"}, "y2": {"field": "y1"}}}
+
+
+def _spread_layers(frame: pd.DataFrame, spread: np.ndarray, enc_x: dict, enc_y: dict,
+                   class_names: list[str]) -> list[dict]:
+    """+-1 standard deviation bars in x and in y; adds their ends (x_lo, x_hi, y_lo, y_hi) to frame."""
+    frame["x_lo"], frame["x_hi"] = frame.x - spread[:, 0], frame.x + spread[:, 0]
+    frame["y_lo"], frame["y_hi"] = frame.y - spread[:, 1], frame.y + spread[:, 1]
+    return [{"data": {"name": "points"}, "mark": {"type": "rule", "opacity": 0.25, "strokeWidth": 1},
+             "encoding": {a: {**(enc_x if a == "x" else enc_y), "field": f"{a}_lo"},
+                          f"{a}2": {"field": f"{a}_hi"},
+                          b: enc_y if b == "y" else enc_x,
+                          "color": {"field": "label", "type": "nominal", "legend": None,
+                                    "scale": _colours(class_names)}}}
+            for a, b in (("x", "y"), ("y", "x"))]
+
+
+def _marked_layer(frame: pd.DataFrame, chosen: int | None, neighbours, enc_x: dict,
+                  enc_y: dict) -> tuple[pd.DataFrame, dict]:
+    """Rings around the chosen point (large, CHOSEN's colour) and its neighbours."""
+    marked = [int(i) for i in neighbours] + ([int(chosen)] if chosen is not None else [])
+    ring = frame.iloc[marked].assign(kind=["neighbour"] * len(neighbours) + ["chosen"] * (chosen is not None))
+    return ring, {"data": {"name": "marked"},
+                  "mark": {"type": "point", "filled": False, "strokeWidth": 2.5},
+                  "encoding": {"x": enc_x, "y": enc_y,
+                               "size": {"condition": {"test": "datum.kind == 'chosen'", "value": 260},
+                                        "value": 110},
+                               "color": {"condition": {"test": "datum.kind == 'chosen'", "value": CHOSEN},
+                                         "value": "#222"}}}
 
 
 def _colours(class_names: list[str]) -> dict:
