@@ -56,10 +56,8 @@ def cmd_check(args) -> int:
     from playground.train import check
 
     cfg = _load(args)
-    data, rows = check(cfg)
-    from playground.train.tasks import make_task
-
-    task = make_task(cfg, data)
+    checked = check(cfg)
+    data, rows, task = checked.data, checked.rows, checked.task
     what = (f"{data.num_classes} classes" if task.name == "classification" else
             f"tokens 0-{data.vocab - 1}, {data.num_classes} output classes" if task.name == "sequence" else
             f"output {shape_text(task.expected())}")
@@ -218,7 +216,8 @@ def _numbers(text: str | None, flag: str, kind, noun: str, how: str, example: st
 
 def cmd_inspect(args) -> int:
     from playground.inspect import run_view
-    from playground.store import default_store, frozen_model
+    from playground.store import default_store
+    from playground.train.frozen import frozen_model
 
     store = default_store()
     row = store.find(args.run)

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from playground.store import Frozen, Snapshot, StoreError, frozen_model
+from playground.store import Snapshot, StoreError
 from playground.train import REGISTRY
+from playground.train.frozen import Frozen, frozen_model
 
 
 def snapshot_label(s: Snapshot) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from playground.store import Store, StoreError, frozen_model
+from playground.store import Store, StoreError
+from playground.train.frozen import frozen_model
 from playground.store.files import save_tensors
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".pt", "onnx": ".onnx", "script": ".py"}

@@ -2,7 +2,7 @@
 
 `standalone_script(config)` returns the program's source, for every data set, layer, task and
 training option the engine has. It needs torch and numpy, plus scikit-learn, mlxtend or torchvision
-where its data set does, and mirrors playground/train/engine.py step for step, so that on the CPU it
+where its data set does, and mirrors playground/train/trainer.py step for step, so that on the CPU it
 prints the engine's epoch metrics to the last digit: the same data generation and split, weight
 initialisation (own generator, every layer in order), batch order (generator seeded seed + 1),
 dropout masks and latent samples (seed + 2), augmentation (seeded per step), BatchNorm's dropped
@@ -36,7 +36,8 @@ from playground.export.script_data import (
 )
 from playground.export.script_model import model_code, model_layers, needs_generator, shape_text
 from playground.export.script_task import TaskCode, task_code
-from playground.train.engine import EVAL_BATCH, checked_rows
+from playground.config import EVAL_BATCH
+from playground.train.checked import checked_rows
 from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS, make_optimizer
 from playground.train.tasks import LOSS_LABELS, Task
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from playground.config import EVAL_BATCH
 from playground.errors import PlaygroundError
 
-EVAL_BATCH = 1024
 SPLITS = ("val", "train")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from playground.config import RunConfig
+from playground.config import EVAL_BATCH, GRID, RunConfig
 from playground.device import resolve_device
 from playground.errors import ConfigError, DeviceError
 from playground.models import blocks
@@ -24,8 +24,6 @@ from playground.models.build import build_model, shape_text
 BYTES = 4                       # float32: bytes per weight, gradient, optimizer slot and activation
 LABEL_BYTES = 8                 # int64 class index per sample
 TOKEN_BYTES = 8                 # int64 token id per input position (token sequence sets)
-EVAL_BATCH = 1024               # = train.engine.EVAL_BATCH: validation samples per no-grad forward pass
-GRID = 70                       # = train.engine.GRID: 2-D data also run a GRID x GRID decision grid at once
 MEMORY_FRACTION = 0.5           # one run may take at most this share of the memory free on its device
 MAX_PARAMS = 50_000_000         # default parameter cap; the env var below overrides it (0 = no cap)
 MAX_PARAMS_ENV = "PLAYGROUND_MAX_PARAMS"
@@ -124,12 +122,13 @@ def _inner(module: torch.nn.Module, in_shape: tuple) -> tuple[int, int]:
 
 
 def estimate(config: RunConfig, input_shape: tuple, num_classes: int | None, n_train: int,
-             n_val: int | None = None, vocab: int = 0) -> Estimate:
+             n_val: int | None = None, vocab: int = 0, built: tuple | None = None) -> Estimate:
     """Memory a run of config needs, without allocating (the network is built on the meta device).
     n_val: validation samples; None derives it from data.val_fraction. vocab > 0: the inputs are token
     ids (as build_model). Raises the same ShapeError / ConfigError as build_model for a network that
-    does not fit the data."""
-    model, rows = build_model(config.layers, tuple(input_shape), num_classes, device="meta", vocab=vocab)
+    does not fit the data. built: the (model, rows) build_model already made on the meta device for
+    these layers and input shape, so that a run's network is built on it once."""
+    model, rows = built or build_model(config.layers, tuple(input_shape), num_classes, device="meta", vocab=vocab)
     n_in = math.prod(input_shape)
     layers, came, shape = [], n_in, tuple(input_shape)
     for module, row in zip(model, rows):
@@ -189,12 +188,13 @@ def max_params() -> int:
 
 
 def check_budget(config: RunConfig, input_shape: tuple, num_classes: int | None, n_train: int,
-                 available: int | None = None, n_val: int | None = None, vocab: int = 0) -> Estimate:
+                 available: int | None = None, n_val: int | None = None, vocab: int = 0,
+                 built: tuple | None = None) -> Estimate:
     """The estimate, or ConfigError when it exceeds MEMORY_FRACTION of the free memory (available
     bytes if given, else what the config's device has free) or the parameter cap. The message names
     the total, what dominates it (parameters, batch activations, evaluation or data), the biggest
     layer and the fix. vocab > 0: the inputs are token ids (as build_model)."""
-    est = estimate(config, input_shape, num_classes, n_train, n_val, vocab)
+    est = estimate(config, input_shape, num_classes, n_train, n_val, vocab, built)
     where = "this machine"
     if available is None:
         available, where = available_memory(config.device)

@@ -27,20 +27,19 @@ CHECKPOINT_EVERY = 10.0      # seconds between a run's checkpoint writes (its ne
 
 
 class _Sink:
+    """A run's History hands it snapshots, layer statistics and checkpoints: queued for the recorder."""
+
     def __init__(self, recorder: "Recorder", run_id: str, budget: int, reserve: int):
         self.recorder, self.run_id, self.budget, self.reserve = recorder, run_id, budget, reserve
 
     def snapshot(self, epoch, step, partial, weights):
-        self.recorder._jobs.put(("snapshot", self.run_id, (epoch, step, partial, weights, self.budget, self.reserve)))
-        self.recorder._wake.set()
+        self.recorder.hand("snapshot", self.run_id, (epoch, step, partial, weights, self.budget, self.reserve))
 
     def stats(self, record):
-        self.recorder._jobs.put(("stats", self.run_id, record))
-        self.recorder._wake.set()
+        self.recorder.hand("stats", self.run_id, record)
 
     def checkpoint(self, ckpt):
-        self.recorder._jobs.put(("checkpoint", self.run_id, ckpt))
-        self.recorder._wake.set()
+        self.recorder.hand("checkpoint", self.run_id, ckpt)
 
 
 class Recorder:
@@ -60,6 +59,11 @@ class Recorder:
         self._passes = 0                             # writing passes completed
         self._thread: threading.Thread | None = None
         self._closed = False
+
+    def hand(self, kind: str, run_id: str, payload) -> None:
+        """Queue a snapshot, stats record or checkpoint of a run for writing; returns at once."""
+        self._jobs.put((kind, run_id, payload))
+        self._wake.set()
 
     def track(self, run, budget: int, reserve: int = 0) -> None:
         """Record `run` (anything with .id, .history and .alive) until it ends, keeping at most

@@ -18,8 +18,10 @@ ORPHAN_S = float(os.environ.get("PLAYGROUND_RAY_ORPHAN_S", "600"))
 
 
 class RunActor:
-    def __init__(self, run_id: str, config: dict, checkpoint, budget: int, wait_for_go: bool,
+    def __init__(self, run_id: str, config, rows: list, checkpoint, budget: int, wait_for_go: bool,
                  publish_every: float):
+        """config, rows: the RunConfig and network rows the server checked (CheckedRun.on_node
+        remakes the rest here, with this node's copy of the data)."""
         import ray
 
         ctx = ray.get_runtime_context()
@@ -34,10 +36,10 @@ class RunActor:
         self._ended = threading.Event()       # the run has sent its last message
         self._taken = threading.Event()       # ... and the server has taken it
         self._history = None
-        self._run = None                      # the Run, once its thread has made it
+        self._trainer = None                  # the Trainer, once its thread has made it
         if not wait_for_go:
             self._go.set()
-        threading.Thread(target=self._train, args=(run_id, config, checkpoint, budget, publish_every),
+        threading.Thread(target=self._train, args=(run_id, config, rows, checkpoint, budget, publish_every),
                          name=f"run-{run_id}", daemon=True).start()
 
     # ------------------------------------------------------------------ asked by the server
@@ -79,7 +81,7 @@ class RunActor:
         taken when the flag went up (the run's last step is at most one more)."""
         self._stop.set()
         self._go.set()
-        return self._run.steps if self._run is not None else 0
+        return self._trainer.steps if self._trainer is not None else 0
 
     # ------------------------------------------------------------------ the training thread
     def _send(self, msg) -> None:
@@ -90,31 +92,30 @@ class RunActor:
             self._seq += 1
             self._log.append((self._seq, msg))
 
-    def _train(self, run_id, config, checkpoint, budget, publish_every) -> None:
+    def _train(self, run_id, config, rows, checkpoint, budget, publish_every) -> None:
         import torch
 
-        from playground.config import RunConfig
-        from playground.train.engine import Run, reported
+        from playground.train.checked import CheckedRun
         from playground.train.stream import DONE, READY, StreamedHistory, from_wire
+        from playground.train.trainer import Trainer, reported
 
         torch.set_num_threads(1)
         history = StreamedHistory(self._send, guard=self._lock)
         with self._lock:
             self._history = history
+        log_name = f"the Ray worker's log on node {self._where['ip']}"
+        checked = []                          # the server checked the run; this node loads its own data
+        history.update(status="starting")
+        reported(history, lambda: checked.append(CheckedRun.on_node(config, rows)), log_name)
 
-        def train():
-            cfg = RunConfig.from_dict(config)
-            torch.set_num_threads(cfg.threads)
-            run = Run(cfg, run_id, publish_every=publish_every, history=history, snapshot_budget=budget)
-            run._stop = self._stop
-            self._run = run
-            history.update(status="starting")
-            run.prepare(checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
-            if not self._go.is_set():
-                self._send((READY, (), {}))
-                self._go.wait()
-            run._train()
-        reported(history, train, log_name=f"the Ray worker's log on node {self._where['ip']}")
+        def wait():
+            self._send((READY, (), {}))
+            self._go.wait()
+        if checked:
+            self._trainer = Trainer(checked[0], run_id, history=history, stop=self._stop,
+                                    publish_every=publish_every, snapshot_budget=budget)
+            self._trainer.train_job(from_wire(checkpoint) if checkpoint is not None else None,
+                                    None if self._go.is_set() else wait, log_name)
         self._send((DONE, (), {}))
         self._ended.set()
         if not self._taken.wait(ORPHAN_S):        # no server took the end: free the CPU ourselves

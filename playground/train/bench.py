@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from playground.data import load_dataset
 from playground.models.build import build_model
 from playground.models.init import apply_init
 from playground.models.presets import preset_layers
-from playground.train.engine import Run
+from playground.train.trainer import Trainer
 from playground.train.optim import make_optimizer
 from playground.store.db import Store
 from playground.train.registry import Registry
@@ -123,10 +124,10 @@ def bare_loop(cfg: RunConfig) -> float:
 
 
 def engine_inprocess(cfg: RunConfig) -> float:
-    run = Run(cfg)
-    run.prepare()
+    run = Trainer.from_config(cfg)
+    run.build()
     t0 = time.perf_counter()
-    run._train()
+    run.train()
     return time.perf_counter() - t0
 
 
@@ -134,20 +135,21 @@ def engine_thread(cfg: RunConfig, reg: Registry | None = None, probe_share: list
     """Wall seconds of one run training in a thread of this process, prepared beforehand: as the
     registry records it into its store (reg), or recording nothing (the bare engine)."""
     if reg is not None:
-        run = reg._new_run(cfg, 0.1, None)            # a handle; its executor (threads) built the engine's Run
-        reg._record(run)                              # its row, and the recorder follows it
-        engine, start = run._run, lambda: reg._launch([run], reg.executor.reserve(1))
+        run = reg.prepare(cfg)                        # a handle; its executor (threads) built the Trainer
+        trainer = reg.executor.trainer(run)
+        start, join = lambda: reg.launch(run), run.join
     else:
-        run = engine = Run(cfg, publish_every=0.1)
-        run.prepare()
-        start = run.start
+        trainer = Trainer.from_config(cfg, publish_every=0.1)
+        trainer.build()
+        thread = threading.Thread(target=trainer.train_job)
+        start, join = thread.start, thread.join
     t0 = time.perf_counter()
     start()
-    run.join()
+    join()
     dt = time.perf_counter() - t0
-    assert run.history.status == "finished", run.history.message
-    if probe_share is not None and engine._probe is not None:
-        probe_share.append(engine._probe.seconds / dt)           # time inside the probe, as a share of the run
+    assert trainer.history.status == "finished", trainer.history.message
+    if probe_share is not None and trainer.probe is not None:
+        probe_share.append(trainer.probe.seconds / dt)           # time inside the probe, as a share of the run
     return dt
 
 

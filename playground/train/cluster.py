@@ -221,7 +221,7 @@ class RayExecutor(Executor):
                     actor = self._actor.options(
                         name=PREFIX + h.id, namespace=NAMESPACE, lifetime="detached", num_cpus=1, num_gpus=gpus,
                         max_restarts=0, scheduling_strategy="SPREAD",
-                    ).remote(h.id, h.config.to_dict(), to_wire(h.checkpoint), h.snapshot_budget, together,
+                    ).remote(h.id, h.config, h.rows, to_wire(h.checkpoint), h.snapshot_budget, together,
                              h.publish_every)
                 except ValueError as e:        # the name is taken: that run trains already
                     raise PlaygroundError(f"run {h.id} could not start on the cluster ({e})") from None

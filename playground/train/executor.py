@@ -1,7 +1,7 @@
 """Where runs train, behind one interface, and the handle pages hold.
 
 Three things that used to live in one class are apart here:
-- what a run does: the training loop, `engine.Run`;
+- what a run does: the training loop, `trainer.Trainer` (its `train_job()` is what every executor runs);
 - where it executes: an `Executor` (a thread of this process, a warm local worker process, or an
   actor on a Ray cluster, see worker.py and cluster.py);
 - what pages hold: a `RunHandle`, with the run's config, data and task (for the views), its History
@@ -21,7 +21,9 @@ import torch
 
 from playground.config import RunConfig
 from playground.store import policy
+from playground.train.checked import CheckedRun, check, check_device, default_name
 from playground.train.history import History
+from playground.train.trainer import Trainer, result_of
 
 
 class Job:
@@ -37,13 +39,10 @@ class Job:
 
 
 class RunHandle:
-    """A run as pages see it, wherever it trains. Same surface as a stored run (StoredRun): id,
-    name, owner, group, config, data, task, history, alive, stop(), join(), weights()."""
+    """A run as pages see it, wherever it trains: the RunView surface (runs.py), as a stored run has."""
 
     def __init__(self, config: RunConfig, executor: "Executor", run_id: str | None = None,
                  publish_every: float = 0.1, history: History | None = None):
-        from playground.train.engine import default_name
-
         self.config = config
         self.executor = executor
         self.id = run_id or uuid.uuid4().hex[:8]
@@ -54,20 +53,31 @@ class RunHandle:
         self.publish_every = publish_every
         self.snapshot_budget = policy.BUDGET
         self.checkpoint_bytes = 0
-        self.data = self.task = self.rows = self.device = None
+        self.checked: CheckedRun | None = None    # the config checked against its data (prepare())
+        self.device = None
         self.checkpoint: dict | None = None    # to resume from, until the executor has handed it over
         self.job: Job | None = None
         self.interrupting = False              # the server is shutting down: a stop now is an interruption
 
     def prepare(self, checkpoint: dict | None = None) -> None:
-        """Check the config and load the data here, so errors reach the page at once (raises
+        """Check the config and load the data here, once, so errors reach the page at once (raises
         PlaygroundError); the executor builds what it needs to train (see Executor.prepare)."""
-        from playground.train.engine import _checked_model
-
-        self.data, self.task, _, self.rows = _checked_model(self.config, None, device="meta")
+        self.checked = check(self.config)
         self.device = self.executor.device_for(self.config)
         self.checkpoint = checkpoint
         self.executor.prepare(self)
+
+    @property
+    def data(self):
+        return self.checked.data if self.checked is not None else None
+
+    @property
+    def task(self):
+        return self.checked.task if self.checked is not None else None
+
+    @property
+    def rows(self):
+        return self.checked.rows if self.checked is not None else None
 
     @property
     def where(self) -> str:
@@ -109,8 +119,6 @@ class RunHandle:
         return self.history.weights()
 
     def result(self) -> dict:
-        from playground.train.engine import result_of
-
         return result_of(self.history.snapshot(), self.task)
 
 
@@ -125,8 +133,6 @@ class Executor:
     survives_server = False                    # its runs train on when this server exits (a cluster's do)
 
     def device_for(self, config: RunConfig) -> torch.device:
-        from playground.train.engine import check_device
-
         return check_device(config)
 
     def devices(self) -> list[str]:
@@ -174,34 +180,39 @@ class Executor:
 
 
 class ThreadExecutor(Executor):
-    """Each run trains in a daemon thread of this process (tests, the CLI's single run)."""
+    """Each run trains in a daemon thread of this process (tests, the CLI's single run). The network
+    is built when the run is prepared, so that its errors raise at Start."""
 
     kind = "thread"
 
     def __init__(self, limit: int | None = None):
         self.limit = limit
+        self._trainers: dict[str, Trainer] = {}      # run id -> its Trainer, from prepare() until it ends
 
     def prepare(self, handle: RunHandle) -> None:
-        from playground.train.engine import Run
-
-        run = Run(handle.config, handle.id, publish_every=handle.publish_every, history=handle.history)
-        run.prepare(handle.data, checkpoint=handle.checkpoint)     # builds the model here: errors raise now
+        trainer = Trainer(handle.checked, handle.id, history=handle.history, publish_every=handle.publish_every)
+        trainer.build(handle.checkpoint)
         handle.checkpoint = None
-        handle.device = run.device
-        handle._run = run
+        handle.device = trainer.device
+        self._trainers[handle.id] = trainer
+
+    def trainer(self, handle: RunHandle) -> Trainer | None:
+        """The Trainer of a run prepared here and not yet ended (the bench reads its probe's time)."""
+        return self._trainers.get(handle.id)
 
     def launch(self, handles, slots, together=False):
         for h in handles:
-            run, job = h._run, Job(h._run)
-            run.snapshot_budget = h.snapshot_budget
+            trainer = self._trainers[h.id]
+            trainer.snapshot_budget = h.snapshot_budget
+            h.job = job = Job(trainer)
 
-            def train(run=run, job=job, h=h):
+            def train(trainer=trainer, job=job, h=h):
                 try:
-                    run._run_guarded()
+                    trainer.train_job()
                 finally:
                     h.settle()
                     job.done.set()
-            h.job = job
+                    self._trainers.pop(h.id, None)
             threading.Thread(target=train, name=f"run-{h.id}", daemon=True).start()
 
     def stop(self, handle):

@@ -14,15 +14,15 @@ import numpy as np
 import torch
 
 from playground.config import RunConfig
-from playground.train.engine import Run
+from playground.train.trainer import Trainer
 
 
 def find_lr(config: RunConfig, start: float = 1e-6, end: float = 10.0, steps: int = 100,
             smoothing: float = 0.8) -> dict:
     """{"lr": (k,), "loss": (k,), "smoothed": (k,), "suggestion": float | None}; k <= steps, the test
     ends early once the smoothed loss passes 4x its best (it has blown up)."""
-    run = Run(config)
-    run.prepare()
+    run = Trainer.from_config(config)
+    run.build()
     model, opt = run.model, run.optimizer
     X, y = run.data.X_train.to(run.device), run.data.y_train.to(run.device)
     gen = torch.Generator().manual_seed(config.seed + 1)

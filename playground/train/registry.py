@@ -22,9 +22,11 @@ from playground.errors import PlaygroundError
 from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.models.budget import size_text
 from playground.store.recorder import Recorder
-from playground.train.engine import decision_grid, default_name
+from playground.train.checked import default_name
 from playground.train.executor import Executor, RunHandle, ThreadExecutor
+from playground.train.frozen import frozen_model
 from playground.train.history import History
+from playground.train.trainer import decision_grid
 
 log = logging.getLogger(__name__)
 # Seconds a run may take to stop when the server exits (its last step, a validation pass, a
@@ -37,6 +39,7 @@ class StoredRun:
     use (id, name, owner, config, history, data, alive, stop) without a model in memory."""
 
     alive = False
+    where = ""                             # a stored run trains nowhere
 
     def __init__(self, store: Store, row: RunRow):
         self.store, self.row = store, row
@@ -62,8 +65,6 @@ class StoredRun:
                             r.created_at)
         if self.config.data.name in _points_sets():
             try:                                   # the decision boundary of the latest snapshot
-                from playground.store import frozen_model
-
                 f = frozen_model(self.store, r.id)
                 h.boundary = decision_grid(f.model, f.data, "cpu", f.task)
             except (PlaygroundError, OSError):
@@ -208,12 +209,23 @@ class Registry:
             return handles
 
     # ------------------------------------------------------------------ starting
-    def _new_run(self, config: RunConfig, publish_every: float, owner: str | None, checkpoint: dict | None = None,
-                 **kwargs) -> RunHandle:
+    def prepare(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None,
+                checkpoint: dict | None = None, **kwargs) -> RunHandle:
+        """A run checked (once) and made ready by the executor, not yet recorded or started: raises
+        PlaygroundError with the fix. start() is prepare() then launch()."""
         run = RunHandle(config, self.executor, publish_every=publish_every, **kwargs)
         run.owner = owner
         run.prepare(checkpoint=checkpoint)        # raises PlaygroundError before anything starts
         run.snapshot_budget = self._snapshot_budget(run)
+        return run
+
+    def launch(self, run: RunHandle) -> RunHandle:
+        """Record a prepared run in the store and hand it to its executor (see start())."""
+        self._check_room()
+        with self._lock:                          # slot check, reservation and hand-off: one step
+            slots = self._take_slots(1, group=False)
+            self._record(run)
+            self._launch([run], slots)
         return run
 
     def _snapshot_budget(self, run: RunHandle) -> int:
@@ -271,17 +283,11 @@ class Registry:
 
     def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> RunHandle:
         """Check the config (raises PlaygroundError before anything starts), then train it."""
-        run = self._new_run(config, publish_every, owner)
-        self._check_room()
-        with self._lock:                          # slot check, reservation and hand-off: one step
-            slots = self._take_slots(1, group=False)
-            self._record(run)
-            self._launch([run], slots)
-        return run
+        return self.launch(self.prepare(config, publish_every, owner))
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
-        runs = [self._new_run(cfg, publish_every, owner) for cfg in configs]   # check all before starting any
+        runs = [self.prepare(cfg, publish_every, owner) for cfg in configs]   # check all before starting any
         self._check_room()
         gid = "cmp-" + runs[0].id
         with self._lock:
@@ -310,17 +316,15 @@ class Registry:
                                   f"did; start it again")
         p = ckpt["position"]
         done = p["epoch"] - 1                     # epochs completed at the checkpoint
-        config = RunConfig.from_dict(row.config)
-        if more_epochs is not None:
-            if more_epochs < 1:
-                raise PlaygroundError(f"epochs: train at least 1 more epoch, got {more_epochs}")
-            config.epochs = done + more_epochs
-            config.validate()
-        elif p["epoch"] > config.epochs:
+        if more_epochs is not None and more_epochs < 1:
+            raise PlaygroundError(f"epochs: train at least 1 more epoch, got {more_epochs}")
+        epochs = {} if more_epochs is None else {"epochs": done + more_epochs}
+        config = RunConfig.from_dict({**row.config, **epochs})
+        if more_epochs is None and p["epoch"] > config.epochs:
             raise PlaygroundError(f"run {run_id} ({row.name}) has finished its {config.epochs} epochs; say how many "
                                   f"more to train (e.g. --epochs 10, or 'Train more' on the page)")
         history = History.restore({"step_x": [], "step_loss": [], "epochs": [], "marks": []}, "starting")
-        run = self._new_run(config, publish_every, row.owner, checkpoint=ckpt, run_id=run_id, history=history)
+        run = self.prepare(config, publish_every, row.owner, checkpoint=ckpt, run_id=run_id, history=history)
         run.name, run.group = row.name, row.group
         self._check_room()
         with self._lock:
@@ -471,6 +475,24 @@ def _local_executor(max_active: int, processes: bool) -> Executor:
     return ThreadExecutor(max_active)
 
 
-REGISTRY = Registry(executor=make_executor(int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
-                                           os.environ.get("PLAYGROUND_PROCESSES", "1") != "0"))
-__all__ = ["ENDED", "REGISTRY", "Registry", "StoredRun", "default_name"]
+_REGISTRY: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process's registry (the app's), made on first use: importing this module starts nothing."""
+    global _REGISTRY
+    with _registry_lock:
+        if _REGISTRY is None:
+            _REGISTRY = Registry(executor=make_executor(int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
+                                                        os.environ.get("PLAYGROUND_PROCESSES", "1") != "0"))
+        return _REGISTRY
+
+
+def __getattr__(name: str):
+    if name == "REGISTRY":                   # `from playground.train.registry import REGISTRY`: made on first use
+        return default_registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ENDED", "REGISTRY", "Registry", "StoredRun", "default_name", "default_registry"]

@@ -6,8 +6,9 @@ output the network must end with; the training loop calls it and knows nothing e
     reconstruction  the input itself (mse, bce), plus beta x KL for a variational Latent layer
     sequence        a class per position or per sequence (cross-entropy); token and sequence accuracy
 
-Per step, `step()` returns the loss and a small tensor of detached sums (no sync): the loop adds them
-up on the device and `train_metrics()` turns them into the epoch's numbers. `evaluate()` runs a split
+Per step, the trainer asks the task for the batch's `target()`, its `loss()`, and `step_sums()`, a
+small tensor of detached sums (no sync): the loop adds them up on the device and `train_metrics()`
+turns them into the epoch's numbers. `evaluate()` runs a split
 in eval mode. Metric keys become epoch-record keys with a `train_` / `val_` prefix.
 """
 from __future__ import annotations
@@ -17,11 +18,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from playground.config import LOSSES, RunConfig, parse_class_weights
+from playground.config import EVAL_BATCH, LOSSES, RunConfig, parse_class_weights
 from playground.errors import ConfigError, ShapeError
 from playground.models.build import end_fix, shape_text
 
-EVAL_BATCH = 1024
 IGNORE = -100                   # sequence targets that are not scored (F.cross_entropy's ignore_index)
 LONG_NAMES = {"acc": "accuracy", "token_acc": "token_accuracy", "seq_acc": "sequence_accuracy"}
 METRIC_LABELS = {"loss": "loss", "acc": "accuracy", "mae": "MAE", "rmse": "RMSE", "r2": "R²",

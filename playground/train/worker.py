@@ -5,9 +5,9 @@ Streamlit server, chart building and other runs for the GIL, and a step that rel
 a dozen times waits up to 5 ms to get it back each time. A process per concurrent run, each with
 its own thread budget (RunConfig.threads, 1 by default), trains at bare-loop speed beside them.
 
-The parent checks the config and loads the data (errors reach the page at once), then sends the
-config and the data tensors (shared memory, no copy) to a warm worker. The worker trains the
-ordinary engine `Run` and streams every history write back over its socket; a reader thread in the
+The parent checks the config and loads the data once (errors reach the page at once), then sends the
+CheckedRun (its data tensors in shared memory, no copy) to a warm worker. The worker builds and trains
+it with the ordinary `Trainer.train_job()` and streams every history write back over its socket; a reader thread in the
 parent applies them to a local History, so pages read it exactly as they read an in-process run.
 Stop is a one-byte shared flag the training loop reads between steps.
 
@@ -37,8 +37,9 @@ import torch.multiprocessing as mp   # registers the shared-memory pickling of t
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.train.engine import Run, reported
+from playground.train.checked import check
 from playground.train.executor import Executor, Job, RunHandle
+from playground.train.trainer import Trainer
 from playground.train.stream import DONE, READY, StreamedHistory, apply, from_wire, to_wire
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,8 @@ def _warm_up() -> None:
     layers = [{"type": "Conv2d", "out_channels": 2, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
               {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.1},
               {"type": "Linear", "out_features": 2}]
-    run = Run(RunConfig.from_dict({"layers": layers, "epochs": 1, "batch_size": 32}))
-    run.prepare(Dataset("warm-up", "image", X, y, X, y, ["a", "b"]))
-    run._train()
+    config = RunConfig.from_dict({"layers": layers, "epochs": 1, "batch_size": 32})
+    Trainer(check(config, Dataset("warm-up", "image", X, y, X, y, ["a", "b"]))).run()
 
 
 def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = None) -> None:
@@ -160,22 +160,22 @@ def _worker_main(conn: Connection, stop_event: StopFlag, parent: int | None = No
             os._exit(0)
         if msg[0] != "job":                    # e.g. a "go" for a run that had already ended
             continue
-        _, run_id, cfg_dict, data, wait_for_go, checkpoint, budget = msg
-        config = RunConfig.from_dict(cfg_dict)
-        run = Run(config, run_id, history=StreamedHistory(sender.send), snapshot_budget=budget)
-        history = run.history
-        run._stop = stop_event
+        run_job(msg, sender.send, conn.recv, stop_event)
 
-        def train():
-            torch.set_num_threads(config.threads)
-            run.prepare(data, checkpoint=from_wire(checkpoint) if checkpoint is not None else None)
-            if wait_for_go:                    # a comparison: every variant starts on the same signal
-                sender.send((READY, (), {}))
-                while conn.recv()[0] != "go":
-                    pass
-            run._train()
-        reported(history, train)
-        sender.send((DONE, (), {}))
+
+def run_job(msg: tuple, send, recv, stop) -> None:
+    """Train the job a ProcessExecutor sent (job_message()): its CheckedRun, checked by the server,
+    is only built here. send: where the history's writes go; recv: the next message from the server
+    (a race waits for its "go"); stop: the run's stop flag."""
+    _, run_id, checked, wait_for_go, checkpoint, budget = msg
+
+    def wait():                                # a comparison: every variant starts on the same signal
+        send((READY, (), {}))
+        while recv()[0] != "go":
+            pass
+    trainer = Trainer(checked, run_id, history=StreamedHistory(send), stop=stop, snapshot_budget=budget)
+    trainer.train_job(from_wire(checkpoint) if checkpoint is not None else None, wait if wait_for_go else None)
+    send((DONE, (), {}))
 
 
 class _Worker:
@@ -331,6 +331,12 @@ class WorkerPool:
                 w.end_process()
 
 
+def job_message(handle: RunHandle, wait_for_go: bool) -> tuple:
+    """What a worker gets to train a run (run_job()): its CheckedRun travels pickled, its data tensors
+    as shared memory (no copy), its checkpoint as wire bytes."""
+    return ("job", handle.id, handle.checked, wait_for_go, to_wire(handle.checkpoint), handle.snapshot_budget)
+
+
 class ProcessExecutor(Executor):
     """Each run trains in a warm worker process of a local pool (the app's default)."""
 
@@ -377,8 +383,7 @@ class ProcessExecutor(Executor):
     def _send(self, handle: RunHandle, w: "_Worker", wait_for_go: bool) -> None:
         w.stop_event.clear()
         try:
-            w.conn.send(("job", handle.id, handle.config.to_dict(), handle.data, wait_for_go,   # data: shared memory
-                         to_wire(handle.checkpoint), handle.snapshot_budget))
+            w.conn.send(job_message(handle, wait_for_go))
         except OSError as e:                   # a dead worker, or no room left in shared memory
             self.pool.release(w, healthy=False)
             handle.history.update(status="failed", message=f"could not hand the run to a worker process ({e})")

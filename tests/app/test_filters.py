@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
 from playground.models import preset_layers
-from playground.store import frozen_model
+from playground.train.frozen import frozen_model
 from playground.train import REGISTRY
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

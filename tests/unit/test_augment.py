@@ -9,7 +9,8 @@ from playground.config import AUGMENTS, DataConfig, RunConfig
 from playground.data import load_dataset
 from playground.data import augment as A
 from playground.errors import ConfigError, DataError
-from playground.train import Run, check
+from playground.train import check
+from tests.unit.run_helper import Run
 from playground.viz.augment import pairs_grid
 
 ALL = {"flip": 0.5, "rotate": 30, "crop": 0.3, "shift": 0.1, "jitter": 0.4, "noise": 0.1, "erase": 0.5}

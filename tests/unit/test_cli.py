@@ -16,7 +16,7 @@ import pytest
 
 from playground.__main__ import main
 from playground.config import load_config
-from playground.train import Run
+from tests.unit.run_helper import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").iterdir() if p.suffix in (".yaml", ".yml", ".json"))

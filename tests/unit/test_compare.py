@@ -13,7 +13,7 @@ from playground.compare import (compare_configs, load_compare, summary_row, time
                                 with_batchnorm, with_dropout)
 from playground.errors import ConfigError
 from playground.store import Store
-from playground.train.engine import Run
+from tests.unit.run_helper import Run
 from playground.train.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,9 +16,10 @@ from torch import nn
 from playground.config import OPTIMIZERS, OptimConfig, RunConfig
 from playground.errors import ConfigError, DeviceError, PlaygroundError, ShapeError
 from playground.store import Store
-from playground.train import Registry, Run, check
+from playground.train import Registry, check
+from tests.unit.run_helper import Run
 from playground.train import history as history_module
-from playground.train.engine import BLOWUP, GRID
+from playground.train.trainer import BLOWUP, GRID
 from playground.train.history import MAX_STEP_POINTS, History
 from playground.train.optim import LABELS, RULES, make_optimizer
 
@@ -373,7 +374,8 @@ def test_missing_device_is_refused():
 
 
 def test_check_returns_the_data_and_rows():
-    data, rows = check(make_config())
+    checked = check(make_config())
+    data, rows = checked.data, checked.rows
     assert data.input_shape == (2,) and data.num_classes == 2
     assert [r.out_shape for r in rows] == [(16,), (16,), (16,), (16,), (2,)]
     assert sum(r.params for r in rows) == 354

@@ -5,7 +5,8 @@ import torch
 
 from playground.config import RunConfig
 from playground.export import export_bytes, export_run
-from playground.store import Store, StoreError, frozen_model
+from playground.store import Store, StoreError
+from playground.train.frozen import frozen_model
 from playground.train.registry import Registry
 
 CNN = [{"type": "Conv2d", "out_channels": 4, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},

@@ -23,7 +23,7 @@ from playground.config import INITS, OPTIMIZERS, SCHEDULES, RunConfig, load_conf
 from playground.data import DATASETS, load_dataset
 from playground.errors import ConfigError, DataError, PlaygroundError, ShapeError
 from playground.export.script import standalone_script
-from playground.train import Run
+from tests.unit.run_helper import Run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENGINE_ONLY = ("time_s", "samples", "step")         # epoch-record keys the script does not print

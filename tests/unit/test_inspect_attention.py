@@ -16,9 +16,10 @@ from playground.data.sequences import generate, period_of, targets
 from playground.inspect import VIEWS, attention, attention_cell
 from playground.inspect.attention import attention_layers, pattern_scores, rollout
 from playground.models.blocks import SelfAttention, TransformerBlock
-from playground.store import Frozen, default_store, frozen_model
-from playground.train import Run
-from playground.train.engine import checked_rows
+from playground.store import default_store
+from playground.train.frozen import Frozen, frozen_model
+from tests.unit.run_helper import Run
+from playground.train.checked import checked_rows
 from tests.trained import train_stored
 
 TINY = {"data": {"name": "reverse", "n_samples": 200, "seq_len": 5, "vocab": 4},

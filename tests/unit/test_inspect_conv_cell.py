@@ -17,7 +17,7 @@ from playground.data import Dataset
 from playground.errors import DataError, PlaygroundError
 from playground.inspect import VIEWS, activations, conv_cell, output_size, top_inputs
 from playground.inspect.inputs import canvas_input, image_input
-from playground.store import Frozen
+from playground.train.frozen import Frozen
 from tests.trained import train_stored
 
 EDGE = torch.tensor([[-1.0, 0, 1], [-1, 0, 1], [-1, 0, 1]])

@@ -13,7 +13,8 @@ from playground.__main__ import main
 from playground.data import Dataset
 from playground.inspect import VIEWS, at_threshold, evaluate
 from playground.models import preset_layers
-from playground.store import Frozen, default_store, frozen_model
+from playground.store import default_store
+from playground.train.frozen import Frozen, frozen_model
 from tests.trained import train_stored
 
 

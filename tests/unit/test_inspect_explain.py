@@ -15,7 +15,8 @@ from playground.data import Dataset
 from playground.errors import PlaygroundError
 from playground.inspect.explain import (METHODS, completeness, explain, options, over_training, pointing_game,
                                         randomisation, shap_summary, trust_view)
-from playground.store import Frozen, default_store, frozen_model
+from playground.store import default_store
+from playground.train.frozen import Frozen, frozen_model
 from tests.trained import train_stored
 
 ROOT = Path(__file__).resolve().parents[2]

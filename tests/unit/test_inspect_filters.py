@@ -12,7 +12,8 @@ from playground.__main__ import main
 from playground.config import RunConfig
 from playground.data import Dataset
 from playground.inspect import activations, conv_layer_numbers, conv_layers, filters
-from playground.store import Frozen, default_store, frozen_model
+from playground.store import default_store
+from playground.train.frozen import Frozen, frozen_model
 from playground.viz.filters import GAP, diverging, feature_grid, filter_grid, grey
 from tests.trained import train_stored
 

@@ -15,7 +15,7 @@ from playground.errors import PlaygroundError
 from playground.inspect.latent import (BATCH, code_layers, decode, encode, grid_codes, interpolate, latent, pca_baseline,
                                        project, project_pca)
 from playground.models import build_model
-from playground.store import Frozen
+from playground.train.frozen import Frozen
 from tests.trained import train_stored
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,8 @@ def test_pca_error_equals_the_sum_of_the_discarded_eigenvalues():
 
 
 def test_the_notes_autoencoder_keeps_more_of_the_label_than_pca(notes_run):
-    from playground.store import default_store, frozen_model
+    from playground.store import default_store
+    from playground.train.frozen import frozen_model
 
     f = frozen_model(default_store(), notes_run.id)
     v = latent(f)
@@ -164,7 +165,8 @@ def test_cli_latent_and_decode_write_what_the_page_draws(notes_run, tmp_path, ca
     assert main(["inspect", notes_run.id, "decode", "--z", "0.5,-1.5", "--out", str(dec), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["z"] == [0.5, -1.5] and summary["shape"] == [1, 28, 28]
-    from playground.store import default_store, frozen_model
+    from playground.store import default_store
+    from playground.train.frozen import frozen_model
     with np.load(dec) as a:
         np.testing.assert_array_equal(a["image"], decode(frozen_model(default_store(), notes_run.id), [0.5, -1.5])[0])
     for args, words in ((["--z", "1,2,3"], "z: 3 numbers do not make a code"), (["--z", "1,x"], "--z: '1,x' is not"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from playground.config import load_config
-from playground.train.engine import Run
+from tests.unit.run_helper import Run
 from playground.train.lr_finder import find_lr, suggest
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,10 @@ import torch
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.store import Store, StoreError, frozen_model, policy
-from playground.train.engine import Run
+from playground.store import Store, StoreError, policy
+from playground.train.frozen import frozen_model
+from playground.train.trainer import Trainer
+from tests.unit.run_helper import Run
 from playground.train.history import History
 from playground.train.registry import Registry
 
@@ -56,7 +58,7 @@ def stop_after(monkeypatch):
     published) stops right after step k + 1: the flag is set when step k is published, and read
     after the next step. Disarmed once it has fired."""
     armed = {}
-    publish = Run._publish
+    publish = Trainer._publish
 
     def publish_and_stop(self, pending, step, *args, **kwargs):
         ok = publish(self, pending, step, *args, **kwargs)
@@ -64,7 +66,7 @@ def stop_after(monkeypatch):
             armed["k"] = None
             self.stop()
         return ok
-    monkeypatch.setattr(Run, "_publish", publish_and_stop)
+    monkeypatch.setattr(Trainer, "_publish", publish_and_stop)
     return lambda k: armed.update(k=k)
 
 

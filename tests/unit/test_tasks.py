@@ -13,7 +13,7 @@ from playground.__main__ import main
 from playground.config import RunConfig, load_config
 from playground.data import Dataset, load_dataset
 from playground.errors import PlaygroundError
-from playground.train import Run
+from tests.unit.run_helper import Run
 from playground.train.tasks import IGNORE, make_task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_a_perceptron_never_passes_75_percent_on_xor():
 
 def test_softmax_of_2_1_0p1_as_the_filters_page_shows_it():
     from playground.inspect.filters import activations
-    from playground.store import Frozen
+    from playground.train.frozen import Frozen
 
     data = Dataset("t", "points", torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 2),
                    torch.zeros(4, dtype=torch.long), ["a", "b", "c"])
@@ -157,7 +157,7 @@ def test_variational_reconstruction_adds_beta_times_kl():
     latent = run.model[2]
     loss = run.task.loss(out, run.task.target(x, None), run.model)
     torch.testing.assert_close(loss, F.mse_loss(out, x) + 0.5 * latent.kl)
-    run._train()
+    run.train()
     e = run.history.epochs[-1]
     assert {"train_recon", "train_kl", "val_recon", "val_kl"} <= set(e)
     assert e["val_loss"] == pytest.approx(e["val_recon"] + 0.5 * e["val_kl"], rel=1e-5)
@@ -182,7 +182,7 @@ def test_clip_norm_bounds_every_step():
     run = Run(RunConfig.from_dict({**base, "clip_norm": 1e-3}))
     run.prepare()
     before = [p.detach().clone() for p in run.model.parameters()]
-    run._train()                                   # one step: |update| = lr x |clipped gradient| <= 1e-3
+    run.train()                                   # one step: |update| = lr x |clipped gradient| <= 1e-3
     moved = math.sqrt(sum(float(((p.detach() - b) ** 2).sum()) for p, b in zip(run.model.parameters(), before)))
     assert 0 < moved <= 1e-3 * (1 + 1e-4)
 
