@@ -48,6 +48,9 @@ CASES = {
     "spiral MLP, batch 10": dict(data={"name": "spiral"}, layers=preset_layers("MLP", "points", 2),
                                  batch_size=10, optim={"name": "adam", "lr": 0.03}),
 }
+CNN = "MNIST small CNN, batch 64"           # sections 3-5 time this case
+
+
 def _example(name: str) -> dict:
     from playground.config import read_mapping
 
@@ -77,7 +80,7 @@ def config(name: str, epochs: int, seed: int = 0, stats: bool = True) -> RunConf
 def bare_loop(cfg: RunConfig) -> float:
     """What one writes by hand: returns wall seconds for training plus the per-epoch validation."""
     data = load_dataset(cfg.data, cfg.seed)
-    model, _ = build_model(cfg.layers, data.input_shape, None, vocab=data.vocab)
+    model, _ = build_model(cfg.layers, data.input_shape, vocab=data.vocab)
     apply_init(model, cfg.init, torch.Generator().manual_seed(cfg.seed))
     task = cfg.task if cfg.task != "auto" else data.task
 
@@ -193,10 +196,26 @@ def main(quick: bool = False) -> None:
     reg.executor.warm(4)                                # returns once the 4 workers are warm, one after another
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread per run; "
           f"median of {repeats}, alternating\n")
+    one_run(reg, repeats, quick)
+    two_runs(reg, repeats, quick)
+    beside_a_neighbour(reg, repeats)
+    first_points(reg, repeats)
+    race(reg, repeats)
+    reg.executor.close()
+    local = Registry(max_active=1, processes=False, store=store)
+    store_cost(local, repeats, quick)
+    stats_cost(local, repeats, quick)
+    home.cleanup()
 
+
+def epochs_of(name: str, quick: bool) -> int:
+    return max(1, EPOCHS[name] // (2 if quick else 1))
+
+
+def one_run(reg: Registry, repeats: int, quick: bool) -> None:
     print("1. one run: engine vs bare PyTorch loop (same model, init, data, batch, threads)")
     for name in CASES:
-        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        cfg = config(name, epochs_of(name, quick))
         n = samples(cfg)
         times = {"bare": [], "engine": [], "app": []}
         for _ in range(repeats):
@@ -208,9 +227,11 @@ def main(quick: bool = False) -> None:
               f"(ratio {t['bare'] / t['engine']:.2f}) | app path, worker process {n / t['app']:,.0f} "
               f"(ratio {t['bare'] / t['app']:.2f}; includes dispatch)")
 
+
+def two_runs(reg: Registry, repeats: int, quick: bool) -> None:
     print("\n2. two runs at once (app path) vs the same two one after the other in the bare loop")
     for name in CORE:
-        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)))
+        cfg = config(name, epochs_of(name, quick))
         seq, conc = [], []
         for _ in range(repeats):
             seq.append(bare_loop(cfg) + bare_loop(config(name, cfg.epochs, seed=1)))
@@ -218,9 +239,10 @@ def main(quick: bool = False) -> None:
         s, c = statistics.median(seq), statistics.median(conc)
         print(f"   {name}: sequential bare {s:.2f} s, concurrent {c:.2f} s -> ratio {c / s:.2f} (target <= 1.1)")
 
+
+def beside_a_neighbour(reg: Registry, repeats: int) -> None:
     print("\n3. beside a busy neighbour process (target: keep >= 0.5 of the quiet samples/s)")
-    name = "MNIST small CNN, batch 64"
-    cfg = config(name, 1)
+    cfg = config(CNN, 1)
     n = samples(cfg)
     quiet_app = median_of(lambda: engine_app(reg, [cfg]), repeats)
     torch.set_num_threads(2)
@@ -237,37 +259,38 @@ def main(quick: bool = False) -> None:
         finally:
             proc.kill()
             proc.wait()
-        print(f"   {name} beside {label}: app path {n / busy_app:,.0f} samples/s vs quiet {n / quiet_app:,.0f} "
+        print(f"   {CNN} beside {label}: app path {n / busy_app:,.0f} samples/s vs quiet {n / quiet_app:,.0f} "
               f"-> keeps {quiet_app / busy_app:.2f}; bare loop with torch's 2 threads {n / busy_2t:,.0f} vs "
               f"quiet {n / quiet_2t:,.0f} -> keeps {quiet_2t / busy_2t:.2f}")
         time.sleep(1)
 
+
+def first_points(reg: Registry, repeats: int) -> None:
     print("\n4. Start -> first point on the chart (app path, warm worker, MNIST small CNN)")
-    fp = [first_point(reg, config(name, 3)) for _ in range(repeats)]
+    fp = [first_point(reg, config(CNN, 3)) for _ in range(repeats)]
     print(f"   median {statistics.median(fp) * 1000:.0f} ms (max {max(fp) * 1000:.0f} ms; target < 2000 ms)")
 
+
+def race(reg: Registry, repeats: int) -> None:
     print("\n5. comparison: 4 variants of the MNIST small CNN, 1 epoch, raced at once vs one after another (bare)")
-    variants = []
-    for opt, lr in (("sgd", 0.05), ("momentum", 0.01), ("rmsprop", 0.001), ("adam", 0.003)):
-        c = config(name, 1)
-        c.optim.name, c.optim.lr = opt, lr
-        variants.append(c)
-    seq, race = [], []
+    variants = [RunConfig.from_dict({**CASES[CNN], "epochs": 1, "threads": 1, "optim": {"name": opt, "lr": lr}})
+                for opt, lr in (("sgd", 0.05), ("momentum", 0.01), ("rmsprop", 0.001), ("adam", 0.003))]
+    seq, raced = [], []
     for _ in range(repeats):
         seq.append(sum(bare_loop(c) for c in variants))
         t0 = time.perf_counter()
         for run in reg.group(reg.start_group(variants)):
             run.join()
-        race.append(time.perf_counter() - t0)
-    s, r = statistics.median(seq), statistics.median(race)
+        raced.append(time.perf_counter() - t0)
+    s, r = statistics.median(seq), statistics.median(raced)
     print(f"   sequential bare {s:.2f} s, raced at once {r:.2f} s -> ratio {r / s:.2f} (target <= 1.15)")
-    reg.executor.close()
 
+
+def store_cost(local: Registry, repeats: int, quick: bool) -> None:
     print("\n6. the run store's cost, worst case: one run in a thread, its writer in the same process, vs nothing "
           "recorded")
-    local = Registry(max_active=1, processes=False, store=store)
     for name in CORE:
-        cfg = config(name, max(1, EPOCHS[name] // (2 if quick else 1)), stats=False)
+        cfg = config(name, epochs_of(name, quick), stats=False)
         plain, recorded = [], []
         for _ in range(repeats):
             plain.append(engine_thread(cfg))
@@ -277,10 +300,12 @@ def main(quick: bool = False) -> None:
         print(f"   {name}: nothing recorded {p:.2f} s, recorded {r:.2f} s -> overhead {100 * (r / p - 1):+.1f}% "
               f"(target <= 5%)")
 
+
+def stats_cost(local: Registry, repeats: int, quick: bool) -> None:
     print("\n7. layer statistics at every snapshot (a probe batch forward and backward, histograms): the same "
           "recorded run with and without")
     for name in CORE:
-        epochs = max(1, EPOCHS[name] // (2 if quick else 1))
+        epochs = epochs_of(name, quick)
         off, on = config(name, epochs, stats=False), config(name, epochs, stats=True)
         without, with_stats, share = [], [], []
         for _ in range(repeats):
@@ -291,7 +316,6 @@ def main(quick: bool = False) -> None:
         print(f"   {name}: without {a:.2f} s, with statistics {b:.2f} s -> overhead {100 * (b / a - 1):+.1f}% "
               f"({epochs + 1} snapshots); time inside the probe: {100 * statistics.median(share):.1f}% of the run "
               f"(the steadier figure on a noisy machine; target <= 10%)")
-    home.cleanup()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A run's metrics: written by the training thread, read by pages through consistent snapshots."""
+"""A run's metrics: written by its Trainer (or, for a run trained elsewhere, by the messages it
+streams: stream.py), read by pages through consistent snapshots."""
 from __future__ import annotations
 
 import threading

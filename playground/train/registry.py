@@ -35,8 +35,8 @@ SHUTDOWN_GRACE_S = 2.0
 
 
 class StoredRun:
-    """A run read back from the store (ended, or trained by another process): the surface pages
-    use (id, name, owner, config, history, data, alive, stop) without a model in memory."""
+    """A run read back from the store (ended, or trained by another process): the RunView surface
+    (runs.py) that pages use, without a model in memory."""
 
     alive = False
     where = ""                             # a stored run trains nowhere
