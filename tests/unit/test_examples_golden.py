@@ -1,0 +1,27 @@
+"""Proves every example config still trains on the CPU, via the CLI, to exactly the recorded numbers and weights.
+golden_examples.json was written by record_golden.py (shared code) at 0367852, the commit before the refactor."""
+import json
+
+import pytest
+
+from tests.unit.record_golden import GOLDEN, example_names, train_and_collect
+
+RECORDED = json.loads(GOLDEN.read_text())["examples"]
+
+
+@pytest.mark.parametrize("name", sorted(set(example_names()) | set(RECORDED)))
+def test_example_trains_to_the_recorded_numbers(name, tmp_path):
+    if name not in RECORDED:
+        pytest.skip(f"{name} has no recorded numbers in {GOLDEN.name}: record them at a commit whose numbers "
+                    f"are the reference (python tests/unit/record_golden.py OUT.json, then merge it in)")
+    assert name in example_names(), f"{name} was recorded but is no longer in examples/"
+    want = RECORDED[name]
+    got = train_and_collect(name, tmp_path / "store")
+    assert (got["epochs_run"], got["exit_code"], len(got["runs"])) == \
+           (want["epochs_run"], want["exit_code"], len(want["runs"]))
+    for i, (g, w) in enumerate(zip(got["runs"], want["runs"])):
+        which = f"{name}, run {i} ({w['result'].get('name', 'the run')})"
+        assert g.keys() == w.keys(), which
+        for key in w:                                   # one part at a time: the failure names what differs
+            assert g[key] == w[key], f"{which}: {key} differs from the recorded numbers"
+    assert got == want
