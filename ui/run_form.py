@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable, NamedTuple
 
 import streamlit as st
 import yaml
@@ -22,20 +23,116 @@ INITS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (K
          "ones": "every weight 1 (no symmetry breaking)"}
 
 
-FORM = {"data_name": "spiral", "noise": 0.1, "n_samples": 500, "val_pct": 20, "max_train": 0, "data_dir": "data",
-        "download": False, "preset": "MLP", "optim": "adam", "lr": 0.03, "batch_size": 10, "epochs": 100,
-        "weight_decay": 0.0, "momentum": 0.9, "init": "default", "amp": False, "schedule": "constant",
-        "sched_gamma": 0.5, "sched_step": 10, "warmup_epochs": 1.0, "standardize": True, "function": "sine",
-        "seq_len": 8, "vocab": 10, "task": "auto", "loss": "auto", "label_smoothing": 0.0, "class_weights": "none",
-        "kl_weight": 1.0, "l1": 0.0, "clip_norm": 0.0, "patience": 0, **AUG_FORM}
-DRAFTED = (*FORM, "seed", "settings_kind", "net_kind", "net_edited")     # what a draft keeps, with the layers
+# The form's starting values. The classroom's first lesson is TensorFlow Playground's spiral, at its
+# settings (batch 10, 100 epochs, learning rate 0.03: SUGGESTED["points"] below), with the MLP preset.
+# They differ from RunConfig's own defaults (batch 32, 20 epochs, lr 0.01) on purpose: those fill the
+# fields a config file leaves out, and examples and saved configs rely on them as they are.
+START_PRESET = "MLP"
+FORM_START = RunConfig.from_dict({"layers": preset_layers(START_PRESET, "points", 2), "optim": {"lr": 0.03},
+                                  "batch_size": 10, "epochs": 100})
+
+
+def _same(value):
+    return value
+
+
+def _nearest(options: list[float]):
+    """A config's value for a slider with fixed steps: the nearest step."""
+    return lambda value: min(options, key=lambda v: abs(v - value))
+
+
+class Field(NamedTuple):
+    """Where a widget's value lives in a run config, and how it converts between the two."""
+    path: tuple[str, ...]                  # keys into RunConfig.to_dict(), e.g. ("optim", "lr")
+    to_widget: Callable = _same            # config value -> the widget's value
+    to_config: Callable = _same            # the widget's value -> config value
+
+
+# Widget key -> its place in a RunConfig: the one mapping that the form's defaults, the draft, a loaded
+# config (examples, uploads) and the config the form builds all read. A tuple of keys is a group of
+# widgets that together make one field (their value: a dict by key). Layers are the editor's (layer_editor).
+FIELDS: dict[str | tuple[str, ...], Field] = {
+    "data_name": Field(("data", "name")),
+    "noise": Field(("data", "noise")),
+    "n_samples": Field(("data", "n_samples")),
+    "val_pct": Field(("data", "val_fraction"), lambda f: round(f * 100), lambda pct: pct / 100),
+    "max_train": Field(("data", "max_train")),
+    "data_dir": Field(("data", "data_dir")),
+    "download": Field(("data", "download")),
+    "standardize": Field(("data", "standardize")),
+    "function": Field(("data", "function")),
+    "seq_len": Field(("data", "seq_len")),
+    "vocab": Field(("data", "vocab")),
+    tuple(AUG_FORM): Field(("data", "augment"), augment_form, augment_spec),
+    "optim": Field(("optim", "name")),
+    "lr": Field(("optim", "lr")),
+    "momentum": Field(("optim", "momentum")),
+    "weight_decay": Field(("optim", "weight_decay"), _nearest(DECAYS)),
+    "schedule": Field(("schedule", "name")),
+    "sched_gamma": Field(("schedule", "gamma")),
+    "sched_step": Field(("schedule", "step_epochs")),
+    "warmup_epochs": Field(("schedule", "warmup_epochs")),
+    "batch_size": Field(("batch_size",), _nearest(BATCHES)),
+    "epochs": Field(("epochs",)),
+    "init": Field(("init",)),
+    "task": Field(("task",)),
+    "loss": Field(("loss", "name")),
+    "label_smoothing": Field(("loss", "label_smoothing")),
+    "class_weights": Field(("loss", "class_weights")),
+    "kl_weight": Field(("loss", "kl_weight")),
+    "l1": Field(("l1",)),
+    "clip_norm": Field(("clip_norm",)),
+    "patience": Field(("patience",)),
+    "amp": Field(("amp",)),
+    "seed": Field(("seed",)),              # seed and device: widgets of the sidebar, fields of the config
+    "device": Field(("device",)),
+}
+# This server's hardware, not the lesson's: a loaded config leaves the device and mixed precision as
+# they are (a config written on a GPU machine would ask for CUDA here), and a draft keeps no device.
+NOT_LOADED = ("device", "amp")
+NOT_DRAFTED = ("device",)
+
+
+def form_values(cfg: RunConfig, skip: tuple[str, ...] = ()) -> dict:
+    """{widget key: value} that show cfg in the form (every field but those keyed in skip)."""
+    d, out = cfg.to_dict(), {}
+    for key, field in FIELDS.items():
+        if key in skip:
+            continue
+        value = d
+        for part in field.path:
+            value = value[part]
+        value = field.to_widget(value)
+        out.update(value if isinstance(key, tuple) else {key: value})
+    return out
+
+
+def config_dict(s) -> dict:
+    """The run config (as a dict, less its layers) that the widget values in s (a mapping) make."""
+    out: dict = {}
+    for key, field in FIELDS.items():
+        value = {k: s[k] for k in key} if isinstance(key, tuple) else s[key]
+        *parents, last = field.path
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = field.to_config(value)
+    if DATASETS[out["data"]["name"]].kind != "image":
+        out["data"]["augment"] = {}     # the expander is for images only: its ticks wait there for image data
+    return out
+
+
+# Every widget's starting value: the config's fields from FORM_START; the preset, and the strength a
+# transform gets when ticked, are the form's own.
+FORM = {"preset": START_PRESET, **AUG_FORM, **form_values(FORM_START)}
+DRAFTED = (*(k for k in FORM if k not in NOT_DRAFTED), "settings_kind", "net_kind", "net_edited")  # and layers
 
 
 def init_form() -> None:
     """Defaults for every form widget (kept across page visits) and a starting network."""
     keep(FORM)
     if "layers" not in st.session_state:
-        set_layers(preset_layers("MLP", "points", 2), "points")
+        set_layers(FORM_START.layers, DATASETS[FORM_START.data.name].kind)
 
 
 def restore_draft() -> None:
@@ -56,10 +153,11 @@ def restore_draft() -> None:
     for key in DRAFTED:                  # a value this version no longer offers keeps its default
         if key in draft and (key not in allowed or draft[key] in allowed[key]):
             s[key] = draft[key]
-    layers = [l for l in draft.get("layers", []) if l.get("type") in LAYERS]
-    s["layers"] = [{"id": i + 1, "type": l["type"], "args": str(l.get("args", ""))} for i, l in enumerate(layers)]
+    layers = [layer for layer in draft.get("layers", []) if layer.get("type") in LAYERS]
+    s["layers"] = [{"id": i + 1, "type": layer["type"], "args": str(layer.get("args", ""))}
+                   for i, layer in enumerate(layers)]
     s["_layer_seq"] = len(s["layers"])
-    s.setdefault("net_kind", DATASETS[s.get("data_name", "spiral")].kind)
+    s.setdefault("net_kind", DATASETS[s.get("data_name", FORM["data_name"])].kind)
     s.setdefault("net_edited", True)
     s["_draft_saved"] = draft
 
@@ -68,18 +166,14 @@ def save_draft() -> None:
     """Keep what the form holds now, for this browser, in the run store (only when it changed)."""
     s = st.session_state
     draft = {k: s[k] for k in DRAFTED if k in s}
-    draft["layers"] = [{"type": l["type"], "args": l["args"]} for l in s.get("layers", [])]
+    draft["layers"] = [{"type": layer["type"], "args": layer["args"]} for layer in s.get("layers", [])]
     if draft != s.get("_draft_saved"):
         REGISTRY.store.save_draft(me(), "build", draft)
         s["_draft_saved"] = draft
 
 
 def data_config() -> dict:
-    s = st.session_state
-    return {"name": s.data_name, "noise": s.noise, "n_samples": s.n_samples, "val_fraction": s.val_pct / 100,
-            "max_train": s.max_train, "data_dir": s.data_dir, "download": s.download, "standardize": s.standardize,
-            "function": s.function, "seq_len": s.seq_len, "vocab": s.vocab,
-            "augment": augment_spec(s) if DATASETS[s.data_name].kind == "image" else {}}
+    return config_dict(st.session_state)["data"]
 
 
 def load_preset() -> None:
@@ -112,7 +206,7 @@ def data_changed() -> None:
     if s.task != "reconstruction" or DATASETS[s.data_name].kind == "tokens":
         s.task = "auto"
     kind = DATASETS[s.data_name].kind
-    if s.get("settings_kind", "points") == kind:
+    if s.get("settings_kind", DATASETS[FORM_START.data.name].kind) == kind:     # none yet: FORM_START's
         return
     s.settings_kind = kind
     s.update(SUGGESTED[kind])
@@ -152,23 +246,11 @@ def config_uploaded() -> None:
 
 def apply_config(cfg: RunConfig) -> None:
     """Put a run config into the Build & Train widgets (a callback: before they are drawn)."""
-    s, d, o = st.session_state, cfg.data, cfg.optim
-    s.update(data_name=d.name, noise=d.noise, n_samples=d.n_samples, val_pct=round(d.val_fraction * 100),
-             max_train=d.max_train, data_dir=d.data_dir, download=d.download, optim=o.name, lr=o.lr,
-             momentum=o.momentum, weight_decay=o.weight_decay, batch_size=cfg.batch_size, epochs=cfg.epochs,
-             init=cfg.init, seed=cfg.seed, settings_kind=DATASETS[d.name].kind, schedule=cfg.schedule.name,
-             sched_gamma=cfg.schedule.gamma, sched_step=cfg.schedule.step_epochs,
-             warmup_epochs=cfg.schedule.warmup_epochs, standardize=d.standardize, function=d.function,
-             seq_len=d.seq_len, vocab=d.vocab, task=cfg.task, loss=cfg.loss.name,
-             label_smoothing=cfg.loss.label_smoothing, class_weights=cfg.loss.class_weights,
-             kl_weight=cfg.loss.kl_weight, l1=cfg.l1, clip_norm=cfg.clip_norm, patience=cfg.patience,
-             **augment_form(d.augment))
-    for key, options in (("batch_size", BATCHES), ("weight_decay", DECAYS)):
-        if s[key] not in options:           # the sliders offer fixed steps: take the nearest one
-            s[key] = min(options, key=lambda v: abs(v - s[key]))
-    set_layers(cfg.layers, DATASETS[d.name].kind)
-    st.session_state.net_edited = True
-    s.preset = matching_preset(cfg.layers, DATASETS[d.name].kind)     # None: the box says the network is the config's
+    s, kind = st.session_state, DATASETS[cfg.data.name].kind
+    s.update(form_values(cfg, skip=NOT_LOADED), settings_kind=kind)
+    set_layers(cfg.layers, kind)
+    s.net_edited = True
+    s.preset = matching_preset(cfg.layers, kind)     # None: the box says the network is the config's
 
 
 def matching_preset(layers: list[dict], kind: str) -> str | None:
@@ -180,9 +262,9 @@ def matching_preset(layers: list[dict], kind: str) -> str | None:
     classes = last.get("out_features")                  # every preset ends in Linear(out_features=classes)
     if last.get("type") != "Linear" or not isinstance(classes, int):
         return None
-    wanted = [(l["type"], layer_args_text(l)) for l in layers]
+    wanted = [(spec["type"], layer_args_text(spec)) for spec in layers]
     return next((name for name in PRESETS
-                 if wanted == [(l["type"], layer_args_text(l)) for l in preset_layers(name, kind, classes)]), None)
+                 if wanted == [(s["type"], layer_args_text(s)) for s in preset_layers(name, kind, classes)]), None)
 
 
 def _examples() -> dict:
@@ -192,7 +274,7 @@ def _examples() -> dict:
     out = {}
     for path in sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.y*ml")):
         text = path.read_text(encoding="utf-8")
-        about = " ".join(l.lstrip("# ").strip() for l in text.splitlines() if l.startswith("#"))
+        about = " ".join(line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#"))
         out[(yaml.safe_load(text) or {}).get("name") or path.stem] = (path, about)
     return out
 
@@ -220,22 +302,11 @@ def make_form_task(data):
     name = task_of(RunConfig(task=s.task), data)
     if s.loss not in ("auto", *LOSSES[name]):        # e.g. hinge, then the task became reconstruction
         s.loss = "auto"
-    loss = LossConfig(name=s.loss, label_smoothing=s.label_smoothing, class_weights=s.class_weights,
-                      kl_weight=s.kl_weight)
-    return make_task(RunConfig(task=s.task, loss=loss), data)
+    return make_task(RunConfig(task=s.task, loss=LossConfig(**config_dict(s)["loss"])), data)
 
 
 def build_config() -> RunConfig:
-    s = st.session_state
-    return RunConfig.from_dict({
-        "data": data_config(), "layers": parsed_specs()[0], "batch_size": s.batch_size, "epochs": s.epochs,
-        "optim": {"name": s.optim, "lr": s.lr, "momentum": s.momentum, "weight_decay": s.weight_decay},
-        "schedule": {"name": s.schedule, "gamma": s.sched_gamma, "step_epochs": s.sched_step,
-                     "warmup_epochs": s.warmup_epochs},
-        "init": s.init, "seed": s.seed, "device": s.device, "amp": s.amp, "task": s.task,
-        "loss": {"name": s.loss, "label_smoothing": s.label_smoothing, "class_weights": s.class_weights,
-                 "kl_weight": s.kl_weight},
-        "l1": s.l1, "clip_norm": s.clip_norm, "patience": s.patience})
+    return RunConfig.from_dict({**config_dict(st.session_state), "layers": parsed_specs()[0]})
 
 
 def start_run() -> None:

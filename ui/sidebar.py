@@ -30,7 +30,7 @@ def run_caption(row) -> str:
 
 
 def sidebar() -> None:
-    keep({"device": "auto", "seed": 0, "all_runs": False})
+    keep({"all_runs": False})             # the device and the seed start from the run form's (init_form)
     token = me()
     with st.sidebar:
         cluster = REGISTRY.executor.kind == "ray"
