@@ -198,9 +198,14 @@ def follow(run_id: str, every: float = 1.0, marker=None, gap: float = 0.0) -> No
     poll()
 
 
+def no_snapshot(name: str) -> str:
+    """Why an inspection view of the run called name shows nothing yet."""
+    return f"**{name}** has no weight snapshot yet: the first (the initial weights) is written as it starts."
+
+
 def scrubbed(run_id: str, name: str) -> Snapshot | None:
     """The epoch scrubber of an inspection page, or (no snapshot yet) a note saying why nothing shows."""
     snap = epoch_scrubber(run_id)
     if snap is None:
-        st.info(f"**{name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
+        st.info(no_snapshot(name))
     return snap

@@ -29,6 +29,26 @@ def run_caption(row) -> str:
     return f"{STATUS_ICON.get(row.status, '')} {row.status} · {count}"
 
 
+_LOOK_UP = object()                 # require_run's run when the page passes none
+
+
+def shown_run():
+    """The run picked under "Run shown" (live, or read back from the store), or None when there is none."""
+    return REGISTRY.get(st.session_state.get("run_id"))
+
+
+def require_run(missing: str, run=_LOOK_UP):
+    """The run shown in the sidebar, for a page that needs one; with none, the page shows `missing`
+    (what to do to get one) and stops there. A page that draws something from the run before it may
+    stop (an expander that opens when there is none) looks it up with shown_run() and passes it as run."""
+    if run is _LOOK_UP:
+        run = shown_run()
+    if run is None:
+        st.info(missing)
+        st.stop()
+    return run
+
+
 def sidebar() -> None:
     keep({"all_runs": False})             # the device and the seed start from the run form's (init_form)
     token = me()

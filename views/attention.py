@@ -7,17 +7,15 @@ from playground.train import REGISTRY
 from playground.viz.attention import token_labels
 from ui import attention as ui
 from ui.scrubber import follow, from_snapshot, scrubbed
+from ui.sidebar import require_run
 
 st.title("Attention")
 st.caption("The run shown in the sidebar, at any epoch: each attention layer's weights for one sequence, computed "
            "in one forward pass of that epoch's weight snapshot.")
 ui.lessons()
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
-if run is None:
-    st.info("No run yet: press a lesson button above, or train a transformer on **Build & Train** (the examples "
-            "'tiny transformer · reverse', '· max' and '· induction').")
-    st.stop()
+run = require_run("No run yet: press a lesson button above, or train a transformer on **Build & Train** (the "
+                  "examples 'tiny transformer · reverse', '· max' and '· induction').")
+run_id = run.id
 if not ui.has_attention(run.config.layers):
     st.info(f"**{run.name}** has no attention layer (SelfAttention or TransformerBlock). Pick a transformer run in "
             f"the sidebar, press a lesson button above, or train the example 'tiny transformer · reverse'.")

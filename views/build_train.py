@@ -18,9 +18,24 @@ from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
 from ui.run_actions import resume_controls, show_error
-from ui.run_form import (BATCHES, DECAYS, EXAMPLES, INITS, build_config, config_uploaded, data_changed, data_config,
-                         load_example, load_preset, lr_options, make_form_task, save_draft, start_error,
-                         start_run)
+from ui.run_form import (
+    BATCHES,
+    DECAYS,
+    EXAMPLES,
+    INITS,
+    build_config,
+    config_uploaded,
+    data_changed,
+    data_config,
+    load_example,
+    load_preset,
+    lr_options,
+    make_form_task,
+    save_draft,
+    start_error,
+    start_run,
+)
+from ui.sidebar import shown_run
 from ui.state import mine
 
 
@@ -138,7 +153,8 @@ with col_train:
         if st.session_state.loss in ("auto", "cross_entropy"):
             st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing")
         st.text_input("Class weights", key="class_weights", help="none, balanced, or one weight per class: 1, 2, 1")
-    if task_name == "reconstruction" and any(l.get("type") == "Latent" and l.get("variational") for l in specs):
+    variational = any(layer.get("type") == "Latent" and layer.get("variational") for layer in specs)
+    if task_name == "reconstruction" and variational:
         st.slider("KL weight (beta)", 0.0, 4.0, step=0.1, key="kl_weight")
     st.selectbox("Optimizer", list(LABELS), key="optim", format_func=LABELS.get)
     st.caption(f"`{RULES[st.session_state.optim]}`")
@@ -182,7 +198,7 @@ if not (net_error or data_error):
         config_json = build_config().to_json()
     except PlaygroundError as e:                 # e.g. Nesterov with momentum 0
         config_error = str(e)
-current = REGISTRY.get(st.session_state.get("run_id"))
+current = shown_run()
 running = current is not None and current.alive and mine(current)      # Stop only one's own runs
 c1, c2, c3, c4, c5, _ = st.columns([1.5, 0.9, 1.1, 1.4, 1.5, 0.4])    # "Start training" whole at 1280 px
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,

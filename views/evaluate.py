@@ -1,17 +1,14 @@
 """Evaluate: how the run shown classifies, at any snapshot: confusion, per-class metrics, ROC/PR, worst mistakes."""
 import streamlit as st
 
-from playground.train import REGISTRY
 from ui.evaluate import confusion, evaluation, gallery, headline, per_class, threshold_views
-from ui.scrubber import epoch_scrubber, from_snapshot, snapshot_model
+from ui.scrubber import epoch_scrubber, from_snapshot, no_snapshot, snapshot_model
+from ui.sidebar import require_run
 
 st.title("Evaluate")
 st.caption("How the run shown in the sidebar classifies, at any epoch: computed from that epoch's weight snapshot.")
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
-if run is None:
-    st.info("No run to evaluate yet: train one on **Build & Train** (or pick one in the sidebar).")
-    st.stop()
+run = require_run("No run to evaluate yet: train one on **Build & Train** (or pick one in the sidebar).")
+run_id = run.id
 top, side = st.columns([3, 1], vertical_alignment="bottom")
 with top:
     snap = epoch_scrubber(run_id)
@@ -19,7 +16,7 @@ with side:
     split = st.segmented_control("Data", ["val", "train"], default="val", key="eval_split", required=True,
                                  format_func={"val": "validation", "train": "training"}.get)
 if snap is None:
-    st.info(f"**{run.name}** has no weight snapshot yet: the first (the initial weights) is written as it starts.")
+    st.info(no_snapshot(run.name))
     st.stop()
 if run.alive:
     st.caption(":material/sync: The run is still training: new epochs join the slider when the page redraws.")
@@ -29,7 +26,8 @@ headline(s)
 cm, caption = arrays["confusion"], "Confusion matrix: rows are the true class, columns the predicted one"
 if "roc_auc" in s:                                          # two classes, both present: a threshold to choose
     at = threshold_views(arrays, s)
-    cm, caption = at["confusion"], f"Confusion matrix at threshold {at['threshold']:.2f} (accuracy {at['accuracy']:.1%})"
+    cm = at["confusion"]
+    caption = f"Confusion matrix at threshold {at['threshold']:.2f} (accuracy {at['accuracy']:.1%})"
 left, right = st.columns([1.1, 1])
 with left:
     st.caption(caption + "; the diagonal is right")

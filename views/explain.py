@@ -5,25 +5,24 @@ import streamlit as st
 
 from playground.inspect import conv_layer_numbers
 from playground.inspect.explain import CAMS, METHODS
-from playground.train import REGISTRY
 from ui import explain as ui
 from ui.filters import input_source
 from ui.scrubber import follow, scrubbed
+from ui.sidebar import require_run, shown_run
 
 st.title("Explain")
 st.caption("The run shown in the sidebar, at any epoch: which parts of an input raised the network's score for a "
            "class, by several methods side by side, and how far each can be trusted. Computed with captum on that "
            "epoch's weight snapshot.")
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
+run = shown_run()
 why = None if run is None else ui.explainable(run)
 ui.starters(open_=run is None or why is not None)
-if run is None:
-    st.info("No run yet: press a button above, or train a classifier of images or tables on **Build & Train**.")
-    st.stop()
+run = require_run("No run yet: press a button above, or train a classifier of images or tables on **Build & Train**.",
+                  run=run)
 if why:
     st.info(why + " Press a button above, or pick another run in the sidebar.")
     st.stop()
+run_id = run.id
 image = run.data.kind == "image"
 convs = conv_layer_numbers(run.config.layers) if image else []
 

@@ -3,21 +3,28 @@
 import streamlit as st
 
 from playground.inspect import conv_layer_numbers
-from playground.train import REGISTRY
-from ui.filters import (conv_explainer, feature_maps, filter_panel, input_panel, input_source, kernels, maps,
-                        size_panel, top_panel, warm_neighbours)
+from ui.filters import (
+    conv_explainer,
+    feature_maps,
+    filter_panel,
+    input_panel,
+    input_source,
+    kernels,
+    maps,
+    size_panel,
+    top_panel,
+    warm_neighbours,
+)
 from ui.run_form import KIND_WORDS
 from ui.scrubber import from_snapshot, scrubbed
+from ui.sidebar import require_run
 
 st.title("Filters & feature maps")
 st.caption("The run shown in the sidebar, at any epoch: its convolution filters, every layer's output for one "
            "input, and the arithmetic inside one convolution. Computed from that epoch's weight snapshot.")
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
-if run is None:
-    st.info("No run yet: train a CNN on **Build & Train** (MNIST with the Small CNN preset), or pick one in the "
-            "sidebar.")
-    st.stop()
+run = require_run("No run yet: train a CNN on **Build & Train** (MNIST with the Small CNN preset), or pick one in "
+                  "the sidebar.")
+run_id = run.id
 if run.data.kind != "image":
     st.info(f"**{run.name}** learns from {KIND_WORDS.get(run.data.kind, run.data.kind)}: filters and feature maps "
             f"belong to image data. Pick an image run in the sidebar, or train one (MNIST with the Small CNN preset)."
@@ -36,8 +43,8 @@ def snapshot_views():
         a, b = st.columns([1, 2], vertical_alignment="bottom")
         layer = a.selectbox("Conv2d layer", convs, format_func=lambda i: f"layer {i}", key="filters_layer")
         shared = b.toggle("One colour scale for the whole layer", value=True, key="filters_shared",
-                          help="On: compare filters with each other. Off: each filter scaled to its own largest weight, "
-                               "to see the shape of a weak one")
+                          help="On: compare filters with each other. Off: each filter scaled to its own largest "
+                               "weight, to see the shape of a weak one")
         filter_panel(*from_snapshot(kernels, run_id, snap.epoch, snap.step, layer), shared)
     else:
         st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")

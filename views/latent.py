@@ -3,19 +3,18 @@ at any epoch and while it trains; decode any point; reconstructions; the notes' 
 a variational autoencoder's loss terms and prior samples."""
 import streamlit as st
 
-from playground.train import REGISTRY
 from ui import latent as ui
 from ui.scrubber import follow, from_snapshot, scrubbed, snapshot_model
+from ui.sidebar import require_run, shown_run
 
 st.title("Latent space")
 st.caption("The run shown in the sidebar, at any epoch: each validation image encoded by that epoch's weight "
            "snapshot, and drawn where its code puts it.")
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
+run = shown_run()
 ui.starters(open_=run is None or not ui.has_latent(run))
-if run is None:
-    st.info("No run yet: press a button above, or train an example with a Latent layer on **Build & Train**.")
-    st.stop()
+run = require_run("No run yet: press a button above, or train an example with a Latent layer on **Build & Train**.",
+                  run=run)
+run_id = run.id
 autoencoder = ui.has_latent(run)
 if not autoencoder and run.task.name != "classification":
     st.info(f"**{run.name}** has no Latent layer and is not a classifier, so it has no code to draw. Press a button "

@@ -2,21 +2,18 @@
 at every weight snapshot."""
 import streamlit as st
 
-from playground.train import REGISTRY
 from playground.viz.stats import KINDS
 from ui import stats as ui
 from ui.scrubber import epoch_scrubber
+from ui.sidebar import require_run
 
 st.title("Layer statistics")
 st.caption("Inside each layer over training: gradient norms (vanishing and exploding gradients), output "
            "distributions, dead ReLUs and saturated sigmoids, the size of each update. Measured at every weight "
            "snapshot on the same fixed batch of training examples.")
 ui.lessons()
-run_id = st.session_state.get("run_id")
-run = REGISTRY.get(run_id)
-if run is None:
-    st.info("No run yet: press a lesson button above, or train a network on **Build & Train**.")
-    st.stop()
+run = require_run("No run yet: press a lesson button above, or train a network on **Build & Train**.")
+run_id = run.id
 recs = ui.records(run_id)
 if not recs:
     st.info(f"**{run.name}** has no layer statistics yet: they are recorded with each weight snapshot (the first "
