@@ -79,16 +79,21 @@ def _value(key: str, v: float) -> str:
 
 
 def draw(run, snap: dict) -> None:
-    # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
-    from playground.viz.curves import epoch_chart, lr_chart, step_loss_chart
+    """The run's panel at one poll: its progress and status, the headline numbers, the curves."""
+    _progress(run, snap)
+    _numbers(run, snap)
+    _curves(run, snap)
 
+
+def _progress(run, snap: dict) -> None:
+    """The progress bar (epoch, step, speed, time) and the status's message."""
     p, status = snap["progress"], snap["status"]
     done = p["step"] / p["steps"] if p["steps"] else 0.0
     text = (f"**{run.name}** · epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/{p['steps']:,} · "
             f"{p['samples_per_s']:,.0f} samples/s · "
             + (f"{_fmt_time(p['eta_s'])} left" if status in ("starting", "running")
                else f"{_fmt_time(p['elapsed_s'])} in all"))
-    if getattr(run, "where", ""):                           # on a cluster: the node it trains on
+    if run.where:                                           # on a cluster: the node it trains on
         text += f" · on {run.where}"
     st.progress(min(done, 1.0), text=text)
     msg = snap["message"]
@@ -103,17 +108,25 @@ def draw(run, snap: dict) -> None:
     if snap.get("note"):
         st.caption(f":material/info: {snap['note']}")
 
+
+def _metric_label(run) -> str:
+    """"validation accuracy" and the like: the run's task's headline metric."""
+    from playground.train.tasks import METRIC_LABELS
+
+    return f"validation {METRIC_LABELS[run.task.headline]}"
+
+
+def _numbers(run, snap: dict) -> None:
+    """Four metrics: the last step's training loss, the validation loss and headline metric (with their
+    change since the epoch before), and the learning rate."""
     epochs = snap["epochs"]
     last = epochs[-1] if epochs else None
     prev = epochs[-2] if len(epochs) > 1 else None
     m = st.columns(4)
     step_loss = snap["step_loss"][-1] if snap["step_loss"] else None
     m[0].metric("training loss (last step)", f"{step_loss:.4f}" if step_loss is not None else "–")
-    from playground.train.tasks import METRIC_LABELS
-
-    task, metric = run.task.name, run.task.headline
-    metric_label = f"validation {METRIC_LABELS[metric]}"
-    for col, key, label in ((m[1], "loss", "validation loss"), (m[2], metric, metric_label)):
+    metric = run.task.headline
+    for col, key, label in ((m[1], "loss", "validation loss"), (m[2], metric, _metric_label(run))):
         v = last.get(f"val_{key}") if last else None
         delta = None
         if v is not None and prev and prev.get(f"val_{key}") is not None:
@@ -124,6 +137,15 @@ def draw(run, snap: dict) -> None:
                    delta_color="inverse" if lower_better else "normal")
     m[3].metric("learning rate", f"{last['lr']:.3g}" if last else f"{run.config.optim.lr:.3g}")
 
+
+def _curves(run, snap: dict) -> None:
+    """The step loss (with its log-scale and smoothing controls) and the schedule's learning rate; the
+    decision boundary or fitted curve where the data are drawn; the per-epoch loss and metric."""
+    # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
+    from playground.viz.curves import epoch_chart, lr_chart, step_loss_chart
+
+    epochs, task, metric = snap["epochs"], run.task.name, run.task.headline
+    per_epoch = f"{_metric_label(run).replace('validation ', '').capitalize()} per epoch"
     opts = st.columns([1, 1.4, 2.6], vertical_alignment="bottom")
     log_y = opts[0].toggle("log scale", key="log_y")
     smoothing = opts[1].slider("Smoothing of the step loss", 0.0, 0.99, 0.6, key="smoothing",
@@ -140,7 +162,7 @@ def draw(run, snap: dict) -> None:
         if drawn:
             picture(run.data, snap["boundary"], task)
         else:
-            st.caption(f"{metric_label.replace('validation ', '').capitalize()} per epoch")
+            st.caption(per_epoch)
             vega(epoch_chart(epochs, metric))
     left, right = st.columns(2)
     with left:
@@ -148,7 +170,7 @@ def draw(run, snap: dict) -> None:
         vega(epoch_chart(epochs, "loss"))
     with right:
         if drawn:
-            st.caption(f"{metric_label.replace('validation ', '').capitalize()} per epoch")
+            st.caption(per_epoch)
             vega(epoch_chart(epochs, metric))
         elif task == "regression":
             st.caption("Mean absolute error per epoch")
