@@ -15,8 +15,15 @@ from playground.errors import PlaygroundError
 from playground.inspect import attention, attention_cell
 from playground.inspect.attention import PATTERNS, SCORE_BATCH, pattern_scores_val
 from playground.train import REGISTRY
-from playground.viz.attention import (cell_spec, grid_spec, head_view_spec, heatmap_spec, patch_overlay, scores_spec,
-                                      softmax_spec)
+from playground.viz.attention import (
+    cell_spec,
+    grid_spec,
+    head_view_spec,
+    heatmap_spec,
+    patch_overlay,
+    scores_spec,
+    softmax_spec,
+)
 from ui.charts import take_cell_click, vega
 from ui.lessons import EXAMPLES_DIR, lesson_buttons
 from ui.scrubber import from_snapshot, prefetch, snapshot_model
@@ -190,7 +197,7 @@ def prediction_table(a: dict, s: dict) -> None:
 def one_head(a: dict, s: dict, labels: list[str]) -> tuple[int, int, int, int]:
     """Layer and head pickers, the chosen head's heatmap (click a cell) and its head view; returns
     (layer number, head, row, col)."""
-    numbers = [l["index"] for l in s["layers"]]
+    numbers = [layer["index"] for layer in s["layers"]]
     c1, c2, c3 = st.columns([1, 1, 2])
     layer = c1.selectbox("Attention layer", numbers, format_func=lambda i: f"layer {i}", key="attn_layer")
     at = numbers.index(layer)
@@ -237,7 +244,8 @@ def cell_panel(run_id: str, snap, pick: Picked, layer: int, head: int, row: int,
         st.info(f"Key {col} is after query {row}: the causal mask sets its score to -∞, so its weight is 0.",
                 icon=":material/block:")
     eq = (f"softmax over row {row}: e^{s['score']:.3f} / Σ e^score = **{s['weight']:.4f}**; the forward pass "
-          f"used {s['captured']:.4f}") if not s["masked"] else f"weight 0 (masked); the forward pass used {s['captured']:.4f}"
+          f"used {s['captured']:.4f}") if not s["masked"] else (f"weight 0 (masked); the forward pass used "
+                                                                f"{s['captured']:.4f}")
     (st.success if s["matches"] else st.error)(eq, icon=":material/calculate:")
 
 
@@ -247,7 +255,7 @@ def patterns_panel(run_id: str, snap, s: dict) -> None:
     if not now:
         st.caption(f"The {s['task']} task implies no single attention pattern to score here.")
         return
-    numbers = [l["index"] for l in s["layers"]]
+    numbers = [layer["index"] for layer in s["layers"]]
     epochs, over = scores_over(run_id)
     for name, per_head in now.items():
         li, hi = np.unravel_index(int(per_head.argmax()), per_head.shape)
@@ -303,7 +311,7 @@ def warm_neighbours(run_id: str, snap, pick: Picked) -> None:
 
 
 def grid_and_rollout(a: dict, s: dict, labels: list[str]) -> None:
-    numbers = [l["index"] for l in s["layers"]]
+    numbers = [layer["index"] for layer in s["layers"]]
     vega(grid_spec(a["weights"], numbers, labels))
     st.caption("Every layer (rows) and head (columns) at once; rows of each square are queries, columns keys.")
     fuse = st.segmented_control("Heads combined by", ["mean", "max"], default="mean", key="attn_fuse",

@@ -71,7 +71,8 @@ def gallery(arrays: dict, s: dict, data, split: str) -> None:
     names = s["class_names"]
     X = (data.X_val if split == "val" else data.X_train).numpy()
     conf = arrays["probs"][idx, arrays["y_pred"][idx]]
-    captions = [f"true {names[arrays['y_true'][i]]} → {names[arrays['y_pred'][i]]} ({c:.0%})" for i, c in zip(idx, conf)]
+    captions = [f"true {names[arrays['y_true'][i]]} → {names[arrays['y_pred'][i]]} ({c:.0%})"
+                for i, c in zip(idx, conf)]
     if data.kind == "image":
         cols = st.columns(8)
         for k, (i, cap) in enumerate(zip(idx, captions)):

@@ -9,11 +9,31 @@ import streamlit as st
 import torch
 
 from playground.errors import PlaygroundError
-from playground.inspect.explain import (ABOUT, BASELINES, FLAT, METHODS, TRUST, checks_for, explain, options,
-                                        run_check, shap_summary)
+from playground.inspect.explain import (
+    ABOUT,
+    BASELINES,
+    FLAT,
+    METHODS,
+    TRUST,
+    checks_for,
+    explain,
+    options,
+    run_check,
+    shap_summary,
+)
 from playground.train import REGISTRY
-from playground.viz.explain import (beeswarm, deletion_chart, feature_bars, legend, limit_of, overlay, randomisation_chart,
-                                    shap_bar, signed, waterfall)
+from playground.viz.explain import (
+    beeswarm,
+    deletion_chart,
+    feature_bars,
+    legend,
+    limit_of,
+    overlay,
+    randomisation_chart,
+    shap_bar,
+    signed,
+    waterfall,
+)
 from ui.scrubber import snapshot_model
 from ui.starters import starters as starter_buttons
 
@@ -166,7 +186,8 @@ def maps_row(run_id: str, snap, methods: list[str], sample: int, custom, target,
             else:
                 st.image(overlay(a["input"], a["map"], signed(method), size=TILE), width=TILE)
             st.markdown(f"**{METHODS[method]}** {_badge(s)}")
-            st.caption(f"{ABOUT[method]}. " + (f"{legend(signed(method))[0].upper()}{legend(signed(method))[1:]}. " if a["map"].ndim > 1 else "")
+            colours = legend(signed(method))
+            st.caption(f"{ABOUT[method]}. " + (f"{colours[0].upper()}{colours[1:]}. " if a["map"].ndim > 1 else "")
                        + f"{ms:.0f} ms")
     return last
 
@@ -281,7 +302,8 @@ def table_panels(run_id: str, snap, names: list[str], reg: bool) -> None:
         st.markdown(f"**Row {row}**: why its score for **{s['target_name']}** is {a['fx'][row]:.3f}, starting from "
                     f"the average {s['expected']:.3f}")
         st.plotly_chart(waterfall(a["values"][row], s["feature_names"], a["features"][row], s["expected"],
-                                  float(a["fx"][row]), int(top), "the prediction" if reg else "the class's score (logit)"),
+                                  float(a["fx"][row]), int(top),
+                                  "the prediction" if reg else "the class's score (logit)"),
                         key="exp_waterfall")
     with f[1]:
         st.markdown(f"**Every validation row** ({n}): the features ranked by their average effect")
@@ -290,7 +312,7 @@ def table_panels(run_id: str, snap, names: list[str], reg: bool) -> None:
     st.plotly_chart(beeswarm(a["values"], a["features"], s["feature_names"], int(top),
                              axis=f"SHAP value (effect on the {what})"), key="exp_beeswarm")
     st.caption(("Scores are the prediction, in the target's own units. " if reg else
-                "Scores are logits (before the softmax). ") + f"Each row's values add up to f(x) - E[f] (largest gap here "
-               f"{s['max_gap']:.2g}). Feature values as the network sees them (standardised when the run "
+                "Scores are logits (before the softmax). ") + "Each row's values add up to f(x) - E[f] (largest gap "
+               f"here {s['max_gap']:.2g}). Feature values as the network sees them (standardised when the run "
                f"standardises). E[f] is the average score over {options().background} background rows "
                f"drawn across the classes.")

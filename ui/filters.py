@@ -12,8 +12,16 @@ from playground.errors import DataError
 from playground.inspect import activations, conv_cell, filters, output_size
 from playground.inspect.filters import ranked, unit_scores
 from playground.inspect.inputs import MAX_BYTES, canvas_input, image_input, value_range
-from playground.viz.filters import (feature_grid, filter_grid, input_image, map_spec, numbers_table, partials_spec,
-                                    probs_chart, window_image)
+from playground.viz.filters import (
+    feature_grid,
+    filter_grid,
+    input_image,
+    map_spec,
+    numbers_table,
+    partials_spec,
+    probs_chart,
+    window_image,
+)
 from ui.charts import clamp_input, take_cell_click, vega
 from ui.scrubber import from_snapshot, prefetch, snapshot_model
 
@@ -141,7 +149,8 @@ def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
     layout = "a row per filter, a column per input channel" if in_c > 1 else "a tile per filter"
     st.caption(f"Layer {s['layer']} (Conv2d): {out_c} filters of {in_c}x{kh}x{kw} · {layout} · red positive, blue "
                f"negative, white zero · "
-               + (f"one scale for the layer (|w| up to {s['abs_max']:.3g})" if shared else "each filter on its own scale"))
+               + (f"one scale for the layer (|w| up to {s['abs_max']:.3g})" if shared
+                  else "each filter on its own scale"))
     img = filter_grid(arrays["weight"], shared)
     st.image(img, width=min(img.shape[1], 900), clamp=True)
 

@@ -9,8 +9,15 @@ import streamlit as st
 from playground.inspect.latent import decode, grid_codes, interpolate, latent, pca_baseline, reconstruction_errors
 from playground.projection import Projector, subsample
 from playground.train import REGISTRY
-from playground.viz.latent import (class_error_spec, loss_terms_spec, manifold_figure, padded_range, scatter_spec,
-                                   thumbnails, tile)
+from playground.viz.latent import (
+    class_error_spec,
+    loss_terms_spec,
+    manifold_figure,
+    padded_range,
+    scatter_spec,
+    thumbnails,
+    tile,
+)
 from ui.charts import vega
 from ui.scrubber import prefetch, snapshot_model
 from ui.starters import starters as starter_buttons
@@ -323,8 +330,8 @@ def decode_panel(run_id, snap, a, s, method: str, X, names) -> None:
     images = strip(run_id, snap.epoch, snap.step, ia, ib, steps)
     st.image(tile(np.concatenate([X[ia][None], images, X[ib][None]]), steps + 2), width="stretch",
              caption=f"Left and right: the inputs ({names[a['labels'][ia]] if names else ia} and "
-                     f"{names[a['labels'][ib]] if names else ib}); between them the decoder's output along the straight "
-                     f"line from one code to the other ({steps} steps, ends included).")
+                     f"{names[a['labels'][ib]] if names else ib}); between them the decoder's output along the "
+                     f"straight line from one code to the other ({steps} steps, ends included).")
 
 
 def recon_panel(run_id, snap, a, s, X, names, base) -> None:

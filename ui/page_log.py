@@ -51,7 +51,9 @@ def install() -> None:
     from streamlit.runtime.app_session import AppSession
 
     asked: dict[str, float] = {}
-    handle, enqueue = AppSession.handle_backmsg, AppSession._enqueue_forward_msg
+    # Streamlit has no public hook for "this rerun's end is queued for the browser": a timing tool's
+    # wrap of its private method, installed only under PLAYGROUND_PAGE_LOG
+    handle, enqueue = AppSession.handle_backmsg, AppSession._enqueue_forward_msg  # noqa: SLF001
 
     def handle_backmsg(self, msg):
         if msg.WhichOneof("type") == "rerun_script" and not msg.rerun_script.fragment_id:
@@ -64,5 +66,5 @@ def install() -> None:
             _write("answer", "", f"{time.perf_counter() - asked.pop(self.id):.4f}", "")
         return enqueue(self, msg)
 
-    AppSession.handle_backmsg, AppSession._enqueue_forward_msg = handle_backmsg, enqueue_forward_msg
+    AppSession.handle_backmsg, AppSession._enqueue_forward_msg = handle_backmsg, enqueue_forward_msg  # noqa: SLF001
     _installed = True

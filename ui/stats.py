@@ -12,6 +12,7 @@ from ui.charts import vega
 from ui.lessons import lesson_buttons
 from ui.scrubber import follow as scrubber_follow
 from ui.state import keep, me
+
 # Lesson pairs: two example configs that differ in one thing; trained together, shown side by side.
 LESSONS = {
     "Vanishing gradients: deep sigmoid vs deep ReLU": ("stats_deep_sigmoid.yaml", "stats_deep_relu.yaml"),

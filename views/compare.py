@@ -60,7 +60,7 @@ with st.expander("Base run", icon=":material/tune:"):
     b = s.cmp_base
     o = b.get("optim", {})
     st.markdown(f"data **{b['data']['name']}** · {len(b['layers'])} layers "
-                f"({', '.join(l['type'] for l in b['layers'])}) · optimizer **{o.get('name', 'adam')}** lr "
+                f"({', '.join(layer['type'] for layer in b['layers'])}) · optimizer **{o.get('name', 'adam')}** lr "
                 f"**{o.get('lr', 0.01):g}** · batch **{b.get('batch_size', 32)}** · **{b.get('epochs', 20)}** epochs "
                 f"· seed **{b.get('seed', 0)}**")
     st.button("Use the data and network from Build & Train as the base", on_click=base_from_build,
