@@ -69,7 +69,8 @@ class DataConfig:
 
     def validate(self) -> None:
         _check_finite(self, "data")
-        _check(0 < self.val_fraction < 1, f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
+        _check(0 < self.val_fraction < 1,
+               f"data.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
         _check(0 <= self.noise <= 1, f"data.noise: must be between 0 and 1, got {self.noise}")
         _check(self.n_samples >= 20, f"data.n_samples: need at least 20 points, got {self.n_samples}")
         _check(self.n_samples <= MAX_POINTS, f"data.n_samples: at most {MAX_POINTS:,} points, got {self.n_samples:,}; "
@@ -182,12 +183,15 @@ class RunConfig:
         _check(self.l1 >= 0, f"l1: must be 0 or more, got {self.l1}")
         _check(self.clip_norm >= 0, f"clip_norm: must be 0 (off) or more, got {self.clip_norm}")
         _check(self.patience >= 0, f"patience: must be 0 (off) or more epochs, got {self.patience}")
-        _check(self.optim.name in OPTIMIZERS, f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
+        _check(self.optim.name in OPTIMIZERS,
+               f"optim.name: unknown optimizer '{self.optim.name}'; pick one of {', '.join(OPTIMIZERS)}")
         _check(self.schedule.name in SCHEDULES, f"schedule.name: unknown schedule '{self.schedule.name}'; "
                                                 f"pick one of {', '.join(SCHEDULES)}")
         _check(0 < self.schedule.gamma <= 1, f"schedule.gamma: must be in (0, 1], got {self.schedule.gamma}")
-        _check(self.schedule.step_epochs >= 1, f"schedule.step_epochs: must be at least 1, got {self.schedule.step_epochs}")
-        _check(self.schedule.warmup_epochs > 0, f"schedule.warmup_epochs: must be above 0, got {self.schedule.warmup_epochs}")
+        _check(self.schedule.step_epochs >= 1,
+               f"schedule.step_epochs: must be at least 1, got {self.schedule.step_epochs}")
+        _check(self.schedule.warmup_epochs > 0,
+               f"schedule.warmup_epochs: must be above 0, got {self.schedule.warmup_epochs}")
         _check(self.init in INITS, f"init: unknown initialisation '{self.init}'; pick one of {', '.join(INITS)}")
         _check(self.device in DEVICES, f"device: unknown device '{self.device}'; pick one of {', '.join(DEVICES)}")
         _check(self.optim.lr > 0, f"optim.lr: the learning rate must be above 0, got {self.optim.lr}")
@@ -303,7 +307,8 @@ def read_mapping(path: str | Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except ValueError as e:                                 # UnicodeDecodeError
-        raise ConfigError(f"config file '{path}' is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {e}") from None
+        kind = path.suffix.lstrip(".").upper() or "JSON"
+        raise ConfigError(f"config file '{path}' is not valid {kind}: {e}") from None
     return parse_mapping(text, path.name, f"config file '{path}'")
 
 

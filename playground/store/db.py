@@ -130,9 +130,9 @@ class RunRow:
 def network_text(layers: list) -> str:
     """Conv2d(8)·ReLU·MaxPool2d·... : the layer types, with widths where they say most."""
     parts = []
-    for l in layers:
-        t = l.get("type", "?")
-        width = l.get("out_features", l.get("out_channels"))
+    for layer in layers:
+        t = layer.get("type", "?")
+        width = layer.get("out_features", layer.get("out_channels"))
         parts.append(f"{t}({width})" if width is not None else t)
     return " · ".join(parts)
 
@@ -166,7 +166,8 @@ class Store:
         self.home = Path(home).resolve()
         self.db_path = self.home / "playground.db"
         env = os.environ.get
-        self.max_run_bytes = int((max_run_mb if max_run_mb is not None else float(env("PLAYGROUND_MAX_RUN_MB", "200"))) * MB)
+        run_mb = max_run_mb if max_run_mb is not None else float(env("PLAYGROUND_MAX_RUN_MB", "200"))
+        self.max_run_bytes = int(run_mb * MB)
         self.max_total_bytes = int((max_total_mb if max_total_mb is not None
                                     else float(env("PLAYGROUND_MAX_STORE_MB", "2000"))) * MB)
         self.warnings: list[str] = []          # what went wrong opening it (a damaged database), for the app
@@ -316,7 +317,8 @@ class Store:
                       status=r["status"], message=r["message"], note=r["note"], created_at=r["created_at"],
                       updated_at=r["updated_at"], ended_at=r["ended_at"], epochs_done=r["epochs_done"],
                       best_val_acc=r["best_val_acc"], final_val_acc=r["final_val_acc"],
-                      final_val_loss=r["final_val_loss"], params=r["params"], progress=json.loads(r["progress"] or "{}"),
+                      final_val_loss=r["final_val_loss"], params=r["params"],
+                      progress=json.loads(r["progress"] or "{}"),
                       diverged_at=r["diverged_at"], ckpt_epoch=r["ckpt_epoch"], ckpt_step=r["ckpt_step"],
                       bytes=r["bytes"], extra={"host": r["host"], "pid": r["pid"], "pid_started": r["pid_started"]})
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 BINS = 40
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)   # what the BatchNorm layer builds (batch statistics)
 PROBE_MAX = 256               # probe examples at most
 PROBE_VALUES = 100_000        # fewer examples for large inputs: examples x input size stays under this
 HIST_MAX = 65_536             # activation values histogrammed per layer at most (an even subsample)
@@ -152,7 +153,7 @@ class Probe:
         t0 = time.perf_counter()
         model, outputs = self.model, []
         was_training = model.training
-        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        norms = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
         saved = [{k: v.clone() for k, v in m.named_buffers(recurse=False)} for m in norms]
         gen_state = dropout_gen.get_state() if dropout_gen is not None else None
         hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in model]

@@ -19,8 +19,8 @@ from collections import OrderedDict
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
-from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.models.budget import size_text
+from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.store.recorder import Recorder
 from playground.train.checked import default_name
 from playground.train.executor import Executor, RunHandle, ThreadExecutor
@@ -495,4 +495,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ENDED", "REGISTRY", "Registry", "StoredRun", "default_name", "default_registry"]
+__all__ = ["ENDED", "Registry", "StoredRun", "default_name", "default_registry"]   # and REGISTRY (__getattr__)

@@ -423,7 +423,8 @@ class Sequence(Task):
             fix = ("keep the sequence to the end (no SequencePool or Flatten; RNNs with output=sequence) and "
                    f"finish with Linear(out_features={want[1]})")
         elif len(shape) == 2:
-            fix = f"pool the sequence first (SequencePool, or an RNN with output=last), then Linear(out_features={want[0]})"
+            fix = (f"pool the sequence first (SequencePool, or an RNN with output=last), then "
+                   f"Linear(out_features={want[0]})")
         else:
             fix = end_fix(rows, want[0])
         raise ShapeError(f"the network ends with {shape_text(shape)}, but {self.why()}, so it must end with "

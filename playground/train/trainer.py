@@ -36,7 +36,7 @@ from playground.train.advice import divergence_advice
 from playground.train.checked import CheckedRun, check, check_device, default_name
 from playground.train.history import History
 from playground.train.optim import make_optimizer, make_scheduler
-from playground.train.probe import Probe
+from playground.train.probe import BATCH_NORMS, Probe
 from playground.train.tasks import LONG_NAMES, Task
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ def reported(history: History, train, log_name: str = "the server log") -> None:
 
 def check_resumable(cfg: RunConfig, ckpt: dict) -> None:
     p = ckpt["position"]
-    if p.get("batch_size", cfg.batch_size) != cfg.batch_size or p.get("schedule", cfg.schedule.name) != cfg.schedule.name:
+    if (p.get("batch_size", cfg.batch_size) != cfg.batch_size
+            or p.get("schedule", cfg.schedule.name) != cfg.schedule.name):
         raise ConfigError("resume: the checkpoint was taken with another batch size or schedule; only the number "
                           "of epochs may change when a run resumes")
     if cfg.epochs < p["epoch"] - (1 if p["pos"] == 0 else 0):
@@ -293,8 +294,7 @@ class Trainer:
         cfg, dev, model = self.config, self.device, self.model
         X, y = self.data.X_train.to(dev), self.data.y_train.to(dev)
         n = len(X)
-        if n % cfg.batch_size == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                           for m in model.modules()):
+        if n % cfg.batch_size == 1 and any(isinstance(m, BATCH_NORMS) for m in model.modules()):
             n -= 1                    # a last batch of one sample has no batch statistics: drop that sample
         steps_per_epoch = math.ceil(n / cfg.batch_size)
         amp_dtype = None
@@ -355,7 +355,8 @@ class Trainer:
     def _steps(self, p: Plan, epoch: int, perm, start: int, loss_sum, sums) -> tuple | None:
         """The epoch's optimizer steps from sample `start`: (the sample it stopped at, the loss sum,
         the task's sums), or None if the run diverged."""
-        cfg, model, opt, task, probe, augment = self.config, self.model, self.optimizer, self.task, self.probe, p.augment
+        cfg, model, opt, task, probe = self.config, self.model, self.optimizer, self.task, self.probe
+        augment = p.augment
         X, y, n, bs, sched, autocast, pending = p.X, p.y, p.n, cfg.batch_size, p.sched, p.autocast, p.pending
         l1 = cfg.l1
         l1_params = [q for q in model.parameters() if q.dim() > 1] if l1 else []   # weights, not biases

@@ -33,14 +33,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import torch
-import torch.multiprocessing as mp   # registers the shared-memory pickling of tensors
+import torch.multiprocessing as mp  # registers the shared-memory pickling of tensors
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train.checked import check
 from playground.train.executor import Executor, Job, RunHandle
-from playground.train.trainer import Trainer
 from playground.train.stream import DONE, READY, StreamedHistory, apply, from_wire, to_wire
+from playground.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 mp.set_sharing_strategy("file_system")   # tensors travel as shared-memory file names: no fd passing
@@ -57,7 +57,8 @@ NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 # killed server by the whole warm-up, until its first read of the closed socket.
 # A worker ignores SIGINT: a Ctrl-C in the server's terminal reaches the whole process group, and
 # would kill a run mid-step (recorded as failed); the server stops it instead, with a checkpoint.
-BOOT = (f"import os, signal, sys, threading, time\ntry:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
+BOOT = ("import os, signal, sys, threading, time\n"
+        f"try:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "_parent = int(sys.argv[3])\n"
         "def _orphan_watch():\n"
