@@ -157,7 +157,8 @@ def server_cost(reg, n: int, seconds: float = 20.0, classroom: bool = False) -> 
         names.update({t.native_id: t.name for t in threading.enumerate()})
         rounds, round_s = ex.rounds - r0, ex.round_s - s0
         steps = (sum(r.history.progress["step"] for r in runs) - steps0) / wall / n
-        print(f"server with {n} {'classroom ' if classroom else ''}runs training ({steps:,.0f} steps/s each; poller + recorder, no pages), {label} "
+        print(f"server with {n} {'classroom ' if classroom else ''}runs training "
+              f"({steps:,.0f} steps/s each; poller + recorder, no pages), {label} "
               f"({rounds / wall:.1f} poll rounds/s, {round_s / max(rounds, 1) * 1000:.1f} ms each): {cpu:.1%} of a "
               f"core, {cpu / n:.2%} per run" + (f" -> 100 runs: {100 * cpu / n:.0%} of a core" if poll_s > 0.1 else ""))
         busiest = sorted((((after[i] - before.get(i, 0.0)) / wall, names.get(i, f"native-{i}")) for i in after),

@@ -82,7 +82,7 @@ def test_a_reversal_run_its_heads_a_typed_sequence_and_one_weight_by_hand():
 
 def test_a_design_that_cannot_learn_reversal_says_why():
     cfg = {**REVERSE, "name": "no positions", "epochs": 1,
-           "layers": [l for l in REVERSE["layers"] if l["type"] != "PositionalEncoding"]}
+           "layers": [layer for layer in REVERSE["layers"] if layer["type"] != "PositionalEncoding"]}
     at = attention_page("dee5", trained(cfg, "dee5").id)
     warnings = [w.value for w in at.warning]
     assert any("no positional encoding" in w for w in warnings)

@@ -19,7 +19,8 @@ def runs():
     for name, cfg in (("shapes", {**load_config(ROOT / "examples" / "shapes_cnn.json").to_dict(), "epochs": 2}),
                       ("table", load_config(ROOT / "examples" / "two_of_ten_mlp.yaml").to_dict()),
                       ("diabetes", load_config(ROOT / "examples" / "diabetes_mlp.yaml").to_dict()),
-                      ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1, "data": {"n_samples": 100}}),
+                      ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1,
+                                  "data": {"n_samples": 100}}),
                       ("mlp", {"layers": preset_layers("MLP", "image", 10), "epochs": 1,
                                "data": {"name": "digits", "max_train": 200}})):
         run = REGISTRY.start(RunConfig.from_dict({**cfg, "name": f"explain {name}", "device": "cpu"}), owner="erin12")

@@ -23,7 +23,8 @@ CNN = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"
 def runs():
     out = {}
     for name, cfg in (("cnn", {"layers": CNN, "data": {"name": "digits", "max_train": 200}, "epochs": 2}),
-                      ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1, "data": {"n_samples": 100}})):
+                      ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1,
+                                  "data": {"n_samples": 100}})):
         run = REGISTRY.start(RunConfig.from_dict({"name": f"filters {name}", **cfg}), owner="erin12")
         assert run.join(60) and run.history.status == "finished"
         out[name] = run

@@ -91,12 +91,12 @@ def test_what_i_was_editing_comes_back_in_a_new_session():
     at.run()
     at.selectbox(key="optim").set_value("sgd").run()
     at.button(key="del_1").click().run()                               # remove the first layer
-    layers = [(l["type"], l["args"]) for l in at.session_state["layers"]]
+    layers = [(layer["type"], layer["args"]) for layer in at.session_state["layers"]]
     again = AppTest.from_file(APP, default_timeout=60)                 # a reload: a new session, same token
     again.query_params["me"] = "carol1"
     again.run()
     assert not again.exception
-    assert [(l["type"], l["args"]) for l in again.session_state["layers"]] == layers
+    assert [(layer["type"], layer["args"]) for layer in again.session_state["layers"]] == layers
     assert again.selectbox(key="optim").value == "sgd"
     other = AppTest.from_file(APP, default_timeout=60).run()          # another browser: the defaults
     assert other.selectbox(key="optim").value == "adam" and len(other.session_state["layers"]) == len(layers) + 1

@@ -135,5 +135,5 @@ def test_every_slider_on_build_and_train_has_a_visible_label(student, shots):
     sliders = [s for s in page.locator('[data-testid="stMain"] [data-testid="stSlider"]').all() if s.is_visible()]
     assert len(sliders) >= 4                                          # not those in a closed expander
     labels = [s.locator('[data-testid="stWidgetLabel"]') for s in sliders]
-    assert [l.inner_text().strip() if l.is_visible() else "" for l in labels].count("") == 0, \
-        [l.inner_text() for l in labels]
+    assert [label.inner_text().strip() if label.is_visible() else "" for label in labels].count("") == 0, \
+        [label.inner_text() for label in labels]

@@ -17,7 +17,8 @@ def wait_for_step_shown(page, value: str, timeout: float = 20.0) -> None:
     """The page reruns after a click; on a busy machine that takes a while (no fixed sleep)."""
     t0 = time.time()
     while step_shown(page) != value:
-        assert time.time() - t0 < timeout, f"the step slider shows {step_shown(page)}, not {value}, after {timeout:.0f} s"
+        assert time.time() - t0 < timeout, \
+            f"the step slider shows {step_shown(page)}, not {value}, after {timeout:.0f} s"
         time.sleep(0.05)
 
 

@@ -230,7 +230,8 @@ def test_embedding_argument_refusals(spec, message):
 
 @pytest.mark.parametrize("spec, message", [
     (L("SelfAttention", heads=3), "layer 2 (SelfAttention): 16 features do not split into 3 heads; "
-                                  "set heads to a divisor of 16 (e.g. 1, 2, 4, 8, 16), or set head_size (e.g. head_size=5)"),
+                                  "set heads to a divisor of 16 (e.g. 1, 2, 4, 8, 16), "
+                                  "or set head_size (e.g. head_size=5)"),
     (L("TransformerBlock", heads=5), "layer 2 (TransformerBlock): 16 features do not split into 5 heads"),
     (L("SelfAttention", causal="yes"), "causal='yes' is not valid; set causal=True or causal=False"),
     (L("SelfAttention", scale=1), "scale=1 is not valid"),

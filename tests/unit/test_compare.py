@@ -86,11 +86,11 @@ def test_bad_compare_configs_are_refused_with_the_reason(spec, match):
 
 def test_dropout_and_batchnorm_shorthands():
     layers = BASE["layers"]
-    assert [l["type"] for l in with_dropout(layers, 0.2)] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [layer["type"] for layer in with_dropout(layers, 0.2)] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
     assert with_dropout(with_dropout(layers, 0.2), 0.5)[3] == {"type": "Dropout", "p": 0.5}
     assert with_dropout(layers, 0.0) == layers
     bn = with_batchnorm(layers, True)
-    assert [l["type"] for l in bn] == ["Flatten", "Linear", "BatchNorm", "ReLU", "Linear"]
+    assert [layer["type"] for layer in bn] == ["Flatten", "Linear", "BatchNorm", "ReLU", "Linear"]
     assert with_batchnorm(bn, False) == layers
 
 

@@ -10,7 +10,8 @@ from playground.train.frozen import frozen_model
 from playground.train.registry import Registry
 
 CNN = [{"type": "Conv2d", "out_channels": 4, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
-       {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.2}, {"type": "Linear", "out_features": 10}]
+       {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.2},
+       {"type": "Linear", "out_features": 10}]
 
 
 @pytest.fixture(scope="module")

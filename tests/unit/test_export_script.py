@@ -211,7 +211,8 @@ def test_script_reproduces_the_engine_to_the_last_digit(case, scripts):
         assert final["steps"] == 3 * 8                      # 400 of the 401 samples: the lone one is dropped
     if case.endswith("early-stop"):                         # it stopped early and went back to its best epoch
         assert len(records) < script.config.epochs and records[-1]["restored_epoch"] < len(records)
-    saved, kept = torch.load(script.folder / "weights.pt", weights_only=True), run.model.state_dict()   # the trained weights
+    # the trained weights
+    saved, kept = torch.load(script.folder / "weights.pt", weights_only=True), run.model.state_dict()
     assert len(saved) == len(kept)
     for (name, w), v in zip(saved.items(), kept.values()):
         assert torch.equal(w, v), name

@@ -51,7 +51,7 @@ def test_rollout_multiplies_the_layers_and_rows_sum_to_one():
     w /= w.sum(-1, keepdims=True)
     R = rollout(w)
     np.testing.assert_allclose(R.sum(-1), np.ones(4))
-    steps = [0.5 * l.mean(0) + 0.5 * np.eye(4) for l in w]
+    steps = [0.5 * layer.mean(0) + 0.5 * np.eye(4) for layer in w]
     np.testing.assert_allclose(R, steps[2] @ steps[1] @ steps[0])
     np.testing.assert_allclose(rollout(w, "max").sum(-1), np.ones(4))
 
@@ -122,7 +122,7 @@ def test_attention_captures_every_layer_in_one_forward_pass():
     np.testing.assert_allclose(v.arrays["rollout_mean"].sum(-1), np.ones(5), rtol=1e-6)
     np.testing.assert_array_equal(v.arrays["target"], f.data.y_val[2].numpy())
     s = v.summary
-    assert s["task"] == "reverse" and [l["index"] for l in s["layers"]] == [3, 4]
+    assert s["task"] == "reverse" and [layer["index"] for layer in s["layers"]] == [3, 4]
     assert set(s["scores"]) == {"anti_diagonal"} and np.array(s["scores"]["anti_diagonal"]).shape == (2, 2)
     assert s["best_head"]["pattern"] == "anti_diagonal" and s["scored"] == 5
 

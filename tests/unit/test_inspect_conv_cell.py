@@ -142,7 +142,7 @@ def brute_force_top(frozen, layer, channel, k):
 
 @pytest.mark.parametrize("layer, channel", [(1, 0), (1, 3), (2, 2), (5, 1)])
 def test_top_inputs_agree_with_a_brute_force_loop(layer, channel, monkeypatch):
-    monkeypatch.setattr(sys.modules["playground.inspect.filters"], "TOP_BATCH", 7)          # several batches and a ragged last one
+    monkeypatch.setattr(sys.modules["playground.inspect.filters"], "TOP_BATCH", 7)  # several batches, a ragged last one
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                                 torch.nn.Flatten(), torch.nn.Linear(64, 3))
@@ -160,7 +160,8 @@ def test_top_inputs_agree_with_a_brute_force_loop(layer, channel, monkeypatch):
 
 
 def test_top_inputs_of_a_unit_outside_the_layer_names_the_range():
-    with pytest.raises(PlaygroundError, match=r"channel: 5 is outside layer 1's output, which has 2 channels \(0 to 1\)"):
+    with pytest.raises(PlaygroundError,
+                       match=r"channel: 5 is outside layer 1's output, which has 2 channels \(0 to 1\)"):
         top_inputs(edge_cnn(), layer=1, channel=5)
     with pytest.raises(PlaygroundError, match=r"layer: 9 is not a layer of this network; its layers are 1 to 5"):
         top_inputs(edge_cnn(), layer=9)
@@ -239,7 +240,8 @@ def test_cli_inspect_conv_top_and_size(cnn_run, tmp_path, capsys):
                  "--json"]) == 0
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert s["view"] == "conv" and s["matches"] and (s["channel"], s["row"], s["col"]) == (2, 3, 4)
-    assert s["equation"].startswith("sum of products ") and "at (channel 2, row 3, col 4); after the ReLU" in s["equation"]
+    assert s["equation"].startswith("sum of products ")
+    assert "at (channel 2, row 3, col 4); after the ReLU" in s["equation"]
     assert [r["out"] for r in s["output_size"]] == [8, 8]
     out = tmp_path / "top.npz"
     assert main(["inspect", cnn_run.id, "top", "--channel", "1", "--k", "4", "--out", str(out)]) == 0

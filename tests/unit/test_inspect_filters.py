@@ -61,7 +61,7 @@ def test_each_layers_output_is_the_forward_pass_up_to_it():
     # by hand: the edge filter on the step image gives 3 (+ bias 0.5) at the two columns beside the edge
     conv = v.arrays["layer_01"][0]
     np.testing.assert_allclose(conv[1:3, 1:3], [[3.5, 3.5], [3.5, 3.5]])
-    assert [l["type"] for l in v.summary["layers"]] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+    assert [layer["type"] for layer in v.summary["layers"]] == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
     assert v.summary["layers"][2]["shape"] == [2, 2, 2]
     np.testing.assert_allclose(v.arrays["probs"].sum(), 1.0, rtol=1e-6)
     assert v.summary["true"] == "b" and v.summary["predicted"] == "b"          # the Linear's bias favours b

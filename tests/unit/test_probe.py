@@ -76,7 +76,7 @@ def test_measures_of_a_hand_set_net():
     model = hand_net()
     rec = hand_probe(model, X, y).measure(epoch=0, step=0)
     l1, relu, l3 = rec["layers"]
-    assert rec["probe"] == 3 and [l["index"] for l in rec["layers"]] == [1, 2, 3]
+    assert rec["probe"] == 3 and [layer["index"] for layer in rec["layers"]] == [1, 2, 3]
     assert l1["weight"]["norm"] == pytest.approx(math.sqrt(2)) and l3["weight"]["norm"] == pytest.approx(2.0)
     # hidden = [x1, -x2] -> ReLU -> [x1, 0]: half the outputs are 0, and unit 2 is dead
     assert relu["act"]["zero"] == 0.5 and relu["act"]["dead"] == 0.5
@@ -234,7 +234,7 @@ def test_inspect_stats_from_the_cli(tmp_path, capsys):
     assert main(["inspect", run.id, "stats", "--epoch", "1", "--json", "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["epoch"] == 1 and summary["recorded_epochs"] == [0, 1, 2]
-    assert [l["type"] for l in summary["layers"]] == ["Linear", "Sigmoid", "Linear"]
+    assert [layer["type"] for layer in summary["layers"]] == ["Linear", "Sigmoid", "Linear"]
     assert 0 <= summary["layers"][1]["saturated"] <= 1
     arrays = np.load(out)
     assert arrays["grad_norm"].shape == (3, 2) and arrays["act_counts"].shape == (3, 3, BINS)

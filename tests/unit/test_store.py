@@ -21,7 +21,8 @@ from playground.train.registry import Registry
 DROPOUT_MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.2},
                {"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
 BN_CNN = [{"type": "Conv2d", "out_channels": 4, "padding": 1}, {"type": "BatchNorm"}, {"type": "ReLU"},
-          {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": 10}]
+          {"type": "MaxPool2d"}, {"type": "Flatten"}, {"type": "Dropout", "p": 0.3},
+          {"type": "Linear", "out_features": 10}]
 
 
 def config(**over) -> RunConfig:

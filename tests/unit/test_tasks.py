@@ -148,7 +148,8 @@ def test_variational_reconstruction_adds_beta_times_kl():
                                "loss": {"name": "mse", "kl_weight": 0.5},
                                "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 4},
                                           {"type": "Latent", "variational": True},
-                                          {"type": "Linear", "out_features": 64}, {"type": "Unflatten", "shape": "1x8x8"}],
+                                          {"type": "Linear", "out_features": 64},
+                                          {"type": "Unflatten", "shape": "1x8x8"}],
                                "epochs": 1, "batch_size": 32})
     run = Run(cfg)
     run.prepare()
@@ -221,7 +222,8 @@ def test_l1_pulls_weights_toward_zero():
     ({"data": {"name": "digits"}, "task": "reconstruction", "loss": "bce",
       "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 64}]},
      ["needs outputs in [0, 1]", "Sigmoid", "or use mse"]),
-    ({"data": {"name": "spiral"}, "loss": {"class_weights": "1, 2, 3"}, "layers": [{"type": "Linear", "out_features": 2}]},
+    ({"data": {"name": "spiral"}, "loss": {"class_weights": "1, 2, 3"},
+      "layers": [{"type": "Linear", "out_features": 2}]},
      ["3 weights for 2 classes"]),
 ])
 def test_refusals_name_the_problem_and_the_fix(config, words):
