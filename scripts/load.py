@@ -33,11 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-
-from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
+from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
 from tests.e2e.harness import ARTIFACTS, Server  # noqa: E402
 
 SWITCH_EVERY_S = 15.0

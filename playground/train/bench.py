@@ -37,10 +37,10 @@ from playground.data import load_dataset
 from playground.models.build import build_model
 from playground.models.init import apply_init
 from playground.models.presets import preset_layers
-from playground.train.trainer import Trainer
-from playground.train.optim import make_optimizer
 from playground.store.db import Store
+from playground.train.optim import make_optimizer
 from playground.train.registry import Registry
+from playground.train.trainer import Trainer
 
 CASES = {
     "MNIST small CNN, batch 64": dict(data={"name": "mnist_subset"}, layers=preset_layers("Small CNN", "image", 10),

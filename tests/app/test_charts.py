@@ -28,7 +28,6 @@ def test_chart_data_is_converted_in_the_pages_own_thread(monkeypatch):
 def test_with_pyarrows_default_the_same_conversion_starts_a_pool(monkeypatch):
     """With pyarrow's own default the same conversion does start a pool: the test above checks something."""
     import pyarrow
-
     from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
     monkeypatch.setattr(pyarrow, "cpu_count", lambda: 4)

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
 from playground.models import preset_layers
-from playground.train.frozen import frozen_model
 from playground.train import REGISTRY
+from playground.train.frozen import frozen_model
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 CNN = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},

@@ -6,12 +6,12 @@ import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
 from playground.config import AUGMENTS, DataConfig, RunConfig
-from playground.data import load_dataset
 from playground.data import augment as A
+from playground.data import load_dataset
 from playground.errors import ConfigError, DataError
 from playground.train import check
-from tests.unit.run_helper import Run
 from playground.viz.augment import pairs_grid
+from tests.unit.run_helper import Run
 
 ALL = {"flip": 0.5, "rotate": 30, "crop": 0.3, "shift": 0.1, "jitter": 0.4, "noise": 0.1, "erase": 0.5}
 TOL = dict(atol=1e-5, rtol=0)

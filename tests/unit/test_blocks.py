@@ -11,8 +11,17 @@ from torch import nn
 from playground.config import RunConfig
 from playground.errors import ConfigError, ShapeError
 from playground.models import LAYERS, build_model, summarize, summarize_partial
-from playground.models.blocks import (GRU, LSTM, Latent, LearnedPositions, Patchify, SelfAttention, SequencePool,
-                                      SinusoidalPositions, TransformerBlock)
+from playground.models.blocks import (
+    GRU,
+    LSTM,
+    Latent,
+    LearnedPositions,
+    Patchify,
+    SelfAttention,
+    SequencePool,
+    SinusoidalPositions,
+    TransformerBlock,
+)
 from playground.models.budget import estimate
 from playground.models.init import apply_init
 from playground.models.layers import Dropout

@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.compare import (compare_configs, load_compare, summary_row, time_to_target, variant_config,
-                                with_batchnorm, with_dropout)
+from playground.compare import (
+    compare_configs,
+    load_compare,
+    summary_row,
+    time_to_target,
+    variant_config,
+    with_batchnorm,
+    with_dropout,
+)
 from playground.errors import ConfigError
 from playground.store import Store
-from tests.unit.run_helper import Run
 from playground.train.registry import Registry
+from tests.unit.run_helper import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"data": {"name": "digits", "max_train": 300}, "epochs": 2, "batch_size": 32, "seed": 3,

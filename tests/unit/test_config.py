@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.config import (DEVICES, INITS, OPTIMIZERS, DataConfig, OptimConfig, RunConfig, load_config,
-                               read_mapping)
+from playground.config import DEVICES, INITS, OPTIMIZERS, DataConfig, OptimConfig, RunConfig, load_config, read_mapping
 from playground.errors import ConfigError, PlaygroundError
 
 ROOT = Path(__file__).resolve().parents[2]

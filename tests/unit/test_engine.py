@@ -1,10 +1,10 @@
 """playground/train: the Run (determinism, optimizers, divergence, stop, failures), History, Registry."""
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
-import re
 import threading
 import time
 
@@ -17,11 +17,11 @@ from playground.config import OPTIMIZERS, OptimConfig, RunConfig
 from playground.errors import ConfigError, DeviceError, PlaygroundError, ShapeError
 from playground.store import Store
 from playground.train import Registry, check
-from tests.unit.run_helper import Run
 from playground.train import history as history_module
-from playground.train.trainer import BLOWUP, GRID
 from playground.train.history import MAX_STEP_POINTS, History
 from playground.train.optim import LABELS, RULES, make_optimizer
+from playground.train.trainer import BLOWUP, GRID
+from tests.unit.run_helper import Run
 
 MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
        {"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]

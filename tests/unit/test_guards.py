@@ -11,8 +11,14 @@ import pytest
 from playground.config import MAX_SEED, RunConfig
 from playground.errors import ConfigError, PlaygroundError, ShapeError
 from playground.models import build_model, summarize, summarize_partial
-from playground.models.budget import (EVAL_BATCH, GRID, MAX_PARAMS, MAX_PARAMS_ENV, check_budget, estimate,
-                                      max_params, size_text)
+from playground.models.budget import (
+    MAX_PARAMS,
+    MAX_PARAMS_ENV,
+    check_budget,
+    estimate,
+    max_params,
+    size_text,
+)
 from playground.train.advice import divergence_advice, lr_range
 
 POINTS, DIGITS = (2,), (1, 8, 8)

@@ -17,10 +17,10 @@ from playground.inspect import VIEWS, attention, attention_cell
 from playground.inspect.attention import attention_layers, pattern_scores, rollout
 from playground.models.blocks import SelfAttention, TransformerBlock
 from playground.store import default_store
-from playground.train.frozen import Frozen, frozen_model
-from tests.unit.run_helper import Run
 from playground.train.checked import checked_rows
+from playground.train.frozen import Frozen, frozen_model
 from tests.trained import train_stored
+from tests.unit.run_helper import Run
 
 TINY = {"data": {"name": "reverse", "n_samples": 200, "seq_len": 5, "vocab": 4},
         "layers": [{"type": "Embedding", "embedding_dim": 8}, {"type": "PositionalEncoding", "kind": "learned"},

@@ -13,8 +13,17 @@ from playground.__main__ import main
 from playground.config import RunConfig, load_config
 from playground.data import Dataset
 from playground.errors import PlaygroundError
-from playground.inspect.explain import (METHODS, completeness, explain, options, over_training, pointing_game,
-                                        randomisation, shap_summary, trust_view)
+from playground.inspect.explain import (
+    METHODS,
+    completeness,
+    explain,
+    options,
+    over_training,
+    pointing_game,
+    randomisation,
+    shap_summary,
+    trust_view,
+)
 from playground.store import default_store
 from playground.train.frozen import Frozen, frozen_model
 from tests.trained import train_stored

@@ -12,8 +12,18 @@ from playground.__main__ import main
 from playground.config import RunConfig, load_config
 from playground.data import load_dataset
 from playground.errors import PlaygroundError
-from playground.inspect.latent import (BATCH, code_layers, decode, encode, grid_codes, interpolate, latent, pca_baseline,
-                                       project, project_pca)
+from playground.inspect.latent import (
+    BATCH,
+    code_layers,
+    decode,
+    encode,
+    grid_codes,
+    interpolate,
+    latent,
+    pca_baseline,
+    project,
+    project_pca,
+)
 from playground.models import build_model
 from playground.train.frozen import Frozen
 from tests.trained import train_stored

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from playground.config import load_config
-from tests.unit.run_helper import Run
 from playground.train.lr_finder import find_lr, suggest
+from tests.unit.run_helper import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,16 @@ import torch
 from torch import nn
 
 from playground.errors import ConfigError, ShapeError
-from playground.models import (LAYERS, PRESETS, build_model, layer_args_text, parse_layer_args, preset_layers,
-                               summarize, summarize_partial)
+from playground.models import (
+    LAYERS,
+    PRESETS,
+    build_model,
+    layer_args_text,
+    parse_layer_args,
+    preset_layers,
+    summarize,
+    summarize_partial,
+)
 from playground.models.build import shape_text
 from playground.models.init import apply_init
 from playground.models.layers import Dropout, full_args

@@ -17,10 +17,10 @@ from playground.errors import PlaygroundError
 from playground.inspect import VIEWS
 from playground.inspect.stats import by_epoch, stats_at
 from playground.store import default_store
-from tests.unit.run_helper import Run
 from playground.train.probe import BINS, Probe, _hist, _hists
 from playground.train.tasks import make_task
 from tests.trained import train_stored
+from tests.unit.run_helper import Run
 
 
 def test_histogram_of_four_values_by_hand():

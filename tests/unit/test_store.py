@@ -13,10 +13,10 @@ from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.store import Store, StoreError, policy
 from playground.train.frozen import frozen_model
-from playground.train.trainer import Trainer
-from tests.unit.run_helper import Run
 from playground.train.history import History
 from playground.train.registry import Registry
+from playground.train.trainer import Trainer
+from tests.unit.run_helper import Run
 
 DROPOUT_MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.2},
                {"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]

@@ -16,11 +16,11 @@ import pytest
 import playground.train.checked as checked_module
 from playground.config import RunConfig
 from playground.models import build as build_module
+from playground.store import Store
 from playground.train import runs
 from playground.train.executor import RunHandle, ThreadExecutor
-from playground.train.registry import Registry, StoredRun
-from playground.store import Store
 from playground.train.history import History
+from playground.train.registry import Registry, StoredRun
 from playground.train.stream import DONE, apply
 from playground.train.worker import job_message, run_job
 

@@ -11,8 +11,17 @@ import torch
 
 from playground.config import OptimConfig
 from playground.errors import ConfigError
-from playground.surfaces import (ESCAPE, RACERS, SURFACES, Surface, default_config, grid, label_configs,
-                                 make_surface, race)
+from playground.surfaces import (
+    ESCAPE,
+    RACERS,
+    SURFACES,
+    Surface,
+    default_config,
+    grid,
+    label_configs,
+    make_surface,
+    race,
+)
 from playground.viz.surface import MAX_FRAMES, loss_figure, race_figure
 
 # non-default hyperparameters everywhere, so a setting that make_optimizer drops shows up as a mismatch

@@ -13,8 +13,8 @@ from playground.__main__ import main
 from playground.config import RunConfig, load_config
 from playground.data import Dataset, load_dataset
 from playground.errors import PlaygroundError
-from tests.unit.run_helper import Run
 from playground.train.tasks import IGNORE, make_task
+from tests.unit.run_helper import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
