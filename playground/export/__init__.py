@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from playground.store import Store, StoreError
-from playground.train.frozen import frozen_model
 from playground.store.files import save_tensors
+from playground.train.frozen import frozen_model
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".pt", "onnx": ".onnx", "script": ".py"}
 CHECK_BATCH = 64          # validation inputs the exported model is checked on

@@ -19,7 +19,7 @@ from string import Template
 
 import torch
 
-from playground.config import RunConfig
+from playground.config import EVAL_BATCH, RunConfig
 from playground.data import DATASETS
 from playground.errors import ConfigError, DataError
 from playground.export.script_augment import augment_code
@@ -36,7 +36,6 @@ from playground.export.script_data import (
 )
 from playground.export.script_model import model_code, model_layers, needs_generator, shape_text
 from playground.export.script_task import TaskCode, task_code
-from playground.config import EVAL_BATCH
 from playground.train.checked import checked_rows
 from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS, make_optimizer
 from playground.train.tasks import LOSS_LABELS, Task
