@@ -235,7 +235,7 @@ def eval_sums(out, x, latents):
     """One validation batch's (summed loss, reconstruction loss, KL). In eval a Latent passes its mean on;
     the KL is that of the distribution it was given, in closed form."""
     recon = reconstruction_loss(out, x, reduction="sum")
-    kl = sum(_kl_closed(m.last_mean, m.last_logvar) for m in latents) * len(out)
+    kl = sum(kl_closed(m.last_mean, m.last_logvar) for m in latents) * len(out)
     return torch.stack([recon + KL_WEIGHT * kl, recon, kl])
 
 
@@ -258,9 +258,7 @@ def _reconstruction(cfg: RunConfig, task: Task, layers: list[dict]) -> TaskCode:
     consts = [("KL_WEIGHT", float(cfg.loss.kl_weight), "weight of the KL term in the loss (beta)")]
     code = f"    latents = [{', '.join(f'model.{a}' for a in latents)}]"
     setup = [f"{code:<57}# the variational Latent layers: their KL joins the loss"]
-    # the engine's own KL function, copied by source; private to train/tasks.py until it is public there
-    # (kl_closed): then read it by that name and drop the noqa
-    kl_code = inspect.getsource(tasks._kl_closed).strip("\n")  # noqa: SLF001
+    kl_code = inspect.getsource(tasks.kl_closed).strip("\n")     # the engine's own KL function, by its source
     return TaskCode([loss, kl_code, VARIATIONAL.strip("\n")],
                     [(f"recon = reconstruction_loss(out, {target})", MEAN),
                      ("kl = sum(m.kl for m in latents)", "KL(q(z|x) || N(0, I)), a batch mean"),

@@ -377,7 +377,7 @@ class Reconstruction(Task):
         if not self.latents:
             return torch.stack([recon, recon])
         n = len(out)
-        kl = sum(_kl_closed(m.last_mean, m.last_logvar) for m in self.latents) * n
+        kl = sum(kl_closed(m.last_mean, m.last_logvar) for m in self.latents) * n
         return torch.stack([recon + self.config.loss.kl_weight * kl, recon, kl])
 
     def _eval_metrics(self, total, n):
@@ -390,7 +390,7 @@ class Reconstruction(Task):
                 + (f" + {self.config.loss.kl_weight:g} x KL" if self.latents else ""))
 
 
-def _kl_closed(mean, logvar):
+def kl_closed(mean, logvar):
     """Batch mean of KL(N(mean, exp(logvar)) || N(0, I)), summed over the latent dimensions."""
     return (-0.5 * (1 + logvar - mean ** 2 - logvar.exp()).sum(1)).mean()
 
