@@ -173,7 +173,11 @@ def test_the_vanishing_gradients_lesson_shows_both_runs(server, student, shots):
     go(page, "Layer statistics", page.get_by_role("button", name=re.compile("Vanishing gradients")))
     page.get_by_role("combobox", name="Compare with").wait_for()          # drawn for the earlier run: "nothing"
     page.get_by_role("button", name=re.compile("Vanishing gradients")).click()
-    page.get_by_text(re.compile(r"^deep sigmoid net")).first.wait_for(timeout=60_000)      # the lesson's run shown
+    shown = page.get_by_role("combobox", name="Run shown")
+    deadline = time.time() + 60                  # the lesson's run shown (whether or not it has statistics yet)
+    while "deep sigmoid net" not in shown.input_value():
+        assert time.time() < deadline, f"the lesson's run is not shown: {shown.input_value()}"
+        page.wait_for_timeout(250)
     combo = page.get_by_role("combobox", name="Compare with")
     deadline = time.time() + 90                  # its workers start, its first records come, the page draws them
     while not (combo.count() and page.get_by_text("Gradient norm, first / last layer").count()):
