@@ -250,16 +250,37 @@ def test_a_resumed_run_draws_the_same_augmented_batches():
     assert records(resumed) == records(straight)[-2:]
 
 
+DENOISER = [{"type": "Flatten"}, {"type": "Linear", "out_features": 128}, {"type": "ReLU"},
+            {"type": "Linear", "out_features": 784}, {"type": "Sigmoid"}, {"type": "Unflatten", "shape": "1x28x28"}]
+
+
 def test_an_autoencoder_learns_to_remove_the_noise():
-    """Reconstruction with noise: the target is the clean (transformed) batch, the input the noisy one."""
+    """Reconstruction with noise (examples/mnist_denoising_autoencoder.yaml, made small): the input is
+    the noisy batch, the target the clean one; once trained, the network's output for noisy validation
+    digits is closer to the clean digits than the noisy digits themselves are, and than an untrained
+    network's output is."""
     from playground.train.tasks import make_task
 
-    cfg = engine_config({"noise": 0.3}, task="reconstruction",
-                        layers=[{"type": "Flatten"}, {"type": "Linear", "out_features": 64}])
-    run = Run(cfg)
-    run.prepare()
-    aug = A.make_augment(cfg.data.augment, cfg.seed, run.data)
-    x = run.data.X_train[:4]
+    cfg = RunConfig.from_dict({"data": {"name": "mnist_subset", "max_train": 2000, "augment": {"noise": 0.3}},
+                               "task": "reconstruction", "loss": "mse", "layers": DENOISER,
+                               "optim": {"name": "adam", "lr": 0.003}, "batch_size": 64, "epochs": 20, "seed": 0,
+                               "device": "cpu", "threads": 1})
+    untrained = Run(cfg)
+    untrained.prepare()
+    aug = A.make_augment(cfg.data.augment, cfg.seed, untrained.data)
+    x = untrained.data.X_train[:4]
     clean, noisy = aug.pair(x, 0)
-    assert torch.equal(make_task(cfg, run.data).target(clean, None), x)        # no transform but noise: x itself
+    assert torch.equal(make_task(cfg, untrained.data).target(clean, None), x)  # no transform but noise: x itself
     assert not torch.equal(noisy, x)
+
+    run = Run(cfg)
+    run.run()
+    assert run.history.status == "finished", run.history.message
+    clean = run.data.X_val[:500]
+    # fresh noise of the same strength, from a seed the training never drew from
+    noisy = A.make_augment(cfg.data.augment, 12345, run.data)(clean, 0)
+    mse = lambda a: torch.mean((a - clean) ** 2).item()                        # noqa: E731
+    with torch.no_grad():
+        recon, before = mse(run.model.eval()(noisy)), mse(untrained.model.eval()(noisy))
+    assert recon < 0.5 * mse(noisy), (recon, mse(noisy))                          # a clear margin
+    assert recon < 0.5 * before, (recon, before)
