@@ -129,10 +129,10 @@ def test_chart_specs_do_not_depend_on_the_data():
     assert _spec_without_data(epoch_chart(e1, "loss")) == _spec_without_data(epoch_chart(e2, "loss"))
 
 
-def test_charts_are_valid_vega_lite_and_cheap_to_build():
+def test_charts_are_valid_vega_lite_and_cheap_to_build(monkeypatch):
     """The specs are written by hand (no Altair): check them against Vega-Lite's schema through
     Altair once here, where the page must not pay for it on every poll."""
-    import time
+    import sys
 
     import altair as alt
 
@@ -148,10 +148,15 @@ def test_charts_are_valid_vega_lite_and_cheap_to_build():
     for spec in specs:
         inline = {**spec, "datasets": {k: v.to_dict("records") for k, v in spec["datasets"].items()}}
         alt.Chart.from_dict(json.loads(json.dumps(inline)), validate=True)         # raises if invalid
-    t0 = time.perf_counter()
-    for _ in range(20):
-        step_loss_chart(snap["step_x"], snap["step_loss"])
-    assert (time.perf_counter() - t0) / 20 < 0.03                # Altair took ~0.13 s (measured)
+    # Cheap: what made a chart slow (Altair: ~0.13 s a chart, measured) is never used, and a long run's
+    # 3,000 steps are downsampled before they go into the spec. (A per-chart time bound, < 30 ms, was
+    # a proxy for this that a loaded CI machine broke.)
+    from playground.viz.curves import MAX_POINTS
+
+    monkeypatch.setitem(sys.modules, "altair", None)             # `import altair` now raises ImportError
+    spec = step_loss_chart(snap["step_x"], snap["step_loss"])
+    assert type(spec) is dict and 0 < len(spec["datasets"]["main"]) <= MAX_POINTS < len(snap["step_x"])
+    assert spec["datasets"]["main"]["step"].iloc[-1] == 3000      # the last step is kept
 
 
 EPOCHS = [{"epoch": 1, "train_loss": 0.9, "val_loss": 1.1, "train_acc": 0.6, "val_acc": 0.55},
