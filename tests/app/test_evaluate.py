@@ -1,11 +1,14 @@
 """The Evaluate page (AppTest, no browser): any snapshot of the run shown, and the threshold of a
 two-class run."""
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
+from playground.inspect import evaluate
 from playground.models import preset_layers
 from playground.train import REGISTRY
+from playground.train.frozen import frozen_model
 from tests.app.conftest import metric, open_page
 
 
@@ -32,7 +35,20 @@ def test_scrubbing_to_the_initial_weights_changes_the_evaluation(spiral):
     scrub.set_value(0).run()
     assert not at.exception
     assert at.select_slider(key=f"scrub_{spiral.id}").value == 0        # it stays where the user put it
-    assert [c.value for c in at.caption if "Confusion matrix at threshold" in c.value]
+    # the numbers shown are those of the initial weights: the inspect module's own evaluation of epoch 0's
+    # snapshot, and not the last epoch's
+    first = evaluate(frozen_model(REGISTRY.store, spiral.id, 0), split="val").summary
+    last = evaluate(frozen_model(REGISTRY.store, spiral.id, 3), split="val").summary
+    assert first["epoch"] == 0 and last["epoch"] == 3
+    assert metric(at, "Accuracy") == f"{first['accuracy']:.1%}" != f"{last['accuracy']:.1%}"
+    assert metric(at, "MCC") == f"{first['mcc']:.3f}"
+    assert last["accuracy"] == pytest.approx(measured, abs=1e-6)       # the reference agrees with the run's record
+    caption = next(c.value for c in at.caption if "Confusion matrix at threshold" in c.value)
+    frozen = frozen_model(REGISTRY.store, spiral.id, 0)
+    with torch.no_grad():                                               # torch's own: P(class 1) >= 0.5
+        p1 = torch.softmax(frozen.model(frozen.data.X_val), 1)[:, 1]
+    right = float(((p1 >= 0.5).long() == frozen.data.y_val).float().mean())
+    assert f"(accuracy {right:.1%})" in caption
 
 
 def test_the_threshold_moves_the_confusion_matrix(spiral):
