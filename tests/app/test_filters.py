@@ -9,6 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
+from playground.inspect import activations
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
@@ -57,6 +58,20 @@ def test_filters_and_feature_maps_of_a_cnn(runs):
     assert any(c.value.startswith("Predicted **") for c in at.caption)
     at.select_slider(key=f"scrub_{runs['cnn'].id}").set_value(0).run()        # the initial weights
     assert not at.exception
+    at.toggle(key="filters_shared").set_value(True).run()
+    assert not at.exception
+    # what the page shows now is epoch 0's snapshot: torch's weights and the inspect module's forward pass
+    # of frozen_model(..., 0), and not the last epoch's
+    first, last = (frozen_model(REGISTRY.store, runs["cnn"].id, e) for e in (0, 2))
+    assert (first.epoch, last.epoch) == (0, 2)
+    largest = [float(f.model[3].weight.detach().abs().max()) for f in (first, last)]   # layer 4: the second Conv2d
+    assert f"{largest[0]:.3g}" != f"{largest[1]:.3g}"
+    [caption] = [c.value for c in at.caption if c.value.startswith("Layer 4 (Conv2d): 6 filters of 4x3x3")]
+    assert f"|w| up to {largest[0]:.3g})" in caption
+    predicted = [activations(f, 7).summary for f in (first, last)]
+    [said] = [c.value for c in at.caption if c.value.startswith("Predicted **")]
+    assert said.startswith(f"Predicted **{predicted[0]['predicted']}** ({predicted[0]['confidence']:.0%}, ")
+    assert predicted[0]["confidence"] != predicted[1]["confidence"]
 
 
 def test_a_points_run_says_filters_are_for_images(runs):
