@@ -2,7 +2,13 @@
 regression and a sequence run trained from the page (AppTest; no browser)."""
 import time
 
+import pytest
+import torch
+from sklearn.metrics import r2_score
+
 from playground.train import REGISTRY
+from playground.train.frozen import frozen_model
+from tests.app.conftest import metric
 
 
 def load_example(at, title):
@@ -49,9 +55,17 @@ def test_a_regression_example_trains_from_the_page_with_its_metrics(at):
     at.number_input(key="epochs").set_value(20).run()
     run = train(at)
     assert run.history.status == "finished", run.history.message
-    labels = [m.label for m in at.metric]
-    assert "validation R²" in labels
-    assert run.history.epochs[-1]["val_r2"] is not None
+    last = run.history.epochs[-1]
+    shown = metric(at, "validation R²")
+    assert shown == f"{last['val_r2']:.3f}"                              # the run's own record of its last epoch
+    assert REGISTRY.flush()
+    frozen = frozen_model(REGISTRY.store, run.id)                      # and scikit-learn's, on the final weights
+    assert frozen.epoch == last["epoch"] == 20
+    with torch.no_grad():
+        predicted = frozen.model(frozen.data.X_val).numpy()
+    reference = r2_score(frozen.data.y_val.numpy(), predicted)
+    assert last["val_r2"] == pytest.approx(reference, abs=1e-5)
+    assert float(shown) == pytest.approx(reference, abs=0.0005)
     # the fitted curve is drawn: a Vega-Lite chart with the points and the line
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert any('"points"' in spec and '"line"' in spec for spec in specs)
