@@ -1,13 +1,16 @@
 """The Explain page (AppTest, no browser): methods side by side, another class, bad settings, a table's
 SHAP plots, runs it cannot explain, and the trust checks."""
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig, load_config
+from playground.inspect.explain import FLAT, Options, options, run_check
 from playground.models import preset_layers
 from playground.train import REGISTRY
+from playground.train.frozen import frozen_model
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -74,6 +77,47 @@ def test_trust_checks_stream_their_results(runs):
     for check in ("Completeness", "Model randomisation", "Pointing game", "Deletion and insertion"):
         assert f"**{check}**" in text, check
     assert "does not apply. Grad-CAM makes no claim" in text
+
+
+def page_options(at) -> Options:
+    """The methods' settings the page's widgets hold (what its trust checks run with)."""
+    keys = {"layer": "exp_layer", "baseline": "exp_baseline", "steps": "exp_steps", "noise": "exp_noise",
+            "window": "exp_window", "stride": "exp_stride", "cell": "exp_cell", "evals": "exp_evals"}
+    return options(**{name: at.session_state[key] for name, key in keys.items()})
+
+
+RANDOMISATION = re.compile(r"\*\*Model randomisation\*\* :(green|orange)-badge\[(passes|flagged)\]: with every layer "
+                           r"re-initialised the map's rank correlation with the trained one is \*\*(-?[0-9.]+)\*\*")
+
+
+@pytest.fixture(scope="module")
+def readme_shapes():
+    """The run the README's numbers are about: examples/shapes_cnn.json as it is (4 epochs)."""
+    run = REGISTRY.start(RunConfig.from_dict({**load_config(ROOT / "examples" / "shapes_cnn.json").to_dict(),
+                                              "name": "explain shapes (README)", "device": "cpu"}), owner="erin12")
+    assert run.join(120) and run.history.status == "finished", run.history.message
+    assert REGISTRY.flush()
+    return run
+
+
+@pytest.mark.parametrize("method, verdict", [("ig", "flagged"), ("gradcam", "passes")])
+def test_the_randomisation_check_flags_integrated_gradients_and_passes_grad_cam(readme_shapes, method, verdict):
+    """The README, on examples/shapes_cnn.json: IG's maps stay rank-correlated above 0.5 once every layer is
+    re-initialised (they follow bright pixels) and are flagged; Grad-CAM's fall and pass. The page's verdict
+    and number are the inspect module's own (run_check on the frozen snapshot, with the page's settings)."""
+    at = page(readme_shapes.id)
+    at.selectbox(key="exp_trust_method").set_value(method).run()
+    at.button(key="exp_trust").click().run()
+    assert not at.exception, at.exception
+    [line] = [m.value for m in at.markdown if m.value.startswith("**Model randomisation**")]
+    found = RANDOMISATION.match(line)
+    assert found, line
+    colour, shown, final = found.groups()
+    ref = run_check(frozen_model(REGISTRY.store, readme_shapes.id), method, "randomisation", 16, page_options(at))
+    assert ref["ok"] is (verdict == "passes") and (ref["final"] < FLAT) is ref["ok"]
+    assert (shown, colour) == (verdict, "green" if verdict == "passes" else "orange")
+    assert final == f"{ref['final']:.2f}"
+    assert len(ref["stages"]) == 4                                 # two Conv2d, the BatchNorm and the Linear
 
 
 def test_a_table_gets_shaps_plots(runs):
