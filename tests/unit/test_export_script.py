@@ -117,7 +117,15 @@ KINDS = {
                 {"type": "Linear", "out_features": 10}]),
 }
 
-
+# Every optimizer, schedule and init at least once, paired round-robin (7 runs rather than the 7 x 6 x 5
+# = 210 combinations), each run as a subprocess and compared with the engine like CASES.
+# step_epochs 1 and warmup_epochs 2 so the step and warm-up schedules change the rate within the 3 epochs.
+COMBOS = {f"{opt}-{schedule}-{init}": make_config(optim={"name": opt}, init=init,
+                                                  schedule={"name": schedule, "step_epochs": 1, "warmup_epochs": 2})
+          for i, opt in enumerate(OPTIMIZERS)
+          for schedule, init in [(SCHEDULES[i % len(SCHEDULES)], INITS[i % len(INITS)])]}
+assert len(COMBOS) == max(len(OPTIMIZERS), len(SCHEDULES), len(INITS))
+assert {c.schedule.name for c in COMBOS.values()} == set(SCHEDULES) and {c.init for c in COMBOS.values()} == set(INITS)
 
 
 def diverging(epochs: int) -> RunConfig:
@@ -185,7 +193,7 @@ def scripts(tmp_path_factory):
     write_fake_mnist(data_dir, 60, 20)
     mnist = make_config(data={"name": "mnist", "data_dir": str(data_dir), "val_fraction": 0.25}, epochs=2,
                         layers=[{"type": "Flatten"}, {"type": "Linear", "out_features": 10}])
-    runs = {case: (config, "--save", "weights.pt") for case, config in {**CASES, **KINDS}.items()}
+    runs = {case: (config, "--save", "weights.pt") for case, config in {**CASES, **KINDS, **COMBOS}.items()}
     runs.update({"diverging": (diverging(epochs=2), "--epochs", "6"), "mnist": (mnist,)})
     started = {key: Script(config, tmp_path_factory.mktemp(key), *args) for key, (config, *args) in runs.items()}
     yield started
@@ -196,7 +204,7 @@ def scripts(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- reproduction
-@pytest.mark.parametrize("case", list(CASES) + list(KINDS))
+@pytest.mark.parametrize("case", list(CASES) + list(KINDS) + list(COMBOS))
 def test_script_reproduces_the_engine_to_the_last_digit(case, scripts):
     script = scripts[case]
     run = Run(script.config)
