@@ -241,8 +241,52 @@ def test_resume_trains_more_and_export_writes_every_format(tmp_path, capsys, mon
         assert main(["export", rid, "--format", fmt, "--out", str(tmp_path / name)]) == 0, fmt
         info = last_json(capsys.readouterr().out)
         assert info["format"] == fmt and (tmp_path / name).stat().st_size == info["bytes"] > 0
+    exports_read_back_as_the_frozen_model(tmp_path, rid)
     assert main(["export", "nope", "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert capsys.readouterr().err.startswith("error: no stored run matches 'nope'")
+
+
+def exports_read_back_as_the_frozen_model(folder: Path, rid: str) -> None:
+    """Each file written by `export`, loaded back by its own reader, against the stored run's model."""
+    import contextlib
+    import io
+
+    import onnxruntime
+    import torch
+    from safetensors.torch import load_file
+
+    from playground.store import Store
+    from playground.train.frozen import frozen_model
+
+    store = Store(folder / "store")
+    frozen = frozen_model(store, rid)
+    assert frozen.epoch == 4
+    state = frozen.model.state_dict()
+    tensors = load_file(folder / "w.safetensors")
+    assert tensors.keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(tensors[key], value), key
+    x = frozen.data.X_val[:4]                                          # (4, 2) validation inputs
+    with torch.no_grad():
+        expected = frozen.model(x)
+        scripted = torch.jit.load(str(folder / "m.pt"))(x)
+    torch.testing.assert_close(scripted, expected, atol=1e-6, rtol=1e-5)
+    session = onnxruntime.InferenceSession(str(folder / "m.onnx"), providers=["CPUExecutionProvider"])
+    onnx_out = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+    torch.testing.assert_close(onnx_out, expected, atol=1e-5, rtol=1e-4)
+    # the PyTorch script compiles and, run here (exec'd: no second torch import), trains the run's 4 epochs
+    # to the stored run's numbers (the resume after epoch 2 is exact)
+    src = (folder / "train.py").read_text(encoding="utf-8")
+    space = {"__name__": "train"}
+    exec(compile(src, "train.py", "exec"), space)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["train.py"])
+        space["main"]()
+    *records, final = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert final["status"] == "finished" and final["epochs"] == 4
+    stored = store.get(rid)
+    assert records[-1]["val_loss"] == stored.final_val_loss and records[-1]["val_acc"] == stored.final_val_acc
 
 
 def test_a_negative_seed_and_a_giant_layer_are_one_line_errors(tmp_path, capsys, monkeypatch):
