@@ -8,6 +8,7 @@ from sklearn.metrics import r2_score
 
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
+from playground.train.tasks import IGNORE
 from tests.app.conftest import metric
 
 
@@ -78,7 +79,16 @@ def test_a_sequence_example_shows_token_accuracy(at):
     at.number_input(key="epochs").set_value(1).run()
     run = train(at)
     assert run.history.status == "finished", run.history.message
-    assert "validation token accuracy" in [m.label for m in at.metric]
+    last = run.history.epochs[-1]
+    assert metric(at, "validation token accuracy") == f"{last['val_token_acc']:.1%}"
+    assert REGISTRY.flush()
+    frozen = frozen_model(REGISTRY.store, run.id)                      # torch's count on the final weights
+    assert frozen.epoch == last["epoch"] == 1
+    with torch.no_grad():
+        predicted = frozen.model(frozen.data.X_val).argmax(-1)         # (N, L)
+    scored = frozen.data.y_val != IGNORE
+    reference = float((predicted == frozen.data.y_val)[scored].float().mean())
+    assert last["val_token_acc"] == pytest.approx(reference, abs=1e-6)
 
 
 def test_switching_to_reconstruction_drops_a_loss_of_the_old_task(at):
