@@ -315,10 +315,10 @@ def test_stop_ends_a_long_run_quickly():
     try:
         wait_for(lambda: run.history.progress["step"] > 0)
         assert run.alive
-        t0 = time.perf_counter()
         run.stop()
-        assert run.join(5)
-        assert time.perf_counter() - t0 < 2
+        asked_at = run.trainer.steps                # read after the flag is set: at most the step in flight follows
+        assert run.join(30)                         # a hang fails; how fast is the step count below, not a clock
+        assert run.trainer.steps <= asked_at + 1
     finally:
         run.stop()
         run.join(10)
