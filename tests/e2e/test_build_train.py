@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from tests.e2e.ui import choose, metric, progress_step, set_number
+from tests.e2e.ui import choose, metric, progress_step, set_number, wait_for_step
 
 pytestmark = pytest.mark.e2e
+
+FIRST_POINT_S = 12          # "fast" on a loaded 2-core machine; see test_mnist_cnn_first_point_fast
 
 
 def test_train_spiral_live_then_stop(page, shot):
@@ -23,8 +25,7 @@ def train_spiral_live_then_stop(page, shot, first_point_s: float = 20) -> None:
     args.fill("out_features=32, bias=True")
     args.press("Enter")
     page.get_by_text("658 parameters").wait_for()          # 2*32+32 + 32*16+16 + 16*2+2
-    set_number(page, "Epochs", 1000)
-    page.wait_for_timeout(800)                              # let the rerun with 1000 epochs land
+    set_number(page, "Epochs", 1000)                        # waits for the rerun with 1000 epochs
     shot("built")
 
     page.get_by_role("button", name="Start training").click()
@@ -35,9 +36,7 @@ def train_spiral_live_then_stop(page, shot, first_point_s: float = 20) -> None:
         first = progress_step(page)
         time.sleep(0.2)
     assert first > 0, f"no training step shown within {first_point_s:g} s of Start"
-    time.sleep(2.0)
-    later = progress_step(page)
-    assert later > first, f"the curve did not grow: step {first} then {later}"
+    wait_for_step(page, above=first)                        # the curve grows (fails if it stands still)
     shot("training")
 
     # Accuracy rises: wait for the validation accuracy to pass 80% on the spiral.
@@ -56,7 +55,7 @@ def train_spiral_live_then_stop(page, shot, first_point_s: float = 20) -> None:
     page.get_by_text("stopped by the user").wait_for(timeout=15_000)
     shot("stopped")
     stopped_at = progress_step(page)
-    time.sleep(1.5)
+    time.sleep(1.5)                 # not a synchronisation: nothing must change over a while (~20 steps' worth)
     assert progress_step(page) == stopped_at, "training went on after Stop"
 
 
@@ -75,18 +74,14 @@ def test_mnist_cnn_first_point_fast(page, shot):
     page.get_by_text("1x28x28 (CxHxW)").first.wait_for(timeout=30_000)
     page.get_by_text("9,098 parameters").wait_for()       # the Small CNN preset was swapped in
     set_number(page, "Epochs", 50)                        # long enough to still be running at Stop
-    page.wait_for_timeout(800)
     shot("mnist-built")
-    t0 = time.time()
     page.get_by_role("button", name="Start training").click()
-    while progress_step(page) == 0 and time.time() - t0 < 20:
-        time.sleep(0.05)
-    first_point = time.time() - t0
-    assert progress_step(page) > 0, "no training step shown within 20 s of Start"
+    first_point = wait_for_step(page, timeout=FIRST_POINT_S)
     print(f"time to first point after Start (MNIST small CNN, browser-measured): {first_point:.2f} s")
-    # The figure is printed, not asserted tight: the server side takes ~40 ms (python -m playground
-    # bench); in the browser it is mostly Chromium drawing the page on the same 2 cores (1.5-4.6 s
-    # measured here and on CI). The loop above gives up at 20 s: a lost or hung worker.
+    # The server side takes ~40 ms (python -m playground bench); in the browser it is mostly Chromium
+    # drawing the page on the same 2 cores: 1.5-4.6 s measured here and on CI. The bound is about three
+    # times that, for a machine loaded by other tests: past it, something waits that should not.
+    page.get_by_text("50 epochs planned").wait_for()      # the run has the epochs typed before Start
     page.get_by_text("accuracy per epoch", exact=False).first.wait_for()
     # past the first epoch (any of 2..5: a fast run can pass epoch 2 between two polls)
     page.locator('[data-testid="stProgress"]').filter(has_text=re.compile(r"epoch [2-9]/")).first \

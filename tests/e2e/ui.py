@@ -21,6 +21,40 @@ def wait_for_step(page, above: int = 0, timeout: float = 20.0) -> float:
     return time.time() - t0
 
 
+APP = '[data-testid="stApp"]'
+
+
+def idle(page, timeout: float = 30.0) -> None:
+    """Wait until the app has no script run in progress and no element left stale (dimmed) by the last
+    one: what the page shows is what the server last drew. (Streamlit keeps its run state on the app's
+    root element; its own browser tests wait on the same attribute.)"""
+    try:
+        page.wait_for_function(
+            f"""() => {{ const app = document.querySelector('{APP}');
+                return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                    && !document.querySelector('[data-stale="true"]'); }}""", timeout=timeout * 1000)
+    except Exception as e:
+        raise AssertionError(f"the app was still running (or showed stale elements) after {timeout:.0f} s") from e
+
+
+def rerun(page, action, what: str, timeout: float = 30.0) -> None:
+    """Do `action` (a widget change), then wait until the script run it starts has ended: the page then
+    shows the new value's consequences, and the next click goes to a page that has them. A run that
+    starts and ends between two polls is still seen: an observer on the app's root records it."""
+    page.evaluate(f"""() => {{ const app = document.querySelector('{APP}');
+        if (window.__rerunObserver) window.__rerunObserver.disconnect();
+        window.__reran = false;
+        window.__rerunObserver = new MutationObserver(() => {{
+            if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__reran = true; }});
+        window.__rerunObserver.observe(app, {{attributes: true, attributeFilter: ['data-test-script-state']}}); }}""")
+    action()
+    try:
+        page.wait_for_function("() => window.__reran === true", timeout=timeout * 1000)
+    except Exception as e:
+        raise AssertionError(f"{what}: the app did not rerun within {timeout:.0f} s") from e
+    idle(page, timeout)
+
+
 def metric(page, label: str) -> str:
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
     return box.locator('[data-testid="stMetricValue"]').inner_text()
@@ -33,9 +67,12 @@ def choose(page, label: str, option: str, nth: int = 0) -> None:
 
 
 def set_number(page, label: str, value: int) -> None:
+    """Type value into the number input `label` and wait for the rerun it starts to end (the server has it)."""
     box = page.get_by_role("spinbutton", name=label, exact=True)
+    if box.input_value() == str(value):
+        return
     box.fill(str(value))
-    box.press("Enter")
+    rerun(page, lambda: box.press("Enter"), f"{label} set to {value}")
 
 
 def train_digits_cnn(page, epochs: int) -> None:
@@ -44,7 +81,6 @@ def train_digits_cnn(page, epochs: int) -> None:
     choose(page, "Data set", "Digits 8x8 (sklearn)")
     page.get_by_text("1x8x8 (CxHxW)").first.wait_for(timeout=30_000)
     set_number(page, "Epochs", epochs)
-    page.wait_for_timeout(800)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(f"finished {epochs} epoch{'' if epochs == 1 else 's'}").wait_for(timeout=60_000)
 
