@@ -40,7 +40,7 @@ def test_race_preset_then_stop_one(page, shot):
     while "stopped" not in summary(page):
         assert time.time() < deadline, "Stop Adam did not stop it within 30 s"
         time.sleep(0.2)
-    time.sleep(1.5)
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
     shot("racing")
     # The page keeps responding while five variants train: switch the x axis, time the answer.
     t0 = time.time()
@@ -61,9 +61,12 @@ def test_race_preset_then_stop_one(page, shot):
     deadline = time.time() + 120
     while time.time() < deadline and page.get_by_role("button", name="Stop all").is_enabled():
         time.sleep(1)
-    page.wait_for_timeout(1500)
-    shot("finished")
     rows = table_rows(page)
+    while any(cells[0] not in ("finished", "stopped") for cells in rows.values()):   # the last poll drawn
+        assert time.time() < deadline, f"the race did not end within 120 s: {rows}"
+        time.sleep(0.2)
+        rows = table_rows(page)
+    shot("finished")
     assert rows["Adam"][0] == "stopped", rows
     for name in ("SGD", "Momentum", "RMSprop", "AdamW"):
         assert rows[name][0] == "finished", f"{name} did not carry on to the end: {rows[name]}"

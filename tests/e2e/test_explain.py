@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.e2e.harness import open_page
-from tests.e2e.ui import go
+from tests.e2e.ui import go, idle
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_explain_a_shapes_cnn_check_its_maps_and_read_shap_on_a_table(page, shot
     p = [float(re.search(r"p = ([\d.]+)", t).group(1)) for t in (untrained, trained)]
     print(f"epoch 0: {untrained}; epoch 4: {trained}")
     assert p[0] < p[1]
-    page.wait_for_timeout(1500)
+    idle(page)                                          # the maps of epoch 0 drawn too, for the picture
     shots(page, "epoch-0")
     slider.press("End")
     page.wait_for_function(f"(before) => ({said})() === before", arg=trained, timeout=30_000)
@@ -71,8 +71,10 @@ def test_explain_a_shapes_cnn_check_its_maps_and_read_shap_on_a_table(page, shot
     page.get_by_role("button", name=re.compile("Two of ten")).click()
     page.get_by_text(re.compile(r"^Every validation row")).wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"finished · 15/15 epochs")).wait_for(timeout=60_000)
-    page.wait_for_timeout(3000)
+    page.get_by_text(re.compile(r"^Row 0: why its score for")).wait_for(timeout=30_000)
+    idle(page)
     bar = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+    bar.locator(".ytick text").nth(9).wait_for(timeout=30_000)         # ten features ranked
     ticks = [t.strip() for t in bar.locator(".ytick text").all_text_contents()]
     print("SHAP ranking, bottom to top:", ticks)
     assert set(ticks[-2:]) == {"f3", "f8"}, ticks

@@ -7,13 +7,26 @@ import time
 
 import pytest
 
-from tests.e2e.ui import go, metric, train_digits_cnn
+from tests.e2e.ui import go, idle, metric, train_digits_cnn
 
 pytestmark = pytest.mark.e2e
 
 
 def thumb(page, label: str):
     return page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider")
+
+
+def spreads(panel) -> dict[str, float]:
+    """The histograms' titles in panel ("12 ReLU · std 212"), as {layer: std}, top left first (Vega
+    writes each title into its chart's aria-label)."""
+    labels = panel.locator('[data-testid="stVegaLiteChart"] [aria-label^="Title text"]').evaluate_all(
+        "nodes => nodes.map(n => n.getAttribute('aria-label'))")
+    found = {}
+    for label in labels:
+        m = re.fullmatch(r"Title text '(.+) · std ([^']+)'", label)
+        if m:
+            found.setdefault(m.group(1), float(m.group(2)))
+    return found
 
 
 def test_click_a_cell_play_the_epochs_and_read_the_statistics(page, shots):
@@ -60,8 +73,15 @@ def test_the_initialisation_lesson(page, shots):
     # N(0, 1) weights blow the outputs up layer after layer: the last ReLU's spread is in the hundreds
     page.get_by_role("tab", name="Distributions").click()
     page.get_by_text(re.compile(r"^Every layer's outputs at epoch 30")).wait_for()
-    page.wait_for_timeout(1500)
+    idle(page)
+    std = spreads(page.get_by_role("tabpanel", name="Distributions"))
+    print("outputs' standard deviation per layer (N(0, 1) weights):", std)
+    relus = [v for name, v in std.items() if "ReLU" in name]
+    assert len(relus) == 6, std
+    assert relus[-1] >= 100, f"the last ReLU's outputs have std {relus[-1]:g}, not in the hundreds: {std}"
+    assert relus[-1] > 10 * relus[0], f"the spread does not grow layer after layer: {std}"
     shots(page, "init-normal-distributions")
     page.get_by_role("tab", name="Gradients").click()
-    page.wait_for_timeout(1500)
+    page.get_by_text(re.compile(r"^Gradient norm per layer at epoch 30")).wait_for()
+    idle(page)
     shots(page, "init-normal-vs-he-gradients")

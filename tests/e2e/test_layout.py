@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.e2e.test_afternoon import example, train_into
-from tests.e2e.ui import choose, go
+from tests.e2e.ui import choose, go, idle
 
 pytestmark = pytest.mark.e2e
 WIDTH = 1280
@@ -103,7 +103,7 @@ def test_the_histograms_fit_the_page(student, shots):
     panel = page.get_by_role("tabpanel", name="Distributions")
     charts = panel.locator('[data-testid="stVegaLiteChart"]')
     charts.nth(8).locator("canvas, svg").first.wait_for()             # nine layers, nine histograms
-    page.wait_for_timeout(1000)
+    idle(page)                                                        # laid out: no rerun left to move them
     shots(page, "histograms")
     right = panel.bounding_box()["x"] + panel.bounding_box()["width"]
     drawn = [c.locator("canvas, svg").first.bounding_box() for c in charts.all()]
@@ -129,7 +129,7 @@ def test_every_slider_on_build_and_train_has_a_visible_label(student, shots):
     """9e: an unlabelled slider (the loss smoothing) under the live panel's metrics."""
     page = student()
     page.get_by_text("Training loss per step (faint: raw, bold: smoothed)").wait_for()     # the live panel
-    page.wait_for_timeout(500)
+    idle(page)
     page.get_by_text("Training loss per step (faint: raw, bold: smoothed)").scroll_into_view_if_needed()
     shots(page, "live-panel")
     sliders = [s for s in page.locator('[data-testid="stMain"] [data-testid="stSlider"]').all() if s.is_visible()]

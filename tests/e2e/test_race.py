@@ -27,7 +27,7 @@ def test_race_steps_through(page, shot):
     plots = page.locator('[data-testid="stPlotlyChart"]')
     plots.nth(1).wait_for()
     assert plots.count() == 2                              # contour with paths, loss against step
-    page.wait_for_timeout(1000)
+    plots.nth(1).locator(".main-svg").first.wait_for()      # drawn, for the picture
     shot("race")
     page.get_by_role("button").filter(has_text="first_page").first.click()
     wait_for_step_shown(page, "0")
