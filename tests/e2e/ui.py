@@ -40,7 +40,9 @@ def idle(page, timeout: float = 30.0) -> None:
 def rerun(page, action, what: str, timeout: float = 30.0) -> None:
     """Do `action` (a widget change), then wait until the script run it starts has ended: the page then
     shows the new value's consequences, and the next click goes to a page that has them. A run that
-    starts and ends between two polls is still seen: an observer on the app's root records it."""
+    starts and ends between two polls is still seen: an observer on the app's root records it. It
+    starts from an idle app: a change made during a run is merged into it and shows no state change."""
+    idle(page, timeout)
     page.evaluate(f"""() => {{ const app = document.querySelector('{APP}');
         if (window.__rerunObserver) window.__rerunObserver.disconnect();
         window.__reran = false;
