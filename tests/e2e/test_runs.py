@@ -3,13 +3,15 @@ on one server, and a server killed and started again."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
+from contextlib import closing
 
 import psutil
 import pytest
 
 from tests.e2e.harness import Server, open_page
-from tests.e2e.ui import choose, go, progress_step, selected, set_number, token, wait_for_step
+from tests.e2e.ui import choose, go, idle, progress_step, rerun, selected, set_number, token, wait_for_step
 
 pytestmark = pytest.mark.e2e
 
@@ -26,13 +28,27 @@ def select_row(page, i: int) -> None:
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * i + 17)
 
 
+def checkpointed(home, timeout: float = 30) -> None:
+    """Wait until the run training in the store at home has a checkpoint it can resume from (taken every
+    2 s while it trains; one taken during its first epoch, ckpt_epoch 0, does not count as one)."""
+    db = next(home.rglob("playground.db"))
+    deadline = time.time() + timeout
+    while True:
+        with closing(sqlite3.connect(db, timeout=10)) as con:
+            row = con.execute("SELECT ckpt_epoch FROM runs WHERE status = 'running' "
+                              "ORDER BY created_at DESC LIMIT 1").fetchone()
+        if row and row[0]:
+            return
+        assert time.time() < deadline, f"the training run wrote no checkpoint within {timeout:.0f} s"
+        time.sleep(0.2)
+
+
 def start_spiral(page, epochs: int, width: int | None = None) -> None:
     if width:
         args = page.get_by_role("textbox", name="arguments").first
         args.fill(f"out_features={width}, bias=True")
         args.press("Enter")
-    set_number(page, "Epochs", epochs)
-    page.wait_for_timeout(800)                              # let the rerun with the new value land
+    set_number(page, "Epochs", epochs)                      # waits for the rerun with the new value
     page.get_by_role("button", name="Start training").click()
 
 
@@ -99,16 +115,15 @@ def test_two_students_switch_pages_and_start_while_two_runs_train(browser, serve
         choose(a, "Data set", "MNIST 5,000 (offline)")
         a.get_by_text("9,098 parameters").wait_for(timeout=30_000)
         set_number(a, "Epochs", 200)
-        a.wait_for_timeout(800)
         a.get_by_role("button", name="Start training").click()
         wait_for_step(a)
         set_number(b, "Epochs", 20000)
-        b.wait_for_timeout(800)
         t0 = time.time()
         b.get_by_role("button", name="Start training").click()
         wait_for_step(b)
         first_point = time.time() - t0
-        time.sleep(2)                                       # both train now
+        for pg in (a, b):                                   # both train now: each page counts on
+            wait_for_step(pg, above=progress_step(pg))
         switches = []
         for name, ready in (("Compare", a.get_by_role("button", name="Race", exact=True)),
                             ("Runs", a.get_by_text("Every run kept on this server")),
@@ -122,12 +137,36 @@ def test_two_students_switch_pages_and_start_while_two_runs_train(browser, serve
         # mostly Chromium drawing two live pages beside two training processes (the server answers
         # in ~0.2 s, the worker's first step comes ~40 ms after the click). They are printed, not
         # asserted: timing on a shared machine flakes. go() and wait_for_step() fail on a hang.
-        # each student sees only their own run, and can stop only theirs
+        # each student sees only their own run ...
         assert selected(a, "Run shown").split(" · ")[1] == "mnist_subset"
         assert selected(b, "Run shown").split(" · ")[1] == "spiral"
-        for pg in (a, b):
-            pg.get_by_role("button", name="Stop").click()
-            pg.get_by_text("stopped by the user").wait_for(timeout=15_000)
+        b.get_by_role("button", name="Stop").click()
+        b.get_by_text("stopped by the user").wait_for(timeout=15_000)
+        # ... and can stop only theirs: B looks at everyone's runs and picks A's, which trains on
+        toggle = b.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
+        rerun(b, toggle.click, "Everyone's runs switched on")
+        b.get_by_role("combobox", name="Run shown").click()
+        option = b.get_by_role("option", name=selected(a, "Run shown"), exact=True)
+        option.wait_for()
+        rerun(b, option.click, "A's run picked under Run shown")
+        assert selected(b, "Run shown").split(" · ")[1] == "mnist_subset"
+        wait_for_step(b, above=progress_step(b))            # B sees A's run, live ...
+        stop = b.get_by_role("button", name="Stop")
+        assert stop.count() == 1 and stop.is_disabled(), "Build & Train offers student B a Stop for A's run"
+        go(b, "Runs", b.get_by_text("Every run kept on this server"))
+        b.locator('[data-testid="stDataFrame"] [role="gridcell"]').first.wait_for(state="attached")
+        rows = table_rows(b)
+        assert [r[1] for r in rows[:2]] == ["stopped", "running"], rows        # B's spiral (newest), A's CNN
+        select_row(b, 1)
+        b.get_by_text("started from another browser").wait_for()
+        idle(b)
+        stop = b.get_by_role("button", name="Stop")
+        assert stop.count() == 1 and stop.is_disabled(), "the Runs page offers student B a Stop for A's run"
+        shots(b, "student-b-looks-at-a")
+        at = progress_step(a)
+        wait_for_step(a, above=at)                          # A's run trains on
+        a.get_by_role("button", name="Stop").click()
+        a.get_by_text("stopped by the user").wait_for(timeout=15_000)
     finally:
         ctx_a.close()
         ctx_b.close()
@@ -144,7 +183,7 @@ def test_killed_server_brings_runs_back_and_the_interrupted_one_resumes(browser,
         page.get_by_text("finished 20 epochs").wait_for(timeout=60_000)
         start_spiral(page, 20000)                           # a long one, killed with the server
         wait_for_step(page)
-        time.sleep(4)                                       # past its first checkpoints (every 2 s)
+        checkpointed(srv.home)                              # it has a checkpoint to resume from
         workers = [p.pid for p in psutil.Process(srv.proc.pid).children(recursive=True)
                    if "playground.train.worker" in " ".join(p.cmdline())]
         shots(page, "before-kill")
