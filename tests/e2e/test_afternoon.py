@@ -13,7 +13,7 @@ import pytest
 from playground.config import RunConfig, load_config
 from playground.models import preset_layers
 from tests.e2e.harness import open_page
-from tests.e2e.ui import go
+from tests.e2e.ui import go, idle, rerun
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -61,7 +61,7 @@ def show(page, view: str) -> None:
 
 
 def no_exception(page) -> None:
-    page.wait_for_timeout(500)
+    idle(page)                                  # the last run has drawn all it will draw
     boxes = page.locator('[data-testid="stException"]')
     assert boxes.count() == 0, boxes.first.inner_text()
 
@@ -73,10 +73,9 @@ def test_a_short_typed_sequence_draws_a_square_heatmap(server, student, shots):
     go(page, "Attention", page.get_by_text("The numbers behind one weight"))
     box = page.get_by_role("textbox", name=re.compile(r"type one: up to 8 tokens"))
     box.fill("3 3 5 1")
-    box.press("Enter")
-    page.wait_for_timeout(3000)
+    rerun(page, lambda: box.press("Enter"), "4 tokens typed")
     no_exception(page)
-    page.wait_for_timeout(1500)
+    page.get_by_text(re.compile(r"^Query position \(row, 0 to 3\)")).wait_for()      # drawn for the typed 4
     chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
         has=page.locator('[aria-label^="key: where it reads from"]')).first
     shots(page, "typed-4-tokens")
@@ -96,14 +95,13 @@ def test_latent_space_survives_a_spot_click_and_a_show_switch(server, student, s
     page = student("lucas02")
     go(page, "Latent space", page.get_by_text("5-NN accuracy of the code"))
     page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for()
-    page.wait_for_timeout(1500)
+    idle(page)
     page.mouse.click(*find_on_chart(page, point=False))
     page.get_by_text("Click a point, or an empty spot").wait_for(state="detached")     # the click arrived
     page.get_by_text(re.compile(r"^the decoder's output at \(")).wait_for()
     spot = page.get_by_text(re.compile(r"^the decoder's output at \(")).inner_text()
     shots(page, "spot-clicked")
-    show(page, "Against PCA")
-    page.wait_for_timeout(2000)
+    rerun(page, lambda: show(page, "Against PCA"), "Show: Against PCA")
     no_exception(page)
     show(page, "Code space")
     page.get_by_text(re.compile(r"^the decoder's output at \(")).wait_for()
@@ -136,7 +134,8 @@ def test_delete_for_good_deletes_one_run_and_offers_no_other(server, student, sh
     shots(page, "popover-open")
     page.get_by_role("button", name="Delete for good").click()
     page.get_by_text("Select one or more rows").wait_for()
-    page.wait_for_timeout(1500)
+    idle(page)
+    page.locator('[data-testid="stDataFrame"] [role="gridcell"]').first.wait_for(state="attached")   # redrawn
     shots(page, "after-delete")
     assert page.get_by_role("button", name="Delete for good").count() == 0
     assert page.get_by_text(re.compile(r"^Delete keep me")).count() == 0
@@ -183,7 +182,7 @@ def test_the_vanishing_gradients_lesson_shows_both_runs(server, student, shots):
     while not (combo.count() and page.get_by_text("Gradient norm, first / last layer").count()):
         assert time.time() < deadline, "the lesson's runs never showed their statistics"
         page.wait_for_timeout(250)
-    page.wait_for_timeout(1000)
+    idle(page)
     shots(page, "lesson")
     assert "deep ReLU" in combo.input_value(), combo.input_value()
 
