@@ -44,13 +44,16 @@ def test_train_an_autoencoder_watch_its_code_space_and_decode_a_clicked_spot(pag
     go(page, "Latent space", page.get_by_role("button", name=re.compile("notes' autoencoder")))
     page.get_by_role("button", name=re.compile("notes' autoencoder")).click()
     page.get_by_text("5-NN accuracy of the code").wait_for(timeout=60_000)
-    # while it trains, the page follows the newest snapshot by itself
-    seen = {epoch_shown(page)}
+    # while it trains, the page follows the newest snapshot by itself: it moves on from the epoch it
+    # first drew, unasked. (At most one redraw per 3 s while the run trains: on a loaded 2-core machine a
+    # 30-epoch run can end after two draws, {7, 30}, so a third epoch is not required.)
+    first = epoch_shown(page)
+    seen = {first}
     deadline = time.time() + 90
     while len(seen) < 3 and time.time() < deadline:
         page.wait_for_timeout(500)
         seen.add(epoch_shown(page))
-    assert len(seen) >= 3, seen
+    assert len(seen) >= 2 and max(seen) > first, seen
     shots(page, "while-training")
     page.get_by_text(re.compile(r"finished · 30/30 epochs")).wait_for(timeout=240_000)
     page.get_by_text("epoch 30").first.wait_for(timeout=30_000)
