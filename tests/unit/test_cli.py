@@ -17,6 +17,7 @@ import pytest
 from playground.__main__ import main
 from playground.config import load_config
 from tests.unit.run_helper import Run
+from tests.unit.script_runner import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").iterdir() if p.suffix in (".yaml", ".yml", ".json"))
@@ -248,9 +249,6 @@ def test_resume_trains_more_and_export_writes_every_format(tmp_path, capsys, mon
 
 def exports_read_back_as_the_frozen_model(folder: Path, rid: str) -> None:
     """Each file written by `export`, loaded back by its own reader, against the stored run's model."""
-    import contextlib
-    import io
-
     import onnxruntime
     import torch
     from safetensors.torch import load_file
@@ -276,14 +274,7 @@ def exports_read_back_as_the_frozen_model(folder: Path, rid: str) -> None:
     torch.testing.assert_close(onnx_out, expected, atol=1e-5, rtol=1e-4)
     # the PyTorch script compiles and, run here (exec'd: no second torch import), trains the run's 4 epochs
     # to the stored run's numbers (the resume after epoch 2 is exact)
-    src = (folder / "train.py").read_text(encoding="utf-8")
-    space = {"__name__": "train"}
-    exec(compile(src, "train.py", "exec"), space)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["train.py"])
-        space["main"]()
-    *records, final = [json.loads(line) for line in out.getvalue().splitlines()]
+    *records, final = run_script((folder / "train.py").read_text(encoding="utf-8"))
     assert final["status"] == "finished" and final["epochs"] == 4
     stored = store.get(rid)
     assert records[-1]["val_loss"] == stored.final_val_loss and records[-1]["val_acc"] == stored.final_val_acc

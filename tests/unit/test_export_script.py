@@ -6,8 +6,6 @@ Scripts run as subprocesses (the program as a user runs it: no playground import
 of each kind; the other options run in this process, exec'd from the script's source, which is
 cheaper (no second torch import) and checks the same numbers."""
 import ast
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -24,6 +22,7 @@ from playground.data import DATASETS, load_dataset
 from playground.errors import ConfigError, DataError, PlaygroundError, ShapeError
 from playground.export.script import standalone_script
 from tests.unit.run_helper import Run
+from tests.unit.script_runner import run_script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENGINE_ONLY = ("time_s", "samples", "step")         # epoch-record keys the script does not print
@@ -265,13 +264,7 @@ def run_in_process(config: RunConfig) -> tuple[list[dict], dict]:
     """(epoch records, status line) of the script exec'd here, main() included."""
     src = standalone_script(config)
     assert imported_modules(src) <= ALLOWED
-    space = {"__name__": "train"}
-    exec(compile(src, "train.py", "exec"), space)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["train.py"])
-        space["main"]()
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    lines = run_script(src)
     return lines[:-1], lines[-1]
 
 
