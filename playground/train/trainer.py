@@ -176,6 +176,8 @@ class Plan:
     snap_at: set
     early: EarlyStop | None
     augment: object
+    update: Update                      # backward and optimizer step of a batch's total loss
+    l1_params: list                     # the weights (not biases) an L1 penalty adds up, if there is one
     first_epoch: int = 1
     pos: int = 0                        # the first epoch starts at this sample (a resume inside an epoch)
     acc: dict | None = None             # that epoch's running sums so far
@@ -301,13 +303,16 @@ class Trainer:
         if cfg.amp:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+        scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         plan = Plan(X=X, y=y, n=n, steps_per_epoch=steps_per_epoch,
                     order=torch.Generator().manual_seed(cfg.seed + 1),
-                    scaler=torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None,
+                    scaler=scaler,
                     sched=make_scheduler(cfg.schedule, self.optimizer, steps_per_epoch, cfg.epochs),
                     autocast=autocast, snap_at=set(policy.plan(cfg.epochs, self.snapshot_budget)),
                     early=EarlyStop(cfg.patience) if cfg.patience else None,
-                    augment=make_augment(cfg.data.augment, cfg.seed, self.data))   # per-sample, or None
+                    augment=make_augment(cfg.data.augment, cfg.seed, self.data),   # per-sample, or None
+                    update=Update(self.optimizer, scaler, cfg.clip_norm, list(model.parameters())),
+                    l1_params=[q for q in model.parameters() if q.dim() > 1] if cfg.l1 else [])
         if cfg.stats:
             self.probe = Probe(model, [layer["type"] for layer in cfg.layers], X, y, self.task, cfg.seed)
         return plan
@@ -358,9 +363,7 @@ class Trainer:
         cfg, model, opt, task, probe = self.config, self.model, self.optimizer, self.task, self.probe
         augment = p.augment
         X, y, n, bs, sched, autocast, pending = p.X, p.y, p.n, cfg.batch_size, p.sched, p.autocast, p.pending
-        l1 = cfg.l1
-        l1_params = [q for q in model.parameters() if q.dim() > 1] if l1 else []   # weights, not biases
-        update = Update(opt, p.scaler, cfg.clip_norm, list(model.parameters()))
+        l1, l1_params, update = cfg.l1, p.l1_params, p.update
         probed = probe is not None and epoch in (p.snap_at | {cfg.epochs})      # the probe sees its last step
         step, samples, nxt = p.step, p.samples, n
         for i in range(start, n, bs):
