@@ -72,8 +72,7 @@ def test_a_short_typed_sequence_draws_a_square_heatmap(server, student, shots):
     page = student("ariel01")
     go(page, "Attention", page.get_by_text("The numbers behind one weight"))
     box = page.get_by_role("textbox", name=re.compile(r"type one: up to 8 tokens"))
-    box.fill("3 3 5 1")
-    rerun(page, lambda: box.press("Enter"), "4 tokens typed")
+    rerun(page, lambda: (box.fill("3 3 5 1"), box.press("Enter")), "4 tokens typed")   # watched from the fill on
     no_exception(page)
     page.get_by_text(re.compile(r"^Query position \(row, 0 to 3\)")).wait_for()      # drawn for the typed 4
     chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
