@@ -223,3 +223,79 @@ def test_a_cluster_that_does_not_answer_is_named_with_the_fix_at_once(tmp_path):
                                               r"unset PLAYGROUND_RAY_ADDRESS"):
         Registry(store=Store(tmp_path), executor=RayExecutor("127.0.0.1:1")).start(config())
     assert time.monotonic() - t0 < 10
+
+
+# ----------------------------------------------------------------------------- exact resume after a node's loss
+DROPOUT_MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.2},
+               {"type": "Linear", "out_features": 2}]
+
+
+def records(epochs: list[dict]) -> list[dict]:
+    """Epoch records without the wall-clock time, which legitimately differs."""
+    return [{k: v for k, v in e.items() if k != "time_s"} for e in epochs]
+
+
+def first_difference(a: list, b: list) -> str:
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    return f"first at index {i}: {a[i]} != {b[i]}" if i is not None else f"lengths {len(a)} != {len(b)}"
+
+
+def take_node_away(cluster, node_id: str):
+    """Kill the worker node `node_id` (no grace: as a machine that loses power) and put a fresh one
+    with the same resources back, so that the cluster keeps its shape for what follows."""
+    if node_id == cluster.cpu_node.node_id:
+        cluster.cluster.remove_node(cluster.cpu_node, allow_graceful=False)
+        cluster.cpu_node = cluster.add_node(num_cpus=1)
+    else:
+        assert node_id == cluster.gpu_node.node_id, f"the run trains on {node_id}, not on a worker node"
+        cluster.cluster.remove_node(cluster.gpu_node, allow_graceful=False)
+        cluster.gpu_node = cluster.add_node(num_cpus=1, num_gpus=1)
+
+
+def test_a_run_lost_with_its_node_resumes_to_exactly_the_numbers_of_a_run_that_never_stopped(cluster, reg):
+    """The README: a lost run's **Resume** continues it from its last checkpoint on another machine.
+    Continuing is not enough: the resumed run must end where the same config trained in one go ends:
+    every step's loss, every epoch's losses and accuracies (==, to the last digit), and the final
+    weights (torch.equal). Dropout makes the dropout generator's state part of what must come back.
+    800 epochs of 10 steps train for ~5-10 s here, well past the first checkpoint (~2 s in); the run
+    that never stops trains meanwhile in a thread of this process."""
+    import torch
+
+    from playground.train.frozen import frozen_model
+    from tests.unit.run_helper import Run
+
+    cfg = config(layers=DROPOUT_MLP, epochs=800, seed=12, optim={"name": "adam", "lr": 0.01}, threads=1)
+    steps = 800 * 10
+    run = reg.start(cfg)
+    ref = Run(cfg)
+    ref.start()
+    wait_for(lambda: run.history.progress["step"] > 0, 60, "first steps")
+    wait_for(lambda: reg.flush(5) and reg.store.load_checkpoint(run.id) is not None, 60, "a checkpoint")
+    node = node_of(run)
+    at = run.history.progress["step"]
+    take_node_away(cluster, node)
+    wait_for(lambda: run.history.status != "running", 10, "the run to see its node go")
+    assert run.history.status == "lost", (run.history.status, run.history.message)
+    assert reg.flush()
+    ckpt_step = reg.store.load_checkpoint(run.id)["position"]["step"]
+    assert 0 < ckpt_step < steps, f"the checkpoint at step {ckpt_step} is not mid-run ({steps} steps)"
+    print(f"node taken away at step ~{at} of {steps}, checkpoint at step {ckpt_step}")
+
+    again = reg.resume(run.id)
+    assert again.join(120), "the resumed run did not end"
+    assert again.history.status == "finished", (again.history.status, again.history.message)
+    assert node_of(again) != node, "the resumed run trained on the node that was taken away"
+    assert reg.flush()
+
+    assert ref.join(120) and ref.history.status == "finished", ref.history.message
+    stored = reg.store.metrics(run.id)
+    assert stored["step_x"] == ref.history.step_x, f"the steps are not 1..{steps}: " \
+                                                   f"{first_difference(stored['step_x'], ref.history.step_x)}"
+    assert stored["step_loss"] == ref.history.step_loss, \
+        f"step losses differ from a run that never stopped, " \
+        f"{first_difference(stored['step_loss'], ref.history.step_loss)} (the checkpoint: step {ckpt_step})"
+    assert records(stored["epochs"]) == records(ref.history.epochs), \
+        "epoch records (losses, accuracies) differ from a run that never stopped"
+    final = frozen_model(reg.store, run.id)
+    for name, value in ref.model.state_dict().items():
+        assert torch.equal(final.model.state_dict()[name], value), f"final weights differ: {name}"
