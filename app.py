@@ -9,6 +9,7 @@ from ui import page_log
 from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.sidebar import sidebar
+from ui.state import announce_teacher_key, sign_in_from_address
 
 _started = page_log.start()   # the page's wall and CPU time, and its wait for a core
 page_log.install()         # scripts/load.py's timing of the server's answers (only under PLAYGROUND_PAGE_LOG)
@@ -28,6 +29,8 @@ page = st.navigation([
     st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("views/explain.py", title="Explain", icon=":material/lightbulb:"),
 ])
+announce_teacher_key()     # once per server, in its terminal: the teacher's sign-in link
+sign_in_from_address()     # ?teacher=KEY: this browser is the teacher (the key leaves the address)
 try:                       # once per server, before any page draws: runs an earlier server left on a cluster
     REGISTRY.reattach()
 except PlaygroundError as e:

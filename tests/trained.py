@@ -8,9 +8,10 @@ def train_stored(config: dict, owner: str = "cli"):
     from playground.config import RunConfig
     from playground.store import default_store
     from playground.train.registry import Registry
+    from tests.tokens import token
 
     reg = Registry(max_active=1, processes=False, store=default_store())
-    run = reg.start(RunConfig.from_dict(config), owner=owner)
+    run = reg.start(RunConfig.from_dict(config), owner=token(owner))
     assert run.join(120) and run.history.status == "finished", run.history.message
     assert reg.flush()
     return run

@@ -12,7 +12,8 @@ from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
 from ui.charts import vega
-from ui.state import mine, poll_every, rerun_when_ended
+from ui.run_actions import stop
+from ui.state import may_act, poll_every, rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
@@ -125,6 +126,6 @@ def live_compare(gid: str | None) -> None:
         st.table(format_summary(table).set_index("variant"))
         cols = st.columns(len(runs))
         for col, r in zip(cols, runs):
-            col.button(f"Stop {r.name}", key=f"stop_{r.id}", icon=":material/stop:", on_click=r.stop,
-                       disabled=not (r.alive and mine(r)), width="stretch")
+            col.button(f"Stop {r.name}", key=f"stop_{r.id}", icon=":material/stop:", on_click=stop, args=(r.id,),
+                       disabled=not (r.alive and may_act(r)), width="stretch")
     panel()

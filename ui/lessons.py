@@ -9,7 +9,7 @@ import streamlit as st
 from playground.config import load_config
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
-from ui.state import me
+from ui.state import who
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -20,7 +20,7 @@ def start_pair(title: str, files: tuple[str, str], compare_key: str, error_key: 
     st.session_state.pop(error_key, None)
     try:
         configs = [load_config(EXAMPLES_DIR / f) for f in files]
-        gid = REGISTRY.start_group(configs, owner=me())
+        gid = REGISTRY.start_group(configs, owner=who())
     except PlaygroundError as e:
         st.session_state[error_key] = f"{title}: {e}"
         return

@@ -7,7 +7,7 @@ import streamlit as st
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.run_form import first_point
-from ui.state import me
+from ui.state import may_act, who
 
 RESUMABLE = ("stopped", "interrupted", "lost")
 EXTENDABLE = ("stopped", "interrupted", "lost", "finished")
@@ -26,17 +26,21 @@ def _act(fn, *args, **kwargs) -> bool:
 def resume(run_id: str, more_key: str | None = None) -> None:
     """Resume to the planned end, or (more_key: the widget holding N) train N more epochs."""
     more = int(st.session_state[more_key]) if more_key else None
-    if _act(REGISTRY.resume, run_id, more_epochs=more, owner=me()):
+    if _act(REGISTRY.resume, run_id, more_epochs=more, who=who()):
         st.session_state.run_id = run_id
         first_point(REGISTRY.get(run_id))
 
 
 def rename(run_id: str, key: str) -> None:
-    _act(REGISTRY.rename, run_id, st.session_state[key], owner=me())
+    _act(REGISTRY.rename, run_id, st.session_state[key], who=who())
+
+
+def stop(run_id: str) -> None:
+    _act(REGISTRY.stop, run_id, who=who())
 
 
 def delete(run_id: str) -> None:
-    if _act(REGISTRY.delete, run_id, owner=me()) and st.session_state.get("run_id") == run_id:
+    if _act(REGISTRY.delete, run_id, who=who()) and st.session_state.get("run_id") == run_id:
         st.session_state.pop("run_id", None)
 
 
@@ -48,7 +52,7 @@ def show_error() -> None:
 def resume_controls(run, cols) -> None:
     """'Resume' and 'Train more' for one's own stopped, interrupted or finished run, in two columns."""
     status = run.history.status
-    own = run.owner == me() and not run.alive
+    own = may_act(run) and not run.alive
     cols[0].button("Resume", icon=":material/resume:", key=f"resume_{run.id}", on_click=resume, args=(run.id,),
                    disabled=not (own and status in RESUMABLE), width="stretch",
                    help="Continue from the last checkpoint to the planned epochs, with the same numbers as if it "

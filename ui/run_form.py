@@ -14,7 +14,7 @@ from playground.models import preset_layers
 from playground.train import REGISTRY
 from ui.augment import AUG_FORM, augment_form, augment_spec
 from ui.layer_editor import parsed_specs, set_layers
-from ui.state import keep, me
+from ui.state import keep, me, who
 
 LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 BATCHES = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024]
@@ -316,7 +316,7 @@ def start_run() -> None:
     config = None
     try:
         config = build_config()
-        run = REGISTRY.start(config, owner=me())
+        run = REGISTRY.start(config, owner=who())
         st.session_state.run_id = run.id
         first_point(run)
     except PlaygroundError as e:

@@ -10,21 +10,23 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from playground.export import export_bytes
+from playground.identity import public_name
 from playground.store import StoreError
 from playground.train import REGISTRY
 from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
 from ui.charts import vega
-from ui.run_actions import delete, rename, resume_controls
+from ui.run_actions import delete, rename, resume_controls, stop
 from ui.run_form import apply_config
 from ui.scrubber import snapshot_label
 from ui.sidebar import STATUS_ICON
-from ui.state import me, poll_every, rerun_when_ended
+from ui.state import may_act, me, poll_every, rerun_when_ended
 
 EXPORTS = {"torchscript": ("TorchScript", "application/octet-stream"), "onnx": ("ONNX", "application/octet-stream")}
 
 
 def runs_frame(rows, everyone: bool) -> pd.DataFrame:
-    """One row per stored run, as the table shows it."""
+    """One row per stored run, as the table shows it; the owner by the name they chose, never their token."""
+    names = REGISTRY.store.names() if everyone else {}
     recs = []
     for r in rows:
         s = r.summary()
@@ -32,7 +34,7 @@ def runs_frame(rows, everyone: bool) -> pd.DataFrame:
                      "params": s["params"], "optimizer": f"{s['optimizer']} · lr {s['lr']:g}",
                      "batch": s["batch_size"], "epochs": f"{r.epochs_done}/{r.epochs_total}",
                      "best val acc": r.best_val_acc, "started": dt.datetime.fromtimestamp(r.created_at),
-                     "owner": r.owner or "", "id": r.id})
+                     "owner": public_name(r.owner, names), "id": r.id})
     cols = ["name", "status", "data", "network", "params", "optimizer", "batch", "epochs", "best val acc", "started",
             "id"] + (["owner"] if everyone else [])
     return pd.DataFrame(recs, columns=[*cols, "owner"] if not everyone else cols)[cols]
@@ -97,11 +99,13 @@ def details(run_id: str) -> None:
     if run is None:
         return
     row = REGISTRY.store.get(run_id)
-    own = run.owner == me()
+    own, allowed = run.owner == me(), may_act(run)
+    whose = "yours" if own else f"{public_name(run.owner, REGISTRY.store.names())}'s" + \
+        (" (you may act on it: you are the teacher)" if allowed else "")
     snap = run.history.snapshot()
     st.subheader(f"{run.name}")
     st.caption(f"{STATUS_ICON.get(snap['status'], '')} **{snap['status']}** · run `{run.id}` · "
-               f"{'yours' if own else 'started from another browser (' + str(run.owner) + ')'}"
+               f"{whose}"
                + (f" · {row.bytes / 1e6:,.2f} MB on disk" if row else ""))
     if snap["message"]:
         st.caption(snap["message"])
@@ -113,19 +117,19 @@ def details(run_id: str) -> None:
     cols[1].button("Edit a copy", icon=":material/edit_note:", on_click=load_config, args=(run_id,), width="stretch",
                    key=f"copy_{run_id}", help="Put this run's data, network and settings into Build & Train")
     resume_controls(run, (cols[2], cols[3]))
-    cols[4].button("Stop", icon=":material/stop:", on_click=run.stop, disabled=not (run.alive and own),
+    cols[4].button("Stop", icon=":material/stop:", on_click=stop, args=(run_id,), disabled=not (run.alive and allowed),
                    width="stretch", key=f"stop_{run_id}")
 
     left, right = st.columns(2)
     with left:
         with st.container(border=True):
             st.markdown("**Name**")
-            st.text_input("New name", value=run.name, key=f"name_{run_id}", disabled=not own,
+            st.text_input("New name", value=run.name, key=f"name_{run_id}", disabled=not allowed,
                           label_visibility="collapsed")
             a, b = st.columns(2)
             a.button("Rename", icon=":material/edit:", on_click=rename, args=(run_id, f"name_{run_id}"),
-                     disabled=not own, width="stretch", key=f"rename_{run_id}")
-            with b.popover("Delete", icon=":material/delete:", disabled=not own or run.alive, width="stretch"):
+                     disabled=not allowed, width="stretch", key=f"rename_{run_id}")
+            with b.popover("Delete", icon=":material/delete:", disabled=not allowed or run.alive, width="stretch"):
                 st.markdown(f"Delete **{run.name}**, its curves and its weight snapshots? This cannot be undone.")
                 st.button("Delete for good", type="primary", on_click=delete, args=(run_id,), key=f"del_{run_id}")
     with right:

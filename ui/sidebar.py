@@ -1,11 +1,13 @@
-"""The shared sidebar: device, seed, and which run the pages show (from the run store)."""
+"""The shared sidebar: device, seed, which run the pages show (from the run store), and who you are."""
 from __future__ import annotations
 
 import streamlit as st
 
+from playground.errors import PlaygroundError
+from playground.identity import NAME_MAX, clean_name
 from playground.store import LIVE
 from playground.train import REGISTRY
-from ui.state import keep, me
+from ui.state import keep, me, sign_out, who
 
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
@@ -49,6 +51,41 @@ def require_run(missing: str, run=_LOOK_UP):
     return run
 
 
+def set_name() -> None:
+    REGISTRY.store.set_name(me(), clean_name(st.session_state.get("my_name", "")))
+
+
+def set_paused() -> None:
+    try:
+        REGISTRY.pause(st.session_state.get("class_paused", False), who())
+    except PlaygroundError as e:
+        st.session_state.action_error = str(e)
+
+
+def you() -> None:
+    """Who this browser is: the name others see, the teacher's controls once signed in, and how to
+    find its runs again (the address, which is a secret: its token is never shown on a page)."""
+    token, person = me(), who()
+    if "my_name" not in st.session_state:
+        st.session_state.my_name = REGISTRY.store.names().get(token, "")
+    st.text_input("Your name (what others see)", key="my_name", on_change=set_name, max_chars=NAME_MAX,
+                  placeholder="e.g. Ana", help="Shown beside your runs when someone lists everyone's runs. "
+                                               "Your address is your key to your runs: never share it")
+    if refused := st.session_state.pop("teacher_refused", None):
+        st.error(refused, icon=":material/key_off:")
+    if person.teacher:
+        st.session_state.class_paused = REGISTRY.paused
+        st.success("Signed in as the teacher: you can stop, resume, rename and delete any run",
+                   icon=":material/school:")
+        st.toggle("Pause new Starts for the class", key="class_paused", on_change=set_paused,
+                  help="While on, only you can start or resume runs; runs already training go on")
+        st.button("Sign out as teacher", icon=":material/logout:", on_click=sign_out)
+    elif REGISTRY.paused:
+        st.warning("The teacher has paused new runs for the class.", icon=":material/pause_circle:")
+    st.caption("Your runs belong to this browser's address: bookmark it to find them again tomorrow, or on "
+               "another computer. Anyone with that address can act as you, so send others a run's id, not it.")
+
+
 def sidebar() -> None:
     keep({"all_runs": False})             # the device and the seed start from the run form's (init_form)
     token = me()
@@ -72,8 +109,7 @@ def sidebar() -> None:
             st.selectbox("Run shown", list(rows), key="run_id", format_func=lambda i: run_label(rows[i]),
                          help="Runs are kept in the run store: across reloads, page switches and restarts")
             st.caption(run_caption(rows[st.session_state["run_id"]]))
-        st.caption(f"Your runs belong to this browser's address (`?me={token}`): bookmark it to find them "
-                   f"again tomorrow, or on another computer.")
+        you()
         for warning in REGISTRY.store.warnings:
             st.warning(warning, icon=":material/database:")
         st.caption("Training Playground · PyTorch")

@@ -8,14 +8,14 @@ from playground.config import load_config
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.lessons import EXAMPLES_DIR
-from ui.state import me
+from ui.state import who
 
 
 def start(file: str, key: str) -> None:
     """Button callback: train the example config and show it (the sidebar's run)."""
     st.session_state.pop(f"{key}_error", None)
     try:
-        run = REGISTRY.start(load_config(EXAMPLES_DIR / file), owner=me())
+        run = REGISTRY.start(load_config(EXAMPLES_DIR / file), owner=who())
     except PlaygroundError as e:
         st.session_state[f"{key}_error"] = f"{file}: {e}"
         return

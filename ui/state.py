@@ -1,14 +1,13 @@
 """Session-state helpers: defaults, and keeping widget values when the user visits another page."""
 from __future__ import annotations
 
-import re
+import sys
 import threading
 import time
-import uuid
 
 import streamlit as st
 
-TOKEN = re.compile(r"[A-Za-z0-9_-]{4,32}")
+from playground.identity import Who, is_teacher_key, new_token, teacher_key, valid_token
 
 
 def keep(defaults: dict) -> None:
@@ -71,19 +70,76 @@ def rerun_when_ended(key: str, what: str, alive: bool) -> None:
 
 
 def me() -> str:
-    """This browser's token: its runs are the ones started with it. Kept in the session (Streamlit
-    clears query parameters on every page switch) and written back to the address on every run
-    (?me=...), so that a reload, or the address bookmarked, finds the same runs; other students'
-    runs on the same server stay theirs. A teacher may pick one: ?me=teacher."""
+    """This browser's token, a secret of 128 random bits: its runs are the ones started with it. Kept
+    in the session (Streamlit clears query parameters on every page switch) and written back to the
+    address on every run (?me=...), so that a reload, or the address bookmarked, finds the same runs.
+    Never shown on a page: other people see the owner's display name. A token in the address that is
+    not one (too short to be secret, e.g. ?me=teacher) is replaced by a new one."""
     s = st.session_state
     token = s.get("_me")
     url = st.query_params.get("me")
     if token is None:
-        token = s["_me"] = url if url and TOKEN.fullmatch(url) else uuid.uuid4().hex[:8]
+        token = s["_me"] = url if valid_token(url) else new_token()
     if url != token:
         st.query_params["me"] = token
     return token
 
 
-def mine(run) -> bool:
-    return run is not None and run.owner == me()
+# Tokens signed in as the teacher, for this server's life: a reload of the teacher's address (the
+# same ?me= token) stays signed in; the key itself is taken out of the address at once.
+_teachers: set[str] = set()
+_teachers_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def announce_teacher_key() -> None:
+    """Once per server, in its terminal: the teacher's sign-in link (as Jupyter prints its token)."""
+    try:
+        key, made = teacher_key()
+    except ValueError as e:
+        print(f"Training Playground: no teacher sign-in: {e}", file=sys.stderr, flush=True)
+        return
+    host = st.get_option("browser.serverAddress") or "localhost"
+    link = f"http://{host}:{st.get_option('server.port')}/?teacher={key}"
+    where = "made for this server's run (set PLAYGROUND_TEACHER_KEY to keep one)" if made else \
+        "from PLAYGROUND_TEACHER_KEY"
+    print(f"Training Playground: the teacher signs in with this link (the key is {where}; do not show "
+          f"it to the class):\n    {link}", file=sys.stderr, flush=True)
+
+
+def sign_in_from_address() -> None:
+    """?teacher=KEY in the address: this browser becomes the teacher if KEY is the server's key. The
+    key leaves the address either way (a projected address bar must not show it)."""
+    key = st.query_params.get("teacher")
+    if key is None:
+        return
+    del st.query_params["teacher"]
+    try:
+        right = is_teacher_key(key)
+    except ValueError as e:                   # PLAYGROUND_TEACHER_KEY too short: the server says why
+        st.session_state["teacher_refused"] = str(e)
+        return
+    if right:
+        with _teachers_lock:
+            _teachers.add(me())
+        st.session_state.pop("teacher_refused", None)
+    else:
+        st.session_state["teacher_refused"] = ("That teacher key is not this server's: use the sign-in link the "
+                                               "server printed in its terminal when it started.")
+
+
+def sign_out() -> None:
+    with _teachers_lock:
+        _teachers.discard(me())
+
+
+def who() -> Who:
+    """This browser as the server's permission checks see it."""
+    token = me()
+    return Who(token, teacher=token in _teachers)
+
+
+def may_act(run) -> bool:
+    """May this browser stop, resume, rename or delete `run` (its own, or any if it is the teacher)?
+    The registry checks the same on every action; this only decides which buttons are enabled."""
+    return run is not None and who().may(run.owner)

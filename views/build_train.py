@@ -17,7 +17,7 @@ from ui.augment import augment_panel
 from ui.layer_editor import layer_editor, parsed_specs
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
-from ui.run_actions import resume_controls, show_error
+from ui.run_actions import resume_controls, show_error, stop
 from ui.run_form import (
     BATCHES,
     DECAYS,
@@ -36,7 +36,7 @@ from ui.run_form import (
     start_run,
 )
 from ui.sidebar import shown_run
-from ui.state import mine
+from ui.state import may_act
 
 
 def named_config(config_json: str, shown) -> str:
@@ -199,11 +199,11 @@ if not (net_error or data_error):
     except PlaygroundError as e:                 # e.g. Nesterov with momentum 0
         config_error = str(e)
 current = shown_run()
-running = current is not None and current.alive and mine(current)      # Stop only one's own runs
+running = current is not None and current.alive and may_act(current)   # one's own runs (the teacher: any)
 c1, c2, c3, c4, c5, _ = st.columns([1.5, 0.9, 1.1, 1.4, 1.5, 0.4])    # "Start training" whole at 1280 px
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
           disabled=bool(net_error or data_error or config_error), width="stretch")
-c2.button("Stop", icon=":material/stop:", on_click=current.stop if running else None, disabled=not running,
+c2.button("Stop", icon=":material/stop:", on_click=stop, args=(current.id if current else "",), disabled=not running,
           width="stretch")
 if current is not None:
     resume_controls(current, (c3, c4))

@@ -6,7 +6,7 @@ from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.compare import ORDER, PRESETS, frame_to_variants, live_compare, variant_editor, variants_to_frame
 from ui.run_form import build_config
-from ui.state import me, mine
+from ui.state import may_act, who
 
 st.title("Compare")
 st.caption("Race 2 to 6 variants of one run, live: what differs is only what you change.")
@@ -27,7 +27,7 @@ def start(variants: list[dict]) -> None:
     s = st.session_state
     s.cmp_error = None
     try:
-        s.cmp_group = REGISTRY.start_group(compare_configs({"base": s.cmp_base, "variants": variants}), owner=me())
+        s.cmp_group = REGISTRY.start_group(compare_configs({"base": s.cmp_base, "variants": variants}), owner=who())
     except PlaygroundError as e:
         s.cmp_error = str(e)
 
@@ -75,9 +75,9 @@ a, b2, _ = st.columns([1, 1, 4])
 if a.button("Race", type="primary", icon=":material/flag:", width="stretch"):
     s.cmp_df = edited
     start(frame_to_variants(edited))
-running = [r for r in REGISTRY.group(s.get("cmp_group")) if r.alive and mine(r)]
+running = [r for r in REGISTRY.group(s.get("cmp_group")) if r.alive and may_act(r)]
 b2.button("Stop all", icon=":material/stop:", disabled=not running, width="stretch",
-          on_click=lambda: [r.stop() for r in running])
+          on_click=lambda: [REGISTRY.stop(r.id, who()) for r in running])
 if s.get("cmp_error"):
     st.error(s.cmp_error)
 live_compare(s.get("cmp_group"))

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS stats (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, 
                                   record TEXT NOT NULL, PRIMARY KEY (run_id, step));  -- layer statistics
 CREATE TABLE IF NOT EXISTS drafts (owner TEXT NOT NULL, page TEXT NOT NULL, state TEXT NOT NULL,
                                    updated_at REAL NOT NULL, PRIMARY KEY (owner, page));
+CREATE TABLE IF NOT EXISTS people (owner TEXT PRIMARY KEY, name TEXT NOT NULL);  -- display names, not secrets
 """
 
 
@@ -604,6 +605,18 @@ class Store:
     def load_draft(self, owner: str, page: str) -> dict | None:
         r = self.con.execute("SELECT state FROM drafts WHERE owner = ? AND page = ?", (owner, page)).fetchone()
         return json.loads(r[0]) if r else None
+
+    # ------------------------------------------------------------------ people (the names others see)
+    def set_name(self, owner: str, name: str) -> None:
+        """The display name of a browser's owner; "" forgets it."""
+        with self.tx() as con:
+            if name:
+                con.execute("INSERT OR REPLACE INTO people VALUES (?,?)", (owner, name))
+            else:
+                con.execute("DELETE FROM people WHERE owner = ?", (owner,))
+
+    def names(self) -> dict[str, str]:
+        return dict(self.con.execute("SELECT owner, name FROM people").fetchall())
 
 
 def _chunk(run_id: str, xs, losses) -> tuple:

@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
+from playground.identity import Who, public_name
 from playground.models.budget import size_text
 from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.store.recorder import Recorder
@@ -116,6 +117,7 @@ class Registry:
         self._reattached = False
         self._reattach_tried = -60.0
         self._closing = False
+        self.paused = False               # the teacher paused new Starts (pause())
         # At exit (Streamlit's SIGTERM / Ctrl-C handler stops the server, then the interpreter exits):
         # registered after the executor's own exit handlers, so it runs before them (atexit is last in,
         # first out) and the runs have stopped before their workers are ended.
@@ -281,13 +283,16 @@ class Registry:
             self._stored.clear()
         self._trim()
 
-    def start(self, config: RunConfig, publish_every: float = 0.1, owner: str | None = None) -> RunHandle:
-        """Check the config (raises PlaygroundError before anything starts), then train it."""
-        return self.launch(self.prepare(config, publish_every, owner))
+    def start(self, config: RunConfig, publish_every: float = 0.1, owner: Who | str | None = None) -> RunHandle:
+        """Check the config (raises PlaygroundError before anything starts), then train it. owner: the
+        browser that starts it (a Who; a token string acts as that browser), None: the CLI's 'cli'."""
+        self._may_start(owner)
+        return self.launch(self.prepare(config, publish_every, _token(owner)))
 
-    def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: str | None = None) -> str:
+    def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: Who | str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
-        runs = [self.prepare(cfg, publish_every, owner) for cfg in configs]   # check all before starting any
+        self._may_start(owner)
+        runs = [self.prepare(cfg, publish_every, _token(owner)) for cfg in configs]   # check all before starting any
         self._check_room()
         gid = "cmp-" + runs[0].id
         with self._lock:
@@ -297,13 +302,14 @@ class Registry:
             self._launch(runs, slots, together=True)
         return gid
 
-    def resume(self, run_id: str, more_epochs: int | None = None, owner: str | None = None,
+    def resume(self, run_id: str, more_epochs: int | None = None, who: Who | str | None = None,
                publish_every: float = 0.1) -> RunHandle:
         """Continue a stored run from its last checkpoint: to its planned epochs, or `more_epochs`
-        past the epochs it has completed. owner: refuse unless the run is theirs (None: anyone,
-        the CLI). The numbers are those of a run that never stopped (a cosine or one-cycle schedule
-        extended to more epochs is re-planned; the run's note says so)."""
-        row = self._own(run_id, owner, "resume")
+        past the epochs it has completed. who: refused unless the run is theirs or they are the
+        teacher (None: anyone, the CLI). The numbers are those of a run that never stopped (a cosine or
+        one-cycle schedule extended to more epochs is re-planned; the run's note says so)."""
+        row = self._own(run_id, who, "resume")
+        self._may_start(who)
         live = self.get(run_id)
         if live is not None and live.alive:
             raise PlaygroundError(f"run {run_id} ({row.name}) is training already")
@@ -388,7 +394,11 @@ class Registry:
         return [self.get(r.id) for r in self.store.list(group=gid)]
 
     # ------------------------------------------------------------------ acting on runs
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str, who: Who | str | None = None) -> None:
+        """Ask a live run to stop (it ends at its next step, keeping its checkpoint): its owner or the
+        teacher may (None: the CLI, anyone)."""
+        if who is not None:
+            self._own(run_id, who, "stop")
         run = self.get(run_id)
         if run is not None:
             run.stop()
@@ -417,25 +427,39 @@ class Registry:
             self._recorder.close(timeout=grace + 2)
         self.executor.close()
 
-    def _own(self, run_id: str, owner: str | None, verb: str) -> RunRow:
+    # ------------------------------------------------------------------ who may do what
+    def _own(self, run_id: str, who: Who | str | None, verb: str) -> RunRow:
+        """The run's row, if `who` may act on it: its owner or the teacher (None: the CLI, anyone)."""
         row = self.store.get(run_id)
         if row is None:
             raise StoreError(f"no stored run '{run_id}'")
-        if owner is not None and row.owner != owner:
-            raise PlaygroundError(f"run {run_id} ({row.name}) was started from another browser; only that browser "
-                                  f"can {verb} it")
+        who = _who(who)
+        if who is not None and not who.may(row.owner):
+            raise PlaygroundError(f"run {run_id} ({row.name}) is {public_name(row.owner, self.store.names())}'s: only "
+                                  f"its owner or the teacher can {verb} it")
         return row
 
-    def rename(self, run_id: str, name: str, owner: str | None = None) -> None:
-        self._own(run_id, owner, "rename")
+    def _may_start(self, who: Who | str | None) -> None:
+        who = _who(who)
+        if self.paused and who is not None and not who.teacher:
+            raise PlaygroundError("the teacher has paused new runs for the class; wait until they resume Starts")
+
+    def pause(self, paused: bool, who: Who | None = None) -> None:
+        """Pause (or allow again) new Starts and resumes by anyone but the teacher; only the teacher may."""
+        if who is not None and not who.teacher:
+            raise PlaygroundError("only the teacher can pause or allow Starts for the class")
+        self.paused = bool(paused)
+
+    def rename(self, run_id: str, name: str, who: Who | str | None = None) -> None:
+        self._own(run_id, who, "rename")
         self.store.rename(run_id, name)
         with self._lock:
             run = self._runs.get(run_id)
             if run is not None:
                 run.name = name.strip()
 
-    def delete(self, run_id: str, owner: str | None = None) -> None:
-        row = self._own(run_id, owner, "delete")
+    def delete(self, run_id: str, who: Who | str | None = None) -> None:
+        row = self._own(run_id, who, "delete")
         run = self.get(run_id)
         if run is not None and run.alive:
             raise PlaygroundError(f"run {run_id} ({row.name}) is training: stop it before deleting it")
@@ -496,3 +520,12 @@ def __getattr__(name: str):
 
 
 __all__ = ["ENDED", "Registry", "StoredRun", "default_name", "default_registry"]   # and REGISTRY (__getattr__)
+
+
+def _who(who: Who | str | None) -> Who | None:
+    """A token string acts as that browser (never as the teacher); None is the CLI."""
+    return Who(who) if isinstance(who, str) else who
+
+
+def _token(owner: Who | str | None) -> str | None:
+    return owner.token if isinstance(owner, Who) else owner

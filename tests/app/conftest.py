@@ -5,13 +5,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.tokens import token
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def open_page(page: str, owner: str) -> AppTest:
     """The app as browser `owner` (?me=) sees `page` (e.g. "views/evaluate.py"), run with no exception."""
     app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params["me"] = owner
+    app.query_params["me"] = token(owner)
     app.run()
     app.switch_page(page).run()
     assert not app.exception, app.exception

@@ -18,6 +18,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from tests.tokens import token
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["views/build_train.py", "views/compare.py", "views/race.py", "views/runs.py", "views/evaluate.py",
          "views/filters.py", "views/layer_stats.py", "views/attention.py", "views/latent.py", "views/explain.py"]
@@ -63,7 +65,7 @@ class Crawler:
                  start_after: str | None = None):
         """start_after: a button's label (e.g. "Start training") to press after every setting, where the
         page has it enabled, so that each choice is also trained, not only drawn."""
-        self.owner, self.run_id, self.rng, self.max_choices, self.app = owner, run_id, rng, max_choices, app
+        self.owner, self.run_id, self.rng, self.max_choices, self.app = token(owner), run_id, rng, max_choices, app
         self.start_after = start_after
         self._form: dict | None = None               # Build & Train's form as opened (with start_after)
         self.title: str | None = None                # the crawled page's title, to come back to it

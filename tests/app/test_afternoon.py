@@ -9,6 +9,7 @@ from playground.config import load_config
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from tests.app.conftest import APP, open_page
+from tests.tokens import token
 from tests.trained import train_stored
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -26,7 +27,7 @@ def test_latent_space_keeps_a_clicked_spot_across_show_switches():
     `float() argument must be ... not 'NoneType'`: the sliders holding the spot were not drawn on
     the PCA view, and Streamlit dropped their values."""
     run = small_autoencoder("lena77")
-    at = open_page("views/latent.py", "lena77")
+    at = open_page("views/latent.py", token("lena77"))
     at.session_state["run_id"] = run.id
     at.run()
     assert not at.exception, at.exception
@@ -48,12 +49,12 @@ def test_the_runs_table_selection_starts_afresh_when_its_runs_change():
     the still-open popover offered to delete it. The table's identity now names the runs it lists."""
     first, second = (train_stored({"name": name, "layers": preset_layers("MLP", "points", 2), "epochs": 1,
                                    "data": {"n_samples": 100}}, owner="dora12") for name in ("older run", "newer run"))
-    at = open_page("views/runs.py", "dora12")
+    at = open_page("views/runs.py", token("dora12"))
     assert at.dataframe[0].value["id"].tolist() == [second.id, first.id]
     before = at.dataframe[0].proto.id
     at.run()
     assert at.dataframe[0].proto.id == before             # the same runs: the selection stays
-    REGISTRY.delete(second.id, owner="dora12")
+    REGISTRY.delete(second.id, who=token("dora12"))
     at.run()
     assert not at.exception
     assert at.dataframe[0].value["id"].tolist() == [first.id]
@@ -64,8 +65,8 @@ def test_the_vanishing_gradients_lesson_compares_after_a_page_switch():
     """Item 4: the lesson set 'Compare with', but a run that does not draw that widget (another page,
     or this page while the new run has no records yet) made Streamlit drop its value: 'nothing'."""
     earlier = train_stored({"name": "earlier", "layers": preset_layers("MLP", "points", 2), "epochs": 1,
-                            "data": {"n_samples": 100}}, owner="vito88")
-    at = open_page("views/layer_stats.py", "vito88")
+                            "data": {"n_samples": 100}}, owner=token("vito88"))
+    at = open_page("views/layer_stats.py", token("vito88"))
     at.session_state["run_id"] = earlier.id
     at.run()
     assert at.selectbox(key="stats_compare").value is None            # drawn: "nothing"
@@ -88,7 +89,7 @@ def test_epochs_out_of_range_refuse_to_start(epochs):
     """Item 6: the browser kept the old value of a number field typed out of its range, and Start
     trained that. Unbounded fields send the value; the config check names it and Start is off."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "eddy55"
+    at.query_params["me"] = token("eddy55")
     at.run()
     field = at.number_input(key="epochs")
     assert field.min is None and field.max is None      # else the browser would not send a typed 0
@@ -102,7 +103,7 @@ def test_epochs_out_of_range_refuse_to_start(epochs):
 def test_a_start_refusal_goes_once_the_form_changes():
     """Item 7: 'needs about ... GB' stayed on the page after the network was fixed."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "fred66"
+    at.query_params["me"] = token("fred66")
     at.run()
     at.session_state["start_error"] = (None, "stale")   # shape check: a refusal with no config clears on any form
     at.run()
@@ -124,7 +125,7 @@ def test_the_lr_finders_curve_goes_once_the_form_holds_another_run():
     """Item 7, old messages: the range test's curve and suggestion stayed in the popover after the data
     or the network changed, though they were another config's. Taking its suggestion keeps them."""
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "lori88"
+    at.query_params["me"] = token("lori88")
     at.run()
     next(b for b in at.button if b.label == "Run the range test").click().run()
     assert "lrf" in at.session_state and not at.exception

@@ -7,6 +7,7 @@ from playground.config import RunConfig, load_config
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from tests.app.conftest import open_page
+from tests.tokens import token
 
 REVERSE = {"name": "tiny reverse", "data": {"name": "reverse", "n_samples": 600, "seq_len": 6, "vocab": 5},
            "layers": [{"type": "Embedding", "embedding_dim": 16}, {"type": "PositionalEncoding", "kind": "learned"},
@@ -16,7 +17,7 @@ REVERSE = {"name": "tiny reverse", "data": {"name": "reverse", "n_samples": 600,
 
 
 def trained(cfg: dict, owner: str):
-    run = REGISTRY.start(RunConfig.from_dict(cfg), owner=owner)
+    run = REGISTRY.start(RunConfig.from_dict(cfg), owner=token(owner))
     assert run.join(120) and run.history.status == "finished", run.history.message
     assert REGISTRY.flush()
     return run

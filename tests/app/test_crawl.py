@@ -11,6 +11,7 @@ import pytest
 from playground.config import load_config
 from playground.models import preset_layers
 from tests.app.crawl import PAGES, RUN_FREE, Crawler
+from tests.tokens import token
 from tests.trained import train_stored
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -90,7 +91,7 @@ def _no_projections_left():
 
 @pytest.mark.parametrize("kind", [*KINDS, "running", "no run"])
 def test_every_widget_on_every_page(kind, monkeypatch):
-    owner = "crawl" + "".join(c for c in kind if c.isalnum())[:20]
+    owner = token("crawl" + "".join(c for c in kind if c.isalnum())[:20])
     run = make_run(kind, owner)
     rng = random.Random(kind)
     # With no run shown, Build & Train's Start is pressed after every setting: each data set, task,

@@ -10,13 +10,14 @@ from playground.models import preset_layers
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
 from tests.app.conftest import metric, open_page
+from tests.tokens import token
 
 
 @pytest.fixture(scope="module")
 def spiral():
     cfg = RunConfig.from_dict({"name": "eval page spiral", "layers": preset_layers("MLP", "points", 2), "epochs": 3,
                                "data": {"n_samples": 200}})
-    run = REGISTRY.start(cfg, owner="dora12")
+    run = REGISTRY.start(cfg, owner=token("dora12"))
     assert run.join(60) and run.history.status == "finished"
     assert REGISTRY.flush()
     return run
@@ -66,4 +67,4 @@ def test_the_threshold_moves_the_confusion_matrix(spiral):
 def test_without_a_run_the_page_says_how_to_get_one():
     at = evaluate_page("nobody2")
     assert any("No run to evaluate yet" in i.value for i in at.info)
-    assert REGISTRY.listing("nobody2") == []
+    assert REGISTRY.listing(token("nobody2")) == []

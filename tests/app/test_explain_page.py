@@ -11,6 +11,9 @@ from playground.inspect.explain import FLAT, Options, options, run_check
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
+from tests.tokens import token
+
+ERIN = token("erin12")
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -26,7 +29,7 @@ def runs():
                                   "data": {"n_samples": 100}}),
                       ("mlp", {"layers": preset_layers("MLP", "image", 10), "epochs": 1,
                                "data": {"name": "digits", "max_train": 200}})):
-        run = REGISTRY.start(RunConfig.from_dict({**cfg, "name": f"explain {name}", "device": "cpu"}), owner="erin12")
+        run = REGISTRY.start(RunConfig.from_dict({**cfg, "name": f"explain {name}", "device": "cpu"}), owner=ERIN)
         assert run.join(120) and run.history.status == "finished", run.history.message
         out[name] = run
     assert REGISTRY.flush()
@@ -35,7 +38,7 @@ def runs():
 
 def page(run_id: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["me"] = "erin12"
+    at.query_params["me"] = ERIN
     at.run()
     at.selectbox(key="run_id").set_value(run_id).run()
     at.switch_page("views/explain.py").run()
@@ -94,7 +97,7 @@ RANDOMISATION = re.compile(r"\*\*Model randomisation\*\* :(green|orange)-badge\[
 def readme_shapes():
     """The run the README's numbers are about: examples/shapes_cnn.json as it is (4 epochs)."""
     run = REGISTRY.start(RunConfig.from_dict({**load_config(ROOT / "examples" / "shapes_cnn.json").to_dict(),
-                                              "name": "explain shapes (README)", "device": "cpu"}), owner="erin12")
+                                              "name": "explain shapes (README)", "device": "cpu"}), owner=ERIN)
     assert run.join(120) and run.history.status == "finished", run.history.message
     assert REGISTRY.flush()
     return run

@@ -13,6 +13,7 @@ from playground.inspect import activations
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
+from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 CNN = [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -26,7 +27,7 @@ def runs():
     for name, cfg in (("cnn", {"layers": CNN, "data": {"name": "digits", "max_train": 200}, "epochs": 2}),
                       ("spiral", {"layers": preset_layers("MLP", "points", 2), "epochs": 1,
                                   "data": {"n_samples": 100}})):
-        run = REGISTRY.start(RunConfig.from_dict({"name": f"filters {name}", **cfg}), owner="erin12")
+        run = REGISTRY.start(RunConfig.from_dict({"name": f"filters {name}", **cfg}), owner=token("erin12"))
         assert run.join(60) and run.history.status == "finished"
         out[name] = run
     assert REGISTRY.flush()
@@ -35,7 +36,7 @@ def runs():
 
 def page(run_id: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "erin12"
+    at.query_params["me"] = token("erin12")
     at.run()
     at.selectbox(key="run_id").set_value(run_id).run()
     at.switch_page("views/filters.py").run()

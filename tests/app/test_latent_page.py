@@ -16,10 +16,11 @@ from playground.inspect.latent import decode, encode
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
 from playground.train.tasks import kl_closed
+from tests.tokens import token
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-OWNER = "lena12"
+OWNER = token("lena12")
 SMALL = {"epochs": 1, "data": {"name": "mnist_subset", "max_train": 400}}
 BACKGROUND_S = 180              # UMAP compiles with numba in a fresh process (GUIDE: ~25 s, quiet machine)
 

@@ -6,6 +6,7 @@ from playground.config import RunConfig
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from tests.app.conftest import metric, open_page
+from tests.tokens import token
 
 
 def stats_page(owner: str) -> AppTest:
@@ -21,7 +22,7 @@ def test_the_vanishing_gradients_lesson():
     assert any(i.value.startswith("No run yet") for i in at.info)
     at.button(key="lesson_Vanishing gradients: deep sigmoid vs deep ReLU").click().run()
     assert not at.exception and not at.error
-    relu, sigmoid = sorted(REGISTRY.runs("vera31"), key=lambda r: r.name)     # "deep ReLU..." < "deep sigmoid..."
+    relu, sigmoid = sorted(REGISTRY.runs(token("vera31")), key=lambda r: r.name)  # "deep ReLU" < "deep sigmoid"
     for run in (sigmoid, relu):
         assert run.join(120) and run.history.status == "finished", run.history.message
     assert REGISTRY.flush()
@@ -56,7 +57,7 @@ def test_the_vanishing_gradients_lesson():
 def test_a_run_without_statistics_says_so():
     cfg = RunConfig.from_dict({"name": "no stats", "layers": preset_layers("MLP", "points", 2), "epochs": 1,
                                "data": {"n_samples": 100}, "stats": False})
-    run = REGISTRY.start(cfg, owner="walt44")
+    run = REGISTRY.start(cfg, owner=token("walt44"))
     assert run.join(60) and REGISTRY.flush()
     at = stats_page("walt44")
     assert any("has no layer statistics yet" in i.value for i in at.info)

@@ -14,10 +14,11 @@ from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
 from playground.train.probe import probe_indices
 from tests.app.conftest import metric
+from tests.tokens import token
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-OWNER = "olga12"
+OWNER = token("olga12")
 SMALL = {"regression": ("curve_goodfit.yaml", {"epochs": 20}),
          "sequence": ("transformer_reverse.yaml", {"epochs": 2, "data": {"name": "reverse", "n_samples": 600,
                                                                         "seq_len": 8, "vocab": 10}}),

@@ -1,4 +1,5 @@
 """The Runs page, this browser's identity across pages, and what it was editing (AppTest, no browser)."""
+import base64
 from pathlib import Path
 
 import pytest
@@ -7,11 +8,12 @@ from streamlit.testing.v1 import AppTest
 from playground.config import RunConfig
 from playground.models import preset_layers
 from playground.train import REGISTRY
+from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def token(at) -> str:
+def address_token(at) -> str:
     value = at.query_params["me"]
     return value[0] if isinstance(value, list) else value
 
@@ -23,7 +25,7 @@ def trained():
     for owner, name in (("alice1", "alice's spiral"), ("bob123", "bob's spiral")):
         cfg = RunConfig.from_dict({"name": name, "layers": preset_layers("MLP", "points", 2), "epochs": 2,
                                    "data": {"n_samples": 100}})
-        run = REGISTRY.start(cfg, owner=owner)
+        run = REGISTRY.start(cfg, owner=token(owner))
         assert run.join(60)
         runs.append(run)
     assert REGISTRY.flush()
@@ -32,27 +34,29 @@ def trained():
 
 def test_the_token_stays_the_same_on_every_page():
     at = AppTest.from_file(APP, default_timeout=60).run()
-    me = token(at)
+    me = address_token(at)
     for page in ("views/compare.py", "views/race.py", "views/runs.py", "views/build_train.py"):
         at.switch_page(page).run()
         assert not at.exception, page
-        assert token(at) == me, page
+        assert address_token(at) == me, page
 
 
-def test_a_given_token_is_kept_and_a_bad_one_replaced():
+def test_a_given_token_is_kept_and_a_bad_or_guessable_one_replaced():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "teacher"
+    at.query_params["me"] = token("alice1")
     at.run()
-    assert token(at) == "teacher"
-    bad = AppTest.from_file(APP, default_timeout=60)
-    bad.query_params["me"] = "<script>"
-    bad.run()
-    assert token(bad) != "<script>" and len(token(bad)) == 8
+    assert address_token(at) == token("alice1")
+    for given in ("<script>", "teacher", "4c9f81e6", "x" * 21):     # not a token, or too short to be a secret
+        bad = AppTest.from_file(APP, default_timeout=60)
+        bad.query_params["me"] = given
+        bad.run()
+        made = address_token(bad)
+        assert made != given and len(made) == 22 and len(base64.urlsafe_b64decode(made + "==")) == 16, given
 
 
 def test_runs_page_lists_mine_then_everyones(trained):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "alice1"
+    at.query_params["me"] = token("alice1")
     at.run()
     at.switch_page("views/runs.py").run()
     assert not at.exception
@@ -67,7 +71,7 @@ def test_runs_page_lists_mine_then_everyones(trained):
 
 def test_runs_page_without_runs_says_how_to_make_one():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "nobody1"
+    at.query_params["me"] = token("nobody1")
     at.run()
     at.switch_page("views/runs.py").run()
     assert not at.exception
@@ -76,7 +80,7 @@ def test_runs_page_without_runs_says_how_to_make_one():
 
 def test_sidebar_picks_stored_runs_and_build_and_train_shows_them(trained):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "alice1"
+    at.query_params["me"] = token("alice1")
     at.run()
     assert at.selectbox(key="run_id").value == trained[0].id
     success = [s.value for s in at.success]
@@ -87,13 +91,13 @@ def test_sidebar_picks_stored_runs_and_build_and_train_shows_them(trained):
 
 def test_what_i_was_editing_comes_back_in_a_new_session():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = "carol1"
+    at.query_params["me"] = token("carol1")
     at.run()
     at.selectbox(key="optim").set_value("sgd").run()
     at.button(key="del_1").click().run()                               # remove the first layer
     layers = [(layer["type"], layer["args"]) for layer in at.session_state["layers"]]
     again = AppTest.from_file(APP, default_timeout=60)                 # a reload: a new session, same token
-    again.query_params["me"] = "carol1"
+    again.query_params["me"] = token("carol1")
     again.run()
     assert not again.exception
     assert [(layer["type"], layer["args"]) for layer in again.session_state["layers"]] == layers

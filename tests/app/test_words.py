@@ -13,10 +13,11 @@ from playground.inspect.inputs import MAX_BYTES
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from tests.app.conftest import open_page
+from tests.tokens import token
 from tests.trained import train_stored
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNER = "wendy25"
+OWNER = token("wendy25")
 
 
 def example(name: str, **data) -> dict:
@@ -112,7 +113,7 @@ def test_a_config_files_syntax_error_is_told_in_its_own_language(name, text, sai
 
 def test_the_preset_box_says_a_loaded_network_is_no_preset():
     """9g: the Preset box still said 'Small CNN' after a transformer config was loaded."""
-    at = open_page("views/build_train.py", "pia25")
+    at = open_page("views/build_train.py", token("pia25"))
     at.selectbox(key="preset").set_value("Small CNN").run()
     at.selectbox(key="example").set_value("tiny transformer · reverse").run()
     next(b for b in at.button if b.label == "Load example").click().run()
@@ -120,7 +121,7 @@ def test_the_preset_box_says_a_loaded_network_is_no_preset():
     assert at.selectbox(key="preset").value is None
     assert "loaded config" in at.selectbox(key="preset").proto.placeholder
     assert next(b for b in at.button if b.label == "Load preset").disabled
-    again = open_page("views/build_train.py", "pia25")      # a new session of the same browser: its draft
+    again = open_page("views/build_train.py", token("pia25"))      # a new session of the same browser: its draft
     assert again.selectbox(key="preset").value is None
     at.selectbox(key="example").set_value("spiral MLP").run()          # this one is the MLP preset, exactly
     next(b for b in at.button if b.label == "Load example").click().run()
@@ -138,12 +139,12 @@ def test_the_config_download_and_the_sidebar_carry_a_renamed_runs_name(monkeypat
         files[filename] = data
         return add(self, data, mimetype, kind, filename)
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    at = open_page("views/build_train.py", "rene25")
+    at = open_page("views/build_train.py", token("rene25"))
     at.number_input(key="epochs").set_value(1).run()
     next(b for b in at.button if b.label == "Start training").click().run()
     run = REGISTRY.get(at.session_state["run_id"])
     assert run.join(60) and REGISTRY.flush()
-    REGISTRY.rename(run.id, "my renamed spiral", owner="rene25")
+    REGISTRY.rename(run.id, "my renamed spiral", who=token("rene25"))
     files.clear()
     at.run()
     assert not at.exception

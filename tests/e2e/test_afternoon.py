@@ -14,6 +14,7 @@ from playground.config import RunConfig, load_config
 from playground.models import preset_layers
 from tests.e2e.harness import open_page
 from tests.e2e.ui import go, idle, rerun
+from tests.tokens import token
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -25,7 +26,7 @@ def train_into(server, owner: str, config: dict):
     from playground.train.registry import Registry
 
     reg = Registry(max_active=1, processes=False, store=Store(server.home))
-    run = reg.start(RunConfig.from_dict(config), owner=owner)
+    run = reg.start(RunConfig.from_dict(config), owner=token(owner))
     assert run.join(180) and run.history.status == "finished", run.history.message
     assert reg.flush()
     return run
@@ -46,8 +47,8 @@ def student(browser, app_url):
     """student(token): a browser context of its own on the app as ?me=token; JS errors fail the test."""
     opened = []
 
-    def open_as(token: str):
-        pg, ctx, errors = open_page(browser, f"{app_url}/?me={token}")
+    def open_as(name: str):
+        pg, ctx, errors = open_page(browser, f"{app_url}/?me={token(name)}")
         opened.append((ctx, errors))
         return pg
     yield open_as
@@ -68,7 +69,7 @@ def no_exception(page) -> None:
 
 def test_a_short_typed_sequence_draws_a_square_heatmap(server, student, shots):
     """Item 5: "3 3 5 1" (4 of up to 8 tokens) drew the heatmap squashed to a sliver."""
-    train_into(server, "ariel01", example("transformer_reverse.yaml", epochs=2, data={"n_samples": 600}))
+    train_into(server, token("ariel01"), example("transformer_reverse.yaml", epochs=2, data={"n_samples": 600}))
     page = student("ariel01")
     go(page, "Attention", page.get_by_text("The numbers behind one weight"))
     box = page.get_by_role("textbox", name=re.compile(r"type one: up to 8 tokens"))
@@ -90,7 +91,7 @@ def test_latent_space_survives_a_spot_click_and_a_show_switch(server, student, s
     """Item 1: click an empty spot in Code space, Show -> Against PCA -> Code space: a TypeError box."""
     from tests.e2e.test_latent import find_on_chart
 
-    train_into(server, "lucas02", example("mnist_autoencoder.yaml", epochs=2, data={"max_train": 500}))
+    train_into(server, token("lucas02"), example("mnist_autoencoder.yaml", epochs=2, data={"max_train": 500}))
     page = student("lucas02")
     go(page, "Latent space", page.get_by_text("5-NN accuracy of the code"))
     page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for()
@@ -121,7 +122,7 @@ def test_delete_for_good_deletes_one_run_and_offers_no_other(server, student, sh
     from tests.e2e.test_runs import select_row
 
     for name in ("keep me", "delete me"):
-        train_into(server, "dana03", {"name": name, "layers": preset_layers("MLP", "points", 2), "epochs": 1,
+        train_into(server, token("dana03"), {"name": name, "layers": preset_layers("MLP", "points", 2), "epochs": 1,
                                       "data": {"n_samples": 100}})
     page = student("dana03")
     go(page, "Runs", page.get_by_text("Every run kept on this server"))
@@ -144,7 +145,7 @@ def test_delete_for_good_deletes_one_run_and_offers_no_other(server, student, sh
 
 def test_the_pytorch_script_of_a_sequence_run_downloads(server, student, shots):
     """Item 3: 'PyTorch script' of a reverse transformer downloaded nothing, said nothing."""
-    run = train_into(server, "sami04", example("transformer_reverse.yaml", epochs=1, data={"n_samples": 300}))
+    run = train_into(server, token("sami04"), example("transformer_reverse.yaml", epochs=1, data={"n_samples": 300}))
     page = student("sami04")
     go(page, "Runs", page.get_by_text("Every run kept on this server"))
     page.locator('[data-testid="stDataFrame"] [role="gridcell"]').first.wait_for(state="attached")
@@ -165,7 +166,7 @@ def test_the_pytorch_script_of_a_sequence_run_downloads(server, student, shots):
 
 def test_the_vanishing_gradients_lesson_shows_both_runs(server, student, shots):
     """Item 4: the lesson trained both runs but left 'Compare with' on 'nothing'."""
-    train_into(server, "vera05", {"name": "earlier", "layers": preset_layers("MLP", "points", 2), "epochs": 1,
+    train_into(server, token("vera05"), {"name": "earlier", "layers": preset_layers("MLP", "points", 2), "epochs": 1,
                                   "data": {"n_samples": 100}})
     page = student("vera05")
     go(page, "Layer statistics", page.get_by_role("button", name=re.compile("Vanishing gradients")))

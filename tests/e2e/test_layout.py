@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.test_afternoon import example, train_into
 from tests.e2e.ui import choose, go, idle
+from tests.tokens import token
 
 pytestmark = pytest.mark.e2e
 WIDTH = 1280
@@ -38,7 +39,7 @@ CUT = """root => [root, ...root.querySelectorAll('*')]
 @pytest.fixture(scope="module")
 def shapes_run(server):
     """A small CNN on shapes (Conv2d, BatchNorm, MaxPool2d, Flatten; classes square ... triangle)."""
-    return train_into(server, "lay25", example("shapes_cnn.json", epochs=2, data={"max_train": 300}))
+    return train_into(server, token("lay25"), example("shapes_cnn.json", epochs=2, data={"max_train": 300}))
 
 
 @pytest.fixture
@@ -47,14 +48,14 @@ def student(browser, app_url, shapes_run):
     JS errors fail the test."""
     opened = []
 
-    def open_as(token: str = "lay25"):
+    def open_as(name: str = "lay25"):
         ctx = browser.new_context(viewport={"width": WIDTH, "height": 1900})
         page = ctx.new_page()
         page.set_default_timeout(30_000)
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         opened.append((ctx, errors))
-        page.goto(f"{app_url}/?me={token}")
+        page.goto(f"{app_url}/?me={token(name)}")
         page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
         page.get_by_text("params", exact=True).wait_for()            # the layer editor has been drawn
         return page

@@ -158,8 +158,9 @@ def test_two_students_switch_pages_and_start_while_two_runs_train(browser, serve
         rows = table_rows(b)
         assert [r[1] for r in rows[:2]] == ["stopped", "running"], rows        # B's spiral (newest), A's CNN
         select_row(b, 1)
-        b.get_by_text("started from another browser").wait_for()
+        b.get_by_text(re.compile(r"anonymous [0-9a-f]{4}'s")).wait_for()    # A chose no name: a hash, no token
         idle(b)
+        assert token(a) not in b.content(), "A's token is on B's Runs page"
         stop = b.get_by_role("button", name="Stop")
         assert stop.count() == 1 and stop.is_disabled(), "the Runs page offers student B a Stop for A's run"
         shots(b, "student-b-looks-at-a")

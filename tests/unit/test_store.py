@@ -11,6 +11,7 @@ import torch
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
+from playground.identity import Who
 from playground.store import Store, StoreError, policy
 from playground.train.frozen import frozen_model
 from playground.train.history import History
@@ -206,8 +207,8 @@ def test_resume_refuses_what_it_cannot_do(reg, store):
         reg.resume(run.id)
     ok = reg.start(config(epochs=1))
     assert ok.join(30) and reg.flush()
-    with pytest.raises(PlaygroundError, match="started from another browser"):
-        reg.resume(ok.id, more_epochs=1, owner="someone else")
+    with pytest.raises(PlaygroundError, match="only its owner or the teacher can resume it"):
+        reg.resume(ok.id, more_epochs=1, who="someone else")
     with pytest.raises(PlaygroundError, match="at least 1 more epoch"):
         reg.resume(ok.id, more_epochs=0)
 
@@ -529,16 +530,16 @@ def test_a_store_from_before_chunked_steps_is_migrated_and_keeps_its_curves(tmp_
 def test_rename_and_delete_belong_to_the_owner(reg, store):
     run = reg.start(config(epochs=1), owner="alice")
     assert run.join(30) and reg.flush()
-    with pytest.raises(PlaygroundError, match="only that browser can rename it"):
-        reg.rename(run.id, "mine now", owner="bob")
-    reg.rename(run.id, "  spiral, first try ", owner="alice")
+    with pytest.raises(PlaygroundError, match="only its owner or the teacher can rename it"):
+        reg.rename(run.id, "mine now", who="bob")
+    reg.rename(run.id, "  spiral, first try ", who="alice")
     assert store.get(run.id).name == "spiral, first try"
     assert json.loads((store.run_dir(run.id) / "run.json").read_text())["name"] == "spiral, first try"
     with pytest.raises(StoreError, match="cannot be empty"):
-        reg.rename(run.id, "  ", owner="alice")
-    with pytest.raises(PlaygroundError, match="only that browser can delete it"):
-        reg.delete(run.id, owner="bob")
-    reg.delete(run.id, owner="alice")
+        reg.rename(run.id, "  ", who="alice")
+    with pytest.raises(PlaygroundError, match="only its owner or the teacher can delete it"):
+        reg.delete(run.id, who="bob")
+    reg.delete(run.id, who=Who("bob", teacher=True))                   # the teacher may
     assert store.get(run.id) is None and not store.run_dir(run.id).exists()
     assert reg.get(run.id) is None
 
@@ -547,7 +548,7 @@ def test_a_training_run_cannot_be_deleted(reg):
     run = reg.start(config(epochs=100_000), owner="alice")
     try:
         with pytest.raises(PlaygroundError, match="is training: stop it before deleting it"):
-            reg.delete(run.id, owner="alice")
+            reg.delete(run.id, who="alice")
     finally:
         run.stop()
         run.join(10)

@@ -1,0 +1,94 @@
+"""A teacher and two students in browsers of their own: no page shows one student's token to another,
+a student sees another's runs under the name they chose and cannot act on them, and the teacher signs
+in with the link the server printed in its terminal and can."""
+from __future__ import annotations
+
+import re
+
+from playground.models import preset_layers
+from tests.e2e.harness import ARTIFACTS, open_page
+from tests.e2e.test_afternoon import train_into
+from tests.e2e.test_runs import select_row, table_rows
+from tests.e2e.ui import go, idle, rerun, token
+
+PAGES = {   # the sidebar's links, and something each page draws once it is there
+    "Compare": ("button", "Race"), "Optimizer race": ("text", "Optimizer race"), "Runs": ("text", "Every run kept"),
+    "Evaluate": ("text", "Evaluate"), "Filters & feature maps": ("text", "Filters"),
+    "Layer statistics": ("text", "Layer statistics"), "Attention": ("text", "Attention"),
+    "Latent space": ("text", "Latent space"), "Explain": ("text", "Explain"),
+    "Build & Train": ("button", "Start training"),
+}
+
+
+def ready(page, kind: str, what: str):
+    return page.get_by_role("button", name=what, exact=True) if kind == "button" else page.get_by_text(what).first
+
+
+def sign_in_link(server) -> str:
+    """The teacher's link, from what the server printed in its terminal (its log file)."""
+    text = "".join(p.read_text() for p in sorted(ARTIFACTS.glob(f"{server.name}-*.log")))
+    links = re.findall(r"the teacher signs in with this link.*\n\s+(http://\S+\?teacher=\S+)", text)
+    assert links, "the server printed no teacher sign-in link"
+    return links[-1].replace("localhost:", "127.0.0.1:", 1)
+
+
+def row_of(page, name: str) -> int:
+    """The Runs table's row that lists the run `name`, once the table has drawn it."""
+    page.locator('[data-testid="stDataFrame"] [role="gridcell"]').filter(has_text=name).first.wait_for(state="attached")
+    rows = table_rows(page)
+    return next(i for i, r in enumerate(rows) if r[0] == name)
+
+
+def everyone(page) -> None:
+    toggle = page.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
+    rerun(page, toggle.click, "Everyone's runs switched on")
+
+
+def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, shots):
+    ana, ctx_a, err_a = open_page(browser, server.url)
+    ben, ctx_b, err_b = open_page(browser, server.url)
+    teacher, ctx_t = None, None
+    try:
+        secret = token(ana)
+        assert len(secret) >= 22 and secret != token(ben)
+        name = ana.get_by_role("textbox", name="Your name (what others see)")
+        name.fill("Ana")
+        rerun(ana, lambda: name.press("Enter"), "Ana's name")
+        run = train_into(server, secret, {"name": "ana's spiral", "layers": preset_layers("MLP", "points", 2),
+                                          "epochs": 2, "data": {"n_samples": 100}})
+        everyone(ben)
+        for link, (kind, what) in PAGES.items():           # every page, with Ana's run in the picker
+            go(ben, link, ready(ben, kind, what))
+            idle(ben)
+            assert secret not in ben.content(), f"Ana's token is on Ben's {link} page"
+        go(ben, "Runs", ben.get_by_text("Every run kept"))
+        select_row(ben, row_of(ben, "ana's spiral"))
+        ben.get_by_text(re.compile(r"· Ana's")).first.wait_for()          # the run panel: the name she chose
+        idle(ben)
+        assert secret not in ben.content()
+        for label in ("Rename", "Resume", "Stop"):
+            assert ben.get_by_role("button", name=label, exact=True).is_disabled(), label
+        shots(ben, "ben-sees-anas-run")
+
+        ctx_t = browser.new_context(viewport={"width": 1500, "height": 1900})
+        teacher = ctx_t.new_page()
+        teacher.goto(sign_in_link(server))
+        teacher.get_by_text("Signed in as the teacher").wait_for(timeout=60_000)
+        idle(teacher)
+        assert "teacher=" not in teacher.url, "the key stayed in the teacher's address"
+        everyone(teacher)
+        go(teacher, "Runs", teacher.get_by_text("Every run kept"))
+        select_row(teacher, row_of(teacher, "ana's spiral"))
+        box = teacher.get_by_role("textbox", name="New name")
+        box.wait_for()
+        box.fill("ana's spiral (seen)")
+        box.press("Enter")
+        rerun(teacher, teacher.get_by_role("button", name="Rename", exact=True).click, "the teacher renames")
+        teacher.get_by_role("heading", name="ana's spiral (seen)").wait_for()
+        shots(teacher, "teacher-renamed")
+        assert run.id in teacher.content() and secret not in teacher.content()
+    finally:
+        for ctx in (ctx_a, ctx_b, ctx_t):
+            if ctx is not None:
+                ctx.close()
+    assert not err_a and not err_b, (err_a, err_b)
