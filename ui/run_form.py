@@ -316,7 +316,8 @@ def start_run() -> None:
     config = None
     try:
         config = build_config()
-        run = REGISTRY.start(config, owner=who())
+        lesson_id = st.session_state.get("lesson_id")
+        run = REGISTRY.start(config, owner=who(), lesson=REGISTRY.lesson(lesson_id) if lesson_id else None)
         st.session_state.run_id = run.id
         first_point(run)
     except PlaygroundError as e:

@@ -7,6 +7,7 @@ from playground.errors import PlaygroundError
 from playground.identity import NAME_MAX, clean_name
 from playground.store import LIVE
 from playground.train import REGISTRY
+from ui.lesson import control, current_lesson
 from ui.state import keep, me, sign_out, who
 
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
@@ -98,8 +99,9 @@ def sidebar() -> None:
             queued = REGISTRY.executor.queued()
             st.caption(f":material/hub: Runs train on the Ray cluster at `{REGISTRY.executor.address}`"
                        + (f" · {queued} waiting for a CPU" if queued else ""))
-        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
-                        help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
+        control(st.number_input, "Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
+                lesson=current_lesson(),     # ?lesson=ID: its config goes into the form on any page
+                help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")
         everyone = st.toggle("Everyone's runs", key="all_runs",
                              help="Off: the runs started from this browser. On: every run on this server")
         rows = {r.id: r for r in REGISTRY.listing(None if everyone else token, limit=PICKER_RUNS)}

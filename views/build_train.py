@@ -15,6 +15,7 @@ from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS
 from playground.train.tasks import LOSS_LABELS, output_text
 from ui.augment import augment_panel
 from ui.layer_editor import layer_editor, parsed_specs
+from ui.lesson import control, current_lesson, lesson_error, lesson_header, locked, save_lesson_panel
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
 from ui.run_actions import resume_controls, show_error, stop
@@ -50,17 +51,23 @@ def named_config(config_json: str, shown) -> str:
 
 st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
+lesson = current_lesson()                   # ?lesson=ID: its config, instructions and locks
+lesson_error()
+if lesson is not None:
+    lesson_header(lesson)
+fixed = bool(lesson and lesson.fixed())     # loading a whole config would undo the lesson's locks
 
 a, b, c = st.columns([3, 1, 2], vertical_alignment="bottom")
 a.selectbox("Example", list(EXAMPLES), key="example", index=None, placeholder="Start from an example…",
-            help="\n".join(f"- **{k}**: {v[1]}" for k, v in EXAMPLES.items()))
-b.button("Load example", on_click=load_example, disabled=not st.session_state.get("example"), width="stretch")
+            disabled=fixed, help="\n".join(f"- **{k}**: {v[1]}" for k, v in EXAMPLES.items()))
+b.button("Load example", on_click=load_example, disabled=fixed or not st.session_state.get("example"),
+         width="stretch")
 if st.session_state.get("example"):
     c.caption(EXAMPLES[st.session_state.example][1])
 with st.expander("Load a config file", icon=":material/upload_file:"):
     st.file_uploader(f"A run config (.json or .yaml, up to {st.get_option('server.maxUploadSize')} MB), e.g. one "
                      f"downloaded with 'Config (JSON)' or from examples/",       # the limit the widget itself says
-                     type=["json", "yaml", "yml"], key="config_upload", on_change=config_uploaded)
+                     type=["json", "yaml", "yml"], key="config_upload", on_change=config_uploaded, disabled=fixed)
     if st.session_state.get("upload_error"):
         st.error(st.session_state.upload_error)
 
@@ -71,36 +78,39 @@ col_data, col_net, col_train = st.columns([1.1, 2.6, 1.1], gap="medium")
 
 with col_data:
     st.subheader("1 · Data")
-    st.selectbox("Data set", list(DATASETS), key="data_name", format_func=lambda n: DATASETS[n].title,
-                 on_change=data_changed)
+    control(st.selectbox, "Data set", list(DATASETS), key="data_name", lesson=lesson,
+            format_func=lambda n: DATASETS[n].title, on_change=data_changed)
     spec = DATASETS[st.session_state.data_name]
     st.caption(spec.about)
     if "function" in spec.knobs:
-        st.selectbox("Function", list(FUNCTIONS), key="function", format_func=lambda f: FUNCTIONS[f][0])
+        control(st.selectbox, "Function", list(FUNCTIONS), key="function", lesson=lesson,
+                format_func=lambda f: FUNCTIONS[f][0])
     if "noise" in spec.knobs:
-        st.slider("Noise", 0.0, 0.5, step=0.05, key="noise")
-        st.slider("Points", 20 if spec.kind == "curve" else 100, 2000, step=20 if spec.kind == "curve" else 100,
-                  key="n_samples")
+        control(st.slider, "Noise", 0.0, 0.5, step=0.05, key="noise", lesson=lesson)
+        control(st.slider, "Points", 20 if spec.kind == "curve" else 100, 2000,
+                step=20 if spec.kind == "curve" else 100,
+                key="n_samples", lesson=lesson)
     elif "seq_len" in spec.knobs:
-        st.number_input("Sequence length", key="seq_len", step=1, help=f"2 to {MAX_SEQ_LEN}")
-        st.number_input("Vocabulary (distinct tokens)", key="vocab", step=1, help=f"2 to {MAX_VOCAB}")
-        st.number_input("Sequences", step=500, key="n_samples",
-                        help="these tasks train well from about 4,000 sequences")
+        control(st.number_input, "Sequence length", key="seq_len", lesson=lesson, step=1, help=f"2 to {MAX_SEQ_LEN}")
+        control(st.number_input, "Vocabulary (distinct tokens)", key="vocab", lesson=lesson, step=1,
+                help=f"2 to {MAX_VOCAB}")
+        control(st.number_input, "Sequences", step=500, key="n_samples", lesson=lesson,
+                help="these tasks train well from about 4,000 sequences")
     elif "max_train" in spec.knobs:
-        st.number_input("Max training samples (0 = all)", step=500, key="max_train")
+        control(st.number_input, "Max training samples (0 = all)", step=500, key="max_train", lesson=lesson)
     if "standardize" in spec.knobs:
-        st.toggle("Standardise inputs", key="standardize",
-                  help="scale each input column to mean 0 and standard deviation 1, with statistics from the "
-                       "training split only; switch it off to see what unscaled inputs do to training")
+        control(st.toggle, "Standardise inputs", key="standardize", lesson=lesson,
+                help="scale each input column to mean 0 and standard deviation 1, with statistics from the "
+                     "training split only; switch it off to see what unscaled inputs do to training")
     if spec.kind in ("image", "points", "table", "curve"):
-        st.radio("Task", ["auto", "reconstruction"], key="task", horizontal=True,
-                 format_func=lambda t: spec.task if t == "auto" else "reconstruct the input (autoencoder)",
-                 help="what the network learns: the data set's own task, or to reproduce its input through a "
-                      "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")
-    st.slider("Validation %", 10, 50, step=5, key="val_pct")
+        control(st.radio, "Task", ["auto", "reconstruction"], key="task", lesson=lesson, horizontal=True,
+                format_func=lambda t: spec.task if t == "auto" else "reconstruct the input (autoencoder)",
+                help="what the network learns: the data set's own task, or to reproduce its input through a "
+                     "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")
+    control(st.slider, "Validation %", 10, 50, step=5, key="val_pct", lesson=lesson)
     if not spec.offline:
-        st.text_input("Data folder", key="data_dir")
-        st.checkbox("Download if missing (needs internet)", key="download")
+        control(st.text_input, "Data folder", key="data_dir", lesson=lesson)
+        control(st.checkbox, "Download if missing (needs internet)", key="download", lesson=lesson)
     data, data_error = None, None
     try:
         data = load_dataset(DataConfig.from_dict(data_config()), int(st.session_state.seed))
@@ -120,9 +130,11 @@ with col_data:
 with col_net:
     st.subheader("2 · Network")
     a, b = st.columns([3, 1], vertical_alignment="bottom")
-    a.selectbox("Preset", list(PRESETS), key="preset", placeholder="(loaded config)",
+    net_fixed = bool(lesson and "network" in lesson.fixed())
+    a.selectbox("Preset", list(PRESETS), key="preset", placeholder="(loaded config)", disabled=net_fixed,
                 help="\n".join(f"- **{k}**: {v}" for k, v in PRESETS.items()))
-    b.button("Load preset", on_click=load_preset, width="stretch", disabled=st.session_state.preset is None)
+    b.button("Load preset", on_click=load_preset, width="stretch",
+             disabled=net_fixed or st.session_state.preset is None)
     specs, parse_errors = parsed_specs()
     rows, net_error, bad_row = [], None, None
     if parse_errors:
@@ -137,7 +149,14 @@ with col_net:
                 task.check_output(rows)
         except PlaygroundError as e:
             net_error = net_error or str(e)
-    layer_editor({r.index - 1: r for r in rows}, bad_row)
+    if lesson is not None and "network" in lesson.hidden:
+        st.info("The lesson keeps the network hidden: train it as it is.", icon=":material/visibility_off:")
+    elif net_fixed:
+        st.caption(":material/lock: The lesson sets the network:")
+        st.dataframe([{"#": r.index, "layer": r.type, "arguments": r.args, "output": shape_text(r.out_shape),
+                       "params": r.params} for r in rows], hide_index=True, width="stretch")
+    else:
+        layer_editor({r.index - 1: r for r in rows}, bad_row)
     if net_error:
         st.error(f"**This network cannot train on this data.** {net_error}")
     elif data is not None and task is not None:
@@ -146,51 +165,59 @@ with col_net:
 with col_train:
     st.subheader("3 · Training")
     task_name = task.name if task is not None else spec.task
-    st.selectbox(f"Loss ({task_name})", ["auto", *LOSSES[task_name]], key="loss",
-                 format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]].split(' (')[0]}" if n == "auto"
-                 else LOSS_LABELS[n])
+    control(st.selectbox, f"Loss ({task_name})", ["auto", *LOSSES[task_name]], key="loss", lesson=lesson,
+            format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]].split(' (')[0]}" if n == "auto"
+            else LOSS_LABELS[n])
     if task_name == "classification":
         if st.session_state.loss in ("auto", "cross_entropy"):
-            st.slider("Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing")
-        st.text_input("Class weights", key="class_weights", help="none, balanced, or one weight per class: 1, 2, 1")
+            control(st.slider, "Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing", lesson=lesson)
+        control(st.text_input, "Class weights", key="class_weights", lesson=lesson,
+                help="none, balanced, or one weight per class: 1, 2, 1")
     variational = any(layer.get("type") == "Latent" and layer.get("variational") for layer in specs)
     if task_name == "reconstruction" and variational:
-        st.slider("KL weight (beta)", 0.0, 4.0, step=0.1, key="kl_weight")
-    st.selectbox("Optimizer", list(LABELS), key="optim", format_func=LABELS.get)
+        control(st.slider, "KL weight (beta)", 0.0, 4.0, step=0.1, key="kl_weight", lesson=lesson)
+    control(st.selectbox, "Optimizer", list(LABELS), key="optim", lesson=lesson, format_func=LABELS.get)
     st.caption(f"`{RULES[st.session_state.optim]}`")
-    st.select_slider("Learning rate", lr_options(), key="lr", format_func=lambda v: f"{v:g}")
+    control(st.select_slider, "Learning rate", lr_options(), key="lr", lesson=lesson, format_func=lambda v: f"{v:g}")
     lr_finder_popover()
-    st.selectbox("Schedule", list(SCHEDULE_LABELS), key="schedule", format_func=SCHEDULE_LABELS.get)
+    control(st.selectbox, "Schedule", list(SCHEDULE_LABELS), key="schedule", lesson=lesson,
+            format_func=SCHEDULE_LABELS.get)
     if st.session_state.schedule in ("step", "exponential"):
-        st.slider("Decay factor (gamma)", 0.05, 1.0, step=0.05, key="sched_gamma",
-                  help="step: multiply the rate by this every N epochs; exponential: per epoch")
+        control(st.slider, "Decay factor (gamma)", 0.05, 1.0, step=0.05, key="sched_gamma", lesson=lesson,
+                help="step: multiply the rate by this every N epochs; exponential: per epoch")
     if st.session_state.schedule == "step":
-        st.number_input("Decay every N epochs", step=1, key="sched_step")
+        control(st.number_input, "Decay every N epochs", step=1, key="sched_step", lesson=lesson)
     if st.session_state.schedule == "warmup":
-        st.number_input("Warm-up epochs", step=0.5, key="warmup_epochs", help="above 0; fractions of an epoch work")
+        control(st.number_input, "Warm-up epochs", step=0.5, key="warmup_epochs", lesson=lesson,
+                help="above 0; fractions of an epoch work")
     if st.session_state.optim in ("momentum", "nesterov"):
-        st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
-    st.select_slider("Batch size", BATCHES, key="batch_size")
-    st.number_input("Epochs", step=1, key="epochs", help=f"1 to {MAX_EPOCHS:,}")
-    st.select_slider("Weight decay", DECAYS, key="weight_decay", format_func=lambda v: f"{v:g}")
-    st.selectbox("Initialisation", list(INITS), key="init", format_func=INITS.get)
+        control(st.slider, "Momentum", 0.0, 0.99, step=0.01, key="momentum", lesson=lesson)
+    control(st.select_slider, "Batch size", BATCHES, key="batch_size", lesson=lesson)
+    control(st.number_input, "Epochs", step=1, key="epochs", lesson=lesson, help=f"1 to {MAX_EPOCHS:,}")
+    control(st.select_slider, "Weight decay", DECAYS, key="weight_decay", lesson=lesson, format_func=lambda v: f"{v:g}")
+    control(st.selectbox, "Initialisation", list(INITS), key="init", lesson=lesson, format_func=INITS.get)
     cuda_ok = ("cuda",) if REGISTRY.executor.kind == "ray" else ("cuda", "auto")   # on a cluster, auto is a CPU
     no_cuda = "cuda" not in REGISTRY.executor.devices() or st.session_state.device not in cuda_ok
     if no_cuda:
         st.session_state.amp = False
-    st.toggle("Mixed precision", key="amp", disabled=no_cuda, help="bf16/fp16 autocast; CUDA only")
+    control(st.toggle, "Mixed precision", key="amp", lesson=lesson, disabled=no_cuda,
+            help="bf16/fp16 autocast; CUDA only")
     with st.expander("Regularisation and stopping"):
-        st.select_slider("L1 penalty", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], key="l1", format_func=lambda v: f"{v:g}",
-                         help="adds l1 x sum |w| over the weights to the loss (L2 is the weight decay above)")
-        st.select_slider("Clip gradient norm", [0.0, 0.1, 0.5, 1.0, 5.0], key="clip_norm",
-                         format_func=lambda v: "off" if v == 0 else f"{v:g}",
-                         help="rescale the gradient whenever its total norm exceeds this, before each step")
-        st.number_input("Early stopping patience (epochs, 0 = off)", step=1, key="patience",
-                        help="stop when the validation loss has not improved for this many epochs, and restore "
-                             "the weights of the best epoch")
+        control(st.select_slider, "L1 penalty", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], key="l1", lesson=lesson,
+                format_func=lambda v: f"{v:g}",
+                help="adds l1 x sum |w| over the weights to the loss (L2 is the weight decay above)")
+        control(st.select_slider, "Clip gradient norm", [0.0, 0.1, 0.5, 1.0, 5.0], key="clip_norm", lesson=lesson,
+                format_func=lambda v: "off" if v == 0 else f"{v:g}",
+                help="rescale the gradient whenever its total norm exceeds this, before each step")
+        control(st.number_input, "Early stopping patience (epochs, 0 = off)", step=1, key="patience", lesson=lesson,
+                help="stop when the validation loss has not improved for this many epochs, and restore "
+                     "the weights of the best epoch")
 
 if data is not None and data.kind == "image":
-    augment_panel(data, int(st.session_state.seed))
+    if not locked("data_name", lesson):
+        augment_panel(data, int(st.session_state.seed))
+    elif "data" not in lesson.hidden:
+        st.caption(":material/lock: The lesson sets the data, its augmentation included.")
 
 config_error = None
 if not (net_error or data_error):
@@ -215,5 +242,6 @@ if config_error:
 if refused := start_error(None if (net_error or data_error or config_error) else config_json):
     st.error(refused)
 show_error()
+save_lesson_panel(lesson)
 save_draft()
 live_panel(st.session_state.get("run_id"), data)

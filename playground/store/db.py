@@ -60,9 +60,11 @@ CREATE TABLE IF NOT EXISTS runs (
     pid_started REAL,
     ckpt_epoch INTEGER,                     -- the latest checkpoint: epoch in progress and step
     ckpt_step INTEGER,
-    bytes INTEGER NOT NULL DEFAULT 0        -- disk use of its files
+    bytes INTEGER NOT NULL DEFAULT 0,       -- disk use of its files
+    lesson TEXT                             -- the lesson it was started in, if any
 );
 CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created_at);
+CREATE INDEX IF NOT EXISTS runs_lesson ON runs(lesson, created_at);
 CREATE TABLE IF NOT EXISTS step_chunks (run_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
                                         steps BLOB NOT NULL, losses BLOB NOT NULL);  -- int64 / float64 arrays
 CREATE INDEX IF NOT EXISTS step_chunks_run ON step_chunks(run_id, first);
@@ -80,6 +82,8 @@ CREATE TABLE IF NOT EXISTS stats (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS drafts (owner TEXT NOT NULL, page TEXT NOT NULL, state TEXT NOT NULL,
                                    updated_at REAL NOT NULL, PRIMARY KEY (owner, page));
 CREATE TABLE IF NOT EXISTS people (owner TEXT PRIMARY KEY, name TEXT NOT NULL);  -- display names, not secrets
+CREATE TABLE IF NOT EXISTS lessons (id TEXT PRIMARY KEY, spec TEXT NOT NULL, created_at REAL NOT NULL,
+                                    updated_at REAL NOT NULL);  -- a Lesson as JSON (playground/lessons.py)
 """
 
 
@@ -108,6 +112,7 @@ class RunRow:
     ckpt_step: int | None
     bytes: int
     extra: dict = field(default_factory=dict)
+    lesson: str | None = None
 
     @property
     def epochs_total(self) -> int:
@@ -218,6 +223,7 @@ class Store:
                 raise StoreError(f"the run store {self.db_path} was written by a newer Training Playground "
                                  f"(schema {version}, this one reads {SCHEMA_VERSION}); update this copy, or set "
                                  f"PLAYGROUND_HOME to another folder")
+            _add_columns(con)
             con.executescript(SCHEMA)
             _migrate(con)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -283,20 +289,20 @@ class Store:
         return self.home / run_id
 
     def create(self, run_id: str, name: str, config: dict, owner: str | None, group: str | None = None,
-               params: int | None = None, status: str = "pending") -> None:
+               params: int | None = None, status: str = "pending", lesson: str | None = None) -> None:
         now = time.time()
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = {"id": run_id, "name": name, "owner": owner, "group": group, "config": config,
-                    "created_at": now, "params": params}
+                    "created_at": now, "params": params, "lesson": lesson}
         tmp = folder / ".run.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=1))
         os.replace(tmp, folder / "run.json")
         with self.tx() as con:
             con.execute("INSERT INTO runs (id, name, owner, grp, config, status, created_at, updated_at, params, host, "
-                        "pid, pid_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "pid, pid_started, lesson) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (run_id, name, owner, group, json.dumps(config), status, now, now, params, HOST, PID,
-                         self._pid_started))
+                         self._pid_started, lesson))
 
     def claim(self, run_id: str, **fields) -> None:
         """This process records the run from now on (a resume): host, pid and heartbeat, plus fields."""
@@ -321,20 +327,19 @@ class Store:
                       final_val_loss=r["final_val_loss"], params=r["params"],
                       progress=json.loads(r["progress"] or "{}"),
                       diverged_at=r["diverged_at"], ckpt_epoch=r["ckpt_epoch"], ckpt_step=r["ckpt_step"],
-                      bytes=r["bytes"], extra={"host": r["host"], "pid": r["pid"], "pid_started": r["pid_started"]})
+                      bytes=r["bytes"], extra={"host": r["host"], "pid": r["pid"], "pid_started": r["pid_started"]},
+                      lesson=r["lesson"])
 
     def get(self, run_id: str) -> RunRow | None:
         r = self.con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._settle(self._row(r)) if r else None
 
-    def list(self, owner: str | None = None, group: str | None = None, limit: int | None = None) -> list[RunRow]:
-        """Stored runs, newest first: all, or one owner's, or one comparison's (in start order)."""
-        q, args = "SELECT * FROM runs", []
-        if owner is not None:
-            q, args = q + " WHERE owner = ?", [owner]
-        if group is not None:
-            q += (" AND" if args else " WHERE") + " grp = ?"
-            args.append(group)
+    def list(self, owner: str | None = None, group: str | None = None, limit: int | None = None,
+             lesson: str | None = None) -> list[RunRow]:
+        """Stored runs, newest first: all, or one owner's, one lesson's, or one comparison's (in start order)."""
+        where = [(col, v) for col, v in (("owner", owner), ("grp", group), ("lesson", lesson)) if v is not None]
+        q = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{col} = ?" for col, _ in where) if where else "")
+        args = [v for _, v in where]
         q += " ORDER BY created_at ASC, rowid ASC" if group is not None else " ORDER BY created_at DESC, rowid DESC"
         if limit:
             q += f" LIMIT {int(limit)}"
@@ -618,11 +623,37 @@ class Store:
     def names(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT owner, name FROM people").fetchall())
 
+    # ------------------------------------------------------------------ lessons (a teacher's, as JSON)
+    def save_lesson(self, lesson_id: str, spec: dict) -> None:
+        now = time.time()
+        with self.tx() as con:
+            con.execute("INSERT INTO lessons VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET spec = excluded.spec, "
+                        "updated_at = excluded.updated_at", (lesson_id, json.dumps(spec), now, now))
+
+    def lesson(self, lesson_id: str) -> dict | None:
+        r = self.con.execute("SELECT spec FROM lessons WHERE id = ?", (lesson_id,)).fetchone()
+        return json.loads(r[0]) if r else None
+
+    def lessons(self) -> list[dict]:
+        """Every stored lesson's spec, newest first."""
+        return [json.loads(r[0]) for r in self.con.execute("SELECT spec FROM lessons ORDER BY created_at DESC")]
+
+    def delete_lesson(self, lesson_id: str) -> None:
+        with self.tx() as con:
+            con.execute("DELETE FROM lessons WHERE id = ?", (lesson_id,))
+
 
 def _chunk(run_id: str, xs, losses) -> tuple:
     """A step_chunks row: steps xs (ascending) and their losses, as int64 / float64 bytes."""
     xs = np.asarray(xs, np.int64)
     return run_id, int(xs[0]), int(xs[-1]), xs.tobytes(), np.asarray(losses, np.float64).tobytes()
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    """Columns added since a store was made (each with its default, so older rows read as before)."""
+    have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    if have and "lesson" not in have:
+        con.execute("ALTER TABLE runs ADD COLUMN lesson TEXT")
 
 
 def _migrate(con: sqlite3.Connection) -> None:

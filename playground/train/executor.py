@@ -50,6 +50,7 @@ class RunHandle:
         self.history = history or History()
         self.owner: str | None = None          # who started it (a browser's token), for pickers and Stop
         self.group: str | None = None          # the comparison it races in, if any
+        self.lesson: str | None = None         # the lesson it was started in, if any
         self.publish_every = publish_every
         self.snapshot_budget = policy.BUDGET
         self.checkpoint_bytes = 0

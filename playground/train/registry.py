@@ -20,6 +20,7 @@ from collections import OrderedDict
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.identity import Who, public_name
+from playground.lessons import Lesson, shipped_lessons
 from playground.models.budget import size_text
 from playground.store import ENDED, RunRow, Store, StoreError, default_store, policy
 from playground.store.recorder import Recorder
@@ -269,7 +270,7 @@ class Registry:
     def _record(self, run: RunHandle, group: str | None = None) -> None:
         run.group = group
         self.store.create(run.id, run.name, run.config.to_dict(), run.owner, group,
-                          params=sum(r.params for r in run.rows))
+                          params=sum(r.params for r in run.rows), lesson=run.lesson)
         self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
 
     def _launch(self, runs: list[RunHandle], slots: list, together: bool = False) -> None:
@@ -283,11 +284,21 @@ class Registry:
             self._stored.clear()
         self._trim()
 
-    def start(self, config: RunConfig, publish_every: float = 0.1, owner: Who | str | None = None) -> RunHandle:
+    def start(self, config: RunConfig, publish_every: float = 0.1, owner: Who | str | None = None,
+              lesson: Lesson | None = None) -> RunHandle:
         """Check the config (raises PlaygroundError before anything starts), then train it. owner: the
-        browser that starts it (a Who; a token string acts as that browser), None: the CLI's 'cli'."""
+        browser that starts it (a Who; a token string acts as that browser), None: the CLI's 'cli'.
+        lesson: the lesson it is started in; the run must keep to its locks and budget (the teacher's
+        own runs, the lesson's reference, need not)."""
         self._may_start(owner)
-        return self.launch(self.prepare(config, publish_every, _token(owner)))
+        run = self.prepare(config, publish_every, _token(owner))
+        if lesson is not None:
+            who = _who(owner)
+            if who is None or not who.teacher:
+                mine = self.store.list(owner=run.owner, lesson=lesson.id) if run.owner is not None else []
+                lesson.check_run(config.to_dict(), sum(r.params for r in run.rows), len(mine))
+            run.lesson = lesson.id
+        return self.launch(run)
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: Who | str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
@@ -329,6 +340,9 @@ class Registry:
         if more_epochs is None and p["epoch"] > config.epochs:
             raise PlaygroundError(f"run {run_id} ({row.name}) has finished its {config.epochs} epochs; say how many "
                                   f"more to train (e.g. --epochs 10, or 'Train more' on the page)")
+        lesson = self.lesson(row.lesson) if row.lesson else None
+        if lesson is not None and not (_who(who) is None or _who(who).teacher):
+            lesson.check_run(config.to_dict(), row.params or 0, runs_so_far=0)     # e.g. Train more past its epochs
         history = History.restore({"step_x": [], "step_loss": [], "epochs": [], "marks": []}, "starting")
         run = self.prepare(config, publish_every, row.owner, checkpoint=ckpt, run_id=run_id, history=history)
         run.name, run.group = row.name, row.group
@@ -426,6 +440,35 @@ class Registry:
         if self._recorder is not None:
             self._recorder.close(timeout=grace + 2)
         self.executor.close()
+
+    # ------------------------------------------------------------------ lessons
+    def lesson(self, lesson_id: str) -> Lesson | None:
+        """A lesson by id: the teacher's (the store), else one shipped in examples/lessons; None if neither."""
+        spec = self.store.lesson(lesson_id)
+        if spec is not None:
+            return Lesson.from_dict(spec, lesson_id)
+        return next((x for x in shipped_lessons() if x.id == lesson_id), None)
+
+    def lessons(self) -> list[Lesson]:
+        """The teacher's lessons (newest first), then the shipped ones that no stored lesson replaces."""
+        stored = [Lesson.from_dict(spec) for spec in self.store.lessons()]
+        ids = {x.id for x in stored}
+        return stored + [x for x in shipped_lessons() if x.id not in ids]
+
+    def save_lesson(self, lesson: Lesson, who: Who | None = None) -> Lesson:
+        """Keep a lesson (a new one, or a new version under the same id); the teacher's (or the CLI's) only."""
+        if who is not None and not who.teacher:
+            raise PlaygroundError("only the teacher can save lessons")
+        self.store.save_lesson(lesson.id, lesson.to_dict())
+        return lesson
+
+    def delete_lesson(self, lesson_id: str, who: Who | None = None) -> None:
+        if who is not None and not who.teacher:
+            raise PlaygroundError("only the teacher can delete lessons")
+        if self.store.lesson(lesson_id) is None:
+            raise PlaygroundError(f"no lesson '{lesson_id}' in the store (a shipped lesson is a file of "
+                                  f"examples/lessons: it cannot be deleted from the page)")
+        self.store.delete_lesson(lesson_id)
 
     # ------------------------------------------------------------------ who may do what
     def _own(self, run_id: str, who: Who | str | None, verb: str) -> RunRow:
