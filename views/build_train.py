@@ -36,6 +36,7 @@ from ui.run_form import (
     start_error,
     start_run,
 )
+from ui.share import share_popover, shared_note
 from ui.sidebar import shown_run
 from ui.state import may_act
 
@@ -53,6 +54,7 @@ st.title("Build & Train")
 st.caption("Pick the data, assemble a network layer by layer, choose how it learns, and watch it train.")
 lesson = current_lesson()                   # ?lesson=ID: its config, instructions and locks
 lesson_error()
+shared_note()
 if lesson is not None:
     lesson_header(lesson)
 fixed = bool(lesson and lesson.fixed())     # loading a whole config would undo the lesson's locks
@@ -227,7 +229,7 @@ if not (net_error or data_error):
         config_error = str(e)
 current = shown_run()
 running = current is not None and current.alive and may_act(current)   # one's own runs (the teacher: any)
-c1, c2, c3, c4, c5, _ = st.columns([1.5, 0.9, 1.1, 1.4, 1.5, 0.4])    # "Start training" whole at 1280 px
+c1, c2, c3, c4, c5, c6 = st.columns([1.5, 0.9, 1.1, 1.4, 1.5, 1.0])   # "Start training" whole at 1280 px
 c1.button("Start training", icon=":material/play_arrow:", type="primary", on_click=start_run,
           disabled=bool(net_error or data_error or config_error), width="stretch")
 c2.button("Stop", icon=":material/stop:", on_click=stop, args=(current.id if current else "",), disabled=not running,
@@ -237,6 +239,8 @@ if current is not None:
 if not (net_error or data_error or config_error):
     c5.download_button("Config (JSON)", named_config(config_json, current), "run.json", "application/json",
                        icon=":material/download:", help="Train it headless: python -m playground train run.json")
+share_popover(None if (net_error or data_error or config_error) else config_json,
+              current.id if current is not None else None, c6)
 if config_error:
     st.error(config_error)
 if refused := start_error(None if (net_error or data_error or config_error) else config_json):

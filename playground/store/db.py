@@ -14,6 +14,7 @@ read while a run is written, and busy_timeout lets the CLI and the app share one
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -82,6 +83,7 @@ CREATE TABLE IF NOT EXISTS stats (run_id TEXT NOT NULL, epoch INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS drafts (owner TEXT NOT NULL, page TEXT NOT NULL, state TEXT NOT NULL,
                                    updated_at REAL NOT NULL, PRIMARY KEY (owner, page));
 CREATE TABLE IF NOT EXISTS people (owner TEXT PRIMARY KEY, name TEXT NOT NULL);  -- display names, not secrets
+CREATE TABLE IF NOT EXISTS shared (id TEXT PRIMARY KEY, config TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS lessons (id TEXT PRIMARY KEY, spec TEXT NOT NULL, created_at REAL NOT NULL,
                                     updated_at REAL NOT NULL);  -- a Lesson as JSON (playground/lessons.py)
 """
@@ -622,6 +624,19 @@ class Store:
 
     def names(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT owner, name FROM people").fetchall())
+
+    # ------------------------------------------------------------------ shared configs (?config=ID links)
+    def share(self, config: dict) -> str:
+        """Keep a config under a short id named by its content (the same config: the same link)."""
+        text = json.dumps(config, sort_keys=True)
+        share_id = hashlib.sha256(text.encode()).hexdigest()[:10]
+        with self.tx() as con:
+            con.execute("INSERT OR IGNORE INTO shared VALUES (?,?,?)", (share_id, text, time.time()))
+        return share_id
+
+    def shared(self, share_id: str) -> dict | None:
+        r = self.con.execute("SELECT config FROM shared WHERE id = ?", (share_id,)).fetchone()
+        return json.loads(r[0]) if r else None
 
     # ------------------------------------------------------------------ lessons (a teacher's, as JSON)
     def save_lesson(self, lesson_id: str, spec: dict) -> None:
