@@ -8,6 +8,7 @@ from playground.train import REGISTRY
 from ui import page_log
 from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
+from ui.share import open_shared
 from ui.sidebar import sidebar
 from ui.state import announce_teacher_key, sign_in_from_address
 
@@ -37,6 +38,7 @@ except PlaygroundError as e:
     st.warning(str(e), icon=":material/cloud_off:")
 restore_draft()            # what this browser was editing, after a reload or a restart
 init_form()                # on every page: Streamlit forgets the values of widgets a page does not draw
+open_shared()              # ?config=ID or ?run=ID: a neighbour's config in the form, or their run shown
 sidebar()
 begin_draw()               # the shown run's state as the page starts: follow() redraws if it changes meanwhile
 try:
