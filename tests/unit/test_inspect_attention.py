@@ -19,7 +19,7 @@ from playground.models.blocks import SelfAttention, TransformerBlock
 from playground.store import default_store
 from playground.train.checked import checked_rows
 from playground.train.frozen import Frozen, frozen_model
-from tests.trained import train_stored
+from tests.trained import example_run, train_stored
 from tests.unit.run_helper import Run
 
 TINY = {"data": {"name": "reverse", "n_samples": 200, "seq_len": 5, "vocab": 4},
@@ -206,12 +206,10 @@ KNOWN = [  # preset, validation token accuracy at least, pattern, best head (in 
 @pytest.mark.parametrize("preset,acc,pattern,layer,score", KNOWN, ids=[k[0] for k in KNOWN])
 def test_the_presets_learn_the_pattern_their_task_needs(preset, acc, pattern, layer, score):
     cfg = load_config(f"examples/{preset}")
-    run = Run(cfg)
-    run.run()
+    run = example_run(preset)                                             # shared with test_example_claims
     assert run.history.status == "finished"
     assert run.history.epochs[-1]["val_token_acc"] >= acc
-    f = Frozen(run.model.eval(), cfg, run.data, cfg.epochs, 0, False, run.task)
-    scores = np.array(attention(f).summary["scores"][pattern])            # (A, H)
+    scores = np.array(attention(frozen_model(default_store(), run.id)).summary["scores"][pattern])   # (A, H)
     best = scores.max() if layer is None else scores[layer].max()
     assert best >= score, scores
     # the initial weights show no such pattern: the score is learned
