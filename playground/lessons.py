@@ -9,6 +9,8 @@ widgets are only a courtesy. Lessons live in the run store (one JSON each) and t
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import secrets
@@ -200,8 +202,16 @@ def read_lesson(path: str | Path) -> Lesson:
 
 
 def shipped_lessons() -> list[Lesson]:
+    """The lessons of examples/lessons (read again only when a file there changes); copies, so a caller
+    may change what it gets."""
+    files = sorted(LESSONS_DIR.glob("*.y*ml")) + sorted(LESSONS_DIR.glob("*.json"))
+    return copy.deepcopy(_read_shipped(tuple(files), tuple(p.stat().st_mtime for p in files)))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_shipped(files: tuple[Path, ...], mtimes: tuple[float, ...]) -> list[Lesson]:
     out = []
-    for path in sorted(LESSONS_DIR.glob("*.y*ml")) + sorted(LESSONS_DIR.glob("*.json")):
+    for path in files:
         lesson = Lesson.from_dict({**read_mapping(path), "id": path.stem})
         lesson.shipped = True
         out.append(lesson)
