@@ -1,11 +1,11 @@
-"""Headless CLI: python -m playground {train,check,compare,runs,resume,export,inspect,bench,datasets} ...
+"""Headless CLI: python -m playground {train,check,compare,runs,resume,export,inspect,bench,datasets,lesson} ...
 
 train CONFIG   trains the run the config (JSON or YAML) describes and stores it in the run store
                (PLAYGROUND_HOME, default runs/), where the app finds it; a progress line per epoch,
                then one JSON object as the last line of stdout.
 check CONFIG   prints the layer / shape / parameter table, or the error and its fix.
 compare CONFIG races a base run's variants at once; one JSON object per variant as the last lines.
-runs           lists the stored runs (--json: one JSON object per line).
+runs           lists the stored runs (--json: one JSON object per line; --lesson ID: a lesson's runs only).
 resume RUN     continues a stored run from its last checkpoint (--epochs N: N more epochs).
 export RUN     writes a run's weights (safetensors), TorchScript, ONNX or a standalone PyTorch script.
 inspect RUN VIEW  computes what an inspection view draws, from the run's snapshot at an epoch:
@@ -22,6 +22,10 @@ inspect RUN VIEW  computes what an inspection view draws, from the run's snapsho
                (the checks on a method: completeness, randomisation, pointing game, deletion).
 bench          measures the engine against a bare PyTorch loop (prints figures; not a test).
 datasets       lists the data sets.
+lesson add FILE | import FILE | list | export ID [--out FILE] | delete ID
+               the teacher's lessons in the run store: add stores a lesson file under a new id, import
+               under the file's own id (replacing a stored lesson of that id); each prints the id of
+               the class's link, ?lesson=ID.
 
 RUN is a run's id, a unique start of it, or its exact name.
 """
@@ -169,13 +173,16 @@ def cmd_runs(args) -> int:
     store = default_store()
     for w in store.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    rows = store.list(None if args.owner is None else args.owner)
+    rows = store.list(None if args.owner is None else args.owner, lesson=args.lesson)
+    if args.lesson is not None and not rows and _registry().lesson(args.lesson) is None:
+        raise PlaygroundError(f"--lesson: no lesson '{args.lesson}' and no runs started in one of that id; "
+                              f"python -m playground lesson list shows the lessons")
     if args.json:
         for r in rows:
             print(json.dumps(r.summary()))
         return 0
     if not rows:
-        print(f"no stored runs in {store.home}")
+        print(f"no stored runs in {store.home}" + (f" started in lesson '{args.lesson}'" if args.lesson else ""))
         return 0
     print(f"{'id':<9} {'status':<11} {'epochs':>9} {'best acc':>8}  {'when':<16} {'data':<12} {'optimizer':<16} name")
     for r in rows:
@@ -201,6 +208,71 @@ def cmd_export(args) -> int:
                               f"at that epoch with --format safetensors")
     info = export_run(store, row.id, args.format, args.out, epoch=_epoch(store, row, args.epoch))
     print(json.dumps(info), flush=True)
+    return 0
+
+
+LESSON_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")       # it goes into the class's link: ?lesson=ID
+
+
+def _lesson_file(path: str, keep_id: bool):
+    """A lesson file (.json or .yaml, read as safe YAML or JSON), checked; a new id unless keep_id and it has one."""
+    from playground.config import parse_mapping
+    from playground.lessons import Lesson
+
+    label = f"lesson file '{path}'"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PlaygroundError(f"{label} is not a text file (YAML or JSON)") from None
+    except OSError as e:
+        raise PlaygroundError(f"{label} cannot be read ({e.strerror or e}); give the path of a .yaml or .json "
+                              f"lesson, e.g. examples/lessons/spiral_small.yaml") from None
+    try:
+        d = parse_mapping(text, Path(path).name, label)
+    except PlaygroundError as e:                    # YAML's message quotes the line under a caret: one line here
+        lines = [x.strip() for x in str(e).splitlines() if x.strip() and not x.startswith("    ")]
+        raise PlaygroundError(" ".join(lines).replace('in "<unicode string>", ', "at ").rstrip(":")) from None
+    if isinstance(d, dict) and not keep_id:
+        d = {k: v for k, v in d.items() if k != "id"}
+    try:
+        lesson = Lesson.from_dict(d)
+    except PlaygroundError as e:
+        raise PlaygroundError(f"{label}: {str(e).removeprefix('lesson: ')}") from None
+    except TypeError:                               # e.g. locked: [[data]] (a list where a name belongs)
+        raise PlaygroundError(f"{label}: a value is of the wrong kind (a list or mapping where a name or a number "
+                              f"belongs); see examples/lessons/ for the shape of a lesson") from None
+    if not LESSON_ID.fullmatch(str(lesson.id)):
+        raise PlaygroundError(f"{label}: id {lesson.id!r} cannot go into a link; use letters, digits, - and _ "
+                              f"(at most 64), or leave the id out for a new one")
+    return lesson
+
+
+def cmd_lesson(args) -> int:
+    reg = _registry()
+    if args.action in ("add", "import"):
+        lesson = reg.save_lesson(_lesson_file(args.target, keep_id=args.action == "import"))
+        print(f"{lesson.id}  {lesson.title}\nthe class opens it with ?lesson={lesson.id} after the app's address")
+    elif args.action == "list":
+        for x in reg.lessons():
+            print(json.dumps({"id": x.id, "title": x.title, "rules": x.rules(), "shipped": x.shipped}) if args.json
+                  else f"{x.id:<18} {'shipped' if x.shipped else 'stored':<8} {x.title}"
+                  + "".join(f"\n{'':<28}{r}" for r in x.rules()))
+    elif args.action == "export":
+        lesson = reg.lesson(args.target)
+        if lesson is None:
+            raise PlaygroundError(f"no lesson '{args.target}'; python -m playground lesson list shows the lessons")
+        if args.out is None:
+            print(lesson.to_json())
+            return 0
+        try:
+            Path(args.out).write_text(lesson.to_json() + "\n", encoding="utf-8")
+        except OSError as e:
+            raise PlaygroundError(f"--out: cannot write '{args.out}' ({e.strerror or e}); give a path in a folder "
+                                  f"that exists and that you can write to") from None
+        print(f"lesson {lesson.id} written to {args.out}")
+    else:                                                       # delete
+        reg.delete_lesson(args.target)
+        print(f"lesson {args.target} deleted (its runs are kept)")
     return 0
 
 
@@ -348,7 +420,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     s.set_defaults(fn=cmd_bench)
     sub.add_parser("datasets", help="list the data sets").set_defaults(fn=cmd_datasets)
+    _add_lesson(sub)
     return p
+
+
+def _add_lesson(sub) -> None:
+    """lesson add|list|export|import|delete: the teacher's lessons, kept in the run store."""
+    s = sub.add_parser("lesson", help="add, list, export, import or delete lessons (?lesson=ID links)")
+    acts = s.add_subparsers(dest="action", required=True)
+    for name, text, arg in [("add", "store a lesson file under a new id", "a .yaml or .json lesson file"),
+                            ("import", "store a lesson file under its own id (replacing a lesson of that id)",
+                             "a .yaml or .json lesson file, e.g. one exported"),
+                            ("export", "write a lesson as JSON (to stdout, or --out)", "the lesson's id"),
+                            ("delete", "delete a stored lesson (its runs are kept)", "the lesson's id")]:
+        a = acts.add_parser(name, help=text)
+        a.add_argument("target", metavar="FILE" if name in ("add", "import") else "ID", help=arg)
+        if name == "export":
+            a.add_argument("--out", help="the file to write (default: stdout)")
+    a = acts.add_parser("list", help="the lessons: id, title and rules")
+    a.add_argument("--json", action="store_true", help="one JSON object per lesson")
+    s.set_defaults(fn=cmd_lesson)
 
 
 def _add_run_commands(sub) -> None:
@@ -372,6 +463,7 @@ def _add_run_commands(sub) -> None:
     s = sub.add_parser("runs", help="list the stored runs")
     s.add_argument("--json", action="store_true", help="one JSON object per run")
     s.add_argument("--owner", help="only the runs of this owner (a browser's token, or 'cli')")
+    s.add_argument("--lesson", help="only the runs started in this lesson (its id: lesson list shows them)")
     s.set_defaults(fn=cmd_runs)
     s = sub.add_parser("resume", help="continue a stored run from its last checkpoint")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
