@@ -211,9 +211,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-LESSON_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")       # it goes into the class's link: ?lesson=ID
-
-
 def _lesson_file(path: str, keep_id: bool):
     """A lesson file (.json or .yaml, read as safe YAML or JSON), checked; a new id unless keep_id and it has one."""
     from playground.config import parse_mapping
@@ -238,12 +235,6 @@ def _lesson_file(path: str, keep_id: bool):
         lesson = Lesson.from_dict(d)
     except PlaygroundError as e:
         raise PlaygroundError(f"{label}: {str(e).removeprefix('lesson: ')}") from None
-    except TypeError:                               # e.g. locked: [[data]] (a list where a name belongs)
-        raise PlaygroundError(f"{label}: a value is of the wrong kind (a list or mapping where a name or a number "
-                              f"belongs); see examples/lessons/ for the shape of a lesson") from None
-    if not LESSON_ID.fullmatch(str(lesson.id)):
-        raise PlaygroundError(f"{label}: id {lesson.id!r} cannot go into a link; use letters, digits, - and _ "
-                              f"(at most 64), or leave the id out for a new one")
     return lesson
 
 

@@ -13,6 +13,7 @@ import copy
 import functools
 import json
 import math
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from playground.config import RunConfig, read_mapping
 from playground.errors import PlaygroundError
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "examples" / "lessons"
+LESSON_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")       # it goes into the class's link: ?lesson=ID
 # A control a lesson can lock or hide: its title, and the parts of a run config it covers.
 CONTROLS: dict[str, tuple[str, tuple[tuple[str, ...], ...]]] = {
     "data": ("Data set and its settings", (("data",),)),
@@ -91,11 +93,14 @@ class Lesson:
         if not isinstance(d, dict):
             raise PlaygroundError("a lesson is a mapping with at least 'title' and 'config'")
         known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(map(str, set(d) - known))
         if unknown:
             raise PlaygroundError(f"lesson: unknown key(s) {', '.join(unknown)}; a lesson has "
                                   f"{', '.join(sorted(known - {'shipped'}))}")
-        title = str(d.get("title") or "").strip()
+        title, instructions = d.get("title") or "", d.get("instructions") or ""
+        if not isinstance(title, str) or not isinstance(instructions, str):
+            raise PlaygroundError("lesson: the title and the instructions are text")
+        title = title.strip()
         if not title:
             raise PlaygroundError("lesson: give it a title")
         if "config" not in d:
@@ -108,33 +113,9 @@ class Lesson:
                                       f"(a mapping) or an example's file name")
             config = read_mapping(path)
         config = RunConfig.from_dict(config).to_dict()               # validated here, once
-        for key in ("locked", "hidden"):
-            bad = [c for c in d.get(key) or [] if c not in CONTROLS]
-            if bad:
-                raise PlaygroundError(f"lesson: {key} names unknown control(s) {', '.join(map(str, bad))}; "
-                                      f"choose from {', '.join(CONTROLS)}")
-        budget = {}
-        for key in ("max_epochs", "max_params", "max_runs"):
-            v = d.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise PlaygroundError(f"lesson: {key} must be a whole number of at least 1, or left out; got {v!r}")
-            budget[key] = v
-        goal = d.get("goal")
-        if goal is not None:
-            if isinstance(goal, Goal):
-                goal = asdict(goal)
-            if not isinstance(goal, dict) or goal.get("metric") not in GOALS or \
-                    not isinstance(goal.get("target"), (int, float)) or isinstance(goal.get("target"), bool):
-                raise PlaygroundError(f"lesson: goal is {{metric: one of {', '.join(GOALS)}, target: a number}}; "
-                                      f"got {goal!r}")
-            goal = Goal(goal["metric"], float(goal["target"]))
-        board = d.get("board") or "teacher"
-        if board not in BOARD:
-            raise PlaygroundError(f"lesson: board is one of {', '.join(BOARD)} (who sees the class board); "
-                                  f"got {board!r}")
-        lesson = cls(id=lesson_id or d.get("id") or new_id(), title=title[:120], config=config, board=board,
-                     instructions=str(d.get("instructions") or ""), locked=list(dict.fromkeys(d.get("locked") or [])),
-                     hidden=list(dict.fromkeys(d.get("hidden") or [])), goal=goal, **budget)
+        lesson = cls(id=_lesson_id(lesson_id or d.get("id")), title=title[:120], config=config, board=_board(d),
+                     instructions=instructions, locked=_controls(d, "locked"),
+                     hidden=_controls(d, "hidden"), goal=_goal(d.get("goal")), **_budget(d))
         if lesson.max_epochs is not None and config["epochs"] > lesson.max_epochs:
             raise PlaygroundError(f"lesson: its own config trains {config['epochs']} epochs, past its budget of "
                                   f"{lesson.max_epochs}")
@@ -184,6 +165,57 @@ class Lesson:
         if self.goal is not None:
             out.append(f"goal: {self.goal.words()}")
         return out
+
+
+def _lesson_id(value) -> str:
+    if value is None:
+        return new_id()
+    if not isinstance(value, str) or not LESSON_ID.fullmatch(value):
+        raise PlaygroundError(f"lesson: id {value!r} cannot go into a link (?lesson=ID): use 1 to 64 letters, "
+                              f"digits, '-' or '_'")
+    return value
+
+
+def _controls(d: dict, key: str) -> list[str]:
+    names = d.get(key) or []
+    if isinstance(names, str):
+        names = [names]                              # locked: data
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        raise PlaygroundError(f"lesson: {key} is a list of controls ({', '.join(CONTROLS)}); got {names!r}")
+    bad = [c for c in names if c not in CONTROLS]
+    if bad:
+        raise PlaygroundError(f"lesson: {key} names unknown control(s) {', '.join(bad)}; "
+                              f"choose from {', '.join(CONTROLS)}")
+    return list(dict.fromkeys(names))
+
+
+def _budget(d: dict) -> dict:
+    budget = {}
+    for key in ("max_epochs", "max_params", "max_runs"):
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise PlaygroundError(f"lesson: {key} must be a whole number of at least 1, or left out; got {v!r}")
+        budget[key] = v
+    return budget
+
+
+def _goal(goal) -> Goal | None:
+    if goal is None:
+        return None
+    if isinstance(goal, Goal):
+        goal = asdict(goal)
+    metric, target = (goal.get("metric"), goal.get("target")) if isinstance(goal, dict) else (None, None)
+    if not isinstance(metric, str) or metric not in GOALS or isinstance(target, bool) or \
+            not isinstance(target, (int, float)) or not math.isfinite(target):
+        raise PlaygroundError(f"lesson: goal is {{metric: one of {', '.join(GOALS)}, target: a number}}; got {goal!r}")
+    return Goal(metric, float(target))
+
+
+def _board(d: dict) -> str:
+    board = d.get("board") or "teacher"
+    if not isinstance(board, str) or board not in BOARD:
+        raise PlaygroundError(f"lesson: board is one of {', '.join(BOARD)} (who sees the class board); got {board!r}")
+    return board
 
 
 def _at(d: dict, path: tuple[str, ...]):

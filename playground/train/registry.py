@@ -466,8 +466,8 @@ class Registry:
         if who is not None and not who.teacher:
             raise PlaygroundError("only the teacher can delete lessons")
         if self.store.lesson(lesson_id) is None:
-            raise PlaygroundError(f"no lesson '{lesson_id}' in the store (a shipped lesson is a file of "
-                                  f"examples/lessons: it cannot be deleted from the page)")
+            raise PlaygroundError(f"no lesson '{lesson_id}' of the teacher's to delete (a shipped lesson is a file "
+                                  f"of examples/lessons, and stays)")
         self.store.delete_lesson(lesson_id)
 
     # ------------------------------------------------------------------ who may do what

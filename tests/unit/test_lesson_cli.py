@@ -126,7 +126,7 @@ def test_runs_lists_only_the_runs_of_the_lesson(capsys):
     ("control.yaml", LESSON.replace("[data, seed]", "[data, colour]"), "unknown control(s) colour"),
     ("goal.yaml", LESSON.replace("metric: val_acc", "metric: happiness"), "goal is {metric: one of"),
     ("target.yaml", LESSON.replace("target: 0.9", "target: high"), "goal is {metric: one of"),
-    ("nested.yaml", LESSON.replace("[data, seed]", "[[data], seed]"), "a value is of the wrong kind"),
+    ("nested.yaml", LESSON.replace("[data, seed]", "[[data], seed]"), "locked is a list of controls"),
     ("broken.yaml", "title: [unclosed\nconfig: xor_tanh.yaml\n", "is not valid YAML"),
     ("broken.json", '{"title": "x",\n "config": }', "is not valid JSON: Expecting value at line 2"),
     ("words.yaml", "just some words, not a lesson\n", "a lesson is a mapping"),

@@ -136,7 +136,7 @@ def test_only_the_teacher_saves_or_deletes_lessons(reg):
         reg.delete_lesson("L1", STUDENT)
     reg.delete_lesson("L1", TEACHER)
     assert reg.lesson("L1") is None
-    with pytest.raises(PlaygroundError, match="cannot be deleted from the page"):
+    with pytest.raises(PlaygroundError, match="a shipped lesson is a file of examples/lessons, and stays"):
         reg.delete_lesson("spiral_small", TEACHER)
 
 
