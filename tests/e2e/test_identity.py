@@ -92,3 +92,28 @@ def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, 
             if ctx is not None:
                 ctx.close()
     assert not err_a and not err_b, (err_a, err_b)
+
+
+def test_a_lesson_link_opens_locked_controls_and_its_run_is_the_lessons(browser, server, shots):
+    """A student opens the teacher's link to a shipped lesson: its instructions on top, the data set
+    locked, the rest theirs; a Start trains within the lesson and the store records it there."""
+    from playground.store import Store
+    from tests.e2e.ui import set_number
+
+    page, ctx, errors = open_page(browser, f"{server.url}/?lesson=spiral_small")
+    try:
+        page.get_by_text("Make the spiral learn with a small network").wait_for()
+        idle(page)
+        assert page.get_by_role("combobox", name="Data set").is_disabled()
+        assert not page.get_by_role("combobox", name="Optimizer").is_disabled()
+        assert "lesson=spiral_small" in page.url
+        set_number(page, "Epochs", 3)
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text("finished 3 epochs").wait_for(timeout=60_000)
+        shots(page, "lesson-run")
+        mine = token(page)
+        runs = Store(server.home).list(owner=mine, lesson="spiral_small")
+        assert len(runs) == 1 and runs[0].config["data"]["name"] == "spiral" and runs[0].epochs_done == 3
+    finally:
+        ctx.close()
+    assert not errors, errors
