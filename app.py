@@ -29,6 +29,8 @@ page = st.navigation([
     st.Page("views/attention.py", title="Attention", icon=":material/visibility:"),
     st.Page("views/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("views/explain.py", title="Explain", icon=":material/lightbulb:"),
+    st.Page("views/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("views/board.py", title="Class board", icon=":material/leaderboard:"),
 ])
 announce_teacher_key()     # once per server, in its terminal: the teacher's sign-in link
 sign_in_from_address()     # ?teacher=KEY: this browser is the teacher (the key leaves the address)

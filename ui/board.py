@@ -12,7 +12,7 @@ from playground.train import REGISTRY
 from playground.train.registry import StoredRun
 from playground.viz.board import Entry, board_chart, board_metric, board_table, first_to_goal, leaderboard
 from ui.charts import vega
-from ui.state import poll_every
+from ui.state import is_teacher, poll_every
 
 # The pages a run opens in (read-only for a student: the registry refuses every action on another's run).
 VIEWS = {"Evaluate": "views/evaluate.py", "Filters & feature maps": "views/filters.py", "Explain": "views/explain.py",
@@ -41,20 +41,20 @@ def _stored_epochs(run_id: str, updated_at: float) -> list[dict]:
 def entries(lesson: Lesson, person: Who) -> tuple[list[Entry], bool]:
     """The lesson's runs as the board shows them to `person`, and whether any of them trains now.
     Students in stable order (by their first run), each student's runs oldest first; the teacher's
-    own runs (the reference) last."""
+    runs (the reference, whoever signed in as the teacher) last."""
     rows = REGISTRY.store.list(lesson=lesson.id)[::-1]                # oldest first
     names = REGISTRY.store.names()
     anonymous = lesson.board == "anonymous" and not person.teacher
     order = list(dict.fromkeys(r.owner for r in rows))
     label = {}
-    for i, owner in enumerate(o for o in order if not (person.teacher and o == person.token)):
+    for i, owner in enumerate(o for o in order if not is_teacher(o)):
         label[owner] = f"student {i + 1}" if anonymous else public_name(owner, names)
         if anonymous and owner == person.token:
             label[owner] += " (you)"
     out, alive = [], False
-    for r in sorted(rows, key=lambda r: (person.teacher and r.owner == person.token, order.index(r.owner))):
+    for r in sorted(rows, key=lambda r: (is_teacher(r.owner), order.index(r.owner))):
         run = REGISTRY.get(r.id)
-        reference = person.teacher and r.owner == person.token
+        reference = is_teacher(r.owner)
         if run is not None and not isinstance(run, StoredRun):          # in this server's memory: as it trains
             records = list(run.history.epochs)              # records are never changed once added
             done, status, alive = sum(not e.get("partial") for e in records), run.history.status, alive or run.alive

@@ -133,6 +133,13 @@ def sign_out() -> None:
         _teachers.discard(me())
 
 
+def is_teacher(token: str | None) -> bool:
+    """Has this token signed in as the teacher (in this server's life)? The class board draws such a
+    browser's runs in a lesson as the teacher's reference, for everyone."""
+    with _teachers_lock:
+        return token in _teachers
+
+
 def who() -> Who:
     """This browser as the server's permission checks see it."""
     token = me()

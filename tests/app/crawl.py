@@ -22,8 +22,10 @@ from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["views/build_train.py", "views/compare.py", "views/race.py", "views/runs.py", "views/evaluate.py",
-         "views/filters.py", "views/layer_stats.py", "views/attention.py", "views/latent.py", "views/explain.py"]
-RUN_FREE = ("views/compare.py", "views/race.py")   # they never read the run shown: crawled once, not per kind
+         "views/filters.py", "views/layer_stats.py", "views/attention.py", "views/latent.py", "views/explain.py",
+         "views/lessons.py", "views/board.py"]
+# they never read the run shown: crawled once, not per kind
+RUN_FREE = ("views/compare.py", "views/race.py", "views/lessons.py", "views/board.py")
 # Widgets the crawler leaves alone, with the reason (each has a test of its own).
 SKIP = {
     "file_uploader": "an upload needs a file: the config upload has tests in tests/app/test_build_train.py",
