@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.config import RunConfig
-from playground.identity import Who, public_name
+from playground.identity import Who
 from playground.lessons import Lesson
 from playground.models import preset_layers
 from playground.store import default_store
@@ -130,23 +130,24 @@ def test_the_teacher_sees_every_run_with_its_stored_numbers_and_a_leaderboard(ru
         assert secret not in text, "a token is on the teacher's board"
 
 
-def test_a_student_sees_names_anonymous_or_nothing_as_the_lesson_says(runs):
+def test_a_student_sees_names_anonymous_or_nothing_as_the_lesson_says(runs, teacher_key):
     started, best, target = runs
+    board(TEA, teacher=True)                                         # the teacher has signed in on this server
     try:
         at = board(BEN)                                              # board: names
         table = at.dataframe[0].value
-        # a student's board does not know who the teacher is: the teacher's run is one more person
-        assert set(table["student"]) == {"Anouk", "Bertil", public_name(TEA, {})}, set(table["student"])
+        # the teacher's run is the reference on a student's board too, not one more student
+        assert set(table["student"]) == {"Anouk", "Bertil", "teacher (reference)"}, set(table["student"])
         for secret in (ANA, BEN, TEA, EVE):
             assert secret not in page_text(at), "a token is on a student's board"
 
         save_lesson("anonymous", target)
         at = board(BEN)
         table = at.dataframe[0].value.set_index("run")
-        # stable numbers by first run: Ana started first, Ben second, the teacher's run third
+        # stable numbers by first run: Ana started first, Ben second; the teacher's run is not numbered
         assert table.loc["ana first", "student"] == table.loc["ana second", "student"] == "student 1"
         assert table.loc["ben only", "student"] == "student 2 (you)"
-        assert table.loc["teacher ref", "student"] == "student 3"
+        assert table.loc["teacher ref", "student"] == "teacher (reference)"
         text = page_text(at)
         assert "Anouk" not in text, "another student's name is on an anonymous board"
         assert "Bertil" not in " ".join(table["student"]), "a name is in an anonymous board's table"
