@@ -335,7 +335,8 @@ LOOK_FOR = (
     "- **Causal mask.** Scores of later positions are set to -∞ before the softmax, so a position reads only the "
     "past (needed for generating text; fatal for reversal).\n"
     "- **Heads.** Each head has its own q, k and v: one may track position, another the token itself.\n"
-    "- **Induction** (2 layers): a previous-token head in layer 1 lets a layer-2 head find the token *after* the "
-    "current token's earlier occurrence, and copy it.\n"
+    "- **Induction** (2 layers): a layer-2 head finds the token *after* the current token's earlier "
+    "occurrence, and copies it. The textbook circuit feeds it from a previous-token head in layer 1; in this "
+    "example that pattern stays weak (score ~0.26), so look for the induction pattern in layer 2.\n"
     "- **Rollout** follows the information through all layers, counting the residual path as half of each step.\n"
     f"- **Careful:** {NOT_WHY}")
