@@ -14,6 +14,7 @@ tests/unit/test_export_script.py runs the programs and compares with `==`.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from string import Template
 
@@ -78,7 +79,7 @@ def _header(cfg: RunConfig, task: Task, params: int, n_layers: int) -> str:
     if cfg.loss.class_weights.strip().lower() not in ("", "none") and task.name == "classification":
         what += f", class weights {cfg.loss.class_weights.strip()}"
     if task.name == "reconstruction" and any(s["type"] == "Latent" and s.get("variational") for s in cfg.layers):
-        what += f" + {cfg.loss.kl_weight:g} x KL"
+        what += f" + {cfg.loss.kl_weight:g} x KL / {math.prod(task.expected())} (the KL per value)"
     if task.name == "regression" and task.loss_name == "huber":
         what += f" (delta {cfg.loss.huber_delta:g})"
     training = (f"{LABELS[cfg.optim.name]} (lr {cfg.optim.lr:g}), {SCHEDULE_LABELS[cfg.schedule.name]} learning "

@@ -4,12 +4,13 @@ sums, divided the same way), so the script prints the engine's numbers.
 
     classification  cross-entropy (label smoothing, class weights), hinge, or one output (bce, mse)
     regression      mse, mae, huber, log-cosh; MAE, RMSE, R²
-    reconstruction  mse or bce against the input, + KL_WEIGHT x KL for variational Latent layers
+    reconstruction  mse or bce against the input, + KL_WEIGHT x KL / VALUES for variational Latent layers
     sequence        cross-entropy per position (or per sequence); token and sequence accuracy
 """
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from string import Template
 
@@ -233,10 +234,11 @@ def train_metrics(sums, steps, samples):
 
 def eval_sums(out, x, latents):
     """One validation batch's (summed loss, reconstruction loss, KL). In eval a Latent passes its mean on;
-    the KL is that of the distribution it was given, in closed form."""
+    the KL (per sample, summed over the code's dims) is that of the distribution it was given, in closed
+    form; the loss adds it per value, as in training."""
     recon = reconstruction_loss(out, x, reduction="sum")
     kl = sum(kl_closed(m.last_mean, m.last_logvar) for m in latents) * len(out)
-    return torch.stack([recon + KL_WEIGHT * kl, recon, kl])
+    return torch.stack([recon + KL_WEIGHT / VALUES * kl, recon, kl])
 
 
 def eval_metrics(total, n):
@@ -255,14 +257,15 @@ def _reconstruction(cfg: RunConfig, task: Task, layers: list[dict]) -> TaskCode:
         return TaskCode([loss, PLAIN.strip("\n")], [(f"loss = reconstruction_loss(out, {target})", MEAN)],
                         ("sums = sums + loss", "the reconstruction loss"),
                         output, target=target)
-    consts = [("KL_WEIGHT", float(cfg.loss.kl_weight), "weight of the KL term in the loss (beta)")]
+    consts = [("KL_WEIGHT", float(cfg.loss.kl_weight), "weight of the KL term in the loss (beta)"),
+              ("VALUES", math.prod(task.expected()), "values per sample: the KL joins the loss per value")]
     code = f"    latents = [{', '.join(f'model.{a}' for a in latents)}]"
     setup = [f"{code:<57}# the variational Latent layers: their KL joins the loss"]
     kl_code = inspect.getsource(tasks.kl_closed).strip("\n")     # the engine's own KL function, by its source
     return TaskCode([loss, kl_code, VARIATIONAL.strip("\n")],
                     [(f"recon = reconstruction_loss(out, {target})", MEAN),
                      ("kl = sum(m.kl for m in latents)", "KL(q(z|x) || N(0, I)), a batch mean"),
-                     ("loss = recon + KL_WEIGHT * kl", "")],
+                     ("loss = recon + KL_WEIGHT / VALUES * kl", "both per value: the negative ELBO / VALUES")],
                     ("sums = sums + torch.stack([recon.detach(), kl.detach()])", "reconstruction loss, KL"),
                     output, consts, setup, "latents", target)
 

@@ -25,7 +25,7 @@ from playground.models.build import end_fix, shape_text
 IGNORE = -100                   # sequence targets that are not scored (F.cross_entropy's ignore_index)
 LONG_NAMES = {"acc": "accuracy", "token_acc": "token_accuracy", "seq_acc": "sequence_accuracy"}
 METRIC_LABELS = {"loss": "loss", "acc": "accuracy", "mae": "MAE", "rmse": "RMSE", "r2": "R²",
-                 "recon": "reconstruction loss", "kl": "KL", "token_acc": "token accuracy",
+                 "recon": "reconstruction loss", "kl": "KL per sample", "token_acc": "token accuracy",
                  "seq_acc": "sequence accuracy"}
 PERCENT = {"acc", "token_acc", "seq_acc"}
 LOSS_LABELS = {"cross_entropy": "cross-entropy (softmax)", "bce": "binary cross-entropy (one sigmoid output)",
@@ -354,11 +354,17 @@ class Reconstruction(Task):
     def _kl(self):
         return sum(m.kl for m in self.latents)
 
+    def _kl_scale(self):
+        """kl_weight / the values per sample: the reconstruction loss is a mean over each sample's values,
+        the KL a sum over the code's dims, so the KL is divided by the values to be per value too; kl_weight
+        1 is then the standard VAE (the negative ELBO per sample, BCE summed over the values + KL, / values)."""
+        return self.config.loss.kl_weight / math.prod(self.expected())
+
     def loss(self, out, target, model):
         recon = self._recon(out, target, "mean")
         self._last_recon = recon
         if self.latents:
-            return recon + self.config.loss.kl_weight * self._kl()
+            return recon + self._kl_scale() * self._kl()
         return recon
 
     def step_sums(self, out, target, loss):
@@ -378,7 +384,7 @@ class Reconstruction(Task):
             return torch.stack([recon, recon])
         n = len(out)
         kl = sum(kl_closed(m.last_mean, m.last_logvar) for m in self.latents) * n
-        return torch.stack([recon + self.config.loss.kl_weight * kl, recon, kl])
+        return torch.stack([recon + self._kl_scale() * kl, recon, kl])
 
     def _eval_metrics(self, total, n):
         if not self.latents:
@@ -387,7 +393,7 @@ class Reconstruction(Task):
 
     def describe(self):
         return (f"reconstruction · loss {self.loss_name}"
-                + (f" + {self.config.loss.kl_weight:g} x KL" if self.latents else ""))
+                + (f" + {self.config.loss.kl_weight:g} x KL / {math.prod(self.expected())}" if self.latents else ""))
 
 
 def kl_closed(mean, logvar):

@@ -8,9 +8,10 @@ functions the pages use. Where a comment makes no checkable claim, the check ass
 trains to a sensible bound and says so. Every example must have a check here: a new example fails until
 one is added.
 
-Bounds sit a little under (or over) what the examples measured at commit 0c771ab (noted beside each),
-never at the exact numbers: tests/unit/test_examples_golden.py pins those. Marked slow: the whole file
-takes ~2 minutes on the 2-core machine at load 4-6 (~4 at load 10); the transformers and the ViT cost most.
+Bounds sit a little under (or over) what the examples measured at commit 0c771ab (the curve fits and the
+VAE: at the commit after 242cd55 that fixed them), noted beside each, never at the exact numbers:
+tests/unit/test_examples_golden.py pins those. Marked slow: the whole file takes ~2 minutes on the 2-core
+machine at load 4-6 (~4 at load 10); the transformers and the ViT cost most.
 """
 from __future__ import annotations
 
@@ -207,38 +208,44 @@ def _diabetes(t):
         assert 0.4 <= value <= 0.5, f"diabetes validation R² {value:.3f} ({where})"        # measured 0.44, 0.44
 
 
-NOISE_VAR = (0.15 * 0.5) ** 2     # the curve examples' label noise: noise * 0.5 * N(0, 1), noise 0.15
+NOISE_VAR = (0.5 * 0.5) ** 2      # the curve examples' label noise: noise * 0.5 * N(0, 1), noise 0.5
 
 
 @claim("curve_underfit.yaml")
 def _underfit(t):
-    """'2 hidden units cannot bend enough to follow a sine period': validation R² stays near 0 and the
-    training loss far above the noise's variance (measured R² 0.07, training loss 0.36)."""
-    assert t.last["val_r2"] < 0.3 and t.last["train_loss"] > 20 * NOISE_VAR, t.last
+    """'after 300 epochs the validation R² is ~0.03 and the training loss (~0.44) far above the noise's
+    variance (0.0625)' (measured R² 0.034, training loss 0.442)."""
+    assert t.last["val_r2"] < 0.2 and t.last["train_loss"] > 5 * NOISE_VAR, t.last
 
 
 @claim("curve_goodfit.yaml")
 def _goodfit(t):
-    """'after 300 epochs the validation R² is ~0.8 and still rising, with the training loss as high as the
-    validation loss' (measured R² 0.79, losses 0.107 and 0.124)."""
-    assert 0.7 <= t.last["val_r2"] <= 0.9, t.last
-    vl = t.series("val_loss")
-    assert vl[-50:].mean() < vl[-100:-50].mean(), "the validation loss stopped falling"
-    assert t.last["val_loss"] < 1.5 * t.last["train_loss"] and t.last["train_loss"] > 10 * NOISE_VAR, t.last
+    """'the validation R² is ~0.86, the best of the three curve fits, with the training loss (~0.065) and the
+    validation loss (~0.075) both near the noise variance' (measured R² 0.865, losses 0.0652 and 0.0747; the
+    overfit ends at R² 0.735, the underfit at 0.034)."""
+    assert t.last["val_r2"] >= 0.83 and r2(t) >= 0.83, (t.last["val_r2"], r2(t))
+    others = {name: trained(name).last["val_r2"] for name in ("curve_overfit.yaml", "curve_underfit.yaml")}
+    assert all(t.last["val_r2"] > r + 0.08 for r in others.values()), \
+        f"the good fit's validation R² {t.last['val_r2']:.3f} is not clearly the best: {others}"
+    assert 0.8 * NOISE_VAR < t.last["train_loss"] < t.last["val_loss"] < 1.4 * NOISE_VAR, t.last
 
 
 @claim("curve_overfit.yaml")
 def _overfit(t):
-    """'the training loss falls below the noise's own variance (0.0056) while the validation loss stays about
-    twice as high; it does not turn up': averaged over the last 100 epochs (the per-epoch losses jump),
-    measured training loss ~0.005, validation loss ~0.012; the smoothed validation loss is lowest in the
-    last 100 epochs (so the old claim, that it turns up, is not asserted)."""
-    tl, vl = t.series("train_loss")[-100:].mean(), t.series("val_loss")[-100:].mean()
-    assert tl < 1.2 * NOISE_VAR, f"mean training loss {tl:.4f} over the last 100 epochs, noise variance {NOISE_VAR}"
-    assert vl > 1.8 * tl, f"validation {vl:.4f} vs training {tl:.4f}: no gap"
-    assert vl < 3 * NOISE_VAR, f"validation {vl:.4f}: more than 'about twice' the noise variance"
-    smooth = np.convolve(t.series("val_loss"), np.ones(50) / 50, "valid")     # 50-epoch moving average
-    assert smooth[-1] < 1.25 * smooth.min(), f"the validation loss turned up: {smooth.min():.4f} -> {smooth[-1]:.4f}"
+    """'the validation loss is lowest near epoch 750 (~0.066), then turns up ... after 3,000 epochs the
+    training loss (~0.027) is under the noise's variance and the validation loss ~0.15, over twice its
+    minimum (R² ~0.73)': a U, checked on the raw validation loss and on its 50-epoch moving average, so that
+    it is no one-epoch jump (measured minimum 0.0658 at epoch 757, last 0.1467: 2.23 x; smoothed 1.86 x,
+    lowest at epoch ~506)."""
+    vl, tl = t.series("val_loss"), t.series("train_loss")
+    best = int(vl.argmin())
+    assert best + 1 <= len(vl) // 3, f"the validation loss is lowest at epoch {best + 1} of {len(vl)}"
+    assert vl[-1] > 1.8 * vl[best], f"the validation loss did not turn up: {vl[best]:.4f} -> {vl[-1]:.4f}"
+    smooth = np.convolve(vl, np.ones(50) / 50, "valid")
+    assert smooth[-1] > 1.6 * smooth.min() and smooth.argmin() < len(smooth) // 3, \
+        f"the smoothed validation loss: lowest {smooth.min():.4f} at {smooth.argmin()}, last {smooth[-1]:.4f}"
+    assert tl[-1] < 0.6 * NOISE_VAR and tl[-1] < 0.3 * vl[-1], f"training {tl[-1]:.4f}, validation {vl[-1]:.4f}"
+    assert t.last["val_r2"] < 0.8 and r2(t) < 0.8, (t.last["val_r2"], r2(t))
 
 
 # ----------------------------------------------------------------------------- layer statistics lessons
@@ -439,10 +446,10 @@ def _autoencoders_reconstruct(t):
 
 @claim("mnist_vae.yaml")
 def _vae(t):
-    """No checkable claim (the comment describes the loss): the KL term and the reconstruction are
-    finite and the loss fell. Its code has collapsed (KL ~3e-6, the 5-NN score of the code 0.18): see
-    test_the_vae_code_keeps_the_label below."""
-    assert np.isfinite([t.last["val_kl"], t.last["val_recon"]]).all(), t.last
+    """'the KL is ~5 nats per image and the 2-D mean code keeps more of the digit than a 2-D PCA': the KL term
+    has not collapsed (it was ~3e-6 when the loss weighed the KL 784 x the standard VAE's; measured 4.9) and
+    the loss fell; the code's 5-NN score and reconstruction are in test_the_vae_code_keeps_the_label."""
+    assert 2 < t.last["val_kl"] < 10 and np.isfinite(t.last["val_recon"]), t.last
     assert t.last["val_loss"] < t.epochs[0]["val_loss"], t.last
 
 
@@ -455,13 +462,13 @@ def test_the_example_does_what_its_comment_says(name):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the VAE's code collapses: the per-value BCE is ~1/784 of the ELBO's "
-                                        "reconstruction term, so kl_weight 1 outweighs it and KL goes to ~0")
 def test_the_vae_code_keeps_the_label():
-    """A VAE's code should keep at least as much of the label as the plain autoencoder's PCA baseline, and
-    reconstruct better than the mean image. Known to fail (strict): fixed, this test passes and must lose
-    its xfail."""
+    """A VAE's code keeps more of the label than a 2-D PCA of the pixels and reconstructs better than it,
+    as the Latent space page computes them (measured 5-NN 0.461 vs PCA's 0.398, per-pixel MSE 0.0486 vs
+    PCA's 0.0553 and the mean image's 0.066; a collapsed code, as before the KL was weighed per value,
+    scores 0.18)."""
     t = trained("mnist_vae.yaml")
     v = latent(t.frozen())
-    assert v.summary["knn"] >= v.summary["pca"]["knn"], (v.summary["knn"], v.summary["pca"]["knn"])
-    assert v.summary["mse"] < mean_image_mse(t.frozen()), v.summary["mse"]
+    knn, pca = v.summary["knn"], v.summary["pca"]
+    assert knn >= 0.42 and knn > pca["knn"] + 0.02, f"5-NN of the VAE's code {knn:.3f}, of PCA's {pca['knn']:.3f}"
+    assert v.summary["mse"] < pca["mse_val"] < mean_image_mse(t.frozen()), (v.summary["mse"], pca["mse_val"])

@@ -463,7 +463,8 @@ def test_sequence_scripts_write_out_their_blocks_and_read_rnn_states_in_forward(
 
 def test_a_vae_script_adds_the_kl_and_draws_its_samples_from_the_dropout_stream():
     src = standalone_script(KINDS["digits-vae"])
-    assert "KL_WEIGHT = 0.5" in src and "            loss = recon + KL_WEIGHT * kl\n" in src
+    assert "KL_WEIGHT = 0.5" in src and "VALUES = 64" in src     # the KL joins the loss per value: 8x8 pixels
+    assert "            loss = recon + KL_WEIGHT / VALUES * kl" in src
     assert "class Latent(nn.Module):" in src and "    latents = [model.latent1]" in src
     assert "manual_seed(SEED + 2)" in src and "if isinstance(m, (Dropout, Latent)):" not in src   # no dropout here
     assert "if isinstance(m, Latent):\n            m.generator = draws" in src
