@@ -9,7 +9,7 @@ trains to a sensible bound and says so. Every example must have a check here: a 
 one is added.
 
 Bounds sit a little under (or over) what the examples measured at commit 0c771ab (the curve fits and the
-VAE: at the commit after 242cd55 that fixed them), noted beside each, never at the exact numbers:
+VAE: at 0aa42ab, which fixed them), noted beside each, never at the exact numbers:
 tests/unit/test_examples_golden.py pins those. Marked slow: the whole file takes ~2 minutes on the 2-core
 machine at load 4-6 (~4 at load 10); the transformers and the ViT cost most.
 """
