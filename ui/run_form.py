@@ -93,6 +93,29 @@ NOT_LOADED = ("device", "amp")
 NOT_DRAFTED = ("device",)
 
 
+# The page's sliders' ranges. A config may hold a value past them (the CLI trains it as it is): the
+# page loads it at the range's nearest end and says so, rather than failing to draw the slider.
+RANGES = {"noise": (0.0, 0.5), "val_pct": (10, 50), "label_smoothing": (0.0, 0.3), "kl_weight": (0.0, 4.0),
+          "sched_gamma": (0.05, 1.0), "momentum": (0.0, 0.99)}
+
+
+def points_range(kind: str) -> tuple[int, int]:
+    return (20 if kind == "curve" else 100, 2000)
+
+
+def _in_range(values: dict, kind: str) -> list[str]:
+    """Clamp slider values into the page's ranges (in place); what was moved, in words."""
+    moved = []
+    for key, (low, high) in {**RANGES, "n_samples": points_range(kind)}.items():
+        v = values.get(key)
+        if key == "n_samples" and kind not in ("points", "curve"):
+            continue                                     # a number box there, with no range
+        if isinstance(v, (int, float)) and not low <= v <= high:
+            values[key] = type(v)(min(max(v, low), high))
+            moved.append(f"{key} {v:g} → {values[key]:g}")
+    return moved
+
+
 def form_values(cfg: RunConfig, skip: tuple[str, ...] = ()) -> dict:
     """{widget key: value} that show cfg in the form (every field but those keyed in skip)."""
     d, out = cfg.to_dict(), {}
@@ -247,7 +270,11 @@ def config_uploaded() -> None:
 def apply_config(cfg: RunConfig) -> None:
     """Put a run config into the Build & Train widgets (a callback: before they are drawn)."""
     s, kind = st.session_state, DATASETS[cfg.data.name].kind
-    s.update(form_values(cfg, skip=NOT_LOADED), settings_kind=kind)
+    values = form_values(cfg, skip=NOT_LOADED)
+    if moved := _in_range(values, kind):
+        s.load_note = (f"The page's sliders cannot show {', '.join(moved)} (past their range): the form holds the "
+                       f"nearest value. The CLI trains the config as it is: python -m playground train FILE")
+    s.update(values, settings_kind=kind)
     set_layers(cfg.layers, kind)
     s.net_edited = True
     s.preset = matching_preset(cfg.layers, kind)     # None: the box says the network is the config's

@@ -24,6 +24,7 @@ from ui.run_form import (
     DECAYS,
     EXAMPLES,
     INITS,
+    RANGES,
     build_config,
     config_uploaded,
     data_changed,
@@ -32,6 +33,7 @@ from ui.run_form import (
     load_preset,
     lr_options,
     make_form_task,
+    points_range,
     save_draft,
     start_error,
     start_run,
@@ -55,6 +57,8 @@ st.caption("Pick the data, assemble a network layer by layer, choose how it lear
 lesson = current_lesson()                   # ?lesson=ID: its config, instructions and locks
 lesson_error()
 shared_note()
+if note := st.session_state.pop("load_note", None):          # a loaded config past a slider's range
+    st.warning(note, icon=":material/tune:")
 if lesson is not None:
     lesson_header(lesson)
 fixed = bool(lesson and lesson.fixed())     # loading a whole config would undo the lesson's locks
@@ -88,8 +92,8 @@ with col_data:
         control(st.selectbox, "Function", list(FUNCTIONS), key="function", lesson=lesson,
                 format_func=lambda f: FUNCTIONS[f][0])
     if "noise" in spec.knobs:
-        control(st.slider, "Noise", 0.0, 0.5, step=0.05, key="noise", lesson=lesson)
-        control(st.slider, "Points", 20 if spec.kind == "curve" else 100, 2000,
+        control(st.slider, "Noise", *RANGES["noise"], step=0.05, key="noise", lesson=lesson)
+        control(st.slider, "Points", *points_range(spec.kind),
                 step=20 if spec.kind == "curve" else 100,
                 key="n_samples", lesson=lesson)
     elif "seq_len" in spec.knobs:
@@ -109,7 +113,7 @@ with col_data:
                 format_func=lambda t: spec.task if t == "auto" else "reconstruct the input (autoencoder)",
                 help="what the network learns: the data set's own task, or to reproduce its input through a "
                      "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")
-    control(st.slider, "Validation %", 10, 50, step=5, key="val_pct", lesson=lesson)
+    control(st.slider, "Validation %", *RANGES["val_pct"], step=5, key="val_pct", lesson=lesson)
     if not spec.offline:
         control(st.text_input, "Data folder", key="data_dir", lesson=lesson)
         control(st.checkbox, "Download if missing (needs internet)", key="download", lesson=lesson)
@@ -172,12 +176,13 @@ with col_train:
             else LOSS_LABELS[n])
     if task_name == "classification":
         if st.session_state.loss in ("auto", "cross_entropy"):
-            control(st.slider, "Label smoothing", 0.0, 0.3, step=0.05, key="label_smoothing", lesson=lesson)
+            control(st.slider, "Label smoothing", *RANGES["label_smoothing"], step=0.05, key="label_smoothing",
+                    lesson=lesson)
         control(st.text_input, "Class weights", key="class_weights", lesson=lesson,
                 help="none, balanced, or one weight per class: 1, 2, 1")
     variational = any(layer.get("type") == "Latent" and layer.get("variational") for layer in specs)
     if task_name == "reconstruction" and variational:
-        control(st.slider, "KL weight (beta)", 0.0, 4.0, step=0.1, key="kl_weight", lesson=lesson)
+        control(st.slider, "KL weight (beta)", *RANGES["kl_weight"], step=0.1, key="kl_weight", lesson=lesson)
     control(st.selectbox, "Optimizer", list(LABELS), key="optim", lesson=lesson, format_func=LABELS.get)
     st.caption(f"`{RULES[st.session_state.optim]}`")
     control(st.select_slider, "Learning rate", lr_options(), key="lr", lesson=lesson, format_func=lambda v: f"{v:g}")
@@ -185,7 +190,7 @@ with col_train:
     control(st.selectbox, "Schedule", list(SCHEDULE_LABELS), key="schedule", lesson=lesson,
             format_func=SCHEDULE_LABELS.get)
     if st.session_state.schedule in ("step", "exponential"):
-        control(st.slider, "Decay factor (gamma)", 0.05, 1.0, step=0.05, key="sched_gamma", lesson=lesson,
+        control(st.slider, "Decay factor (gamma)", *RANGES["sched_gamma"], step=0.05, key="sched_gamma", lesson=lesson,
                 help="step: multiply the rate by this every N epochs; exponential: per epoch")
     if st.session_state.schedule == "step":
         control(st.number_input, "Decay every N epochs", step=1, key="sched_step", lesson=lesson)
@@ -193,7 +198,7 @@ with col_train:
         control(st.number_input, "Warm-up epochs", step=0.5, key="warmup_epochs", lesson=lesson,
                 help="above 0; fractions of an epoch work")
     if st.session_state.optim in ("momentum", "nesterov"):
-        control(st.slider, "Momentum", 0.0, 0.99, step=0.01, key="momentum", lesson=lesson)
+        control(st.slider, "Momentum", *RANGES["momentum"], step=0.01, key="momentum", lesson=lesson)
     control(st.select_slider, "Batch size", BATCHES, key="batch_size", lesson=lesson)
     control(st.number_input, "Epochs", step=1, key="epochs", lesson=lesson, help=f"1 to {MAX_EPOCHS:,}")
     control(st.select_slider, "Weight decay", DECAYS, key="weight_decay", lesson=lesson, format_func=lambda v: f"{v:g}")

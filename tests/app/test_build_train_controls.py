@@ -203,6 +203,20 @@ def test_an_uploaded_config_file_sets_the_form_and_a_broken_one_leaves_it():
     assert form_view(at) == loaded, "a file that cannot be read changed the form"
 
 
+def test_a_config_past_a_sliders_range_loads_at_its_end_and_says_so():
+    """The CLI trains noise 0.6 and 75% validation; the page's sliders stop at 0.5 and 50%: the form holds
+    those, says what it moved, and draws (no exception box)."""
+    at = open_page(PAGE, "ulla32")
+    upload(at, "wide.yaml", "name: wide\ndata: {name: spiral, n_samples: 60, noise: 0.6, val_fraction: 0.75}\n"
+                            "layers: [{type: Linear, out_features: 8}, {type: ReLU}, "
+                            "{type: Linear, out_features: 2}]\n")
+    assert not at.exception, [e.value for e in at.exception]
+    assert errors(at) == [], errors(at)
+    assert (at.session_state["noise"], at.session_state["val_pct"], at.session_state["n_samples"]) == (0.5, 50, 100)
+    note = " ".join(w.value for w in at.warning)
+    assert "noise 0.6 → 0.5" in note and "val_pct 75 → 50" in note and "n_samples 60 → 100" in note, note
+
+
 # --------------------------------------------------------------------------------- device and AMP
 def test_the_device_and_mixed_precision_reach_the_run(monkeypatch, downloads):
     # a server with a GPU offers cuda in the sidebar, and mixed precision with it
