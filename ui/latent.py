@@ -389,9 +389,10 @@ def pca_panel(run_id, snap, a, s, base, names) -> None:
 
 def vae_panel(run_id, snap, a, s, names) -> None:
     epochs = REGISTRY.store.metrics(run_id).get("epochs", [])
-    st.caption("The two terms of the loss per epoch: the reconstruction loss (how well the decoder rebuilds the "
-               "input) and the KL divergence of each code's distribution from the prior N(0, I), weighted by the "
-               "config's kl_weight. KL pulls the codes together around 0; reconstruction pushes them apart.")
+    st.caption("The two terms of the loss per epoch: the reconstruction loss per pixel (how well the decoder "
+               "rebuilds the input) and the KL divergence of each code's distribution from the prior N(0, I), in "
+               "nats per image; the loss adds kl_weight × KL / the pixels per image, so kl_weight 1 is the standard "
+               "VAE. KL pulls the codes together around 0; reconstruction pushes them apart.")
     vega(loss_terms_spec(epochs))
     k = a["codes"].shape[1]
     seed = int(st.number_input("Seed of the samples", 0, 10_000, 0, key="lat_prior_seed"))

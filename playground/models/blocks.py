@@ -216,7 +216,8 @@ class Latent(nn.Module):
     In training z = mean + exp(logvar / 2) * eps, eps ~ N(0, I) drawn from self.generator (a
     torch.Generator the engine sets, or None for the global RNG), and self.kl is the batch mean of
     KL(N(mean, exp(logvar)) || N(0, I)) = 0.5 * sum(mean^2 + exp(logvar) - 1 - logvar) over the k
-    dims, with grad (the loss adds kl_weight * kl). In eval z = mean: deterministic, no draw, kl kept
+    dims, with grad (the loss adds kl_weight * kl / the values per example, so that both terms are
+    per value and kl_weight 1 is the standard VAE). In eval z = mean: deterministic, no draw, kl kept
     from the last training forward. last_mean / last_logvar hold the last forward's, detached.
     """
 

@@ -188,24 +188,27 @@ def manifold_figure(images: np.ndarray, n: int, x_range: tuple[float, float], y_
 
 def loss_terms_spec(epochs: list[dict], height: int = 260) -> dict:
     """A variational autoencoder's two loss terms per epoch (training and validation): the
-    reconstruction loss and the KL divergence from the prior."""
+    reconstruction loss (per value: pixel) and the KL divergence from the prior (nats per example; the
+    loss adds it divided by the values per example). Each term on a y scale of its own."""
     rows = []
     for e in epochs:
         for split in ("train", "val"):
-            for term, name in (("recon", "reconstruction"), ("kl", "KL")):
+            for term, name in (("recon", "reconstruction (per pixel)"), ("kl", "KL (nats per example)")):
                 v = e.get(f"{split}_{term}")
                 if v is not None:
                     rows.append({"epoch": e["epoch"], "value": float(v), "term": name,
                                  "split": "training" if split == "train" else "validation"})
     frame = pd.DataFrame(rows, columns=["epoch", "value", "term", "split"])
-    return {"height": height, "datasets": {"main": frame}, "data": {"name": "main"},
-            "mark": {"type": "line", "point": True},
-            "encoding": {"x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
-                         "y": {"field": "value", "type": "quantitative", "title": "loss term (per example)"},
-                         "color": {"field": "term", "type": "nominal", "title": None},
-                         "strokeDash": {"field": "split", "type": "nominal", "title": None},
-                         "tooltip": [tip("epoch"), tip("term", kind="nominal"), tip("split", kind="nominal"),
-                                     tip("value", ".4f")]}}
+    return {"datasets": {"main": frame}, "data": {"name": "main"},
+            "facet": {"column": {"field": "term", "type": "nominal", "title": None}},
+            "resolve": {"scale": {"y": "independent"}},            # the two terms are in different units
+            "spec": {"height": height, "width": 220, "mark": {"type": "line", "point": True},
+                     "encoding": {"x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
+                                  "y": {"field": "value", "type": "quantitative", "title": None},
+                                  "color": {"field": "term", "type": "nominal", "title": None, "legend": None},
+                                  "strokeDash": {"field": "split", "type": "nominal", "title": None},
+                                  "tooltip": [tip("epoch"), tip("term", kind="nominal"),
+                                              tip("split", kind="nominal"), tip("value", ".4f")]}}}
 
 
 def class_error_spec(class_names: list[str], ae: np.ndarray, pca: np.ndarray | None, height: int = 240) -> dict:

@@ -124,9 +124,9 @@ def test_a_vaes_loss_terms_prior_samples_and_spreads(runs):
     kl = float(kl_closed(torch.from_numpy(mean), torch.from_numpy(logvar)))
     assert last["val_kl"] == pytest.approx(kl, rel=1e-3)
     rows = [r for c in charts(at) for r in chart_rows(c)]
-    shown = [r["value"] for r in rows if r.get("term") == "KL" and r.get("split") == "validation"]
+    shown = [r["value"] for r in rows if r.get("term") == "KL (nats per example)" and r.get("split") == "validation"]
     assert shown == pytest.approx([e["val_kl"] for e in run.history.epochs])
-    assert [r for r in rows if r.get("term") == "reconstruction"]
+    assert [r for r in rows if r.get("term") == "reconstruction (per pixel)"]
     # 16 samples of the prior, decoded
     assert any("16 codes drawn from the prior N(0, I) and decoded" in c for i in at.get("image") for c in i.captions)
     spread = np.exp(0.5 * logvar).mean(0)
