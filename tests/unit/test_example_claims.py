@@ -23,12 +23,11 @@ import numpy as np
 import pytest
 import torch
 
-from playground.config import load_config
 from playground.inspect import attention, latent, stats
 from playground.inspect.attention import attention_layers, capture
 from playground.store import default_store
 from playground.train.frozen import Frozen, frozen_model
-from tests.trained import train_stored
+from tests.trained import example_run
 from tests.unit.record_golden import example_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +58,10 @@ class Trained:
         return stats(self.frozen(epoch), default_store().stats(self.run.id))
 
 
-_trained: dict[str, Trained] = {}
-
-
 def trained(name: str) -> Trained:
-    """examples/<name> trained once per test session, to its full epochs, on the CPU."""
-    if name not in _trained:
-        config = {**load_config(ROOT / "examples" / name).to_dict(), "device": "cpu"}
-        _trained[name] = Trained(name, train_stored(config))
-    return _trained[name]
+    """examples/<name> trained once per test session, to its full epochs, on the CPU (shared with the
+    other tests that need an example trained whole: tests/trained.py example_run)."""
+    return Trained(name, example_run(name))
 
 
 CLAIMS = {}
