@@ -75,6 +75,13 @@ def test_the_positional_encoding_lesson(page, shots):
     info.wait_for(timeout=30_000)
     page.get_by_text("attention sees the sequence as a bag of tokens").wait_for()
     idle(page)
+    deadline = time.time() + 60
+    while "at epoch 20:" not in info.inner_text():      # the run compared with may end a moment after the one shown
+        assert time.time() < deadline, f"the run compared with never reached epoch 20: {info.inner_text()}"
+        go(page, "Runs", page.get_by_text("Every run kept"))
+        go(page, "Attention", page.get_by_text("Lessons: train a pair and compare"))
+        info.wait_for(timeout=30_000)
+        idle(page)
     shots(page, "positional-lesson")
     # the numbers behind the lesson: without positions, reversal stays near what guessing from the
     # token counts gives (~30% here; 10% is one token in ten) ...
