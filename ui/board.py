@@ -78,8 +78,6 @@ def board(lesson: Lesson, person: Who, large: bool) -> None:
 
     @st.fragment(run_every=poll_every(was_alive) or IDLE_POLL_S)
     def live():
-        if goto := st.session_state.pop("board_goto", None):
-            st.switch_page(goto)
         runs, alive = entries(lesson, person)
         if alive != was_alive:                   # started or ended since the page was drawn: poll at the right pace
             st.rerun()
@@ -108,15 +106,25 @@ def board(lesson: Lesson, person: Who, large: bool) -> None:
         with left:
             st.markdown("**Every run**")
             table(board_table(runs, metric, goal), large)
-        a, b, c = st.columns([3, 2, 1.3], vertical_alignment="bottom")
-        label = {x.run_id: f"{x.student} · {x.name}" for x in runs}
-        a.selectbox("Open a run", list(label), format_func=label.get, key="board_pick", index=None,
-                    placeholder="choose a student's run")
-        b.selectbox("in", list(VIEWS), key="board_view")
-        c.button("Open the run", icon=":material/open_in_new:", on_click=_open, args=("board_pick", "board_view"),
-                 width="stretch", disabled=not st.session_state.get("board_pick"))
-        st.caption("The run opens read-only: only its owner (and you, if you are the teacher) may act on it.")
     live()
+    open_controls(entries(lesson, person)[0])
+
+
+def open_controls(runs: list) -> None:
+    """Open a run in an inspection page: outside the live fragment, so that a choice being made is not
+    redrawn under the hand twice a second (the page reruns whole when a run starts or ends)."""
+    if not runs:
+        return
+    a, b, c = st.columns([3, 2, 1.3], vertical_alignment="bottom")
+    label = {x.run_id: f"{x.student} · {x.name}" for x in runs}
+    if st.session_state.get("board_pick") not in label:
+        st.session_state.board_pick = None
+    a.selectbox("Open a run", list(label), format_func=label.get, key="board_pick", index=None,
+                placeholder="choose a student's run")
+    b.selectbox("in", list(VIEWS), key="board_view")
+    c.button("Open the run", icon=":material/open_in_new:", on_click=_open, args=("board_pick", "board_view"),
+             width="stretch", disabled=not st.session_state.get("board_pick"))
+    st.caption("The run opens read-only: only its owner (and you, if you are the teacher) may act on it.")
 
 
 def table(df, large: bool) -> None:

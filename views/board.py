@@ -7,6 +7,8 @@ from playground.train import REGISTRY
 from ui.board import LARGE_CSS, board, may_see
 from ui.state import who
 
+if goto := st.session_state.pop("board_goto", None):     # "Open the run": its callback chose the page
+    st.switch_page(goto)
 st.title("Class board")
 st.caption("Every run started in a lesson, as the class trains: who is where, who reached the goal first, and "
            "all the curves on one chart.")
