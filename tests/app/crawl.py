@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import record_media
 from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -75,22 +75,6 @@ class Crawler:
         self._files: dict[str, object] = {}          # media file id -> bytes or a deferred callable
 
     # -- media: what each download button would give the browser ---------------------------------
-    def _patch_media(self, monkeypatch) -> None:
-        files = self._files
-        add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
-
-        def add_(mgr, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-            url = add(mgr, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
-            files[url] = path_or_data
-            return url
-
-        def add_deferred_(mgr, data_callable, *args, **kwargs):
-            fid = add_deferred(mgr, data_callable, *args, **kwargs)
-            files[fid] = data_callable
-            return fid
-        monkeypatch.setattr(MediaFileManager, "add", add_)
-        monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred_)
-
     def _check_downloads(self, at, where: str) -> None:
         for el in at.get("download_button"):
             p = el.proto
@@ -135,7 +119,7 @@ class Crawler:
 
     # -- the crawl --------------------------------------------------------------------------------
     def crawl(self, page: str, monkeypatch) -> None:
-        self._patch_media(monkeypatch)
+        self._files = record_media(monkeypatch)
         log = _ErrorLog()
         root = logging.getLogger()
         root.addHandler(log)

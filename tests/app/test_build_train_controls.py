@@ -27,7 +27,7 @@ from playground.config import RunConfig
 from playground.models import parse_layer_args, preset_layers
 from playground.train import REGISTRY
 from playground.train.lr_finder import find_lr
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, record_downloads
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PAGE = "views/build_train.py"
@@ -67,18 +67,7 @@ def start_and_finish(at: AppTest):
 
 @pytest.fixture
 def downloads(monkeypatch) -> dict:
-    """{file name: bytes} of what the page's download buttons offer, as the last script run drew them
-    (the media file storage is where st.download_button puts its data)."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files = {}
-    add = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, data, mimetype, kind, filename=None):
-        files[filename] = data
-        return add(self, data, mimetype, kind, filename)
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    return files
+    return record_downloads(monkeypatch)
 
 
 # ---------------------------------------------------------------------------------------- LR finder

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from playground.lessons import Lesson
 from playground.models import preset_layers
 from playground.train import REGISTRY
+from tests.app.conftest import open_page
 from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -18,13 +19,7 @@ SMALL = {"name": "lesson spiral", "layers": preset_layers("MLP", "points", 2), "
 
 
 def opened(owner: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = token(owner)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(None, owner, **params)
 
 
 def saved(lesson_id: str, **kw) -> Lesson:

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground.lessons import Lesson
 from playground.train import REGISTRY
+from tests.app.conftest import open_page
 from tests.tokens import token
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -27,14 +28,7 @@ max_runs: 3
 
 
 def lessons_page(owner: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = token(owner)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page("views/lessons.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("views/lessons.py", owner, **params)
 
 
 def titles(at: AppTest) -> list[str]:

@@ -24,7 +24,7 @@ import torch
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from playground.train.frozen import frozen_model
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, record_media
 from tests.trained import train_stored
 from tests.unit.script_runner import run_script
 
@@ -45,25 +45,7 @@ def spiral(name: str, owner: str, epochs: int = 2, **extra):
 
 @pytest.fixture
 def media(monkeypatch):
-    """What each download button would give the browser: {file url or deferred id: bytes, str or a
-    callable}, recorded as the page hands files to Streamlit's media manager."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    files = {}
-    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
-
-    def add_(mgr, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        url = add(mgr, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
-        files[url] = path_or_data
-        return url
-
-    def add_deferred_(mgr, data_callable, *args, **kwargs):
-        fid = add_deferred(mgr, data_callable, *args, **kwargs)
-        files[fid] = data_callable
-        return fid
-    monkeypatch.setattr(MediaFileManager, "add", add_)
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred_)
-    return files
+    return record_media(monkeypatch)
 
 
 def download(at, media: dict, label: str) -> bytes:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import open_page
 from tests.tokens import token
 from tests.trained import train_stored
 
@@ -11,13 +12,7 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def opened(owner: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["me"] = token(owner)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(None, owner, **params)
 
 
 def links(at: AppTest) -> list[str]:

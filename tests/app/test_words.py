@@ -12,7 +12,7 @@ from playground.config import load_config
 from playground.inspect.inputs import MAX_BYTES
 from playground.models import preset_layers
 from playground.train import REGISTRY
-from tests.app.conftest import open_page
+from tests.app.conftest import open_page, record_downloads
 from tests.tokens import token
 from tests.trained import train_stored
 
@@ -130,15 +130,7 @@ def test_the_preset_box_says_a_loaded_network_is_no_preset():
 
 def test_the_config_download_and_the_sidebar_carry_a_renamed_runs_name(monkeypatch):
     """9f: after a rename, Build & Train's 'Config (JSON)' still had the run's first name."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files = {}
-    add = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, data, mimetype, kind, filename=None):
-        files[filename] = data
-        return add(self, data, mimetype, kind, filename)
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    files = record_downloads(monkeypatch)
     at = open_page("views/build_train.py", token("rene25"))
     at.number_input(key="epochs").set_value(1).run()
     next(b for b in at.button if b.label == "Start training").click().run()

@@ -11,6 +11,7 @@ from playground.config import RunConfig
 from playground.store import Store
 from playground.train.registry import Registry
 from tests.ray_cluster import LocalCluster
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -21,15 +22,6 @@ def config(**kw) -> RunConfig:
     d = {"layers": MLP, "epochs": 100_000, "batch_size": 16, "data": {"name": "moons", "n_samples": 200}}
     d.update(kw)
     return RunConfig.from_dict(d)
-
-
-def wait_for(cond, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

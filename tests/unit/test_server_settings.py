@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
 from pathlib import Path
 
 import psutil
@@ -28,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train import registry
+from tests.waits import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -41,15 +41,6 @@ def long_run(seed: int = 0) -> RunConfig:
     """A run that trains until it is stopped (100,000 epochs of 10 steps)."""
     return RunConfig.from_dict({"data": {"name": "moons", "n_samples": 200}, "layers": MLP, "batch_size": 16,
                                 "epochs": 100_000, "seed": seed, "device": "cpu", "threads": 1})
-
-
-def wait_for(cond, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def worker_pids() -> set[int]:
