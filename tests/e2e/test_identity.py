@@ -26,7 +26,7 @@ def ready(page, kind: str, what: str):
 
 def sign_in_link(server) -> str:
     """The teacher's link, from what the server printed in its terminal (its log file)."""
-    text = "".join(p.read_text() for p in sorted(ARTIFACTS.glob(f"{server.name}-*.log")))
+    text = (ARTIFACTS / f"{server.name}-{server.starts}.log").read_text(errors="replace")   # this server's own
     links = re.findall(r"the teacher signs in with this link.*\n\s+(http://\S+\?teacher=\S+)", text)
     assert links, "the server printed no teacher sign-in link"
     return links[-1].replace("localhost:", "127.0.0.1:", 1)
