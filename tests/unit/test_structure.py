@@ -138,6 +138,19 @@ def test_importing_the_package_starts_no_process_or_thread():
     assert out.stdout.split() == ["1", "0"]
 
 
+def test_a_process_spawned_by_multiprocessing_runs_none_of_the_app():
+    """multiprocessing's spawn runs the main script again in its child as __mp_main__ (the UMAP
+    projector's process under Streamlit): app.py must then import and start nothing (it once imported
+    torch, drew the app in bare mode and warmed worker processes in that child)."""
+    code = ("import runpy, sys, threading, psutil\n"
+            "runpy.run_path('app.py', run_name='__mp_main__')\n"
+            "print('torch' in sys.modules, 'ui.app' in sys.modules, threading.active_count(),\n"
+            "      len(psutil.Process().children(recursive=True)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "1", "0"], out.stdout + out.stderr
+
+
 def test_live_and_stored_runs_have_the_run_view_surface(tmp_path):
     store = Store(tmp_path)
     reg = Registry(executor=ThreadExecutor(), store=store)
