@@ -25,11 +25,12 @@ def ready(page, kind: str, what: str):
 
 
 def sign_in_link(server) -> str:
-    """The teacher's link, from what the server printed in its terminal (its log file)."""
-    text = (ARTIFACTS / f"{server.name}-{server.starts}.log").read_text(errors="replace")   # this server's own
-    links = re.findall(r"the teacher signs in with this link.*\n\s+(http://\S+\?teacher=\S+)", text)
-    assert links, "the server printed no teacher sign-in link"
-    return links[-1].replace("localhost:", "127.0.0.1:", 1)
+    """The teacher's link, from what this server printed in its terminal (its log file): the line with
+    its own port (a log can hold another process's lines)."""
+    text = (ARTIFACTS / f"{server.name}-{server.starts}.log").read_text(errors="replace")
+    keys = re.findall(rf"the teacher signs in with this link.*\n\s+http://[^/\s]+:{server.port}/\?teacher=(\S+)", text)
+    assert keys, "the server printed no teacher sign-in link with its own port"
+    return f"{server.url}/?teacher={keys[-1]}"
 
 
 def row_of(page, name: str) -> int:
@@ -52,8 +53,7 @@ def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, 
         secret = token(ana)
         assert len(secret) >= 22 and secret != token(ben)
         name = ana.get_by_role("textbox", name="Your name (what others see)")
-        name.fill("Ana")
-        rerun(ana, lambda: name.press("Enter"), "Ana's name")
+        rerun(ana, lambda: (name.fill("Ana"), name.press("Enter")), "Ana's name")     # watched from the fill on
         run = train_into(server, secret, {"name": "ana's spiral", "layers": preset_layers("MLP", "points", 2),
                                           "epochs": 2, "data": {"n_samples": 100}})
         everyone(ben)
@@ -81,8 +81,7 @@ def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, 
         select_row(teacher, row_of(teacher, "ana's spiral"))
         box = teacher.get_by_role("textbox", name="New name")
         box.wait_for()
-        box.fill("ana's spiral (seen)")
-        box.press("Enter")
+        rerun(teacher, lambda: (box.fill("ana's spiral (seen)"), box.press("Enter")), "the new name typed")
         rerun(teacher, teacher.get_by_role("button", name="Rename", exact=True).click, "the teacher renames")
         teacher.get_by_role("heading", name="ana's spiral (seen)").wait_for()
         shots(teacher, "teacher-renamed")

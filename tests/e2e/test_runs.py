@@ -142,6 +142,10 @@ def test_two_students_switch_pages_and_start_while_two_runs_train(browser, serve
         assert selected(b, "Run shown").split(" · ")[1] == "spiral"
         b.get_by_role("button", name="Stop").click()
         b.get_by_text("stopped by the user").wait_for(timeout=15_000)
+        # the page reruns whole once it sees the run ended (its buttons are redrawn: Resume is offered);
+        # a toggle clicked before that rerun can be merged into it and show no rerun of its own
+        b.wait_for_function("""() => [...document.querySelectorAll('button')].some(
+            x => x.innerText.includes('Resume') && !x.disabled)""", timeout=30_000)
         # ... and can stop only theirs: B looks at everyone's runs and picks A's, which trains on
         toggle = b.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
         rerun(b, toggle.click, "Everyone's runs switched on")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from pathlib import Path
 
 import psutil
@@ -67,12 +68,20 @@ def gone(pids: set[int]) -> bool:
 
 
 def fresh_app_registry(mp: pytest.MonkeyPatch, **env: str) -> None:
-    """As a server started with `env`: the settings set (and the others unset), and no registry made yet."""
+    """As a server started with `env`: the settings set (and the others unset), and no registry made yet.
+    Modules that an earlier test imported hold the registry of then (`from playground.train import
+    REGISTRY`): they are pointed at the one made now, as a server's would be."""
     for name in SETTINGS:
         mp.delenv(name, raising=False)
     for name, value in env.items():
         mp.setenv(name, value)
+    old = registry._REGISTRY
     mp.setattr(registry, "_REGISTRY", None)
+    if old is not None:
+        new = registry.default_registry()
+        for module in list(sys.modules.values()):
+            if getattr(module, "REGISTRY", None) is old:
+                mp.setattr(module, "REGISTRY", new)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +90,10 @@ def app_server():
     app.py` is one, after its first page: (its registry, the worker pids there before it started)."""
     from playground.train import worker
 
+    old = registry._REGISTRY                          # an earlier test's app: let it finish warming its own
+    pool = getattr(old.executor, "pool", None) if old is not None else None
+    if pool is not None:
+        wait_for(lambda: not pool._warming, 180, "the earlier registry's warm workers")
     before = worker_pids()
     with pytest.MonkeyPatch.context() as mp:
         fresh_app_registry(mp, PLAYGROUND_WARM_WORKERS=str(WARM), PLAYGROUND_MAX_RUNS=str(MAX_RUNS),
