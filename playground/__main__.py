@@ -212,30 +212,19 @@ def cmd_export(args) -> int:
 
 
 def _lesson_file(path: str, keep_id: bool):
-    """A lesson file (.json or .yaml, read as safe YAML or JSON), checked; a new id unless keep_id and it has one."""
-    from playground.config import parse_mapping
-    from playground.lessons import Lesson
+    """A lesson file, checked (lesson_from_file); a new id unless keep_id and it has one. One line per error."""
+    from playground.lessons import lesson_from_file
 
-    label = f"lesson file '{path}'"
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PlaygroundError(f"{label} is not a text file (YAML or JSON)") from None
+        data = Path(path).read_bytes()
     except OSError as e:
-        raise PlaygroundError(f"{label} cannot be read ({e.strerror or e}); give the path of a .yaml or .json "
-                              f"lesson, e.g. examples/lessons/spiral_small.yaml") from None
+        raise PlaygroundError(f"lesson file '{path}' cannot be read ({e.strerror or e}); give the path of a .yaml or "
+                              f".json lesson, e.g. examples/lessons/spiral_small.yaml") from None
     try:
-        d = parse_mapping(text, Path(path).name, label)
+        return lesson_from_file(data, path, keep_id)
     except PlaygroundError as e:                    # YAML's message quotes the line under a caret: one line here
         lines = [x.strip() for x in str(e).splitlines() if x.strip() and not x.startswith("    ")]
         raise PlaygroundError(" ".join(lines).replace('in "<unicode string>", ', "at ").rstrip(":")) from None
-    if isinstance(d, dict) and not keep_id:
-        d = {k: v for k, v in d.items() if k != "id"}
-    try:
-        lesson = Lesson.from_dict(d)
-    except PlaygroundError as e:
-        raise PlaygroundError(f"{label}: {str(e).removeprefix('lesson: ')}") from None
-    return lesson
 
 
 def cmd_lesson(args) -> int:

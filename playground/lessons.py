@@ -18,7 +18,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from playground.config import RunConfig, read_mapping
+from playground.config import RunConfig, parse_mapping, read_mapping
 from playground.errors import PlaygroundError
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "examples" / "lessons"
@@ -81,10 +81,6 @@ class Lesson:
     goal: Goal | None = None
     board: str = "teacher"                           # who sees the class board: BOARD keys
     shipped: bool = False                            # from examples/lessons (read-only in the store)
-
-    def __post_init__(self):
-        if isinstance(self.goal, dict):
-            self.goal = Goal(**self.goal)
 
     # -------------------------------------------------------------- making one
     @classmethod
@@ -226,6 +222,23 @@ def _at(d: dict, path: tuple[str, ...]):
 
 def new_id() -> str:
     return secrets.token_urlsafe(6)                  # 8 characters: a short link, not a secret
+
+
+def lesson_from_file(data: bytes, name: str, keep_id: bool = True) -> Lesson:
+    """A lesson file's bytes (.json or .yaml, read as safe YAML or JSON: nothing in it is executed),
+    checked; every error names the file. keep_id=False: a new id, whatever the file says."""
+    label = f"lesson file '{name}'"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlaygroundError(f"{label} is not a text file (YAML or JSON)") from None
+    d = parse_mapping(text, Path(name).name, label)
+    if isinstance(d, dict) and not keep_id:
+        d = {k: v for k, v in d.items() if k != "id"}
+    try:
+        return Lesson.from_dict(d)
+    except PlaygroundError as e:
+        raise PlaygroundError(f"{label}: {str(e).removeprefix('lesson: ')}") from None
 
 
 def read_lesson(path: str | Path) -> Lesson:

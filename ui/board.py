@@ -74,7 +74,7 @@ def _open(choice_key: str, view_key: str) -> None:
 
 def board(lesson: Lesson, person: Who, large: bool) -> None:
     """The live board: redrawn while runs train (and every few seconds while none does, to find new ones)."""
-    _, was_alive = entries(lesson, person)
+    listed, was_alive = entries(lesson, person)
 
     @st.fragment(run_every=poll_every(was_alive) or IDLE_POLL_S)
     def live():
@@ -107,7 +107,7 @@ def board(lesson: Lesson, person: Who, large: bool) -> None:
             st.markdown("**Every run**")
             table(board_table(runs, metric, goal), large)
     live()
-    open_controls(entries(lesson, person)[0])
+    open_controls(listed)                        # as the page run found them (it reruns whole when one starts)
 
 
 def open_controls(runs: list) -> None:

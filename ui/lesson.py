@@ -5,9 +5,9 @@ Locks here are a courtesy (a disabled widget); the registry refuses a run that b
 browser sends (playground/lessons.py, Lesson.check_run)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.lessons import CONTROLS, GOALS, Lesson
 from playground.train import REGISTRY
@@ -27,7 +27,7 @@ def current_lesson() -> Lesson | None:
             del st.query_params["lesson"]
         else:
             s.lesson_id = url
-            apply_config(_config_of(lesson))
+            apply_config(RunConfig.from_dict(lesson.config))
     lesson_id = s.get("lesson_id")
     if not lesson_id:
         return None
@@ -38,12 +38,6 @@ def current_lesson() -> Lesson | None:
     if st.query_params.get("lesson") != lesson_id:
         st.query_params["lesson"] = lesson_id
     return lesson
-
-
-def _config_of(lesson: Lesson):
-    from playground.config import RunConfig
-
-    return RunConfig.from_dict(lesson.config)
 
 
 def leave() -> None:
@@ -159,11 +153,6 @@ def save_lesson_panel(lesson: Lesson | None) -> None:
             st.error(err)
         if s.get("lesson_saved"):
             st.success(f"Saved. The class opens it with `?lesson={s.lesson_saved}` after this server's address.")
-
-
-def lesson_table(lessons: list[Lesson]) -> pd.DataFrame:
-    return pd.DataFrame([{"lesson": x.title, "link": f"?lesson={x.id}", "rules": " · ".join(x.rules()),
-                          "from": "shipped" if x.shipped else "teacher"} for x in lessons])
 
 
 def setdefaults() -> None:

@@ -4,9 +4,8 @@ registry, which refuses anyone but the teacher whatever the browser sends."""
 
 import streamlit as st
 
-from playground.config import parse_mapping
 from playground.errors import PlaygroundError
-from playground.lessons import BOARD, Lesson
+from playground.lessons import BOARD, Lesson, lesson_from_file
 from playground.train import REGISTRY
 from ui.state import me, who
 
@@ -19,15 +18,7 @@ def imported() -> None:
     if file is None:
         return
     try:
-        try:
-            text = file.getvalue().decode("utf-8")
-        except UnicodeDecodeError:
-            raise PlaygroundError(f"lesson file '{file.name}' is not a text file (YAML or JSON)") from None
-        mapping = parse_mapping(text, file.name, f"lesson file '{file.name}'")
-        try:
-            lesson = Lesson.from_dict(mapping)
-        except PlaygroundError as e:
-            raise PlaygroundError(f"lesson file '{file.name}': {str(e).removeprefix('lesson: ')}") from None
+        lesson = lesson_from_file(file.getvalue(), file.name)
         REGISTRY.save_lesson(lesson, who())
     except PlaygroundError as e:
         s.lesson_import_error = str(e)
