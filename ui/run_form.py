@@ -367,7 +367,7 @@ def first_point(run, wait: float = 0.5) -> None:
     import time
 
     end = time.monotonic() + wait
-    while time.monotonic() < end and run.alive and not run.history.progress["step"]:
+    while time.monotonic() < end and getattr(run, "training", False) and not run.history.progress["step"]:
         time.sleep(0.01)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from playground.errors import PlaygroundError
-from playground.identity import NAME_MAX, clean_name
+from playground.identity import NAME_MAX, clean_name, public_name
 from playground.store import LIVE
 from playground.train import REGISTRY
 from ui.lesson import control, current_lesson
@@ -63,6 +63,26 @@ def set_paused() -> None:
         st.session_state.action_error = str(e)
 
 
+def waiting_line() -> None:
+    """The teacher's view of the line for training slots: who waits, with which run, since when."""
+    import time
+
+    import pandas as pd
+
+    line = REGISTRY.line()
+    if not line:
+        return
+    names, now = REGISTRY.store.names(), time.time()
+    with st.expander(f"Waiting in line ({len(line)})", icon=":material/schedule:"):
+        st.dataframe(pd.DataFrame({"place": [p for p, _, _ in line],
+                                   "student": [public_name(r.owner, names) for _, r, _ in line],
+                                   "run": [f"{r.id} · {r.name}" for _, r, _ in line],
+                                   "waiting": [f"{now - since:.0f} s" for _, _, since in line]}),
+                     hide_index=True, width="stretch")
+        st.caption(f"The server trains {REGISTRY.max_active} runs at once; your own Starts go first, then everyone's "
+                   f"first run before anyone's second. Stop any of them on the Runs page (Everyone's runs).")
+
+
 def you() -> None:
     """Who this browser is: the name others see, the teacher's controls once signed in, and how to
     find its runs again (the address, which is a secret: its token is never shown on a page)."""
@@ -80,6 +100,7 @@ def you() -> None:
                    icon=":material/school:")
         st.toggle("Pause new Starts for the class", key="class_paused", on_change=set_paused,
                   help="While on, only you can start or resume runs; runs already training go on")
+        waiting_line()
         st.button("Sign out as teacher", icon=":material/logout:", on_click=sign_out)
     elif REGISTRY.paused:
         st.warning("The teacher has paused new runs for the class.", icon=":material/pause_circle:")
@@ -99,6 +120,9 @@ def sidebar() -> None:
             queued = REGISTRY.executor.queued()
             st.caption(f":material/hub: Runs train on the Ray cluster at `{REGISTRY.executor.address}`"
                        + (f" · {queued} waiting for a CPU" if queued else ""))
+        elif line := REGISTRY.line():
+            st.caption(f":material/schedule: {len(line)} run{'s' if len(line) > 1 else ''} waiting for a training "
+                       f"slot (this server trains {REGISTRY.max_active} at once)")
         control(st.number_input, "Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                 lesson=current_lesson(),     # ?lesson=ID: its config goes into the form on any page
                 help="Same seed, same config, same device: the same numbers to the last digit (on CPU)")

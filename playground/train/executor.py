@@ -59,6 +59,8 @@ class RunHandle:
         self.checkpoint: dict | None = None    # to resume from, until the executor has handed it over
         self.job: Job | None = None
         self.interrupting = False              # the server is shutting down: a stop now is an interruption
+        self.waiting = False                   # in the registry's line for a training slot, not handed off yet
+        self.cancel = None                     # while waiting: takes it out of the line (stop() calls it)
 
     def prepare(self, checkpoint: dict | None = None) -> None:
         """Check the config and load the data here, once, so errors reach the page at once (raises
@@ -86,16 +88,32 @@ class RunHandle:
         return self.job.place if self.job is not None else ""
 
     @property
-    def alive(self) -> bool:
+    def training(self) -> bool:
+        """Handed to its executor and not ended: it holds a training slot."""
         return self.job is not None and not self.job.done.is_set()
 
+    @property
+    def alive(self) -> bool:
+        """Training, or waiting in line to train."""
+        return self.waiting or self.training
+
     def stop(self) -> None:
-        """Ask the run to stop after its current step; returns at once."""
-        if self.alive:
+        """Ask the run to stop after its current step (or, waiting in line, leave it); returns at once."""
+        cancel = self.cancel
+        if self.waiting and cancel is not None:
+            cancel(self)
+        elif self.training:
             self.executor.stop(self)
 
     def join(self, timeout: float | None = None) -> bool:
-        return self.job.done.wait(timeout) if self.job is not None else True
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.waiting:                    # in line: until it is handed off (or leaves the line)
+            if end is not None and time.monotonic() >= end:
+                return False
+            time.sleep(0.02)
+        if self.job is None:
+            return True
+        return self.job.done.wait(None if end is None else max(0.0, end - time.monotonic()))
 
     def settle(self, lost: bool = False) -> bool:
         """Executors call this as the run ends, before its job is done. A run the server's shutdown

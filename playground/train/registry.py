@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import logging
 import os
 import queue
@@ -16,6 +17,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
@@ -31,6 +33,7 @@ from playground.train.history import History
 from playground.train.trainer import decision_grid
 
 log = logging.getLogger(__name__)
+LINE_POLL_S = 0.1                      # how often the line looks for a free training slot (a run's end wakes it too)
 # Seconds a run may take to stop when the server exits (its last step, a validation pass, a
 # checkpoint: well under a second for the models here) before its worker is killed.
 SHUTDOWN_GRACE_S = 2.0
@@ -93,14 +96,34 @@ def _points_sets() -> frozenset:
     return frozenset(n for n, s in DATASETS.items() if s.kind in ("points", "curve"))
 
 
+@dataclass
+class _Waiting:
+    """One Start waiting in line for training slots: a run, or a race's variants (they start together)."""
+    runs: list
+    together: bool
+    owner: str | None                    # the browser's token that started it (None: the CLI)
+    teacher: bool                        # the teacher's Starts go first
+    turn: int                            # the browser's runs training or waiting when it was pressed
+    seq: int                             # order of arrival
+    since: float
+
+
 class Registry:
     """Where runs train is the executor's business (see executor.py): processes=True (the app), a
     warm local worker process per run (worker.py); processes=False, a thread of this process (tests,
     the CLI); or `executor` given, e.g. a Ray cluster (cluster.py, chosen by make_executor()).
-    store: the run store to record into (default: default_store(), opened on first use)."""
+    store: the run store to record into (default: default_store(), opened on first use).
+
+    waiting_per_owner: past max_active training runs, a Start waits in line (its run shows "queued"
+    with its place) and trains as soon as a slot is free; each browser may have this many Starts
+    waiting at once (the teacher: any). 0: no line, a Start past the limit is refused (the CLI, tests).
+    The line is fair: the teacher's Starts first, then each Start by its turn, the number of runs its
+    browser had training or waiting when it was pressed (everyone's first run before anyone's second),
+    then by arrival; so one student's many Starts cannot hold the class back, and a place in line
+    only moves back when another student's earlier turn arrives."""
 
     def __init__(self, max_active: int = 6, keep: int = 20, processes: bool = True, store: Store | None = None,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None, waiting_per_owner: int = 0):
         if executor is None:                  # local (the app's REGISTRY uses make_executor: a cluster if named)
             executor = _local_executor(max_active, processes)
         self.executor = executor
@@ -119,6 +142,11 @@ class Registry:
         self._reattach_tried = -60.0
         self._closing = False
         self.paused = False               # the teacher paused new Starts (pause())
+        self.waiting_per_owner = waiting_per_owner if self.max_active is not None else 0
+        self._line: list[_Waiting] = []   # Starts waiting for slots (under self._lock)
+        self._arrivals = itertools.count()
+        self._line_wake = threading.Event()
+        self._line_thread: threading.Thread | None = None
         # At exit (Streamlit's SIGTERM / Ctrl-C handler stops the server, then the interpreter exits):
         # registered after the executor's own exit handlers, so it runs before them (atexit is last in,
         # first out) and the runs have stopped before their workers are ended.
@@ -222,13 +250,20 @@ class Registry:
         run.snapshot_budget = self._snapshot_budget(run)
         return run
 
-    def launch(self, run: RunHandle) -> RunHandle:
-        """Record a prepared run in the store and hand it to its executor (see start())."""
+    def launch(self, run: RunHandle, who: Who | str | None = None, lesson: Lesson | None = None) -> RunHandle:
+        """Record a prepared run in the store and hand it to its executor, or put it in line (see
+        start()). lesson: the lesson whose budget it must keep to (unless who is the teacher)."""
         self._check_room()
-        with self._lock:                          # slot check, reservation and hand-off: one step
-            slots = self._take_slots(1, group=False)
+        with self._lock:                          # budget, slot check, reservation and hand-off: one step
+            if lesson is not None:
+                w = _who(who)
+                if w is None or not w.teacher:     # counted under the lock: two Starts at once cannot both pass
+                    mine = self.store.list(owner=run.owner, lesson=lesson.id) if run.owner is not None else []
+                    lesson.check_run(run.config.to_dict(), sum(r.params for r in run.rows), len(mine))
+                run.lesson = lesson.id
+            slots = self._admit(1, False, who)
             self._record(run)
-            self._launch([run], slots)
+            self._go_or_wait([run], slots, False, who)
         return run
 
     def _snapshot_budget(self, run: RunHandle) -> int:
@@ -253,19 +288,139 @@ class Registry:
                                   f"{size_text(limit)} (PLAYGROUND_MAX_STORE_MB): delete old runs on the Runs "
                                   f"page (or raise the limit) before starting another")
 
-    def _take_slots(self, n: int, group: bool) -> list:
-        """Under self._lock: refuse past max_active (where the executor has a limit), then reserve
-        n slots with the executor (all or none; e.g. n warm worker processes)."""
+    def _training(self) -> int:
+        return sum(r.training for r in self._runs.values())
+
+    def _admit(self, n: int, group: bool, who: Who | str | None) -> list | None:
+        """Under self._lock: n slots reserved with the executor now (all or none; e.g. n warm worker
+        processes), or None: the Start waits in line (where the registry keeps one, and no one waits
+        before it). Raises PlaygroundError, with the fix, where it may do neither."""
         if self._closing:
             raise PlaygroundError("the server is shutting down; start the run once it is back")
-        active = sum(r.alive for r in self._runs.values())
-        if self.max_active is not None and active + n > self.max_active and group:
-            raise PlaygroundError(f"{n} variants need {n} training slots, but {active} of {self.max_active} "
-                                  f"are busy; stop some runs first")
-        if self.max_active is not None and active + n > self.max_active:
-            raise PlaygroundError(f"{active} runs are already training (the limit is {self.max_active}); "
-                                  f"stop one before starting another")
-        return self.executor.reserve(n)
+        limit = self.max_active
+        if limit is None:
+            return self.executor.reserve(n)
+        if n > limit:
+            raise PlaygroundError(f"{n} variants need {n} training slots at once, but this server trains at most "
+                                  f"{limit} runs at once (PLAYGROUND_MAX_RUNS); race at most {limit} variants")
+        active = self._training()
+        if active + n <= limit and not self._line:
+            try:
+                return self.executor.reserve(n)
+            except PlaygroundError:               # a slot that ended a moment ago is not back in the pool yet
+                if not self.waiting_per_owner:
+                    raise
+        if not self.waiting_per_owner:
+            if group:
+                raise PlaygroundError(f"{n} variants need {n} training slots, but {active} of {limit} are busy; "
+                                      f"stop some runs first")
+            raise PlaygroundError(f"{active} runs are already training (the limit is {limit}); stop one before "
+                                  f"starting another")
+        w = _who(who)
+        if w is not None and not w.teacher:
+            mine = sum(e.owner == w.token for e in self._line)
+            if mine >= self.waiting_per_owner:
+                raise PlaygroundError(f"you have {mine} Start{'s' if mine > 1 else ''} waiting in line already "
+                                      f"(the server trains {limit} runs at once, and all {limit} slots are busy): "
+                                      f"wait until {'one starts' if mine > 1 else 'it starts'}, or stop "
+                                      f"{'one' if mine > 1 else 'it'}, before starting another")
+        return None
+
+    def _go_or_wait(self, runs: list[RunHandle], slots: list | None, together: bool, who: Who | str | None) -> None:
+        """Under self._lock, runs recorded: hand them to the executor (slots reserved), or put them in
+        line (slots None); the line's thread hands them over once there is room."""
+        if slots is not None:
+            self._launch(runs, slots, together)
+            return
+        w = _who(who)
+        token = w.token if w is not None else None
+        turn = (sum(r.training and r.owner == token for r in self._runs.values())
+                + sum(len(e.runs) for e in self._line if e.owner == token))
+        for run in runs:
+            run.waiting, run.cancel = True, self._leave_line
+            run.history.update(status="queued", message="waiting for a training slot")
+            self._runs[run.id] = run
+        self._stored.clear()
+        self._line.append(_Waiting(runs, together, token, w is not None and w.teacher, turn, next(self._arrivals),
+                                   time.time()))
+        self._show_line()
+        if self._line_thread is None:
+            self._line_thread = threading.Thread(target=self._line_loop, daemon=True, name="run-line")
+            self._line_thread.start()
+
+    def _line_order(self) -> list[_Waiting]:
+        """Under self._lock: the line in the order its Starts will train (see the class's docstring)."""
+        return sorted(self._line, key=lambda e: (not e.teacher, e.turn, e.seq))
+
+    def _show_line(self) -> None:
+        """Under self._lock: each waiting run's message says its place in line."""
+        order = self._line_order()
+        for i, e in enumerate(order):
+            msg = (f"waiting for a training slot: {i + 1} of {len(order)} in line (this server trains "
+                   f"{self.max_active} runs at once; it starts as soon as one ends)")
+            for run in e.runs:
+                if run.history.message != msg:
+                    run.history.update(status="queued", message=msg)
+
+    def _line_loop(self) -> None:
+        """Hand the Starts in line to the executor as slots come free (a run's end, a Stop, a Start that
+        left the line wake it; it also looks every LINE_POLL_S); ends when the line is empty."""
+        while True:
+            self._line_wake.wait(LINE_POLL_S)
+            self._line_wake.clear()
+            with self._lock:
+                if not self._line or self._closing:
+                    self._line_thread = None
+                    return
+                self._serve_line()
+
+    def _serve_line(self) -> None:
+        """Under self._lock: start what fits, first of the line first (a race waits for all its slots,
+        and nothing behind it passes it)."""
+        changed = False
+        while self._line:
+            e = self._line_order()[0]
+            if self._training() + len(e.runs) > self.max_active:
+                break
+            try:
+                slots = self.executor.reserve(len(e.runs))
+            except PlaygroundError:                # not back in the pool yet: the next look
+                break
+            self._line.remove(e)
+            changed = True
+            for run in e.runs:
+                run.history.update(status="starting", message="")
+            try:
+                self._launch(e.runs, slots, e.together)
+            except PlaygroundError as err:         # the executor has marked them failed, with the reason
+                log.warning("runs %s could not start after waiting in line: %s", [r.id for r in e.runs], err)
+            finally:
+                for run in e.runs:
+                    run.waiting, run.cancel = False, None
+        if changed:
+            self._show_line()
+
+    def _leave_line(self, run: RunHandle, why: str = "stopped before it trained: it left the line for a training "
+                                                      "slot") -> None:
+        """A waiting run's stop(): out of the line, ended as stopped (a race's other variants wait on)."""
+        with self._lock:
+            for e in self._line:
+                if run in e.runs:
+                    e.runs.remove(run)
+                    if not e.runs:
+                        self._line.remove(e)
+                    break
+            else:
+                return                             # handed off meanwhile: stop() reaches it there
+            run.history.update(status="stopped", message=why)
+            run.waiting, run.cancel = False, None
+            self._show_line()
+        self._line_wake.set()
+
+    def line(self) -> list[tuple[int, RunHandle, float]]:
+        """The runs waiting for a training slot, in the order they will train: (place, run, waiting since)."""
+        with self._lock:
+            return [(i + 1, run, e.since) for i, e in enumerate(self._line_order()) for run in e.runs]
 
     def _record(self, run: RunHandle, group: str | None = None) -> None:
         run.group = group
@@ -292,13 +447,7 @@ class Registry:
         own runs, the lesson's reference, need not)."""
         self._may_start(owner)
         run = self.prepare(config, publish_every, _token(owner))
-        if lesson is not None:
-            who = _who(owner)
-            if who is None or not who.teacher:
-                mine = self.store.list(owner=run.owner, lesson=lesson.id) if run.owner is not None else []
-                lesson.check_run(config.to_dict(), sum(r.params for r in run.rows), len(mine))
-            run.lesson = lesson.id
-        return self.launch(run)
+        return self.launch(run, owner, lesson)
 
     def start_group(self, configs: list[RunConfig], publish_every: float = 0.1, owner: Who | str | None = None) -> str:
         """Start every config at once (a comparison), or none: returns the group id."""
@@ -307,10 +456,10 @@ class Registry:
         self._check_room()
         gid = "cmp-" + runs[0].id
         with self._lock:
-            slots = self._take_slots(len(runs), group=True)
+            slots = self._admit(len(runs), True, owner)
             for run in runs:
                 self._record(run, gid)
-            self._launch(runs, slots, together=True)
+            self._go_or_wait(runs, slots, True, owner)
         return gid
 
     def resume(self, run_id: str, more_epochs: int | None = None, who: Who | str | None = None,
@@ -323,7 +472,8 @@ class Registry:
         self._may_start(who)
         live = self.get(run_id)
         if live is not None and live.alive:
-            raise PlaygroundError(f"run {run_id} ({row.name}) is training already")
+            raise PlaygroundError(f"run {run_id} ({row.name}) is "
+                                  f"{'waiting in line' if getattr(live, 'waiting', False) else 'training'} already")
         if row.status == "diverged":
             raise PlaygroundError(f"run {run_id} ({row.name}) diverged; resuming would diverge again at the same "
                                   f"step. Start a new run with a lower learning rate instead")
@@ -348,7 +498,7 @@ class Registry:
         run.name, run.group = row.name, row.group
         self._check_room()
         with self._lock:
-            slots = self._take_slots(1, group=False)
+            slots = self._admit(1, False, who)
             self.store.truncate(run_id, p["step"], p["epoch"])
             stored = History.restore(self.store.metrics(run_id), "starting", started_at=row.created_at)
             for attr in ("step_x", "step_loss", "epochs", "marks", "started_at"):
@@ -356,7 +506,7 @@ class Registry:
             self.store.claim(run_id, config=config.to_dict(), status="starting", message="", note="",
                              epochs_done=done)
             self.recorder.track(run, run.snapshot_budget, run.checkpoint_bytes)
-            self._launch([run], slots)
+            self._go_or_wait([run], slots, False, who)
         return run
 
     # ------------------------------------------------------------------ finding runs
@@ -416,6 +566,7 @@ class Registry:
         run = self.get(run_id)
         if run is not None:
             run.stop()
+        self._line_wake.set()
 
     def stop_all(self, wait: float = 5.0) -> None:
         with self._lock:
@@ -432,7 +583,12 @@ class Registry:
         them again). Takes about `grace` seconds at most, however many runs train."""
         with self._lock:
             self._closing = True
-            live = [r for r in self._runs.values() if r.alive]
+            line, self._line = [r for e in self._line for r in e.runs], []
+            for run in line:
+                run.history.update(status="stopped", message="not trained: the server was shut down while it waited "
+                                                             "in line for a training slot; start it again")
+                run.waiting, run.cancel = False, None
+            live = [r for r in self._runs.values() if r.training]
         if live and not self.executor.survives_server:
             for run in live:
                 run.interrupting = True
@@ -552,7 +708,8 @@ def default_registry() -> Registry:
     with _registry_lock:
         if _REGISTRY is None:
             _REGISTRY = Registry(executor=make_executor(int(os.environ.get("PLAYGROUND_MAX_RUNS", "6")),
-                                                        os.environ.get("PLAYGROUND_PROCESSES", "1") != "0"))
+                                                        os.environ.get("PLAYGROUND_PROCESSES", "1") != "0"),
+                                 waiting_per_owner=int(os.environ.get("PLAYGROUND_WAITING_PER_STUDENT", "2")))
         return _REGISTRY
 
 

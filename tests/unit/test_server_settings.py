@@ -6,8 +6,10 @@ priority note of the feature list):
   already running, and no process is started for it;
 - PLAYGROUND_WORKER_NICE=N: a training worker runs N steps of niceness below the server (it calls
   os.nice(N) as it starts), while the server keeps its own priority;
-- PLAYGROUND_MAX_RUNS=N: N runs train at once; the next Start is refused with the limit and the fix,
-  and once a run has ended a Start is accepted again.
+- PLAYGROUND_MAX_RUNS=N: N runs train at once; the next Start waits in line, with its place, and trains
+  once a run has ended;
+- PLAYGROUND_WAITING_PER_STUDENT=N: a browser may have N Starts waiting at once, the next is refused
+  with the fix; 0: no line, a Start past MAX_RUNS is refused with the limit and the fix.
 
 Each setting is read where the app reads it: WARM_WORKERS by app.py (run here with AppTest),
 MAX_RUNS when the process-wide registry is made (default_registry(), reset here so that a fresh one
@@ -28,6 +30,7 @@ from streamlit.testing.v1 import AppTest
 from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train import registry
+from tests.tokens import token
 from tests.waits import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +38,7 @@ APP = str(ROOT / "app.py")
 WARM, MAX_RUNS, NICE = 2, 3, 5            # none of them the default (4, 6, 10), so a setting ignored shows
 MLP = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
 SETTINGS = ("PLAYGROUND_WARM_WORKERS", "PLAYGROUND_MAX_RUNS", "PLAYGROUND_WORKER_NICE", "PLAYGROUND_PROCESSES",
-            "PLAYGROUND_RAY_ADDRESS", "RAY_ADDRESS")
+            "PLAYGROUND_WAITING_PER_STUDENT", "PLAYGROUND_RAY_ADDRESS", "RAY_ADDRESS")
 
 
 def long_run(seed: int = 0) -> RunConfig:
@@ -157,27 +160,46 @@ def test_workers_train_at_the_niceness_the_setting_gives(app_server):
         assert run.join(30), "the run did not stop"
 
 
-def test_max_runs_train_at_once_the_next_start_is_refused_until_one_ends():
+def test_max_runs_train_at_once_the_next_start_waits_in_line_until_one_ends():
     """With PLAYGROUND_PROCESSES=0 (runs in threads of the server: no worker processes to start), the
     cap is the registry's, whoever trains."""
+    ana, ben = token("ana"), token("ben")
     with pytest.MonkeyPatch.context() as mp:
-        fresh_app_registry(mp, PLAYGROUND_MAX_RUNS="2", PLAYGROUND_PROCESSES="0")
+        fresh_app_registry(mp, PLAYGROUND_MAX_RUNS="2", PLAYGROUND_PROCESSES="0", PLAYGROUND_WAITING_PER_STUDENT="1")
         reg = registry.default_registry()
         try:
             assert reg.max_active == 2, f"PLAYGROUND_MAX_RUNS=2, but the registry caps at {reg.max_active}"
-            a, b = reg.start(long_run(1)), reg.start(long_run(2))
+            assert reg.waiting_per_owner == 1, "PLAYGROUND_WAITING_PER_STUDENT=1 was not read"
+            a, b = reg.start(long_run(1), owner=ana), reg.start(long_run(2), owner=ana)
             wait_for(lambda: a.history.progress["step"] > 0 and b.history.progress["step"] > 0, 60,
                      "both runs' first points")
-            stored = {r.id for r in reg.store.list()}
-            with pytest.raises(PlaygroundError, match=r"^2 runs are already training \(the limit is 2\); stop one "
-                                                      r"before starting another$"):
-                reg.start(long_run(3))
-            assert a.alive and b.alive, "a run ended while the third Start was refused"
-            assert {r.id for r in reg.store.list()} == stored, "the refused run was recorded"
+            c = reg.start(long_run(3), owner=ben)
+            assert c.waiting and c.history.status == "queued" and c.history.message.startswith(
+                "waiting for a training slot: 1 of 1 in line (this server trains 2 runs at once")
+            with pytest.raises(PlaygroundError, match=r"^you have 1 Start waiting in line already \(the server "
+                                                      r"trains 2 runs at once, and all 2 slots are busy\): wait "
+                                                      r"until it starts, or stop it, before starting another$"):
+                reg.start(long_run(4), owner=ben)
+            assert a.alive and b.alive, "a run ended while the other Starts waited"
             reg.stop(a.id)
             assert a.join(30) and not a.alive
-            c = reg.start(long_run(3))               # a slot is free again
-            wait_for(lambda: c.history.progress["step"] > 0, 60, "the run started once a slot was free")
-            assert c.alive and b.alive
+            wait_for(lambda: c.history.progress["step"] > 0, 60, "the waiting run's start once a slot was free")
+            assert c.training and b.alive and reg.line() == []
+        finally:
+            reg.shutdown()
+
+
+def test_without_a_line_the_start_past_max_runs_is_refused():
+    with pytest.MonkeyPatch.context() as mp:
+        fresh_app_registry(mp, PLAYGROUND_MAX_RUNS="1", PLAYGROUND_PROCESSES="0", PLAYGROUND_WAITING_PER_STUDENT="0")
+        reg = registry.default_registry()
+        try:
+            a = reg.start(long_run(1), owner=token("ana"))
+            stored = {r.id for r in reg.store.list()}
+            with pytest.raises(PlaygroundError, match=r"^1 runs are already training \(the limit is 1\); stop one "
+                                                      r"before starting another$"):
+                reg.start(long_run(3), owner=token("ben"))
+            assert a.alive, "the run ended while the second Start was refused"
+            assert {r.id for r in reg.store.list()} == stored, "the refused run was recorded"
         finally:
             reg.shutdown()
