@@ -5,6 +5,14 @@ Not a test: it prints figures (and writes them as JSON with --out).
     .venv/bin/python scripts/load.py --sessions 10 --minutes 10                  # the local pool
     .venv/bin/python scripts/load.py --sessions 10 --minutes 5 --executor ray    # a local Ray cluster
     .venv/bin/python scripts/load.py --browser-cpus 1    # browsers on a core of their own, as in a class
+    .venv/bin/python scripts/load.py --sessions 30 --lesson spiral_small --max-runs 6   # a class in a lesson
+
+With --lesson ID: each student opens the lesson's link, types a name, and starts the lesson's run as it
+is (its budget holds), and starts another each time one has ended (up to the lesson's runs per
+student); the server trains --max-runs at once, the rest wait in line. A teacher, signed in with the
+key, watches the Class board and reloads it every few seconds: the board's times are reported apart
+(click to drawn, and its server answer at the websocket). At the end, every Start a student saw
+accepted must be a run in the store, none failed or lost.
 
 Per session: time from Start to the first point on the curve, and every page switch's latency
 (Build & Train -> Runs -> Build & Train, each until the page's own content is drawn), split at the
@@ -27,6 +35,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +49,8 @@ from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
 from tests.e2e.harness import ARTIFACTS, Server  # noqa: E402
 
 SWITCH_EVERY_S = 15.0
+BOARD_EVERY_S = 5.0
+TEACHER_KEY = "load-test-teacher-key"
 # classification on the spiral with a small MLP: each run trains for as long as the load lasts
 EPOCHS = 100_000
 
@@ -210,31 +221,39 @@ class Wire:
         return self.sent[0] - clicked, ends[0] - self.sent[0], max(0.0, drawn - ends[0])
 
 
-async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool) -> None:
+async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool,
+                  lesson: str | None = None) -> None:
     rec = out[i] = {"first_point_s": None, "switch_s": [], "split_s": [], "errors": [], "queued_seen": False,
-                    "status": None}
+                    "status": None, "starts": 0}
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
     wire = Wire(page)
     page.set_default_timeout(60_000)
     page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
     try:
-        await page.goto(url)
+        await page.goto(url + (f"?lesson={lesson}" if lesson else ""))
         await page.get_by_role("button", name="Start training").wait_for()
-        box = page.get_by_role("spinbutton", name="Epochs", exact=True)
-        await box.fill(str(EPOCHS))
-        await box.press("Enter")
+        if lesson:                             # the lesson's run as it is; the name the board shows
+            box = page.get_by_role("textbox", name="Your name (what others see)")
+            await box.fill(f"Student {i + 1}")
+            await box.press("Enter")
+        else:
+            box = page.get_by_role("spinbutton", name="Epochs", exact=True)
+            await box.fill(str(EPOCHS))
+            await box.press("Enter")
         await page.wait_for_timeout(1000)
         await idle(page)                       # a click while the page reruns can be lost
         t0 = time.monotonic()
         await page.get_by_role("button", name="Start training").click()
+        rec["starts"] += 1
         while time.monotonic() - t0 < 180:
             texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
             alerts = " ".join(await page.locator('[data-testid="stAlert"]').all_inner_texts())
             if "in line" in alerts:
                 rec["queued_seen"] = True
-            if "already training" in alerts or "the limit is" in alerts:
+            if "already training" in alerts or "the limit is" in alerts or "waiting in line already" in alerts:
                 rec["errors"].append(f"refused: {alerts[:160]}")
+                rec["starts"] -= 1
                 return
             if texts and step_of(texts[0]) > 0:
                 rec["first_point_s"] = time.monotonic() - t0
@@ -267,6 +286,14 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
             if await page.locator('[data-testid="stException"]').count():
                 rec["errors"].append("a traceback on the page: " +
                                      (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+            texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
+            if lesson and texts and " in all" in texts[0] and time.monotonic() < end - 5:
+                await page.get_by_role("button", name="Start training").click()    # the run ended: another try
+                await idle(page)
+                alerts = " ".join(await page.locator('[data-testid="stAlert"]').all_inner_texts())
+                if "you have started" in alerts:                                 # the lesson's runs are used up
+                    break
+                rec["starts"] += 1
         texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
         status = " ".join(await page.locator('[data-testid="stAlert"]').all_inner_texts())
         rec["status"] = texts[0][:120] if texts else None
@@ -286,8 +313,51 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
         await ctx.close()
 
 
+async def teacher(browser, url: str, lesson: str, end: float, out: dict) -> None:
+    """The teacher, signed in, on the lesson's Class board: reloads it every BOARD_EVERY_S seconds (a
+    switch to Runs and back), timing each load as the students' switches are timed."""
+    rec = out["teacher"] = {"board_s": [], "board_split_s": [], "errors": [], "board_rows": None}
+    ctx = await browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = await ctx.new_page()
+    wire = Wire(page)
+    page.set_default_timeout(60_000)
+    page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
+    board = page.get_by_role("heading", name="Class board").first
+    try:
+        await page.goto(f"{url}?lesson={lesson}&teacher={TEACHER_KEY}")
+        await page.get_by_role("button", name="Start training").wait_for()
+        await page.get_by_role("link", name="Class board").click()
+        await board.wait_for()
+        while time.monotonic() < end:
+            await asyncio.sleep(min(BOARD_EVERY_S, max(0.0, end - time.monotonic())))
+            await page.get_by_role("link", name="Runs").click()
+            await page.get_by_role("heading", name="Runs").first.wait_for()
+            await idle(page)
+            wire.arm()
+            t = time.monotonic()
+            await page.get_by_role("link", name="Class board").click()
+            await board.wait_for()
+            await idle(page)
+            drawn = time.monotonic()
+            rec["board_s"].append(drawn - t)
+            split = wire.split(t, drawn)
+            if split is not None:
+                rec["board_split_s"].append(split)
+            if await page.locator('[data-testid="stException"]').count():
+                rec["errors"].append("a traceback on the board: " +
+                                     (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+        shot = ARTIFACTS / "load-class-board.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shot), full_page=True)
+        rec["screenshot"] = str(shot.relative_to(ROOT))
+    except Exception as e:
+        rec["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    finally:
+        await ctx.close()
+
+
 async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: bool, settle: float,
-                sampling: dict) -> dict:
+                sampling: dict, lesson: str | None = None) -> dict:
     from playwright.async_api import async_playwright
 
     out: dict = {}
@@ -303,7 +373,8 @@ async def drive(url: str, n: int, minutes: float, server_pid: int, stop_at_end: 
         sampler = Sampler(server_pid, **sampling)
         task = asyncio.create_task(sampler.run())
         end = time.monotonic() + minutes * 60
-        await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end) for i in range(n)))
+        await asyncio.gather(*(session(i, browser, url, end, out, stop_at_end, lesson) for i in range(n)),
+                             *([teacher(browser, url, lesson, end, out)] if lesson else []))
         await browser.close()
     sampler.stop()
     await task
@@ -344,6 +415,10 @@ def main() -> int:
     ap.add_argument("--worker-nice", type=int, default=None,
                     help="PLAYGROUND_WORKER_NICE for the local pool's training processes (the app's default: 10; "
                          "19 lets the web server answer first on a small, saturated server)")
+    ap.add_argument("--lesson", default=None,
+                    help="a lesson's id: the class works in it, the teacher watches its board")
+    ap.add_argument("--max-runs", type=int, default=None,
+                    help="PLAYGROUND_MAX_RUNS (default: one per session; fewer: the rest wait in line)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if CHROMIUM is None:
@@ -363,8 +438,9 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="playground-load-"))
     page_log = home / "pages.tsv"
-    env = {"PLAYGROUND_MAX_RUNS": str(args.sessions), "PLAYGROUND_WARM_WORKERS": str(args.sessions),
-           "PLAYGROUND_PAGE_LOG": str(page_log)}
+    slots = args.max_runs or args.sessions
+    env = {"PLAYGROUND_MAX_RUNS": str(slots), "PLAYGROUND_WARM_WORKERS": str(slots),
+           "PLAYGROUND_PAGE_LOG": str(page_log), "PLAYGROUND_TEACHER_KEY": TEACHER_KEY}
     if args.worker_nice is not None:
         env["PLAYGROUND_WORKER_NICE"] = str(args.worker_nice)
     cluster = None
@@ -380,7 +456,7 @@ def main() -> int:
             pin_threads(psutil.Process(server.proc.pid), sampling["pins"]["server"])
         t0 = time.monotonic()
         res = asyncio.run(drive(server.url, args.sessions, args.minutes, server.proc.pid, cluster is None,
-                                args.settle, sampling))
+                                args.settle, sampling, args.lesson))
         res["wall_s"] = time.monotonic() - t0
         lines = [line.split("\t") for line in page_log.read_text().splitlines()] if page_log.exists() else []
         res["server_pages"] = [(f[2], float(f[3]), float(f[4]), float(f[5])) for f in lines if f[1] == "page"]
@@ -388,6 +464,13 @@ def main() -> int:
         res["server_start_s"] = start_s
         if cluster is not None:
             res["ray_idle_server_cpu"] = idle_cost(server.proc.pid)
+        if args.lesson:
+            time.sleep(3)                      # the recorder's last pass (every 0.5 s)
+            from playground.store import Store
+
+            rows = Store(home).list(lesson=args.lesson)
+            res["lesson_runs"] = {"stored": len(rows), "statuses": dict(Counter(r.status for r in rows)),
+                                  "students": len({r.owner for r in rows})}
         report(args, res)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -405,7 +488,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def report(args, res: dict) -> None:
-    s = res["sessions"]
+    s = {k: v for k, v in res["sessions"].items() if k != "teacher"}
     firsts = [r["first_point_s"] for r in s.values() if r["first_point_s"] is not None]
     switches = [x for r in s.values() for x in r["switch_s"]]
     errors = [(i, e) for i, r in s.items() for e in r["errors"]]
@@ -460,6 +543,27 @@ def report(args, res: dict) -> None:
         per = res["ray_idle_server_cpu"] / args.sessions
         print(f"Ray, no page open, {args.sessions} runs training: server CPU {res['ray_idle_server_cpu']:.1%} of "
               f"a core, {per:.2%} per live run -> 100 runs: {100 * per:.0%} of a core")
+    if "teacher" in res["sessions"]:
+        t = res["sessions"]["teacher"]
+        errors += [("teacher", e) for e in t["errors"]]
+        b, sp = t["board_s"], [x[1] for x in t["board_split_s"]]
+        if b:
+            print(f"class board, the teacher's reloads: {len(b)}, click to drawn median {statistics.median(b):.2f} s, "
+                  f"p95 {pct(b, 0.95):.2f} s, max {max(b):.2f} s")
+        if sp:
+            print(f"  its server answer (request -> whole page received): median {statistics.median(sp):.2f} s, "
+                  f"p95 {pct(sp, 0.95):.2f} s, max {max(sp):.2f} s ({len(sp)} seen whole)")
+        if t.get("screenshot"):
+            print(f"  the board at the end: {t['screenshot']}")
+    if "lesson_runs" in res:
+        lr, started = res["lesson_runs"], sum(r["starts"] for r in s.values())
+        bad = {k: v for k, v in lr["statuses"].items() if k in ("failed", "lost")}
+        print(f"lesson {args.lesson}: {started} Starts accepted on the pages, {lr['stored']} runs stored for "
+              f"{lr['students']} students, statuses {lr['statuses']}")
+        if lr["stored"] != started:
+            errors.append(("store", f"{started} Starts accepted but {lr['stored']} runs stored"))
+        if bad:
+            errors.append(("store", f"runs failed or lost: {bad}"))
     print(f"errors: {len(errors)}")
     for i, e in errors[:20]:
         print(f"  session {i}: {e}")

@@ -6,9 +6,11 @@ import datetime as dt
 
 import streamlit as st
 
+from playground.config import RunConfig
 from playground.identity import Who, public_name
 from playground.lessons import GOALS, Lesson
 from playground.train import REGISTRY
+from playground.train.checked import default_name
 from playground.train.registry import StoredRun
 from playground.viz.board import Entry, board_chart, board_metric, board_table, first_to_goal, leaderboard
 from ui.charts import vega
@@ -38,6 +40,15 @@ def _stored_epochs(run_id: str, updated_at: float) -> list[dict]:
     return REGISTRY.store.metrics(run_id)["epochs"]
 
 
+_PLAIN: dict[str, str] = {}                  # run id -> its default name (a run's network does not change)
+
+
+def _plain_name(run_id: str, config: dict) -> str:
+    if run_id not in _PLAIN:
+        _PLAIN[run_id] = default_name(RunConfig.from_dict(config))
+    return _PLAIN[run_id]
+
+
 def entries(lesson: Lesson, person: Who) -> tuple[list[Entry], bool]:
     """The lesson's runs as the board shows them to `person`, and whether any of them trains now.
     Students in stable order (by their first run), each student's runs oldest first; the teacher's
@@ -60,7 +71,9 @@ def entries(lesson: Lesson, person: Who) -> tuple[list[Entry], bool]:
             done, status, alive = sum(not e.get("partial") for e in records), run.history.status, alive or run.alive
         else:
             records, done, status = _stored_epochs(r.id, r.updated_at), r.epochs_done, r.status
-        out.append(Entry(r.id, "teacher (reference)" if reference else label[r.owner], r.name, status, done,
+        # a run's name may be its owner's ("Ana's try"): an anonymous board names others' runs by their network
+        name = r.name if not anonymous or reference or r.owner == person.token else _plain_name(r.id, r.config)
+        out.append(Entry(r.id, "teacher (reference)" if reference else label[r.owner], name, status, done,
                          r.epochs_total, r.created_at, records, reference))
     return out, alive
 

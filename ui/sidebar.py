@@ -129,6 +129,11 @@ def sidebar() -> None:
         everyone = st.toggle("Everyone's runs", key="all_runs",
                              help="Off: the runs started from this browser. On: every run on this server")
         rows = {r.id: r for r in REGISTRY.listing(None if everyone else token, limit=PICKER_RUNS)}
+        chosen = st.session_state.get("run_id")
+        if chosen and chosen not in rows:           # an older run opened from elsewhere (the board, Runs, a link)
+            row = REGISTRY.store.get(chosen)
+            if row is not None and (everyone or row.owner == token):
+                rows[chosen] = row
         if rows:
             if st.session_state.get("run_id") not in rows:
                 st.session_state["run_id"] = next(iter(rows))

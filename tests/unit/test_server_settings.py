@@ -73,7 +73,14 @@ def gone(pids: set[int]) -> bool:
 def fresh_app_registry(mp: pytest.MonkeyPatch, **env: str) -> None:
     """As a server started with `env`: the settings set (and the others unset), and no registry made yet.
     Modules that an earlier test imported hold the registry of then (`from playground.train import
-    REGISTRY`): they are pointed at the one made now, as a server's would be."""
+    REGISTRY`): they are pointed at the one made now, as a server's would be, and back afterwards. The
+    app's own modules (ui/) are imported first, so that none is imported meanwhile and keeps this one."""
+    import pkgutil
+
+    import ui
+
+    for m in pkgutil.iter_modules(ui.__path__):
+        importlib.import_module(f"ui.{m.name}")
     for name in SETTINGS:
         mp.delenv(name, raising=False)
     for name, value in env.items():
