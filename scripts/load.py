@@ -221,6 +221,27 @@ class Wire:
         return self.sent[0] - clicked, ends[0] - self.sent[0], max(0.0, drawn - ends[0])
 
 
+async def timed_switch(page, wire: "Wire", link: str, ready, took: list, splits: list) -> None:
+    """Click the page link `link` and wait until `ready` is drawn and the page is idle: the time taken
+    goes to `took`, its split at the websocket (Wire.split) to `splits` where it was seen whole."""
+    wire.arm()
+    t = time.monotonic()
+    await page.get_by_role("link", name=link).click()
+    await ready.wait_for()
+    await idle(page)
+    drawn = time.monotonic()
+    took.append(drawn - t)
+    split = wire.split(t, drawn)
+    if split is not None:
+        splits.append(split)
+
+
+async def traceback_check(page, errors: list) -> None:
+    if await page.locator('[data-testid="stException"]').count():
+        errors.append("a traceback on the page: " +
+                      (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+
+
 async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end: bool,
                   lesson: str | None = None) -> None:
     rec = out[i] = {"first_point_s": None, "switch_s": [], "split_s": [], "errors": [], "queued_seen": False,
@@ -273,19 +294,8 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
                 break
             for name, ready in (("Runs", page.get_by_role("heading", name="Runs").first),
                                 ("Build & Train", page.get_by_role("button", name="Start training"))):
-                wire.arm()
-                t = time.monotonic()
-                await page.get_by_role("link", name=name).click()
-                await ready.wait_for()
-                await idle(page)
-                drawn = time.monotonic()
-                rec["switch_s"].append(drawn - t)
-                split = wire.split(t, drawn)
-                if split is not None:
-                    rec["split_s"].append(split)
-            if await page.locator('[data-testid="stException"]').count():
-                rec["errors"].append("a traceback on the page: " +
-                                     (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+                await timed_switch(page, wire, name, ready, rec["switch_s"], rec["split_s"])
+            await traceback_check(page, rec["errors"])
             texts = await page.locator('[data-testid="stProgress"]').all_inner_texts()
             if lesson and texts and " in all" in texts[0] and time.monotonic() < end - 5:
                 await page.get_by_role("button", name="Start training").click()    # the run ended: another try
@@ -333,19 +343,8 @@ async def teacher(browser, url: str, lesson: str, end: float, out: dict) -> None
             await page.get_by_role("link", name="Runs").click()
             await page.get_by_role("heading", name="Runs").first.wait_for()
             await idle(page)
-            wire.arm()
-            t = time.monotonic()
-            await page.get_by_role("link", name="Class board").click()
-            await board.wait_for()
-            await idle(page)
-            drawn = time.monotonic()
-            rec["board_s"].append(drawn - t)
-            split = wire.split(t, drawn)
-            if split is not None:
-                rec["board_split_s"].append(split)
-            if await page.locator('[data-testid="stException"]').count():
-                rec["errors"].append("a traceback on the board: " +
-                                     (await page.locator('[data-testid="stException"]').first.inner_text())[:200])
+            await timed_switch(page, wire, "Class board", board, rec["board_s"], rec["board_split_s"])
+            await traceback_check(page, rec["errors"])
         shot = ARTIFACTS / "load-class-board.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(shot), full_page=True)
