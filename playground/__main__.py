@@ -384,6 +384,38 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    """data add|list|delete: the uploaded sets (kept in the run store, one per content)."""
+    from playground.data import uploads
+
+    if args.action == "add":
+        path = Path(args.file).expanduser()
+        if not path.is_file():
+            raise PlaygroundError(f"no file '{args.file}'")
+        raw = path.read_bytes()
+        table = uploads.read_table(raw, path.name)
+        target = args.target or table.columns[-1].name
+        ts = uploads.table_set(table, target, args.task or "", _names(args.features), args.missing)
+        meta = uploads.save_set(raw, path.name, "cli")
+        data = {"name": "upload", "upload": meta["id"], "target": target, "target_task": ts.task,
+                "features": _names(args.features), "missing": args.missing}
+        print(json.dumps({"id": meta["id"], "filename": meta["filename"], "columns": uploads.columns_info(table),
+                          "read": table.notes, "card": uploads.card(ts), "config": {"data": data}}, indent=1))
+    elif args.action == "list":
+        for m in uploads.list_sets():
+            print(json.dumps(m) if args.json else f"{m['id']}  {m['kind']:<6} {m['bytes']:>10,} B  {m['filename']}")
+    else:
+        used = [f"{r.id} ({r.name})" for r in _registry().store.list()
+                if r.config.get("data", {}).get("upload") == args.id]
+        uploads.delete_set(args.id, used)
+        print(f"data set {args.id} deleted")
+    return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 def cmd_bench(args) -> int:
     from playground.train import bench
 
@@ -401,7 +433,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_bench)
     sub.add_parser("datasets", help="list the data sets").set_defaults(fn=cmd_datasets)
     _add_lesson(sub)
+    _add_data(sub)
     return p
+
+
+def _add_data(sub) -> None:
+    s = sub.add_parser("data", help="add, list or delete your own data sets (tables)")
+    acts = s.add_subparsers(dest="action", required=True)
+    a = acts.add_parser("add", help="keep a CSV/TSV file as a set; prints its id, its columns and its card as JSON")
+    a.add_argument("file", help="a .csv or .tsv file with a header row")
+    a.add_argument("--target", help="the column to predict (default: the last)")
+    a.add_argument("--task", choices=("classification", "regression"), help="default: proposed from the target")
+    a.add_argument("--features", help="the input columns, comma separated (default: every other column)")
+    a.add_argument("--missing", choices=("drop", "mean"), default="drop",
+                   help="rows with a missing input: dropped, or the value filled with its column's training mean")
+    a = acts.add_parser("list", help="the stored sets: id, kind, size, file name")
+    a.add_argument("--json", action="store_true")
+    a = acts.add_parser("delete", help="delete a set no run uses")
+    a.add_argument("id")
+    s.set_defaults(fn=cmd_data)
 
 
 def _add_lesson(sub) -> None:
@@ -562,7 +612,10 @@ def _glue_lists(argv: list[str]) -> list[str]:
 
 
 def main(argv=None) -> int:
+    from playground.data import uploads
+
     args = build_parser().parse_args(_glue_lists(list(sys.argv[1:] if argv is None else argv)))
+    uploads.ALLOW_PATHS = True                   # data.path: a file on this machine, named by its own user
     try:
         return args.fn(args)
     except PlaygroundError as e:
@@ -570,6 +623,8 @@ def main(argv=None) -> int:
         if args.cmd in ("train", "compare", "resume"):
             print(json.dumps({"status": "failed", "message": str(e)}))
         return 2
+    finally:
+        uploads.ALLOW_PATHS = False              # main() called in a process that also serves the app (tests)
 
 
 if __name__ == "__main__":

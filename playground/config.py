@@ -15,6 +15,11 @@ from typing import Any
 
 from playground.errors import ConfigError
 
+
+def store_home() -> Path:
+    """The folder of the run store and the uploaded data sets: PLAYGROUND_HOME, default runs/ beside the app."""
+    return Path(os.environ.get("PLAYGROUND_HOME") or Path(__file__).resolve().parents[1] / "runs")
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 INITS = ("default", "xavier", "he", "normal", "ones")
 TASKS = ("auto", "classification", "regression", "reconstruction", "sequence")
@@ -60,6 +65,12 @@ class DataConfig:
     vocab: int = 10               # token sequence sets: distinct token values
     augment: dict = field(default_factory=dict)  # image sets: {transform: strength} of AUGMENTS applied on the
                                   # fly to training batches, e.g. {rotate: 15, flip: 0.5}; empty = off
+    upload: str = ""              # name "upload": the uploaded set's id (`python -m playground data list`)
+    path: str = ""                # name "csv": a CSV/TSV file on this machine (the command line only)
+    target: str = ""              # uploaded and CSV tables: the column to predict
+    target_task: str = ""         # "classification", "regression", or "" (proposed from the target's values)
+    features: list = field(default_factory=list)   # tables: the input columns; empty = every column but the target
+    missing: str = "drop"         # tables: rows with a missing input are dropped, or ("mean") filled with the mean
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
@@ -79,6 +90,16 @@ class DataConfig:
         _check(2 <= self.seq_len <= MAX_SEQ_LEN, f"data.seq_len: must be from 2 to {MAX_SEQ_LEN}, got {self.seq_len}")
         _check(2 <= self.vocab <= MAX_VOCAB, f"data.vocab: must be from 2 to {MAX_VOCAB}, got {self.vocab}")
         self._check_augment()
+        _check(self.target_task in ("", "classification", "regression"),
+               f"data.target_task: 'classification', 'regression' or '' (proposed from the target), got "
+               f"'{self.target_task}'")
+        _check(self.missing in ("drop", "mean"),
+               f"data.missing: 'drop' (rows with a missing input) or 'mean' (the column's training mean), got "
+               f"'{self.missing}'")
+        if self.features is None:
+            self.features = []
+        _check(isinstance(self.features, list) and all(isinstance(f, str) for f in self.features),
+               f"data.features: a list of column names, got {self.features!r}")
 
     def _check_augment(self) -> None:
         if self.augment is None:                            # `augment:` left empty in a YAML file

@@ -63,6 +63,11 @@ FIELDS: dict[str | tuple[str, ...], Field] = {
     "function": Field(("data", "function")),
     "seq_len": Field(("data", "seq_len")),
     "vocab": Field(("data", "vocab")),
+    "upload": Field(("data", "upload")),           # your own table (ui/own_data.py)
+    "target": Field(("data", "target")),
+    "target_task": Field(("data", "target_task")),
+    "features": Field(("data", "features"), list, list),
+    "missing": Field(("data", "missing")),
     tuple(AUG_FORM): Field(("data", "augment"), augment_form, augment_spec),
     "optim": Field(("optim", "name")),
     "lr": Field(("optim", "lr")),
@@ -202,7 +207,9 @@ def data_config() -> dict:
 def load_preset() -> None:
     spec = DATASETS[st.session_state.data_name]
     try:
-        n_classes = load_dataset(DataConfig.from_dict(data_config())).num_classes
+        data = load_dataset(DataConfig.from_dict(data_config()))
+        # outputs: one per class, or per target column of a regression set
+        n_classes = data.num_classes if data.task != "regression" else max(1, data.y_train.shape[-1])
     except PlaygroundError:
         n_classes = 10
     set_layers(preset_layers(st.session_state.preset, spec.kind, n_classes), spec.kind)

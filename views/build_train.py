@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from playground.config import LOSSES, MAX_EPOCHS, MAX_SEQ_LEN, MAX_VOCAB, DataConfig
-from playground.data import DATASETS, load_dataset
+from playground.data import APP_HIDDEN, DATASETS, load_dataset
 from playground.data.regression import FUNCTIONS
 from playground.errors import PlaygroundError
 from playground.models import PRESETS, summarize_partial
@@ -18,6 +18,7 @@ from ui.layer_editor import layer_editor, parsed_specs
 from ui.lesson import control, current_lesson, lesson_error, lesson_header, locked, save_lesson_panel
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
+from ui.own_data import CONFIG_MB, card, own_table
 from ui.run_actions import resume_controls, show_error, stop
 from ui.run_form import (
     BATCHES,
@@ -71,8 +72,8 @@ b.button("Load example", on_click=load_example, disabled=fixed or not st.session
 if st.session_state.get("example"):
     c.caption(EXAMPLES[st.session_state.example][1])
 with st.expander("Load a config file", icon=":material/upload_file:"):
-    st.file_uploader(f"A run config (.json or .yaml, up to {st.get_option('server.maxUploadSize')} MB), e.g. one "
-                     f"downloaded with 'Config (JSON)' or from examples/",       # the limit the widget itself says
+    st.file_uploader(f"A run config (.json or .yaml, up to {CONFIG_MB} MB), e.g. one downloaded with 'Config "
+                     f"(JSON)' or from examples/", max_upload_size=CONFIG_MB,   # the limit the widget itself says
                      type=["json", "yaml", "yml"], key="config_upload", on_change=config_uploaded, disabled=fixed)
     if st.session_state.get("upload_error"):
         st.error(st.session_state.upload_error)
@@ -84,10 +85,12 @@ col_data, col_net, col_train = st.columns([1.1, 2.6, 1.1], gap="medium")
 
 with col_data:
     st.subheader("1 · Data")
-    control(st.selectbox, "Data set", list(DATASETS), key="data_name", lesson=lesson,
+    control(st.selectbox, "Data set", [n for n in DATASETS if n not in APP_HIDDEN], key="data_name", lesson=lesson,
             format_func=lambda n: DATASETS[n].title, on_change=data_changed)
     spec = DATASETS[st.session_state.data_name]
     st.caption(spec.about)
+    if "upload" in spec.knobs:
+        own_table(lesson)
     if "function" in spec.knobs:
         control(st.selectbox, "Function", list(FUNCTIONS), key="function", lesson=lesson,
                 format_func=lambda f: FUNCTIONS[f][0])
@@ -110,7 +113,8 @@ with col_data:
                      "training split only; switch it off to see what unscaled inputs do to training")
     if spec.kind in ("image", "points", "table", "curve"):
         control(st.radio, "Task", ["auto", "reconstruction"], key="task", lesson=lesson, horizontal=True,
-                format_func=lambda t: spec.task if t == "auto" else "reconstruct the input (autoencoder)",
+                format_func=lambda t: ("predict the chosen column" if "upload" in spec.knobs else spec.task)
+                if t == "auto" else "reconstruct the input (autoencoder)",
                 help="what the network learns: the data set's own task, or to reproduce its input through a "
                      "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")
     control(st.slider, "Validation %", *RANGES["val_pct"], step=5, key="val_pct", lesson=lesson)
@@ -119,7 +123,10 @@ with col_data:
         control(st.checkbox, "Download if missing (needs internet)", key="download", lesson=lesson)
     data, data_error = None, None
     try:
-        data = load_dataset(DataConfig.from_dict(data_config()), int(st.session_state.seed))
+        if "upload" in spec.knobs and not st.session_state.upload:
+            data_error = "upload a table first"        # own_table() says how, above
+        else:
+            data = load_dataset(DataConfig.from_dict(data_config()), int(st.session_state.seed))
     except PlaygroundError as e:
         data_error = str(e)
         st.error(data_error)
@@ -132,6 +139,8 @@ with col_data:
             imgs = data.X_train[:8].numpy().transpose(0, 2, 3, 1)
             st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42,
                      caption=[data.class_names[int(k)] for k in data.y_train[:8]])
+        if data.name == "upload":
+            card(data)
 
 with col_net:
     st.subheader("2 · Network")

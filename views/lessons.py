@@ -7,6 +7,7 @@ import streamlit as st
 from playground.errors import PlaygroundError
 from playground.lessons import BOARD, Lesson, lesson_from_file
 from playground.train import REGISTRY
+from ui.own_data import CONFIG_MB
 from ui.state import me, who
 
 
@@ -61,7 +62,8 @@ st.caption("What a teacher hands the class in one link: open a lesson to train i
 teacher = who().teacher
 if teacher:
     with st.expander("Teacher: import a lesson file", icon=":material/upload_file:"):
-        st.file_uploader("A lesson (.json or .yaml), e.g. one exported here or from examples/lessons",
+        st.file_uploader(f"A lesson (.json or .yaml, up to {CONFIG_MB} MB), e.g. one exported here or from "
+                         f"examples/lessons", max_upload_size=CONFIG_MB,
                          type=["json", "yaml", "yml"], key="lesson_upload", on_change=imported)
         if err := st.session_state.get("lesson_import_error"):
             st.error(err)

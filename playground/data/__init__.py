@@ -70,7 +70,7 @@ class DatasetSpec:
 
 
 def _registry() -> dict:
-    from playground.data import images, lessons, regression, sequences, tabular, toys, tv
+    from playground.data import images, lessons, regression, sequences, tabular, toys, tv, uploads
 
     specs = {name: DatasetSpec(title, "points", toys.loader(name), about)
              for name, (title, about) in toys.TOYS.items()}
@@ -103,7 +103,17 @@ def _registry() -> dict:
                   for name, (title, kind, task, about) in lessons.LESSONS.items()})
     specs.update({name: DatasetSpec(title, "image", tv.loader(name), about, offline=False)
                   for name, (title, about) in tv.SETS.items()})
+    table = ("standardize", "max_train", "target", "target_task", "features", "missing")
+    specs["upload"] = DatasetSpec("Your own table (CSV upload)", "table", uploads.load_upload,
+                                  "a CSV or TSV file of yours: a header row of names, one row per example; you "
+                                  "pick the column to predict", knobs=("upload", *table))
+    specs["csv"] = DatasetSpec("A CSV file (command line)", "table", uploads.load_csv,
+                               "a CSV or TSV file on this machine, by its path (python -m playground only)",
+                               knobs=("path", *table))
     return specs
+
+
+APP_HIDDEN = ("csv",)             # sets the app does not offer (a path on the server is the command line's)
 
 
 DATASETS: dict[str, DatasetSpec] = _registry()
@@ -120,13 +130,19 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         words = {"points": "2-D points", "curve": "a 1-D curve", "table": "a table", "tokens": "token sequences"}
         raise DataError(f"data.augment: augmentation transforms images, and '{cfg.name}' holds "
                         f"{words.get(kind, kind)}; remove data.augment, or pick an image set (e.g. mnist_subset)")
-    fields = tuple((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if f.name != "augment")
-    return _load(fields, seed)                  # augmentation happens per batch: the same set with or without
+    fields = tuple((f.name, tuple(v) if isinstance(v, list) else v)
+                   for f in dataclasses.fields(cfg) if (v := getattr(cfg, f.name)) is not None and f.name != "augment")
+    stamp = None
+    if cfg.name == "csv":                       # a file on this machine: the command line's only; read anew if changed
+        from playground.data.uploads import path_stamp
+
+        stamp = path_stamp(cfg)
+    return _load(fields, seed, stamp)           # augmentation happens per batch: the same set with or without
 
 
 @functools.lru_cache(maxsize=16)
-def _load(fields: tuple, seed: int) -> Dataset:
-    cfg = DataConfig(**dict(fields))            # every field but augment
+def _load(fields: tuple, seed: int, stamp: tuple | None = None) -> Dataset:
+    cfg = DataConfig(**{k: list(v) if isinstance(v, tuple) else v for k, v in fields})   # every field but augment
     return DATASETS[cfg.name].loader(cfg, seed)
 
 

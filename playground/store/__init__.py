@@ -9,20 +9,14 @@ playground.train).
 """
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
+from playground.config import store_home
 from playground.store.db import ENDED, LIVE, RunRow, Snapshot, Store, network_text
 from playground.store.files import StoreError
 
-ROOT = Path(__file__).resolve().parents[2]
 _default: Store | None = None
 _lock = threading.Lock()
-
-
-def store_home() -> Path:
-    return Path(os.environ.get("PLAYGROUND_HOME") or ROOT / "runs")
 
 
 def default_store() -> Store:

@@ -10,13 +10,14 @@ it from `on_node()`, which checks nothing again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from playground.config import RunConfig
 from playground.data import Dataset, load_dataset
 from playground.device import resolve_device
-from playground.errors import ConfigError
+from playground.errors import ConfigError, PlaygroundError
 from playground.models.budget import check_budget
 from playground.models.build import build_model
 from playground.train.tasks import Task, make_task
@@ -76,4 +77,18 @@ def check_device(config: RunConfig) -> torch.device:
 
 
 def default_name(config: RunConfig) -> str:
-    return f"{config.data.name} · {config.optim.name} · lr {config.optim.lr:g}"
+    return f"{_data_name(config.data)} · {config.optim.name} · lr {config.optim.lr:g}"
+
+
+def _data_name(data) -> str:
+    """A set's name in a run's name: an uploaded table by its file and target ("sizes.csv → size")."""
+    if data.name == "csv":
+        return f"{Path(data.path).name} → {data.target}"
+    if data.name == "upload":
+        from playground.data.uploads import set_record
+
+        try:
+            return f"{set_record(data.upload)['filename']} → {data.target}"
+        except PlaygroundError:
+            return "upload"
+    return data.name

@@ -146,7 +146,9 @@ def board_chart(entries: list[Entry], metric: str, goal: Goal | None, large: boo
     font = 20 if large else 12
     color = {"field": "student", "type": "nominal", "title": None,
              "scale": {"domain": students + refs, "range": colors},
-             "legend": {"orient": "top", "labelLimit": 300, "labelFontSize": font, "symbolStrokeWidth": 4}}
+             # in rows of a few names: one row of 30 students' names runs off the chart's right edge
+             "legend": {"orient": "top", "labelLimit": 300, "labelFontSize": font, "symbolStrokeWidth": 4,
+                        "columns": 5 if large else 8}}
     return {"height": height, "datasets": {"curves": df, "goal": rule},
             "config": {"axis": {"labelFontSize": font, "titleFontSize": font + 2}},
             "layer": [

@@ -13,6 +13,8 @@ OTHER = {
     ("data", "val_fraction"): 0.3, ("data", "max_train"): 500, ("data", "data_dir"): "elsewhere",
     ("data", "download"): True, ("data", "standardize"): False, ("data", "function"): "step",
     ("data", "seq_len"): 12, ("data", "vocab"): 7, ("data", "augment"): {"rotate": 30.0, "flip": 0.25},
+    ("data", "upload"): "0123456789abcdef", ("data", "target"): "size", ("data", "target_task"): "regression",
+    ("data", "features"): ["width", "colour"], ("data", "missing"): "mean",
     ("optim", "name"): "nesterov", ("optim", "lr"): 0.0042, ("optim", "momentum"): 0.5,
     ("optim", "weight_decay"): 1e-3, ("schedule", "name"): "step", ("schedule", "gamma"): 0.25,
     ("schedule", "step_epochs"): 4, ("schedule", "warmup_epochs"): 2.5, ("batch_size",): 64, ("epochs",): 7,

@@ -9,12 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.config import load_config
+from playground.data.uploads import limits
 from playground.inspect.inputs import MAX_BYTES
 from playground.models import preset_layers
 from playground.train import REGISTRY
 from tests.app.conftest import open_page, record_downloads
 from tests.tokens import token
 from tests.trained import train_stored
+from ui.own_data import CONFIG_MB
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = token("wendy25")
@@ -81,12 +83,17 @@ def test_latent_space_of_a_classifier_promises_no_reconstruction(runs):
 
 
 def test_upload_labels_state_the_limit_the_widgets_enforce(runs):
-    """8d: 'up to 10 MB' in a label over a widget that says 'Limit 200MB per file'."""
-    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"] \
-        == MAX_BYTES // 2**20
+    """8d: 'up to 10 MB' in a label over a widget that says 'Limit 200MB per file'. The server's own limit
+    is the biggest widget's (your own table's), and no widget allows more than the server takes."""
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert server == limits()["UPLOAD_MB"] >= MAX_BYTES // 2**20
     at = open_page("views/build_train.py", OWNER)
-    box = at.get("file_uploader")[0]
-    assert f"up to {box.proto.max_upload_size_mb} MB" in box.label, (box.label, box.proto.max_upload_size_mb)
+    at.selectbox(key="data_name").set_value("upload").run()
+    sizes = []
+    for box in at.get("file_uploader"):
+        assert f"up to {box.proto.max_upload_size_mb} MB" in box.label, (box.label, box.proto.max_upload_size_mb)
+        sizes.append(box.proto.max_upload_size_mb)
+    assert sorted(sizes) == [CONFIG_MB, server], sizes
     at = showing(runs["shapes"], "views/filters.py")
     at.radio(key="filters_source").set_value("upload").run()
     box = at.get("file_uploader")[0]

@@ -1,0 +1,501 @@
+"""Your own table: a CSV or TSV file read into a data set, safely, with a message for every way a file
+can be wrong; and the folder of the run store that keeps uploaded sets, each under its content hash.
+
+Reading never executes anything: the bytes are decoded as text (UTF-8, else Latin-1), split by Python's
+csv module, and each column is parsed as numbers or kept as text. Nothing is unpickled or evaluated.
+
+A table becomes a set in two steps: read_table() (the file as columns, with its notes: the encoding,
+a decimal comma, values dropped as missing), then table_set() (the user's choices: the target column,
+classification or regression, which columns are inputs, and what to do with missing values), which
+one-hot encodes text inputs and says what it did. The split, filling missing values with the training
+split's mean, and standardising happen in the loader (load_upload), with the training split's
+statistics only.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from playground.errors import DataError
+
+MISSING_WORDS = {"", "na", "n/a", "nan", "null", "none", "?", "-", "missing"}
+MAX_ONE_HOT = 50                  # a text input with more distinct values looks like an identifier
+MAX_CLASSES_AS_INTEGERS = 20      # a target of whole numbers with at most this many values: classes
+DELIMITERS = ",;\t|"
+NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
+def limit(name: str, default: int) -> int:
+    """A limit from the environment (PLAYGROUND_<name>), else its default."""
+    raw = os.environ.get(f"PLAYGROUND_{name}", "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise DataError(f"PLAYGROUND_{name}: must be a whole number, got '{raw}'") from None
+
+
+def limits() -> dict:
+    """The limits on uploaded sets, read at each use (each with the environment variable that changes it)."""
+    # UPLOAD_MB: Streamlit's server refuses uploads past server.maxUploadSize (50 in .streamlit/config.toml):
+    # raise both together
+    return {"UPLOAD_MB": limit("UPLOAD_MB", 50), "MAX_ROWS": limit("MAX_ROWS", 200_000),
+            "MAX_COLUMNS": limit("MAX_COLUMNS", 500), "MAX_CLASSES": limit("MAX_CLASSES", 100),
+            "MAX_DATA_MB": limit("MAX_DATA_MB", 500)}
+
+
+@dataclass
+class Column:
+    name: str
+    values: np.ndarray            # float64 (numbers, NaN where missing) or object (text, None where missing)
+    numeric: bool
+    missing: int
+
+    @property
+    def distinct(self) -> int:
+        v = self.values[~np.isnan(self.values)] if self.numeric else [x for x in self.values if x is not None]
+        return len(np.unique(v)) if len(v) else 0
+
+
+@dataclass
+class Table:
+    """A file read as columns, each numbers or text; notes: what reading it decided, in words."""
+    filename: str
+    columns: list[Column]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns[0].values) if self.columns else 0
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise DataError(f"data.target: no column '{name}' in {self.filename}; its columns are "
+                        f"{', '.join(c.name for c in self.columns)}")
+
+    def propose_task(self, target: str) -> str:
+        """Classes for text or a few distinct whole numbers, regression for other numbers."""
+        c = self.column(target)
+        if not c.numeric:
+            return "classification"
+        v = c.values[~np.isnan(c.values)]
+        whole = bool(len(v)) and bool(np.all(v == np.round(v)))
+        return "classification" if whole and len(np.unique(v)) <= MAX_CLASSES_AS_INTEGERS else "regression"
+
+
+def _decode(raw: bytes, filename: str) -> tuple[str, list[str]]:
+    if not raw.strip():
+        raise DataError(f"{filename} is empty: upload a table with a header row and at least two rows of values")
+    head = raw[:8192]
+    if b"\x00" in head or head.startswith((b"PK\x03\x04", b"\x89PNG", b"\xff\xd8", b"GIF8", b"%PDF", b"\xd0\xcf")):
+        raise DataError(f"{filename} is not a text table (it holds binary data: a spreadsheet, an archive or an "
+                        f"image?). Save it as CSV from your spreadsheet program (File > Save as > CSV) and upload that")
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), ["read as Latin-1 text (it is not UTF-8)"]
+
+
+def _delimiter(text: str, filename: str) -> str:
+    if filename.lower().endswith(".tsv"):
+        return "\t"
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+_THOUSANDS_COMMA = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
+def _numbers(cells: list[str], sep: str) -> tuple[np.ndarray | None, str]:
+    """The cells as float64 (NaN where missing), or None if they are text; and how they were read.
+    "1,500" is ambiguous: a thousands separator, except in a file separated by semicolons (where
+    the comma is the decimal mark, as in much of Europe)."""
+    try:                                           # plain numbers throughout: parsed in C (100,000s of cells)
+        return np.asarray(cells, dtype=str).astype(np.float64), ""
+    except ValueError:
+        pass
+    text = [c.strip() for c in cells]
+    missing = np.array([t.lower() in MISSING_WORDS for t in text])
+    if missing.all():
+        return np.full(len(cells), np.nan), ""
+    try:
+        plain = np.where(missing, "nan", np.asarray(text, dtype=str)).astype(np.float64)
+        return plain, ""
+    except ValueError:
+        pass
+    present = [c for c, m in zip(cells, missing) if not m]
+    out = np.empty(len(cells))
+    forms = [(_THOUSANDS_COMMA, lambda s: s.replace(",", ""), "thousands separators"),
+             (_DECIMAL_COMMA, lambda s: s.replace(".", "").replace(",", "."), "decimal commas")]
+    for pattern, fix, how in (forms[::-1] if sep == ";" else forms):
+        if all(pattern.match(c.strip()) for c in present):
+            for i, c in enumerate(cells):
+                s = c.strip()
+                out[i] = np.nan if s.lower() in MISSING_WORDS else float(fix(s))
+            return out, how
+    return None, ""
+
+
+def read_table(raw: bytes, filename: str = "table.csv") -> Table:
+    """A CSV/TSV file's bytes as a Table: a header row of names, then rows of values separated by
+    commas, semicolons, tabs or bars (whichever the header has most of). DataError, naming the line
+    and the fix, for a file that is not such a table."""
+    lim = limits()
+    if len(raw) > lim["UPLOAD_MB"] * 2**20:
+        raise DataError(f"{filename} is {len(raw) / 2**20:.1f} MB; uploads may be {lim['UPLOAD_MB']} MB at most "
+                        f"(PLAYGROUND_UPLOAD_MB)")
+    text, notes = _decode(raw, filename)
+    sep = _delimiter(text, filename)
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if any(c.strip() for c in r)]
+    header, body = rows[0], rows[1:]
+    names = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
+    if len(names) < 2:
+        raise DataError(f"{filename} has one column ('{names[0]}'): a table needs input columns and a target "
+                        f"column, separated by commas, semicolons or tabs")
+    if len(names) > lim["MAX_COLUMNS"]:
+        raise DataError(f"{filename} has {len(names):,} columns; at most {lim['MAX_COLUMNS']:,} "
+                        f"(PLAYGROUND_MAX_COLUMNS)")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{filename}: the header names {', '.join(repr(d) for d in dupes)} more than once; give "
+                        f"every column its own name")
+    if not body:
+        raise DataError(f"{filename} has a header row but no rows of values")
+    if len(body) > lim["MAX_ROWS"]:
+        raise DataError(f"{filename} has {len(body):,} rows; at most {lim['MAX_ROWS']:,} (PLAYGROUND_MAX_ROWS)")
+    for i, r in enumerate(body):
+        if len(r) != len(names):
+            line = _line_of(text, sep, i + 1)
+            raise DataError(f"{filename}, line {line}: {len(r)} value{'s' if len(r) != 1 else ''}, but the header "
+                            f"has {len(names)} names (values are separated by {NAMES[sep]}; a value that holds "
+                            f"one must be in double quotes)")
+    columns = []
+    for j, name in enumerate(names):
+        cells = [r[j] for r in body]
+        values, how = _numbers(cells, sep)
+        if values is not None:
+            bad = ~np.isfinite(values) & ~np.isnan(values)
+            if bad.any():
+                notes.append(f"'{name}': {int(bad.sum())} infinite value{'s' if bad.sum() > 1 else ''} read as "
+                             f"missing")
+                values[bad] = np.nan
+            if how:
+                notes.append(f"'{name}': numbers with {how}")
+            columns.append(Column(name, values, True, int(np.isnan(values).sum())))
+        else:
+            texts = np.array([None if c.strip().lower() in MISSING_WORDS else c.strip() for c in cells], object)
+            columns.append(Column(name, texts, False, int(sum(t is None for t in texts))))
+    if sep != ",":
+        notes.append(f"values separated by {NAMES[sep]}")
+    return Table(filename, columns, notes)
+
+
+def _line_of(text: str, sep: str, index: int) -> int:
+    """The file's line number of the index-th non-empty record (0: the header), for messages."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    seen = -1
+    for r in reader:
+        if any(c.strip() for c in r):
+            seen += 1
+            if seen == index:
+                return reader.line_num
+    return index + 1
+
+
+@dataclass
+class TableSet:
+    """A table made ready to train: inputs (NaN where missing, filled after the split), targets, names."""
+    X: np.ndarray                 # (N, F) float32
+    y: np.ndarray                 # classification: (N,) int64; regression: (N,) float32
+    feature_names: list[str]
+    class_names: list[str]        # classification: the target's values; regression: []
+    task: str
+    notes: list[str]
+
+
+def table_set(table: Table, target: str, task: str = "", features: list | tuple = (),
+              missing: str = "drop") -> TableSet:
+    """The user's choices applied: `target` column, task ("" proposes one), input `features` (empty:
+    every other column), `missing` values ("drop": rows with any dropped; "mean": inputs filled with
+    the training split's mean by the loader). Text inputs are one-hot encoded."""
+    if not target:
+        raise DataError(f"data.target: say which column of {table.filename} to predict (one of "
+                        f"{', '.join(c.name for c in table.columns)})")
+    tcol = table.column(target)
+    task = task or table.propose_task(target)
+    if task not in ("classification", "regression"):
+        raise DataError(f"data.target_task: 'classification', 'regression' or '' (proposed from the target), "
+                        f"got '{task}'")
+    if missing not in ("drop", "mean"):
+        raise DataError(f"data.missing: 'drop' (rows with a missing value) or 'mean' (the column's training mean), "
+                        f"got '{missing}'")
+    names = [c.name for c in table.columns]
+    unknown = [f for f in features if f not in names]
+    if unknown:
+        raise DataError(f"data.features: no column {', '.join(repr(u) for u in unknown)} in {table.filename}")
+    inputs = [c for c in table.columns if c.name != target and (not features or c.name in features)]
+    if not inputs:
+        raise DataError(f"data.features: no input column left besides the target '{target}'; tick at least one")
+    notes = []
+    keep = ~_is_missing(tcol)
+    if (~keep).any():
+        notes.append(f"{int((~keep).sum())} row(s) without a target value dropped")
+    if missing == "drop":
+        holes = np.zeros(table.rows, bool)
+        for c in inputs:
+            holes |= _is_missing(c)
+        if (holes & keep).any():
+            notes.append(f"{int((holes & keep).sum())} row(s) with a missing input value dropped")
+        keep &= ~holes
+    else:
+        filled = sum(int((_is_missing(c) & keep).sum()) for c in inputs)
+        if filled:
+            notes.append(f"{filled} missing input value(s) filled with their column's training mean")
+    if keep.sum() < 10:
+        raise DataError(f"{table.filename}: {int(keep.sum())} usable rows (with a target"
+                        f"{' and every input' if missing == 'drop' else ''}); a set needs at least 10")
+    cols, feature_names, texts = [], [], []
+    for c in inputs:
+        if c.numeric:
+            cols.append(c.values[keep])
+            feature_names.append(c.name)
+            continue
+        cats = sorted({v for v in c.values[keep] if v is not None})
+        if len(cats) > MAX_ONE_HOT:
+            raise DataError(f"data.features: the text column '{c.name}' has {len(cats):,} different values (it looks "
+                            f"like a name or an identifier); untick it, or code it as numbers")
+        v = c.values[keep]
+        for cat in cats:
+            cols.append((v == cat).astype(np.float64))
+            feature_names.append(f"{c.name}={cat}")
+        texts.append((c.name, len(cats)))
+    if texts:
+        notes.append(f"{len(texts)} text column(s) one-hot encoded into {sum(k for _, k in texts)} inputs ("
+                     + ", ".join(f"{n}: {k}" for n, k in texts) + ")")
+    X = np.stack(cols, 1).astype(np.float32)
+    t = tcol.values[keep]
+    if task == "regression":
+        if not tcol.numeric:
+            raise DataError(f"data.target_task: regression needs numbers, and '{target}' holds text (e.g. "
+                            f"'{next(v for v in t if v is not None)}'); predict it as classes (classification)")
+        return TableSet(X, t.astype(np.float32), feature_names, [], task, notes)
+    values = [_label(v) for v in t]
+    classes = sorted(set(values), key=_class_order)
+    lim = limits()["MAX_CLASSES"]
+    if len(classes) < 2:
+        raise DataError(f"data.target: '{target}' has one value ('{classes[0]}') in every row: there is nothing to "
+                        f"tell apart; pick another target column")
+    if len(classes) > lim:
+        raise DataError(f"data.target: '{target}' has {len(classes):,} different values, more classes than "
+                        f"{lim} (PLAYGROUND_MAX_CLASSES); if they are measurements, predict them as numbers "
+                        f"(regression)")
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in values], np.int64)
+    return TableSet(X, y, feature_names, classes, task, notes)
+
+
+def _is_missing(c: Column) -> np.ndarray:
+    return np.isnan(c.values) if c.numeric else np.array([v is None for v in c.values])
+
+
+def _label(v) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v == int(v) else repr(v)
+    return str(v)
+
+
+def _class_order(name: str):
+    try:
+        return (0, float(name), "")
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def columns_info(table: Table) -> list[dict]:
+    """Each column: name, type (number or text), missing values, distinct values, and an example."""
+    out = []
+    for c in table.columns:
+        present = c.values[~_is_missing(c)]
+        example = "" if not len(present) else (f"{present[0]:g}" if c.numeric else str(present[0]))
+        out.append({"column": c.name, "type": "number" if c.numeric else "text", "missing": c.missing,
+                    "distinct": c.distinct, "example": example})
+    return out
+
+
+def card(ts: TableSet) -> dict:
+    """What to look at before training: rows, per class counts (imbalance called out) or the target's
+    range, each input's range, and duplicate rows."""
+    out: dict = {"rows": len(ts.X), "inputs": len(ts.feature_names), "task": ts.task, "notes": list(ts.notes)}
+    if ts.task == "classification":
+        counts = np.bincount(ts.y, minlength=len(ts.class_names))
+        out["classes"] = {n: int(k) for n, k in zip(ts.class_names, counts)}
+        if counts.min() * 3 < counts.max():
+            small = ts.class_names[int(counts.argmin())]
+            out["imbalance"] = (f"imbalanced: '{small}' has {int(counts.min())} rows, "
+                                f"'{ts.class_names[int(counts.argmax())]}' {int(counts.max())}; accuracy alone "
+                                f"flatters a network that ignores '{small}' (try class weights)")
+    else:
+        out["target_range"] = [float(ts.y.min()), float(ts.y.max())]
+    with np.errstate(all="ignore"):
+        out["features"] = [{"input": n, "min": float(np.nanmin(ts.X[:, j])), "max": float(np.nanmax(ts.X[:, j])),
+                            "mean": float(np.nanmean(ts.X[:, j]))} for j, n in enumerate(ts.feature_names)]
+    both = np.concatenate([ts.X, ts.y.reshape(len(ts.y), -1).astype(np.float32)], 1)
+    out["duplicates"] = int(len(both) - len(np.unique(np.nan_to_num(both, nan=np.inf), axis=0)))
+    return out
+
+
+# ---------------------------------------------------------------------------------- kept in the store
+def sets_home() -> Path:
+    """Where uploaded sets live: <the run store's folder>/datasets (PLAYGROUND_HOME, as the store)."""
+    from playground.config import store_home
+
+    return store_home() / "datasets"
+
+
+SET_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def set_id(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def save_set(raw: bytes, filename: str, owner: str | None, home: Path | None = None) -> dict:
+    """Keep an uploaded file as a set (one per content: the same bytes again are the same set, and
+    `owner` is added to its owners). Returns its record: id, file name, kind, bytes, owners."""
+    home = home or sets_home()
+    sid = set_id(raw)
+    folder = home / sid
+    meta_path = folder / "set.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+    else:
+        lim = limits()["MAX_DATA_MB"]
+        used = sum(p.stat().st_size for p in home.glob("*/source")) if home.exists() else 0
+        if used + len(raw) > lim * 2**20:
+            raise DataError(f"the uploaded sets take {used / 2**20:.0f} MB, and this one would pass the limit of "
+                            f"{lim} MB (PLAYGROUND_MAX_DATA_MB): delete sets you no longer use")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "source").write_bytes(raw)
+        meta = {"id": sid, "filename": _safe_name(filename), "kind": "table", "bytes": len(raw),
+                "created_at": time.time(), "owners": []}
+    if owner not in meta["owners"]:
+        meta["owners"].append(owner)
+    tmp = folder / "set.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, meta_path)
+    return meta
+
+
+def _safe_name(filename: str) -> str:
+    """A file name to show: its last part, printable, at most 80 characters."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    return "".join(ch for ch in name if ch.isprintable())[:80] or "upload"
+
+
+def set_record(sid: str, home: Path | None = None) -> dict:
+    if not SET_ID.match(sid or ""):
+        raise DataError(f"data.upload: '{sid}' is not a data set id (16 hex digits, as `python -m playground data "
+                        f"list` shows)")
+    path = (home or sets_home()) / sid / "set.json"
+    if not path.exists():
+        raise DataError(f"data.upload: no uploaded set '{sid}' on this server (it was deleted, or uploaded to "
+                        f"another server): upload the file again")
+    return json.loads(path.read_text())
+
+
+def set_bytes(sid: str, home: Path | None = None) -> bytes:
+    set_record(sid, home)
+    return ((home or sets_home()) / sid / "source").read_bytes()
+
+
+def list_sets(owner: str | None = None, home: Path | None = None) -> list[dict]:
+    """The uploaded sets, newest first: every one, or those `owner` uploaded."""
+    home = home or sets_home()
+    out = [json.loads(p.read_text()) for p in home.glob("*/set.json")] if home.exists() else []
+    return sorted((m for m in out if owner is None or owner in m["owners"]), key=lambda m: -m["created_at"])
+
+
+def delete_set(sid: str, used_by: list[str], owner: str | None = None, home: Path | None = None) -> bool:
+    """Forget `owner`'s upload of the set (None: everyone's), and delete the set once no one has it.
+    used_by: the names of the runs that train on it; refused (DataError) while there are any. True if
+    the files are gone."""
+    meta = set_record(sid, home)
+    if used_by:
+        raise DataError(f"data set {sid} ({meta['filename']}) is used by {len(used_by)} run(s): "
+                        f"{', '.join(used_by[:10])}{' …' if len(used_by) > 10 else ''}; delete them first")
+    folder = (home or sets_home()) / sid
+    meta["owners"] = [] if owner is None else [o for o in meta["owners"] if o != owner]
+    if meta["owners"]:
+        (folder / "set.json").write_text(json.dumps(meta, indent=1))
+        return False
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    return True
+
+
+# ---------------------------------------------------------------------------------- the loaders
+ALLOW_PATHS = False      # data.path (a file on this machine): the CLI allows it; the app never does
+
+
+def load_table_cfg(cfg, seed: int, raw: bytes, filename: str, name: str):
+    """A Dataset from a table's bytes and the config's choices (target, task, features, missing)."""
+    import torch
+
+    from playground.data import Dataset, split_indices
+    from playground.data.tabular import standardize
+
+    ts = table_set(read_table(raw, filename), cfg.target, cfg.target_task, cfg.features, cfg.missing)
+    train, val = split_indices(len(ts.X), cfg.val_fraction, seed, cfg.max_train)
+    X = torch.from_numpy(ts.X)
+    Xtr, Xva = X[train].contiguous(), X[val].contiguous()
+    holes = torch.isnan(Xtr)
+    if holes.any() or torch.isnan(Xva).any():           # data.missing "mean": the training split's column means
+        mean = torch.nanmean(Xtr, 0)
+        mean = torch.where(torch.isnan(mean), torch.zeros_like(mean), mean)
+        Xtr = torch.where(holes, mean.expand_as(Xtr), Xtr)
+        Xva = torch.where(torch.isnan(Xva), mean.expand_as(Xva), Xva)
+    meta = {"feature_names": ts.feature_names, "source": filename, "notes": ts.notes}
+    if cfg.standardize:
+        Xtr, Xva = standardize(Xtr, Xva, meta)
+    if ts.task == "regression":
+        y = torch.from_numpy(ts.y).unsqueeze(1)
+        return Dataset(name, "table", Xtr, y[train].contiguous(), Xva, y[val].contiguous(), [], meta,
+                       task="regression", target_names=[cfg.target])
+    y = torch.from_numpy(ts.y)
+    return Dataset(name, "table", Xtr, y[train].contiguous(), Xva, y[val].contiguous(), ts.class_names, meta)
+
+
+def load_upload(cfg, seed: int):
+    meta = set_record(cfg.upload)
+    return load_table_cfg(cfg, seed, set_bytes(cfg.upload), meta["filename"], "upload")
+
+
+def path_stamp(cfg) -> tuple:
+    """data.path's file, checked: allowed here (the command line), and there; (path, size, mtime)."""
+    if not ALLOW_PATHS:
+        raise DataError("data.path: a file on the server is read from the command line only; in the app, upload "
+                        "the file on Build & Train (Data set: Your own table)")
+    path = Path(cfg.path).expanduser()
+    if not path.is_file():
+        raise DataError(f"data.path: no file '{cfg.path}'")
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def load_csv(cfg, seed: int):
+    path = Path(path_stamp(cfg)[0])
+    return load_table_cfg(cfg, seed, path.read_bytes(), path.name, "csv")

@@ -1,0 +1,214 @@
+"""Your own table (issue 28): a CSV/TSV read safely into a set, a message naming the line and the fix
+for each way a file can be wrong (every offending file is made here), the user's choices (target,
+task, inputs, missing values) applied with what was done said in words, sets kept once per content,
+deletion refused while runs use a set, and a run trained on an uploaded table like on a shipped one."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from playground.config import DataConfig, RunConfig
+from playground.data import load_dataset, uploads
+from playground.data.uploads import delete_set, list_sets, read_table, save_set, set_record, table_set
+from playground.errors import DataError
+from playground.store import Store
+from playground.train.registry import Registry
+
+
+def csv(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def rows(n: int, seed: int = 0) -> list[str]:
+    """n rows of a small table: two measurements, a colour (text) and a label decided by the first."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for i in range(n):
+        a, b = rng.randn(), rng.randn()
+        out.append(f"{a:.4f},{b:.4f},{['red', 'green', 'blue'][i % 3]},{'big' if a > 0 else 'small'}")
+    return out
+
+
+TABLE = csv("width,height,colour,size", *rows(200))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", r"^t\.csv is empty: upload a table with a header row"),
+    (b"   \n\n", r"^t\.csv is empty"),
+    (b"PK\x03\x04\x14\x00\x00\x00binary", r"^t\.csv is not a text table \(it holds binary data"),
+    (b"a,b\x00,c\n1,2,3\n", r"^t\.csv is not a text table"),
+    (csv("a,b,c"), r"^t\.csv has a header row but no rows of values$"),
+    (csv("only", "1", "2"), r"^t\.csv has one column \('only'\): a table needs input columns and a target"),
+    (csv("a,b,a", "1,2,3"), r"^t\.csv: the header names 'a' more than once; give every column its own name$"),
+    (csv("a,b,c", "1,2,3", "4,5", "6,7,8"), r"^t\.csv, line 3: 2 values, but the header has 3 names \(values are "
+                                            r"separated by commas; a value that holds one must be in double quotes\)$"),
+])
+def test_a_file_that_is_not_a_table_gets_a_message_naming_what_is_wrong(raw, message):
+    with pytest.raises(DataError, match=message):
+        read_table(raw, "t.csv")
+
+
+def test_ragged_rows_are_counted_by_the_files_own_line_numbers_past_blank_lines():
+    with pytest.raises(DataError, match=r"^t\.csv, line 5: 4 values"):
+        read_table(b"a,b,c\n1,2,3\n\n4,5,6\n7,8,9,10\n", "t.csv")
+
+
+def test_numbers_are_read_in_the_forms_people_write_them():
+    t = read_table("name;price;weight\nAnn;1.234,5;0,5\nBo;12,25;1,75\nCé;3;2\n".encode("latin-1"), "shop.csv")
+    assert [c.name for c in t.columns] == ["name", "price", "weight"]
+    np.testing.assert_array_equal(t.column("price").values, [1234.5, 12.25, 3.0])
+    np.testing.assert_array_equal(t.column("weight").values, [0.5, 1.75, 2.0])
+    assert list(t.column("name").values) == ["Ann", "Bo", "Cé"]
+    assert "read as Latin-1 text (it is not UTF-8)" in t.notes
+    assert "'price': numbers with decimal commas" in t.notes and "values separated by semicolons" in t.notes
+
+    t = read_table(b'city,people\nA,"1,204,000"\nB,"56,300"\nC,"900"\n', "c.csv")
+    np.testing.assert_array_equal(t.column("people").values, [1204000, 56300, 900])
+    assert "'people': numbers with thousands separators" in t.notes
+
+    t = read_table(b"a\tb\n1\tinf\n2\t\n3\tNaN\n4\t-5\n", "t.tsv")
+    b = t.column("b")
+    assert b.numeric and b.missing == 3 and b.values[3] == -5
+    assert "'b': 1 infinite value read as missing" in t.notes
+
+
+def test_choices_make_the_set_and_say_what_they_did():
+    raw = csv("width,height,colour,size", "1,2,red,big", "NA,3,blue,small", "2,,green,big", "4,5,red,",
+              *rows(40, seed=1))
+    t = read_table(raw, "t.csv")
+    assert t.propose_task("size") == "classification" and t.propose_task("width") == "regression"
+    s = table_set(t, "size")
+    assert s.task == "classification" and s.class_names == ["big", "small"]
+    assert s.feature_names == ["width", "height", "colour=blue", "colour=green", "colour=red"]
+    assert s.X.shape == (41, 5) and s.y.shape == (41,)
+    assert s.notes == ["1 row(s) without a target value dropped", "2 row(s) with a missing input value dropped",
+                       "1 text column(s) one-hot encoded into 3 inputs (colour: 3)"]
+    np.testing.assert_array_equal(s.X[0], [1, 2, 0, 0, 1])
+
+    s = table_set(t, "size", missing="mean", features=["width", "height"])
+    assert s.feature_names == ["width", "height"] and s.X.shape == (43, 2) and np.isnan(s.X).sum() == 2
+    assert "2 missing input value(s) filled with their column's training mean" in s.notes
+
+    s = table_set(t, "height", task="regression", features=["width"])
+    assert s.task == "regression" and s.class_names == [] and s.y.dtype == np.float32
+
+
+@pytest.mark.parametrize("target, kw, message", [
+    ("", {}, r"^data\.target: say which column of t\.csv to predict \(one of a, b, one, word\)$"),
+    ("nope", {}, r"^data\.target: no column 'nope' in t\.csv; its columns are a, b, one, word$"),
+    ("one", {}, r"^data\.target: 'one' has one value \('7'\) in every row: there is nothing to tell apart"),
+    ("word", {"task": "regression"}, r"^data\.target_task: regression needs numbers, and 'word' holds text"),
+    ("a", {"features": ["zzz"]}, r"^data\.features: no column 'zzz' in t\.csv$"),
+    ("a", {"missing": "guess"}, r"^data\.missing: 'drop'"),
+])
+def test_a_bad_choice_gets_a_message(target, kw, message):
+    t = read_table(csv("a,b,one,word", *[f"{i},{i % 3},7,w{i % 2}" for i in range(30)]), "t.csv")
+    with pytest.raises(DataError, match=message):
+        table_set(t, target, **kw)
+
+
+def test_an_identifier_column_and_too_many_classes_are_refused_with_the_way_out(monkeypatch):
+    t = read_table(csv("id,x,y", *[f"user{i},{i},{i % 2}" for i in range(80)]), "t.csv")
+    with pytest.raises(DataError, match=r"the text column 'id' has 80 different values .*untick it"):
+        table_set(t, "y")
+    assert table_set(t, "y", features=["x"]).feature_names == ["x"]
+    monkeypatch.setenv("PLAYGROUND_MAX_CLASSES", "5")
+    with pytest.raises(DataError, match=r"'id' has 80 different values, more classes than 5 \(PLAYGROUND_MAX_"
+                                        r"CLASSES\); if they are measurements, predict them as numbers"):
+        table_set(t, "id")
+
+
+def test_limits_name_their_setting(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MAX_ROWS", "10")
+    with pytest.raises(DataError, match=r"has 200 rows; at most 10 \(PLAYGROUND_MAX_ROWS\)"):
+        read_table(TABLE, "t.csv")
+    monkeypatch.setenv("PLAYGROUND_MAX_COLUMNS", "3")
+    with pytest.raises(DataError, match=r"has 4 columns; at most 3 \(PLAYGROUND_MAX_COLUMNS\)"):
+        read_table(TABLE, "t.csv")
+    monkeypatch.setenv("PLAYGROUND_UPLOAD_MB", "0")
+    with pytest.raises(DataError, match=r"uploads may be 0 MB at most \(PLAYGROUND_UPLOAD_MB\)"):
+        read_table(TABLE, "t.csv")
+
+
+def test_a_set_is_kept_once_per_content_and_deleted_only_when_no_run_uses_it(home, monkeypatch):
+    a = save_set(TABLE, "../../etc/sizes.csv", "ana")
+    b = save_set(TABLE, "copy.csv", "ben")                     # the same bytes: the same set, two owners
+    assert a["id"] == b["id"] and set_record(a["id"])["owners"] == ["ana", "ben"]
+    assert a["filename"] == "sizes.csv", "a path in the file name was kept"
+    assert [m["id"] for m in list_sets("ana")] == [a["id"]] and list_sets("eve") == []
+    with pytest.raises(DataError, match=r"is used by 1 run\(s\): my run; delete them first$"):
+        delete_set(a["id"], ["my run"], "ana")
+    assert not delete_set(a["id"], [], "ana") and set_record(a["id"])["owners"] == ["ben"]
+    assert delete_set(a["id"], [], "ben")
+    with pytest.raises(DataError, match=r"no uploaded set '.*' on this server"):
+        set_record(a["id"])
+    with pytest.raises(DataError, match=r"is not a data set id"):
+        set_record("../../etc")
+    monkeypatch.setenv("PLAYGROUND_MAX_DATA_MB", "0")
+    with pytest.raises(DataError, match=r"PLAYGROUND_MAX_DATA_MB"):
+        save_set(TABLE + b"1,2,red,big\n", "t.csv", "ana")
+
+
+def test_a_path_is_the_command_lines_only(tmp_path, monkeypatch):
+    f = tmp_path / "t.csv"
+    f.write_bytes(TABLE)
+    cfg = DataConfig.from_dict({"name": "csv", "path": str(f), "target": "size"})
+    with pytest.raises(DataError, match=r"^data\.path: a file on the server is read from the command line only"):
+        load_dataset(cfg, 0)
+    monkeypatch.setattr(uploads, "ALLOW_PATHS", True)
+    data = load_dataset(cfg, 0)
+    assert data.class_names == ["big", "small"] and data.meta["source"] == "t.csv"
+
+
+def test_a_run_trains_on_an_uploaded_table_with_train_only_statistics(home):
+    sid = save_set(csv("width,height,colour,size", "NA,0.5,red,big", *rows(300, seed=2)), "sizes.csv", "ana")["id"]
+    cfg = RunConfig.from_dict({"data": {"name": "upload", "upload": sid, "target": "size", "missing": "mean"},
+                               "layers": [{"type": "Linear", "out_features": 16}, {"type": "ReLU"},
+                                          {"type": "Linear", "out_features": 2}],
+                               "epochs": 30, "batch_size": 32, "optim": {"lr": 0.01}, "seed": 0, "device": "cpu"})
+    data = load_dataset(cfg.data, cfg.seed)
+    assert data.task == "classification" and data.input_shape == (5,)
+    assert data.meta["feature_names"] == ["width", "height", "colour=blue", "colour=green", "colour=red"]
+    assert not torch.isnan(data.X_train).any() and not torch.isnan(data.X_val).any()
+    torch.testing.assert_close(data.X_train.mean(0), torch.zeros(5), atol=1e-5, rtol=0)   # standardised on train
+    reg = Registry(max_active=1, processes=False, store=Store(home))
+    run = reg.start(cfg)
+    assert run.join(120) and run.history.status == "finished", run.history.message
+    assert run.history.epochs[-1]["val_acc"] >= 0.9, run.history.epochs[-1]
+
+
+def test_the_command_line_adds_lists_trains_on_and_deletes_a_set(home, tmp_path, capsys):
+    from playground.__main__ import main
+
+    f = tmp_path / "sizes.csv"
+    f.write_bytes(csv("width,height,colour,size", *rows(120)))
+    assert main(["data", "add", str(f), "--target", "size", "--features", "width,colour"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["filename"] == "sizes.csv" and [c["column"] for c in out["columns"]] == ["width", "height", "colour",
+                                                                                        "size"]
+    assert out["card"]["classes"] == {"big": int(sum(r.endswith("big") for r in rows(120))),
+                                      "small": int(sum(r.endswith("small") for r in rows(120)))}
+    assert out["config"]["data"] == {"name": "upload", "upload": out["id"], "target": "size",
+                                     "target_task": "classification", "features": ["width", "colour"],
+                                     "missing": "drop"}
+    assert main(["data", "list"]) == 0 and out["id"] in capsys.readouterr().out
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps({**out["config"], "layers": [{"type": "Linear", "out_features": 2}], "epochs": 2,
+                               "name": "on my table"}))
+    assert main(["train", str(cfg)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["status"] == "finished"
+    assert main(["data", "delete", out["id"]]) == 2
+    err = capsys.readouterr().err
+    assert "is used by 1 run(s)" in err and "(on my table); delete them first" in err, err
+    assert set_record(out["id"])["id"] == out["id"], "a set a run uses was deleted"
+    assert main(["data", "add", str(tmp_path / "nope.csv")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no file '{tmp_path / 'nope.csv'}'"

@@ -1,0 +1,165 @@
+"""Build & Train's "Your own table": upload a CSV/TSV (or pick one uploaded before), see its columns,
+choose what to predict and from what, and read the data card before training.
+
+The file is read by playground.data.uploads (nothing in it is executed) and kept in the run store
+under its content hash: the run's config names that id (data.upload), so the run survives restarts
+and resumes on the same bytes. Widget keys upload, target, target_task, missing and features are
+config fields (run_form.FIELDS); features_pick is the input columns' multiselect (every column but
+the target ticked means data.features = [], "all").
+"""
+from __future__ import annotations
+
+import functools
+
+import pandas as pd
+import streamlit as st
+
+from playground.data import uploads
+from playground.errors import PlaygroundError
+from playground.lessons import Lesson
+from ui.lesson import control, locked
+from ui.state import me
+
+CONFIG_MB = 1               # a run config or a lesson file: a few kB; their upload widgets refuse more
+
+
+@functools.lru_cache(maxsize=8)
+def table_of(sid: str) -> uploads.Table:
+    """A stored set's table, read once per server (a set's bytes never change: its id is their hash)."""
+    meta = uploads.set_record(sid)
+    return uploads.read_table(uploads.set_bytes(sid), meta["filename"])
+
+
+def table_uploaded() -> None:
+    """Keep the uploaded file as a set and point the form at it; a file that is not a table is said."""
+    s = st.session_state
+    s.pop("table_error", None)
+    f = s.get("table_file")
+    if f is None:
+        return
+    try:
+        raw = f.getvalue()
+        table = uploads.read_table(raw, f.name)
+        meta = uploads.save_set(raw, f.name, me())
+    except PlaygroundError as e:
+        s.table_error = str(e)
+        return
+    use_set(meta["id"], table)
+
+
+def use_set(sid: str, table: uploads.Table | None = None) -> None:
+    """The form on set sid: its last column as the target (the usual place), every other as an input."""
+    s = st.session_state
+    table = table or table_of(sid)
+    s.upload, s.target, s.target_task, s.features, s.missing = sid, table.columns[-1].name, "", [], "drop"
+    s.pop("features_pick", None)
+    fit_network()
+
+
+def pick_set() -> None:
+    if sid := st.session_state.get("my_set"):
+        use_set(sid)
+
+
+def fit_network() -> None:
+    """Load the form's preset again with as many outputs as the target needs, unless the user has
+    edited the network (then a mismatch is said under it, as for any data set)."""
+    from ui.run_form import load_preset
+
+    s = st.session_state
+    if not s.get("net_edited") and s.get("preset"):
+        load_preset()
+
+
+def target_changed() -> None:
+    s = st.session_state
+    s.target_task = ""
+    s.pop("features_pick", None)
+    fit_network()
+
+
+def features_picked() -> None:
+    s = st.session_state
+    others = [c.name for c in table_of(s.upload).columns if c.name != s.target]
+    pick = s.get("features_pick") or []
+    s.features = [] if set(pick) == set(others) else [c for c in others if c in pick]
+
+
+def own_table(lesson: Lesson | None) -> None:
+    """The upload, the choices and the columns; the data card is card(), drawn once the set loads."""
+    s = st.session_state
+    fixed = locked("upload", lesson)
+    size = min(uploads.limits()["UPLOAD_MB"], st.get_option("server.maxUploadSize"))
+    st.file_uploader(f"Your table: CSV or TSV, a header row of names, up to {size} MB", max_upload_size=size,
+                     type=["csv", "tsv", "txt"], key="table_file", on_change=table_uploaded, disabled=fixed,
+                     help="Nothing in the file is run: it is read as text. It is kept on this server under its "
+                          "content, so runs on it survive restarts")
+    if err := s.get("table_error"):
+        st.error(err, icon=":material/table_view:")
+    mine = {m["id"]: m for m in uploads.list_sets(me())}
+    if s.get("upload") and s.upload not in mine:
+        try:                                        # a set from a shared config or a run: shown, not listed as mine
+            mine[s.upload] = uploads.set_record(s.upload)
+        except PlaygroundError:
+            pass
+    if len(mine) > 1 or (mine and not s.get("upload")):
+        st.selectbox("Or one you uploaded before", list(mine), key="my_set", index=None, on_change=pick_set,
+                     format_func=lambda i: f"{mine[i]['filename']} ({mine[i]['bytes']:,} bytes)", disabled=fixed,
+                     placeholder="choose a table…")
+    if not s.get("upload"):
+        st.info("Upload a table to train on it: one row per example, one column per measurement, and the column "
+                "to predict (text labels or numbers).", icon=":material/upload_file:")
+        return
+    try:
+        table = table_of(s.upload)
+    except PlaygroundError as e:
+        st.error(str(e))
+        return
+    names = [c.name for c in table.columns]
+    st.caption(f":material/table_view: **{table.filename}** · {table.rows:,} rows · {len(names)} columns"
+               + (" · " + "; ".join(table.notes) if table.notes else ""))
+    if s.get("target") not in names:
+        s.target = names[-1]
+    control(st.selectbox, "Column to predict", names, key="target", lesson=lesson, on_change=target_changed)
+    proposed = table.propose_task(s.target)
+    control(st.radio, "Predict it as", ["", "classification", "regression"], key="target_task", lesson=lesson,
+            horizontal=True, format_func=lambda t: f"auto ({'classes' if proposed == 'classification' else 'numbers'})"
+            if t == "" else {"classification": "classes", "regression": "numbers"}[t],
+            help="Text, or a few distinct whole numbers, are classes; other numbers are predicted as numbers "
+                 "(regression)")
+    others = [n for n in names if n != s.target]
+    if "features_pick" not in s:
+        s.features_pick = [n for n in others if not s.features or n in s.features]
+    st.multiselect("Input columns", others, key="features_pick", on_change=features_picked,
+                   disabled=locked("target", lesson), help="Untick a column the network must not see (an id, or "
+                                                            "the answer in disguise)")
+    control(st.radio, "Missing values", ["drop", "mean"], key="missing", lesson=lesson, horizontal=True,
+            format_func=lambda m: {"drop": "drop those rows", "mean": "fill with the column's training mean"}[m])
+    with st.expander("Columns and first rows", icon=":material/view_column:"):
+        st.dataframe(pd.DataFrame(uploads.columns_info(table)), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame({c.name: c.values[:8] for c in table.columns}), hide_index=True, width="stretch")
+
+
+def card(data) -> None:
+    """The data card of the set as it will train: per class counts (imbalance called out) or the
+    target's range, each input's range, duplicates, and what reading it did."""
+    s = st.session_state
+    try:
+        ts = uploads.table_set(table_of(s.upload), s.target, s.target_task, s.features, s.missing)
+    except PlaygroundError:
+        return                                      # the loader said it already
+    c = uploads.card(ts)
+    with st.expander("Data card: look at your data first", expanded=True, icon=":material/fact_check:"):
+        if "classes" in c:
+            counts = pd.DataFrame({"class": list(c["classes"]), "rows": list(c["classes"].values())})
+            st.bar_chart(counts, x="class", y="rows", height=160, horizontal=True)
+            if "imbalance" in c:
+                st.warning(c["imbalance"], icon=":material/balance:")
+        else:
+            lo, hi = c["target_range"]
+            st.caption(f"target **{s.target}** from {lo:,.4g} to {hi:,.4g}")
+        st.dataframe(pd.DataFrame(c["features"]).round(4), hide_index=True, width="stretch", height=180)
+        st.caption(f"{c['rows']:,} rows used · {c['inputs']} inputs · "
+                   + (f"**{c['duplicates']} duplicate rows** (the same inputs and target: the split may put "
+                      f"copies on both sides)" if c["duplicates"] else "no duplicate rows")
+                   + (" · " + "; ".join(c["notes"]) if c["notes"] else ""))
