@@ -393,6 +393,13 @@ def cmd_data(args) -> int:
         if not path.is_file():
             raise PlaygroundError(f"no file '{args.file}'")
         raw = path.read_bytes()
+        if path.suffix.lower() == ".zip":
+            images = uploads.read_images(raw, path.name, args.size, args.colour)
+            meta = uploads.save_set(raw, path.name, "cli", kind="images")
+            data = {"name": "upload_images", "upload": meta["id"], "image_size": args.size, "colour": args.colour}
+            print(json.dumps({"id": meta["id"], "filename": meta["filename"], "card": uploads.image_card(images),
+                              "config": {"data": data}}, indent=1))
+            return 0
         table = uploads.read_table(raw, path.name)
         target = args.target or table.columns[-1].name
         ts = uploads.table_set(table, target, args.task or "", _names(args.features), args.missing)
@@ -440,8 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data(sub) -> None:
     s = sub.add_parser("data", help="add, list or delete your own data sets (tables)")
     acts = s.add_subparsers(dest="action", required=True)
-    a = acts.add_parser("add", help="keep a CSV/TSV file as a set; prints its id, its columns and its card as JSON")
-    a.add_argument("file", help="a .csv or .tsv file with a header row")
+    a = acts.add_parser("add", help="keep a CSV/TSV file or a zip of images as a set; prints its id, its card and "
+                                    "the config that trains on it, as JSON")
+    a.add_argument("file", help="a .csv or .tsv file with a header row, or a .zip with one folder per class")
+    a.add_argument("--size", type=int, default=28, help="images: pixels a side (default 28)")
+    a.add_argument("--colour", action="store_true", help="images: keep colour (default: grey)")
     a.add_argument("--target", help="the column to predict (default: the last)")
     a.add_argument("--task", choices=("classification", "regression"), help="default: proposed from the target")
     a.add_argument("--features", help="the input columns, comma separated (default: every other column)")

@@ -71,6 +71,8 @@ class DataConfig:
     target_task: str = ""         # "classification", "regression", or "" (proposed from the target's values)
     features: list = field(default_factory=list)   # tables: the input columns; empty = every column but the target
     missing: str = "drop"         # tables: rows with a missing input are dropped, or ("mean") filled with the mean
+    image_size: int = 28          # your own images: each resized to this many pixels a side
+    colour: bool = False          # your own images: colour (3 channels) or grey (1)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataConfig":
@@ -96,6 +98,7 @@ class DataConfig:
         _check(self.missing in ("drop", "mean"),
                f"data.missing: 'drop' (rows with a missing input) or 'mean' (the column's training mean), got "
                f"'{self.missing}'")
+        _check(8 <= self.image_size <= 128, f"data.image_size: from 8 to 128 pixels a side, got {self.image_size}")
         if self.features is None:
             self.features = []
         _check(isinstance(self.features, list) and all(isinstance(f, str) for f in self.features),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -39,6 +40,15 @@ def table_uploaded() -> None:
         return
     try:
         raw = f.getvalue()
+        if s.data_name == "upload_images":
+            progress = st.progress(0.0, text=f"reading {f.name}")
+            uploads.read_images(raw, f.name, s.image_size, s.colour,
+                                progress=lambda k, n: progress.progress(k / n, text=f"{k:,} of {n:,} images"))
+            progress.empty()
+            meta = uploads.save_set(raw, f.name, me(), kind="images")
+            s.upload = meta["id"]
+            fit_network()
+            return
         table = uploads.read_table(raw, f.name)
         meta = uploads.save_set(raw, f.name, me())
     except PlaygroundError as e:
@@ -57,8 +67,13 @@ def use_set(sid: str, table: uploads.Table | None = None) -> None:
 
 
 def pick_set() -> None:
-    if sid := st.session_state.get("my_set"):
-        use_set(sid)
+    s = st.session_state
+    if sid := s.get("my_set"):
+        if s.data_name == "upload_images":
+            s.upload = sid
+            fit_network()
+        else:
+            use_set(sid)
 
 
 def fit_network() -> None:
@@ -85,30 +100,82 @@ def features_picked() -> None:
     s.features = [] if set(pick) == set(others) else [c for c in others if c in pick]
 
 
-def own_table(lesson: Lesson | None) -> None:
-    """The upload, the choices and the columns; the data card is card(), drawn once the set loads."""
+def upload_or_pick(lesson: Lesson | None, kind: str) -> bool:
+    """The uploader and the browser's earlier sets of this kind ("table" or "images"); True once the
+    form names a set of that kind."""
     s = st.session_state
     fixed = locked("upload", lesson)
     size = min(uploads.limits()["UPLOAD_MB"], st.get_option("server.maxUploadSize"))
-    st.file_uploader(f"Your table: CSV or TSV, a header row of names, up to {size} MB", max_upload_size=size,
-                     type=["csv", "tsv", "txt"], key="table_file", on_change=table_uploaded, disabled=fixed,
-                     help="Nothing in the file is run: it is read as text. It is kept on this server under its "
-                          "content, so runs on it survive restarts")
+    if kind == "table":
+        st.file_uploader(f"Your table: CSV or TSV, a header row of names, up to {size} MB", max_upload_size=size,
+                         type=["csv", "tsv", "txt"], key="table_file", on_change=table_uploaded, disabled=fixed,
+                         help="Nothing in the file is run: it is read as text. It is kept on this server under its "
+                              "content, so runs on it survive restarts")
+    else:
+        st.file_uploader(f"Your images: a .zip with one folder per class, up to {size} MB", max_upload_size=size,
+                         type=["zip"], key="table_file", on_change=table_uploaded, disabled=fixed,
+                         help="Each folder's name is a class. The zip is read in memory, never unpacked onto the "
+                              "server; files that are not images are skipped and named")
     if err := s.get("table_error"):
-        st.error(err, icon=":material/table_view:")
-    mine = {m["id"]: m for m in uploads.list_sets(me())}
-    if s.get("upload") and s.upload not in mine:
+        st.error(err, icon=":material/upload_file:")
+    mine = {m["id"]: m for m in uploads.list_sets(me()) if m["kind"] == kind}
+    if s.get("upload"):
         try:                                        # a set from a shared config or a run: shown, not listed as mine
-            mine[s.upload] = uploads.set_record(s.upload)
+            meta = uploads.set_record(s.upload)
+            if meta["kind"] == kind:
+                mine.setdefault(s.upload, meta)
+            else:
+                s.upload = ""                       # the other kind's set, from before the data set changed
         except PlaygroundError:
             pass
     if len(mine) > 1 or (mine and not s.get("upload")):
         st.selectbox("Or one you uploaded before", list(mine), key="my_set", index=None, on_change=pick_set,
                      format_func=lambda i: f"{mine[i]['filename']} ({mine[i]['bytes']:,} bytes)", disabled=fixed,
-                     placeholder="choose a table…")
+                     placeholder="choose one…")
     if not s.get("upload"):
         st.info("Upload a table to train on it: one row per example, one column per measurement, and the column "
-                "to predict (text labels or numbers).", icon=":material/upload_file:")
+                "to predict (text labels or numbers)." if kind == "table" else
+                "Upload a zip of images to train on them: one folder per class (e.g. cats/ and dogs/), a few dozen "
+                "images each at least.", icon=":material/upload_file:")
+        return False
+    return True
+
+
+def own_images(lesson: Lesson | None) -> None:
+    if upload_or_pick(lesson, "images"):
+        control(st.select_slider, "Image size (pixels a side)", [16, 28, 32, 48, 64], key="image_size",
+                lesson=lesson, help="Each image is cropped to its centre square and resized to this")
+        control(st.toggle, "Colour", key="colour", lesson=lesson, help="Off: grey (one channel), as MNIST")
+
+
+def image_card(data) -> None:
+    """The card of your images as they will train: per class counts, a few of each class, what was skipped."""
+    classes = data.class_names
+    counts = (np.bincount(data.y_train.numpy(), minlength=len(classes))
+              + np.bincount(data.y_val.numpy(), minlength=len(classes)))
+    with st.expander("Data card: look at your data first", expanded=True, icon=":material/fact_check:"):
+        st.bar_chart(pd.DataFrame({"class": classes, "images": counts}), x="class", y="images", height=160,
+                     horizontal=True)
+        if counts.min() * 3 < counts.max():
+            st.warning(f"imbalanced: '{classes[int(counts.argmin())]}' has {int(counts.min())} images, "
+                       f"'{classes[int(counts.argmax())]}' {int(counts.max())}", icon=":material/balance:")
+        y = data.y_train.numpy()
+        for k, name in enumerate(classes[:12]):
+            idx = np.flatnonzero(y == k)[:6]
+            if len(idx):
+                imgs = data.X_train[idx].numpy().transpose(0, 2, 3, 1)
+                st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=40,
+                         caption=[name] * len(idx))
+        skipped = data.meta.get("skipped", [])
+        st.caption(" · ".join(data.meta.get("notes", [])) or "every file read")
+        if skipped:
+            st.caption("Skipped: " + "; ".join(skipped[:20]) + (" …" if len(skipped) > 20 else ""))
+
+
+def own_table(lesson: Lesson | None) -> None:
+    """The upload, the choices and the columns; the data card is card(), drawn once the set loads."""
+    s = st.session_state
+    if not upload_or_pick(lesson, "table"):
         return
     try:
         table = table_of(s.upload)

@@ -68,6 +68,8 @@ FIELDS: dict[str | tuple[str, ...], Field] = {
     "target_task": Field(("data", "target_task")),
     "features": Field(("data", "features"), list, list),
     "missing": Field(("data", "missing")),
+    "image_size": Field(("data", "image_size")),
+    "colour": Field(("data", "colour")),
     tuple(AUG_FORM): Field(("data", "augment"), augment_form, augment_spec),
     "optim": Field(("optim", "name")),
     "lr": Field(("optim", "lr")),

@@ -18,7 +18,7 @@ from ui.layer_editor import layer_editor, parsed_specs
 from ui.lesson import control, current_lesson, lesson_error, lesson_header, locked, save_lesson_panel
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
-from ui.own_data import CONFIG_MB, card, own_table
+from ui.own_data import CONFIG_MB, card, image_card, own_images, own_table
 from ui.run_actions import resume_controls, show_error, stop
 from ui.run_form import (
     BATCHES,
@@ -90,7 +90,7 @@ with col_data:
     spec = DATASETS[st.session_state.data_name]
     st.caption(spec.about)
     if "upload" in spec.knobs:
-        own_table(lesson)
+        own_images(lesson) if spec.kind == "image" else own_table(lesson)
     if "function" in spec.knobs:
         control(st.selectbox, "Function", list(FUNCTIONS), key="function", lesson=lesson,
                 format_func=lambda f: FUNCTIONS[f][0])
@@ -141,6 +141,8 @@ with col_data:
                      caption=[data.class_names[int(k)] for k in data.y_train[:8]])
         if data.name == "upload":
             card(data)
+        elif data.name == "upload_images":
+            image_card(data)
 
 with col_net:
     st.subheader("2 · Network")

@@ -107,6 +107,11 @@ def _registry() -> dict:
     specs["upload"] = DatasetSpec("Your own table (CSV upload)", "table", uploads.load_upload,
                                   "a CSV or TSV file of yours: a header row of names, one row per example; you "
                                   "pick the column to predict", knobs=("upload", *table))
+    specs["upload_images"] = DatasetSpec("Your own images (zip of class folders)", "image",
+                                         uploads.load_upload_images,
+                                         "a .zip of yours with one folder per class (its name is the class): PNG, "
+                                         "JPEG, BMP, GIF or WebP",
+                                         knobs=("upload", "image_size", "colour", "max_train"))
     specs["csv"] = DatasetSpec("A CSV file (command line)", "table", uploads.load_csv,
                                "a CSV or TSV file on this machine, by its path (python -m playground only)",
                                knobs=("path", *table))

@@ -49,7 +49,8 @@ def limits() -> dict:
     # raise both together
     return {"UPLOAD_MB": limit("UPLOAD_MB", 50), "MAX_ROWS": limit("MAX_ROWS", 200_000),
             "MAX_COLUMNS": limit("MAX_COLUMNS", 500), "MAX_CLASSES": limit("MAX_CLASSES", 100),
-            "MAX_DATA_MB": limit("MAX_DATA_MB", 500)}
+            "MAX_DATA_MB": limit("MAX_DATA_MB", 500), "MAX_IMAGES": limit("MAX_IMAGES", 20_000),
+            "MAX_UNZIPPED_MB": limit("MAX_UNZIPPED_MB", 500), "MAX_PIXELS": limit("MAX_PIXELS", 40_000_000)}
 
 
 @dataclass
@@ -357,6 +358,146 @@ def card(ts: TableSet) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------------- images
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+ARCHIVES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+MAX_RATIO = 200                    # a member that inflates more than this (zip bombs do 1000x) is refused
+
+
+@dataclass
+class ImageSet:
+    """Images read from a zip of class folders: X (N, C, size, size) float32 in [0, 1], labels, what was skipped."""
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+    skipped: list[str]                 # "name: why", for the message
+    notes: list[str]
+
+
+def read_images(raw: bytes, filename: str = "images.zip", size: int = 28, colour: bool = False,
+                progress=None) -> ImageSet:
+    """A .zip with one folder per class (the folder's name is the class) -> an ImageSet, each image
+    centre-cropped to a square and resized to size x size, grey or colour (GIF: its first frame).
+    Members are read in memory, never extracted: a name like ../../x writes nothing. Symlinks, nested
+    archives, files that are not images or cannot be decoded, and files outside a class folder are
+    skipped and named; DataError when nothing (or one class) is left, or for a zip bomb, before it is
+    inflated. progress(done, total): called as images decode."""
+    import zipfile
+
+    lim = limits()
+    if len(raw) > lim["UPLOAD_MB"] * 2**20:
+        raise DataError(f"{filename} is {len(raw) / 2**20:.1f} MB; uploads may be {lim['UPLOAD_MB']} MB at most "
+                        f"(PLAYGROUND_UPLOAD_MB)")
+    if not 8 <= size <= 128:
+        raise DataError(f"data.image_size: from 8 to 128 pixels a side, got {size}")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(raw))
+        infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise DataError(f"{filename} is not a zip archive: put one folder per class (e.g. cats/, dogs/) in a zip "
+                        f"and upload that") from None
+    total = sum(i.file_size for i in infos)
+    if total > lim["MAX_UNZIPPED_MB"] * 2**20:
+        raise DataError(f"{filename} would unpack to {total / 2**20:,.0f} MB; at most {lim['MAX_UNZIPPED_MB']} MB "
+                        f"(PLAYGROUND_MAX_UNZIPPED_MB)")
+    files = [i for i in infos if not i.is_dir() and not _hidden(i.filename)]
+    if len(files) > lim["MAX_IMAGES"]:
+        raise DataError(f"{filename} holds {len(files):,} files; at most {lim['MAX_IMAGES']:,} images "
+                        f"(PLAYGROUND_MAX_IMAGES)")
+    for i in files:
+        if i.compress_size and i.file_size / i.compress_size > MAX_RATIO and i.file_size > 2**20:
+            ratio = i.file_size / i.compress_size
+            shown = "".join(ch for ch in i.filename if ch.isprintable())[:120]
+            raise DataError(f"{filename}: '{shown}' would inflate {ratio:,.0f} times (to "
+                            f"{i.file_size / 2**20:,.0f} MB): refused, as a zip bomb would be")
+    parts = [[p for p in re.split(r"[\\/]", i.filename) if p not in ("", ".")] for i in files]
+    # one folder around the class folders (a zipped folder): every file inside it, some a level deeper
+    strip = 1 if len({p[0] for p in parts}) == 1 and all(len(p) > 1 for p in parts) and any(
+        len(p) > 2 for p in parts) else 0
+    skipped, chosen = [], []
+    for i, p in zip(files, parts):
+        name = "/".join(p)
+        if (i.external_attr >> 16) & 0o170000 == 0o120000:
+            skipped.append(f"{name}: a symbolic link")
+        elif name.lower().endswith(ARCHIVES):
+            skipped.append(f"{name}: an archive inside the archive")
+        elif ".." in p or i.filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", i.filename):
+            skipped.append(f"{name}: a path that leaves the archive")
+        elif len(p) - strip < 2:
+            skipped.append(f"{name}: not inside a class folder")
+        elif not name.lower().endswith(IMAGE_TYPES):
+            skipped.append(f"{name}: not an image (PNG, JPEG, BMP, GIF, WebP)")
+        else:
+            chosen.append((i, p[strip], name))
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    images, labels, modes, sizes = [], [], set(), set()
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = lim["MAX_PIXELS"]          # Pillow's decompression bomb guard, at our limit
+    try:
+        for k, (info, cls, name) in enumerate(chosen):
+            try:
+                with z.open(info) as f:
+                    data = f.read(info.file_size + 1)
+                if len(data) > info.file_size:
+                    raise ValueError("larger than its header says")
+                img = Image.open(io.BytesIO(data))
+                img.seek(0)
+                modes.add(img.mode)
+                sizes.add(img.size)
+                img = ImageOps.exif_transpose(img).convert("RGB" if colour else "L")
+                img = ImageOps.fit(img, (size, size), Image.Resampling.BILINEAR)
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
+                    EOFError) as e:
+                why = "too many pixels" if isinstance(e, Image.DecompressionBombError) else "cannot be decoded"
+                skipped.append(f"{name}: {why}")
+                continue
+            a = np.asarray(img, np.float32) / 255
+            images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+            labels.append(cls)
+            if progress is not None and k % 50 == 0:
+                progress(k + 1, len(chosen))
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+    classes = sorted(set(labels))
+    if not images:
+        raise DataError(f"{filename}: no image could be read ({len(skipped)} file(s) skipped"
+                        + (f", e.g. {skipped[0]}" if skipped else "") + "); put PNG or JPEG files in one folder per "
+                        "class")
+    if len(classes) < 2:
+        raise DataError(f"{filename}: every image is in one class folder ('{classes[0]}'): a classifier needs two "
+                        f"or more, one folder per class")
+    if len(classes) > lim["MAX_CLASSES"]:
+        raise DataError(f"{filename}: {len(classes)} class folders; at most {lim['MAX_CLASSES']} "
+                        f"(PLAYGROUND_MAX_CLASSES)")
+    index = {c: j for j, c in enumerate(classes)}
+    notes = []
+    if len(sizes) > 1 or len(modes) > 1:
+        notes.append(f"{len(sizes)} image sizes and {len(modes)} colour modes: each cropped to a square and resized "
+                     f"to {size}x{size} {'colour' if colour else 'grey'}")
+    if skipped:
+        notes.append(f"{len(skipped)} file(s) skipped")
+    return ImageSet(np.stack(images), np.array([index[c] for c in labels], np.int64), classes, skipped, notes)
+
+
+def _hidden(name: str) -> bool:
+    """macOS's __MACOSX/ and dotfiles (.DS_Store): not the user's images, not worth a word."""
+    return "__MACOSX" in name or any(part.startswith(".") and part not in (".", "..")
+                                     for part in re.split(r"[\\/]", name))
+
+
+def image_card(s: ImageSet) -> dict:
+    counts = np.bincount(s.y, minlength=len(s.class_names))
+    out = {"images": len(s.y), "classes": {n: int(k) for n, k in zip(s.class_names, counts)},
+           "skipped": s.skipped, "notes": s.notes}
+    if counts.min() * 3 < counts.max():
+        out["imbalance"] = (f"imbalanced: '{s.class_names[int(counts.argmin())]}' has {int(counts.min())} images, "
+                            f"'{s.class_names[int(counts.argmax())]}' {int(counts.max())}")
+    flat = s.X.reshape(len(s.X), -1)
+    out["duplicates"] = int(len(flat) - len(np.unique(np.round(flat, 3), axis=0)))
+    return out
+
+
 # ---------------------------------------------------------------------------------- kept in the store
 def sets_home() -> Path:
     """Where uploaded sets live: <the run store's folder>/datasets (PLAYGROUND_HOME, as the store)."""
@@ -372,7 +513,7 @@ def set_id(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def save_set(raw: bytes, filename: str, owner: str | None, home: Path | None = None) -> dict:
+def save_set(raw: bytes, filename: str, owner: str | None, home: Path | None = None, kind: str = "table") -> dict:
     """Keep an uploaded file as a set (one per content: the same bytes again are the same set, and
     `owner` is added to its owners). Returns its record: id, file name, kind, bytes, owners."""
     home = home or sets_home()
@@ -389,7 +530,7 @@ def save_set(raw: bytes, filename: str, owner: str | None, home: Path | None = N
                             f"{lim} MB (PLAYGROUND_MAX_DATA_MB): delete sets you no longer use")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "source").write_bytes(raw)
-        meta = {"id": sid, "filename": _safe_name(filename), "kind": "table", "bytes": len(raw),
+        meta = {"id": sid, "filename": _safe_name(filename), "kind": kind, "bytes": len(raw),
                 "created_at": time.time(), "owners": []}
     if owner not in meta["owners"]:
         meta["owners"].append(owner)
@@ -481,7 +622,25 @@ def load_table_cfg(cfg, seed: int, raw: bytes, filename: str, name: str):
 
 def load_upload(cfg, seed: int):
     meta = set_record(cfg.upload)
+    if meta["kind"] != "table":
+        raise DataError(f"data.upload: set {cfg.upload} ({meta['filename']}) holds images: pick 'Your own images' "
+                        f"(data.name: upload_images)")
     return load_table_cfg(cfg, seed, set_bytes(cfg.upload), meta["filename"], "upload")
+
+
+def load_upload_images(cfg, seed: int):
+    import torch
+
+    from playground.data.images import _from_arrays
+
+    meta = set_record(cfg.upload)
+    if meta["kind"] != "images":
+        raise DataError(f"data.upload: set {cfg.upload} ({meta['filename']}) is a table: pick 'Your own table' "
+                        f"(data.name: upload)")
+    s = read_images(set_bytes(cfg.upload), meta["filename"], cfg.image_size, cfg.colour)
+    data = _from_arrays("upload_images", torch.from_numpy(s.X), torch.from_numpy(s.y), cfg, seed, s.class_names,
+                        {"source": meta["filename"], "notes": s.notes, "skipped": s.skipped})
+    return data
 
 
 def path_stamp(cfg) -> tuple:

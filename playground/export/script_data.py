@@ -46,8 +46,8 @@ def data_info(d: DataConfig) -> DataInfo:
     if d.name not in DATASETS:
         raise DataError(f"data.name: unknown data set '{d.name}'; pick one of {', '.join(DATASETS)}")
     spec, name = DATASETS[d.name], d.name
-    if "target" in spec.knobs:
-        raise DataError("the standalone training script does not read your own tables yet; export the weights "
+    if "upload" in spec.knobs or "path" in spec.knobs:
+        raise DataError("the standalone training script does not read your own data yet; export the weights "
                         "(safetensors), ONNX or TorchScript of this run instead")
     if spec.kind == "tokens":
         sequences.generate(name, 2, d.seq_len, d.vocab, 0)             # its own refusals (induction's length)

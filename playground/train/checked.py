@@ -84,11 +84,12 @@ def _data_name(data) -> str:
     """A set's name in a run's name: an uploaded table by its file and target ("sizes.csv → size")."""
     if data.name == "csv":
         return f"{Path(data.path).name} → {data.target}"
-    if data.name == "upload":
+    if data.name in ("upload", "upload_images"):
         from playground.data.uploads import set_record
 
         try:
-            return f"{set_record(data.upload)['filename']} → {data.target}"
+            name = set_record(data.upload)["filename"]
         except PlaygroundError:
-            return "upload"
+            return data.name
+        return f"{name} → {data.target}" if data.name == "upload" else name
     return data.name

@@ -71,3 +71,30 @@ def test_an_uploaded_table_is_chosen_shown_trained_and_inspected():
     mine = [s for s in other.selectbox if s.key == "my_set"]
     assert not any("shapes-of-things.csv" in o for s in mine for o in s.options), "another browser's upload is offered"
     wait_for(lambda: not run.alive, 10, "the run's end")
+
+
+def test_uploaded_images_are_chosen_carded_trained_and_seen_in_filters_and_explain():
+    from tests.unit.test_uploads import pets
+
+    sid = save_set(pets(), "pets.zip", token(OWNER), kind="images")["id"]
+    at = open_page(None, OWNER)
+    at.selectbox(key="data_name").set_value("upload_images").run()
+    at.selectbox(key="my_set").set_value(sid).run()
+    at.select_slider(key="image_size").set_value(16).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    captions = " ".join(c.value for c in at.caption)
+    assert "input **1x16x16 (CxHxW)** · **2** classes · 11 train / 3 validation" in captions
+    assert "Skipped: " in captions and "pets/dogs/broken.png: cannot be decoded" in captions
+    card = next(e for e in at.expander if e.label.startswith("Data card"))
+    assert {i.caption for e in card.get("image") for i in e.proto.imgs} == {"cats", "dogs"}
+    at.number_input(key="epochs").set_value(3).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    run = REGISTRY.get(at.session_state["run_id"])
+    assert run.config.data.name == "upload_images" and run.name.startswith("pets.zip · adam")
+    assert run.join(120) and run.history.status == "finished", run.history.message
+    assert REGISTRY.flush()
+    for view in ("views/filters.py", "views/explain.py"):
+        page = open_page(view, OWNER)
+        assert not page.exception, (view, [e.value for e in page.exception])
+        assert page.get("image"), f"{view} drew no image of the uploaded set"

@@ -40,6 +40,7 @@ def test_upload_a_table_read_its_card_train_and_see_shap_name_its_columns(page, 
 
     rerun(page, lambda: uploader.locator('input[type="file"]').set_input_files(str(good)), "the table read")
     page.get_by_text("Data card: look at your data first").wait_for(timeout=30_000)
+    idle(page)                                        # the card's last lines come at the end of the run
     text = page.locator("body").inner_text()
     assert "messungen.csv · 300 rows · 4 columns" in text
     assert "read as Latin-1 text" in text and "numbers with decimal commas" in text, text[:3000]
@@ -47,7 +48,6 @@ def test_upload_a_table_read_its_card_train_and_see_shap_name_its_columns(page, 
     assert "1 row(s) with a missing input value dropped" in text
     assert "1 text column(s) one-hot encoded into 3 inputs (Farbe: 3)" in text
     assert "This network cannot train" not in text
-    idle(page)
     shots(page, "card")
 
     page.get_by_role("button", name="Start training").click()
@@ -58,7 +58,7 @@ def test_upload_a_table_read_its_card_train_and_see_shap_name_its_columns(page, 
     go(page, "Explain", page.get_by_text(re.compile(r"^Row 0")).first)
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
     idle(page)
-    labels = page.locator('[data-testid="stPlotlyChart"] svg text').all_inner_texts()
+    labels = [t or "" for t in page.locator('[data-testid="stPlotlyChart"] svg text').all_text_contents()]
     for name in ("Breite", "Höhe", "Farbe=rot"):
         assert any(name in t for t in labels), f"no SHAP label {name!r} in {sorted(set(labels))[:30]}"
     shots(page, "shap")

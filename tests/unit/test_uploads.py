@@ -12,7 +12,7 @@ import torch
 
 from playground.config import DataConfig, RunConfig
 from playground.data import load_dataset, uploads
-from playground.data.uploads import delete_set, list_sets, read_table, save_set, set_record, table_set
+from playground.data.uploads import delete_set, list_sets, read_images, read_table, save_set, set_record, table_set
 from playground.errors import DataError
 from playground.store import Store
 from playground.train.registry import Registry
@@ -212,3 +212,122 @@ def test_the_command_line_adds_lists_trains_on_and_deletes_a_set(home, tmp_path,
     assert set_record(out["id"])["id"] == out["id"], "a set a run uses was deleted"
     assert main(["data", "add", str(tmp_path / "nope.csv")]) == 2
     assert capsys.readouterr().err.strip() == f"error: no file '{tmp_path / 'nope.csv'}'"
+
+
+# ----------------------------------------------------------------------------------------- images
+def png(colour: tuple, size=(20, 14), mode: str = "RGB", fmt: str = "PNG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, size, colour if mode != "P" else 3).save(buf, fmt)
+    return buf.getvalue()
+
+
+def gif_two_frames() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    frames = [Image.new("L", (16, 16), 250), Image.new("L", (16, 16), 10)]
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    return buf.getvalue()
+
+
+def zip_of(members: dict, symlinks: tuple = ()) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        for name in symlinks:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            z.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+def pets() -> bytes:
+    members = {f"pets/cats/c{i}.png": png((220, 30, 30)) for i in range(6)}
+    members.update({f"pets/dogs/d{i}.jpg": png((30, 30, 220), size=(30, 40), fmt="JPEG") for i in range(5)})
+    members.update({"pets/dogs/odd.png": png((0, 0, 200, 128), mode="RGBA"), "pets/dogs/pal.png": png(None, mode="P"),
+                    "pets/dogs/anim.gif": gif_two_frames(), "pets/dogs/notes.txt": b"good dogs",
+                    "pets/dogs/broken.png": b"\x89PNG not really", "pets/more.zip": zip_of({"x/y.png": png((1, 2, 3))}),
+                    "pets/loose.png": png((9, 9, 9)), "__MACOSX/pets/._c0.png": b"junk", "pets/.DS_Store": b"junk"})
+    return zip_of(members, symlinks=("pets/cats/link.png",))
+
+
+def test_a_zip_of_class_folders_is_read_in_memory_and_what_it_skips_is_named():
+    s = read_images(pets(), "pets.zip", size=24)
+    assert s.class_names == ["cats", "dogs"] and s.X.shape == (14, 1, 24, 24) and s.X.dtype == np.float32
+    assert np.bincount(s.y).tolist() == [6, 8]
+    assert 0 <= s.X.min() and s.X.max() <= 1
+    assert sorted(s.skipped) == ["pets/cats/link.png: a symbolic link", "pets/dogs/broken.png: cannot be decoded",
+                                 "pets/dogs/notes.txt: not an image (PNG, JPEG, BMP, GIF, WebP)",
+                                 "pets/loose.png: not inside a class folder",
+                                 "pets/more.zip: an archive inside the archive"]
+    assert any("image sizes and" in n and "resized to 24x24 grey" in n for n in s.notes)
+    gif = s.X[np.flatnonzero(s.y == 1)].reshape(8, -1).max(1)
+    assert gif.max() > 0.95, "the GIF's first (white) frame was not the one read"
+    colour = read_images(pets(), "pets.zip", size=16, colour=True)
+    assert colour.X.shape == (14, 3, 16, 16)
+    red = colour.X[0].mean((1, 2))
+    assert red[0] > 0.8 and red[2] < 0.2, red
+
+
+def test_a_name_that_climbs_out_of_the_archive_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    raw = zip_of({"a/x.png": png((1, 1, 1)), "b/y.png": png((2, 2, 2)), "../../escaped.png": png((3, 3, 3)),
+                  "/abs/evil.png": png((4, 4, 4))})
+    s = read_images(raw, "evil.zip")
+    assert s.class_names == ["a", "b"]
+    assert sorted(s.skipped) == ["../../escaped.png: a path that leaves the archive",
+                                 "abs/evil.png: a path that leaves the archive"]
+    assert list(tmp_path.rglob("*")) == [] and not (tmp_path.parent / "escaped.png").exists()
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"not a zip at all", r"^x\.zip is not a zip archive: put one folder per class"),
+    (zip_of({"only/a.png": png((1, 1, 1)), "only/b.png": png((2, 2, 2))}),
+     r"^x\.zip: every image is in one class folder \('only'\): a classifier needs two or more"),
+    (zip_of({"a/readme.txt": b"hi", "b/x.png": b"garbage"}), r"^x\.zip: no image could be read \(2 file\(s\) skipped"),
+])
+def test_a_zip_that_makes_no_set_says_why(raw, message):
+    with pytest.raises(DataError, match=message):
+        read_images(raw, "x.zip")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(monkeypatch):
+    bomb = zip_of({"a/x.png": png((1, 1, 1)), "b/huge.png": b"\0" * (8 * 2**20)})
+    with pytest.raises(DataError, match=r"'b/huge\.png' would inflate [\d,]+ times \(to 8 MB\): refused, as a zip "
+                                        r"bomb would be"):
+        read_images(bomb, "bomb.zip")
+    monkeypatch.setenv("PLAYGROUND_MAX_UNZIPPED_MB", "1")
+    with pytest.raises(DataError, match=r"would unpack to 8 MB; at most 1 MB \(PLAYGROUND_MAX_UNZIPPED_MB\)"):
+        read_images(bomb, "bomb.zip")
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGES", "3")
+    with pytest.raises(DataError, match=r"holds \d+ files; at most 3 images \(PLAYGROUND_MAX_IMAGES\)"):
+        read_images(pets(), "pets.zip")
+    monkeypatch.setenv("PLAYGROUND_MAX_PIXELS", "100")
+    s = read_images(zip_of({"a/x.png": png((1, 1, 1), size=(4, 4)), "b/y.png": png((1, 1, 1), size=(4, 4)),
+                            "b/big.png": png((1, 1, 1), size=(40, 40))}), "px.zip")
+    assert "b/big.png: too many pixels" in s.skipped
+
+
+def test_a_run_trains_on_uploaded_images(home):
+    sid = save_set(pets(), "pets.zip", "ana", kind="images")["id"]
+    cfg = RunConfig.from_dict({"data": {"name": "upload_images", "upload": sid, "image_size": 16},
+                               "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"},
+                                          {"type": "Flatten"}, {"type": "Linear", "out_features": 2}],
+                               "epochs": 3, "batch_size": 4, "seed": 0, "device": "cpu"})
+    data = load_dataset(cfg.data, cfg.seed)
+    assert data.kind == "image" and data.input_shape == (1, 16, 16) and data.class_names == ["cats", "dogs"]
+    with pytest.raises(DataError, match=r"holds images: pick 'Your own images'"):
+        load_dataset(DataConfig.from_dict({"name": "upload", "upload": sid, "target": "x"}), 0)
+    reg = Registry(max_active=1, processes=False, store=Store(home))
+    run = reg.start(cfg)
+    assert run.join(120) and run.history.status == "finished", run.history.message
