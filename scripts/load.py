@@ -50,6 +50,7 @@ from tests.e2e.harness import ARTIFACTS, Server  # noqa: E402
 
 SWITCH_EVERY_S = 15.0
 BOARD_EVERY_S = 5.0
+STEP_S = 60.0                     # a browser step (a page load, a click's answer) slower than this is an error
 TEACHER_KEY = "load-test-teacher-key"
 # classification on the spiral with a small MLP: each run trains for as long as the load lasts
 EPOCHS = 100_000
@@ -175,7 +176,7 @@ class Sampler:
 async def idle(page) -> None:
     """Until the page has finished its run (Streamlit's running indicator is gone)."""
     if await page.locator('[data-testid="stStatusWidget"]').count():
-        await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+        await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=STEP_S * 1000)
 
 
 class Wire:
@@ -249,7 +250,7 @@ async def session(i: int, browser, url: str, end: float, out: dict, stop_at_end:
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
     wire = Wire(page)
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(STEP_S * 1000)
     page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
     try:
         await page.goto(url + (f"?lesson={lesson}" if lesson else ""))
@@ -330,7 +331,7 @@ async def teacher(browser, url: str, lesson: str, end: float, out: dict) -> None
     ctx = await browser.new_context(viewport={"width": 1600, "height": 1000})
     page = await ctx.new_page()
     wire = Wire(page)
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(STEP_S * 1000)
     page.on("pageerror", lambda e: rec["errors"].append(f"javascript: {e}"))
     board = page.get_by_role("heading", name="Class board").first
     try:
@@ -418,8 +419,13 @@ def main() -> int:
                     help="a lesson's id: the class works in it, the teacher watches its board")
     ap.add_argument("--max-runs", type=int, default=None,
                     help="PLAYGROUND_MAX_RUNS (default: one per session; fewer: the rest wait in line)")
+    ap.add_argument("--step-timeout", type=float, default=STEP_S,
+                    help="seconds a browser step may take before it counts as an error (default 60; 30 browsers "
+                         "sharing one core take longer than that to load a page)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    global STEP_S
+    STEP_S = args.step_timeout
     if CHROMIUM is None:
         print("no Chromium: run scripts/ensure-browser.sh", file=sys.stderr)
         return 2
@@ -500,7 +506,7 @@ def report(args, res: dict) -> None:
     print(f"\n{args.sessions} sessions, {args.minutes:g} min, executor {args.executor} (server up in "
           f"{res['server_start_s']:.1f} s; students arrive {args.settle:g} s later; browsers at nice "
           f"{args.browser_nice}{grouped}, training at nice {10 if args.worker_nice is None else args.worker_nice}"
-          f"{pinned})")
+          f"{pinned}; a browser step slower than {STEP_S:g} s is an error)")
     print(f"time to first point: median {statistics.median(firsts):.1f} s, max {max(firsts):.1f} s "
           f"({len(firsts)}/{len(s)} sessions)" if firsts else "time to first point: none")
     print(f"page switch, click to drawn in the browser: {len(switches)} switches, median "

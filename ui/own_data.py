@@ -172,6 +172,92 @@ def image_card(data) -> None:
             st.caption("Skipped: " + "; ".join(skipped[:20]) + (" …" if len(skipped) > 20 else ""))
 
 
+def own_points(lesson: Lesson | None) -> None:
+    """Draw a set on the plane, in a large dialog: a click on the chart adds a point of the chosen
+    class; undo, clear, then train on them (kept in the store like an upload). A set a run or a link
+    named is shown and can be drawn on further."""
+    s = st.session_state
+    if s.get("upload") and _kind(s.upload) != "points":
+        s.upload = ""                               # another kind's set, from before the data set changed
+    if "drawn" not in s:
+        s.drawn = []
+        if s.get("upload"):
+            X, y = uploads.read_points(uploads.set_bytes(s.upload))
+            s.drawn = [[float(a), float(b), int(c)] for (a, b), c in zip(X, y)]
+    counts = [sum(p[2] == c for p in s.drawn) for c in (0, 1)]
+    st.button("Draw points", icon=":material/draw:", key="draw_open", width="stretch",
+              disabled=locked("upload", lesson))
+    if s.get("draw_open"):
+        draw_dialog()
+    if err := s.get("table_error"):
+        st.error(err)
+    if not s.get("upload"):
+        st.info("Draw at least 10 points of both classes (Draw points), then press Use them.",
+                icon=":material/touch_app:")
+    elif uploads.points_csv(s.drawn) != _set_bytes_or_none(s.upload):
+        st.caption(f":material/edit: {counts[0]} orange, {counts[1]} blue drawn; the run trains on the points last "
+                   f"used: press Use them in Draw points to train on these")
+
+
+@st.dialog("Draw your points", width="large")
+def draw_dialog() -> None:
+    from playground.viz.draw import draw_spec
+
+    s = st.session_state
+    cls = st.radio("Class of the next point", [0, 1], format_func=lambda c: uploads.DRAW_CLASSES[c],
+                   key="draw_class", horizontal=True)
+    event = st.vega_lite_chart(draw_spec(s.drawn, height=460), on_select="rerun", selection_mode=["spot"],
+                               key=f"draw_{s.get('draw_gen', 0)}")
+    got = ((event or {}).get("selection") or {}).get("spot") or []
+    if got and isinstance(got[0], dict) and got[0].get("sx") is not None:
+        s.drawn.append([float(got[0]["sx"]), float(got[0]["sy"]), int(cls)])
+        s["draw_gen"] = s.get("draw_gen", 0) + 1    # a new chart: the same spot can be clicked again
+        st.rerun(scope="fragment")
+    counts = [sum(p[2] == c for p in s.drawn) for c in (0, 1)]
+    st.caption(f"{counts[0]} orange, {counts[1]} blue: click an empty spot to add a point of the class above")
+    a, b, c = st.columns(3)
+    if a.button("Undo", icon=":material/undo:", disabled=not s.drawn, width="stretch"):
+        s.drawn.pop()
+        s["draw_gen"] = s.get("draw_gen", 0) + 1
+        st.rerun(scope="fragment")
+    if b.button("Clear", icon=":material/delete_sweep:", disabled=not s.drawn, width="stretch"):
+        s.drawn.clear()
+        s["draw_gen"] = s.get("draw_gen", 0) + 1
+        st.rerun(scope="fragment")
+    if c.button("Use them", icon=":material/check:", type="primary", width="stretch",
+                disabled=min(counts) < 1 or len(s.drawn) < 10,
+                help="Train on these points (at least 10, of both classes): they are kept like an upload"):
+        use_drawn()
+        st.rerun()
+
+
+def _kind(sid: str) -> str | None:
+    try:
+        return uploads.set_record(sid)["kind"]
+    except PlaygroundError:
+        return None
+
+
+def _set_bytes_or_none(sid: str) -> bytes | None:
+    try:
+        return uploads.set_bytes(sid)
+    except PlaygroundError:
+        return None
+
+
+def use_drawn() -> None:
+    s = st.session_state
+    s.pop("table_error", None)
+    try:
+        raw = uploads.points_csv(s.drawn)
+        uploads.read_points(raw)
+        s.upload = uploads.save_set(raw, f"drawn points ({len(s.drawn)})", me(), kind="points")["id"]
+    except PlaygroundError as e:
+        s.table_error = str(e)
+        return
+    fit_network()
+
+
 def own_table(lesson: Lesson | None) -> None:
     """The upload, the choices and the columns; the data card is card(), drawn once the set loads."""
     s = st.session_state

@@ -18,7 +18,7 @@ from ui.layer_editor import layer_editor, parsed_specs
 from ui.lesson import control, current_lesson, lesson_error, lesson_header, locked, save_lesson_panel
 from ui.live import live_panel
 from ui.lr_tools import lr_finder_popover
-from ui.own_data import CONFIG_MB, card, image_card, own_images, own_table
+from ui.own_data import CONFIG_MB, card, image_card, own_images, own_points, own_table
 from ui.run_actions import resume_controls, show_error, stop
 from ui.run_form import (
     BATCHES,
@@ -90,7 +90,7 @@ with col_data:
     spec = DATASETS[st.session_state.data_name]
     st.caption(spec.about)
     if "upload" in spec.knobs:
-        own_images(lesson) if spec.kind == "image" else own_table(lesson)
+        {"image": own_images, "points": own_points}.get(spec.kind, own_table)(lesson)
     if "function" in spec.knobs:
         control(st.selectbox, "Function", list(FUNCTIONS), key="function", lesson=lesson,
                 format_func=lambda f: FUNCTIONS[f][0])
@@ -113,7 +113,7 @@ with col_data:
                      "training split only; switch it off to see what unscaled inputs do to training")
     if spec.kind in ("image", "points", "table", "curve"):
         control(st.radio, "Task", ["auto", "reconstruction"], key="task", lesson=lesson, horizontal=True,
-                format_func=lambda t: ("predict the chosen column" if "upload" in spec.knobs else spec.task)
+                format_func=lambda t: ("predict the chosen column" if "target" in spec.knobs else spec.task)
                 if t == "auto" else "reconstruct the input (autoencoder)",
                 help="what the network learns: the data set's own task, or to reproduce its input through a "
                      "bottleneck (an autoencoder; put a Latent layer at the bottleneck)")

@@ -112,6 +112,8 @@ def _registry() -> dict:
                                          "a .zip of yours with one folder per class (its name is the class): PNG, "
                                          "JPEG, BMP, GIF or WebP",
                                          knobs=("upload", "image_size", "colour", "max_train"))
+    specs["drawn"] = DatasetSpec("Draw your own points", "points", uploads.load_drawn,
+                                 "points you place on the plane, orange or blue, a click each", knobs=("upload",))
     specs["csv"] = DatasetSpec("A CSV file (command line)", "table", uploads.load_csv,
                                "a CSV or TSV file on this machine, by its path (python -m playground only)",
                                knobs=("path", *table))

@@ -498,6 +498,42 @@ def image_card(s: ImageSet) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------------- points drawn by hand
+DRAW_CLASSES = ["orange", "blue"]       # class 0, class 1: the decision boundary's colours
+DRAW_RANGE = (-1.0, 1.0)                # the plane a student draws on (the 2-D toys' own range)
+
+
+def points_csv(points: list) -> bytes:
+    """Drawn points [x, y, class index] as the CSV kept in the store (x, y to 4 decimals)."""
+    return ("x,y,class\n" + "".join(f"{float(x):.4f},{float(y):.4f},{int(c)}\n" for x, y, c in points)).encode()
+
+
+def read_points(raw: bytes, filename: str = "drawn points") -> tuple[np.ndarray, np.ndarray]:
+    """A drawn set's (X (N, 2) float32, y (N,) int64); DataError if it cannot train a classifier."""
+    t = read_table(raw, filename)
+    try:
+        x, y, c = (t.column(n).values for n in ("x", "y", "class"))
+    except DataError:
+        raise DataError(f"{filename}: a drawn set has the columns x, y and class") from None
+    if len(x) < 10 or len(np.unique(c)) < 2:
+        raise DataError(f"{filename}: {len(x)} point(s) of {len(np.unique(c))} class(es); draw at least 10 points "
+                        f"of both classes")
+    return np.stack([x, y], 1).astype(np.float32), c.astype(np.int64)
+
+
+def load_drawn(cfg, seed: int):
+    import torch
+
+    from playground.data import Dataset, split
+
+    meta = set_record(cfg.upload)
+    if meta["kind"] != "points":
+        raise DataError(f"data.upload: set {cfg.upload} ({meta['filename']}) holds no drawn points")
+    X, y = read_points(set_bytes(cfg.upload), meta["filename"])
+    Xtr, ytr, Xva, yva = split(torch.from_numpy(X), torch.from_numpy(y), cfg.val_fraction, seed)
+    return Dataset("drawn", "points", Xtr, ytr, Xva, yva, list(DRAW_CLASSES), {"source": meta["filename"]})
+
+
 # ---------------------------------------------------------------------------------- kept in the store
 def sets_home() -> Path:
     """Where uploaded sets live: <the run store's folder>/datasets (PLAYGROUND_HOME, as the store)."""

@@ -331,3 +331,27 @@ def test_a_run_trains_on_uploaded_images(home):
     reg = Registry(max_active=1, processes=False, store=Store(home))
     run = reg.start(cfg)
     assert run.join(120) and run.history.status == "finished", run.history.message
+
+
+def test_drawn_points_are_kept_as_a_small_csv_and_train_with_a_boundary(home):
+    from playground.data.uploads import points_csv, read_points
+
+    pts = [[-0.5 + 0.01 * i, 0.1 * (i % 5), 0] for i in range(6)] + [[0.5, -0.3 + 0.1 * i, 1] for i in range(6)]
+    raw = points_csv(pts)
+    assert raw.splitlines()[:2] == [b"x,y,class", b"-0.5000,0.0000,0"]
+    X, y = read_points(raw)
+    assert X.shape == (12, 2) and y.tolist() == [0] * 6 + [1] * 6
+    with pytest.raises(DataError, match=r"9 point\(s\) of 2 class\(es\); draw at least 10 points of both classes"):
+        read_points(points_csv(pts[:3] + pts[6:12]))
+    with pytest.raises(DataError, match=r"10 point\(s\) of 1 class\(es\)"):
+        read_points(points_csv([[0.1 * i, 0, 1] for i in range(10)]))
+    sid = save_set(raw, "drawn points (12)", "ana", kind="points")["id"]
+    cfg = RunConfig.from_dict({"data": {"name": "drawn", "upload": sid}, "layers": [
+        {"type": "Linear", "out_features": 8}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}],
+        "epochs": 50, "batch_size": 4, "optim": {"lr": 0.03}, "seed": 0, "device": "cpu"})
+    data = load_dataset(cfg.data, 0)
+    assert data.kind == "points" and data.class_names == ["orange", "blue"] and len(data.X_train) == 10
+    reg = Registry(max_active=1, processes=False, store=Store(home))
+    run = reg.start(cfg)
+    assert run.join(60) and run.history.status == "finished", run.history.message
+    assert run.history.boundary is not None, "no decision boundary for drawn points"
