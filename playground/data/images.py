@@ -30,7 +30,7 @@ def _mnist_arrays():
     return X, torch.from_numpy(table[:, -1].astype(np.int64))
 
 
-def _from_arrays(name, X, y, cfg, seed, classes, meta=None):
+def from_arrays(name, X, y, cfg, seed, classes, meta=None):
     from playground.data import Dataset, split
 
     Xtr, ytr, Xva, yva = split(X, y, cfg.val_fraction, seed, cfg.max_train)
@@ -39,12 +39,12 @@ def _from_arrays(name, X, y, cfg, seed, classes, meta=None):
 
 def load_digits(cfg, seed: int):
     X, y = _digits_arrays()
-    return _from_arrays("digits", X, y, cfg, seed, [str(i) for i in range(10)])
+    return from_arrays("digits", X, y, cfg, seed, [str(i) for i in range(10)])
 
 
 def load_mnist_subset(cfg, seed: int):
     X, y = _mnist_arrays()
-    return _from_arrays("mnist_subset", X, y, cfg, seed, [str(i) for i in range(10)])
+    return from_arrays("mnist_subset", X, y, cfg, seed, [str(i) for i in range(10)])
 
 
 def make_shapes(n: int, seed: int, size: int = 32):

@@ -667,14 +667,14 @@ def load_upload(cfg, seed: int):
 def load_upload_images(cfg, seed: int):
     import torch
 
-    from playground.data.images import _from_arrays
+    from playground.data.images import from_arrays
 
     meta = set_record(cfg.upload)
     if meta["kind"] != "images":
         raise DataError(f"data.upload: set {cfg.upload} ({meta['filename']}) is a table: pick 'Your own table' "
                         f"(data.name: upload)")
     s = read_images(set_bytes(cfg.upload), meta["filename"], cfg.image_size, cfg.colour)
-    data = _from_arrays("upload_images", torch.from_numpy(s.X), torch.from_numpy(s.y), cfg, seed, s.class_names,
+    data = from_arrays("upload_images", torch.from_numpy(s.X), torch.from_numpy(s.y), cfg, seed, s.class_names,
                         {"source": meta["filename"], "notes": s.notes, "skipped": s.skipped})
     return data
 

@@ -168,8 +168,8 @@ def test_data_config_from_dict_validates():
     assert DataConfig.from_dict(None) == DataConfig()
     with pytest.raises(ConfigError, match="data.val_fraction"):
         DataConfig.from_dict({"val_fraction": 2})
-    with pytest.raises(ConfigError, match=r"data: unknown field\(s\) colour"):
-        DataConfig.from_dict({"colour": "red"})
+    with pytest.raises(ConfigError, match=r"data: unknown field\(s\) flavour"):
+        DataConfig.from_dict({"flavour": "red"})
 
 
 def test_config_errors_are_playground_errors():

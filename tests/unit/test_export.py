@@ -1,4 +1,6 @@
 """playground/export: a stored run's weights, TorchScript and ONNX models, checked against PyTorch."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,9 @@ def test_safetensors_holds_the_snapshot_weights(trained, tmp_path):
     assert weights.keys() == expected.keys()
     for k, v in expected.items():
         assert torch.equal(weights[k], v), k
-    assert not (tmp_path / "w.safetensors").read_bytes().startswith(b"\x80")      # not a pickle
+    raw = (tmp_path / "w.safetensors").read_bytes()       # safetensors, not a pickle: a length, then a JSON header
+    n = int.from_bytes(raw[:8], "little")
+    assert 8 + n < len(raw) and "__metadata__" in json.loads(raw[8:8 + n])
 
 
 def test_torchscript_loads_back_and_matches_pytorch(trained, tmp_path):
