@@ -100,9 +100,9 @@ class RunHandle:
     def stop(self) -> None:
         """Ask the run to stop after its current step (or, waiting in line, leave it); returns at once."""
         cancel = self.cancel
-        if self.waiting and cancel is not None:
-            cancel(self)
-        elif self.training:
+        if self.waiting and cancel is not None and cancel(self):
+            return
+        if self.training:                      # (handed off just now, if it was waiting a moment ago)
             self.executor.stop(self)
 
     def join(self, timeout: float | None = None) -> bool:

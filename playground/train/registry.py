@@ -401,8 +401,9 @@ class Registry:
             self._show_line()
 
     def _leave_line(self, run: RunHandle, why: str = "stopped before it trained: it left the line for a training "
-                                                      "slot") -> None:
-        """A waiting run's stop(): out of the line, ended as stopped (a race's other variants wait on)."""
+                                                      "slot") -> bool:
+        """A waiting run's stop(): out of the line, ended as stopped (a race's other variants wait on).
+        False if it was handed off meanwhile (its stop() then stops it where it trains)."""
         with self._lock:
             for e in self._line:
                 if run in e.runs:
@@ -411,11 +412,12 @@ class Registry:
                         self._line.remove(e)
                     break
             else:
-                return                             # handed off meanwhile: stop() reaches it there
+                return False                       # handed off meanwhile: stop() reaches it there
             run.history.update(status="stopped", message=why)
             run.waiting, run.cancel = False, None
             self._show_line()
         self._line_wake.set()
+        return True
 
     def line(self) -> list[tuple[int, RunHandle, float]]:
         """The runs waiting for a training slot, in the order they will train: (place, run, waiting since)."""
