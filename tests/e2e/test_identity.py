@@ -9,7 +9,7 @@ from playground.models import preset_layers
 from tests.e2e.harness import ARTIFACTS, open_page
 from tests.e2e.test_afternoon import train_into
 from tests.e2e.test_runs import select_row, table_rows
-from tests.e2e.ui import go, idle, rerun, token
+from tests.e2e.ui import everyone, go, idle, rerun, token
 
 PAGES = {   # the sidebar's links, and something each page draws once it is there
     "Compare": ("button", "Race"), "Optimizer race": ("text", "Optimizer race"), "Runs": ("text", "Every run kept"),
@@ -38,11 +38,6 @@ def row_of(page, name: str) -> int:
     page.locator('[data-testid="stDataFrame"] [role="gridcell"]').filter(has_text=name).first.wait_for(state="attached")
     rows = table_rows(page)
     return next(i for i, r in enumerate(rows) if r[0] == name)
-
-
-def everyone(page) -> None:
-    toggle = page.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
-    rerun(page, toggle.click, "Everyone's runs switched on")
 
 
 def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, shots):

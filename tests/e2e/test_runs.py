@@ -11,7 +11,18 @@ import psutil
 import pytest
 
 from tests.e2e.harness import Server, open_page
-from tests.e2e.ui import choose, go, idle, progress_step, rerun, selected, set_number, token, wait_for_step
+from tests.e2e.ui import (
+    choose,
+    everyone,
+    go,
+    idle,
+    progress_step,
+    rerun,
+    selected,
+    set_number,
+    token,
+    wait_for_step,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -147,8 +158,7 @@ def test_two_students_switch_pages_and_start_while_two_runs_train(browser, serve
         b.wait_for_function("""() => [...document.querySelectorAll('button')].some(
             x => x.innerText.includes('Resume') && !x.disabled)""", timeout=30_000)
         # ... and can stop only theirs: B looks at everyone's runs and picks A's, which trains on
-        toggle = b.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
-        rerun(b, toggle.click, "Everyone's runs switched on")
+        everyone(b)
         b.get_by_role("combobox", name="Run shown").click()
         option = b.get_by_role("option", name=selected(a, "Run shown"), exact=True)
         option.wait_for()

@@ -112,3 +112,20 @@ def go(page, name: str, ready) -> float:
 def selected(page, label: str) -> str:
     """The option a selectbox shows (the text of its combobox input)."""
     return page.get_by_role("combobox", name=label).first.input_value()
+
+
+def everyone(page) -> None:
+    """Switch the sidebar's Everyone's runs on and wait for the rerun it starts. A click that lands while
+    the page redraws the toggle (a live panel's tick, the rerun after a run ended) can be lost: the
+    switch is then still off, and is clicked again."""
+    toggle = page.get_by_test_id("stCheckbox").filter(has_text="Everyone's runs")
+    for attempt in range(3):
+        try:
+            rerun(page, toggle.click, "Everyone's runs switched on", timeout=10 if attempt < 2 else 30)
+            return
+        except AssertionError:
+            idle(page)
+            if toggle.locator("input").is_checked():
+                return                     # switched on; its rerun ended between two looks
+            if attempt == 2:
+                raise
