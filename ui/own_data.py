@@ -293,15 +293,20 @@ def own_table(lesson: Lesson | None) -> None:
         st.dataframe(pd.DataFrame({c.name: c.values[:8] for c in table.columns}), hide_index=True, width="stretch")
 
 
+@functools.lru_cache(maxsize=16)
+def card_of(sid: str, target: str, task: str, features: tuple, missing: str) -> dict:
+    """A set's card for these choices, computed once (Build & Train reruns at every widget change)."""
+    return uploads.card(uploads.table_set(table_of(sid), target, task, list(features), missing))
+
+
 def card(data) -> None:
     """The data card of the set as it will train: per class counts (imbalance called out) or the
     target's range, each input's range, duplicates, and what reading it did."""
     s = st.session_state
     try:
-        ts = uploads.table_set(table_of(s.upload), s.target, s.target_task, s.features, s.missing)
+        c = card_of(s.upload, s.target, s.target_task, tuple(s.features), s.missing)
     except PlaygroundError:
         return                                      # the loader said it already
-    c = uploads.card(ts)
     with st.expander("Data card: look at your data first", expanded=True, icon=":material/fact_check:"):
         if "classes" in c:
             counts = pd.DataFrame({"class": list(c["classes"]), "rows": list(c["classes"].values())})

@@ -150,14 +150,18 @@ def _numbers(cells: list[str], sep: str) -> tuple[np.ndarray | None, str]:
     return None, ""
 
 
+def _check_size(raw: bytes, filename: str, lim: dict) -> None:
+    if len(raw) > lim["UPLOAD_MB"] * 2**20:
+        raise DataError(f"{filename} is {len(raw) / 2**20:.1f} MB; uploads may be {lim['UPLOAD_MB']} MB at most "
+                        f"(PLAYGROUND_UPLOAD_MB)")
+
+
 def read_table(raw: bytes, filename: str = "table.csv") -> Table:
     """A CSV/TSV file's bytes as a Table: a header row of names, then rows of values separated by
     commas, semicolons, tabs or bars (whichever the header has most of). DataError, naming the line
     and the fix, for a file that is not such a table."""
     lim = limits()
-    if len(raw) > lim["UPLOAD_MB"] * 2**20:
-        raise DataError(f"{filename} is {len(raw) / 2**20:.1f} MB; uploads may be {lim['UPLOAD_MB']} MB at most "
-                        f"(PLAYGROUND_UPLOAD_MB)")
+    _check_size(raw, filename, lim)
     text, notes = _decode(raw, filename)
     sep = _delimiter(text, filename)
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if any(c.strip() for c in r)]
@@ -385,9 +389,7 @@ def read_images(raw: bytes, filename: str = "images.zip", size: int = 28, colour
     import zipfile
 
     lim = limits()
-    if len(raw) > lim["UPLOAD_MB"] * 2**20:
-        raise DataError(f"{filename} is {len(raw) / 2**20:.1f} MB; uploads may be {lim['UPLOAD_MB']} MB at most "
-                        f"(PLAYGROUND_UPLOAD_MB)")
+    _check_size(raw, filename, lim)
     if not 8 <= size <= 128:
         raise DataError(f"data.image_size: from 8 to 128 pixels a side, got {size}")
     try:
