@@ -59,6 +59,7 @@ class Column:
     values: np.ndarray            # float64 (numbers, NaN where missing) or object (text, None where missing)
     numeric: bool
     missing: int
+    how: str = ""                 # numbers: "", "thousands separators" or "decimal commas" (as written)
 
     @property
     def distinct(self) -> int:
@@ -72,6 +73,7 @@ class Table:
     filename: str
     columns: list[Column]
     notes: list[str] = field(default_factory=list)
+    sep: str = ","                # what separates the values
 
     @property
     def rows(self) -> int:
@@ -199,13 +201,13 @@ def read_table(raw: bytes, filename: str = "table.csv") -> Table:
                 values[bad] = np.nan
             if how:
                 notes.append(f"'{name}': numbers with {how}")
-            columns.append(Column(name, values, True, int(np.isnan(values).sum())))
+            columns.append(Column(name, values, True, int(np.isnan(values).sum()), how))
         else:
             texts = np.array([None if c.strip().lower() in MISSING_WORDS else c.strip() for c in cells], object)
             columns.append(Column(name, texts, False, int(sum(t is None for t in texts))))
     if sep != ",":
         notes.append(f"values separated by {NAMES[sep]}")
-    return Table(filename, columns, notes)
+    return Table(filename, columns, notes, sep)
 
 
 def _line_of(text: str, sep: str, index: int) -> int:
@@ -317,8 +319,10 @@ def _is_missing(c: Column) -> np.ndarray:
 
 
 def _label(v) -> str:
+    """A target value as its class's name: text as it is, a number as written shortest ("3", "2.5")."""
     if isinstance(v, float):
-        return str(int(v)) if v == int(v) else repr(v)
+        v = float(v)                                    # numpy's float64 reprs as np.float64(2.5)
+        return str(int(v)) if v.is_integer() else repr(v)
     return str(v)
 
 

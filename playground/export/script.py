@@ -15,6 +15,7 @@ tests/unit/test_export_script.py runs the programs and compares with `==`.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from string import Template
 
@@ -36,6 +37,7 @@ from playground.export.script_data import (
     summary,
 )
 from playground.export.script_model import model_code, model_layers, needs_generator, shape_text
+from playground.export.script_own import own_file_note
 from playground.export.script_task import TaskCode, task_code
 from playground.train.checked import checked_rows
 from playground.train.optim import LABELS, RULES, SCHEDULE_LABELS, make_optimizer
@@ -95,7 +97,9 @@ def _header(cfg: RunConfig, task: Task, params: int, n_layers: int) -> str:
              *_wrapped("Task:", what),
              *_wrapped("Network:", f"class Net below: {n_layers} layers, {params:,} parameters"),
              *_wrapped("Training:", training), "",
-             f"Needs {', '.join(needs)} (pip install {' '.join(needs)}), not the playground. Run it with", "",
+             f"Needs {', '.join(needs)} (pip install {' '.join(needs)}), not the playground.",
+             *textwrap.wrap(own_file_note(d), 100),
+             "Run it with", "",
              "    python train.py                                # one JSON line per epoch, then a status line",
              "    python train.py --epochs 10 --save weights.pt  # train longer, save the weights (state_dict)", "",
              "On the CPU it reproduces the playground's numbers for this run to the last digit: the same data",
@@ -150,7 +154,10 @@ def _imports(cfg: RunConfig, body: str) -> str:
         ("BATCH_SIZE", cfg.batch_size, "samples per optimizer step"),
         ("EPOCHS", cfg.epochs, "passes over the training set (--epochs overrides)"),
         ("THREADS", cfg.threads, "torch CPU threads: the sums, so the last digits, depend on it")])
-    return "import argparse\nimport json\nimport math\n\n" + "\n".join(third) + "\n\n" + consts
+    std = ["argparse", "json", "math"] + [m for m in ("csv", "hashlib", "io", "re", "sys", "zipfile")
+                                        if re.search(rf"(?<![\w.]){m}\.", body)]
+    std = [f"import {m}" for m in sorted(std)] + ["from pathlib import Path"] * ("Path(" in body)
+    return "\n".join(std) + "\n\n" + "\n".join(third) + "\n\n" + consts
 
 
 # ----------------------------------------------------------------------------- task

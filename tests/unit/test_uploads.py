@@ -16,6 +16,7 @@ from playground.data.uploads import delete_set, list_sets, read_images, read_tab
 from playground.errors import DataError
 from playground.store import Store
 from playground.train.registry import Registry
+from tests.unit.own_files import pets, png, zip_of
 
 
 def csv(*lines: str) -> bytes:
@@ -215,52 +216,6 @@ def test_the_command_line_adds_lists_trains_on_and_deletes_a_set(home, tmp_path,
 
 
 # ----------------------------------------------------------------------------------------- images
-def png(colour: tuple, size=(20, 14), mode: str = "RGB", fmt: str = "PNG") -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new(mode, size, colour if mode != "P" else 3).save(buf, fmt)
-    return buf.getvalue()
-
-
-def gif_two_frames() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    frames = [Image.new("L", (16, 16), 250), Image.new("L", (16, 16), 10)]
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
-    return buf.getvalue()
-
-
-def zip_of(members: dict, symlinks: tuple = ()) -> bytes:
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-        for name in symlinks:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)
-            z.writestr(info, "/etc/passwd")
-    return buf.getvalue()
-
-
-def pets() -> bytes:
-    members = {f"pets/cats/c{i}.png": png((220, 30, 30)) for i in range(6)}
-    members.update({f"pets/dogs/d{i}.jpg": png((30, 30, 220), size=(30, 40), fmt="JPEG") for i in range(5)})
-    members.update({"pets/dogs/odd.png": png((0, 0, 200, 128), mode="RGBA"), "pets/dogs/pal.png": png(None, mode="P"),
-                    "pets/dogs/anim.gif": gif_two_frames(), "pets/dogs/notes.txt": b"good dogs",
-                    "pets/dogs/broken.png": b"\x89PNG not really", "pets/more.zip": zip_of({"x/y.png": png((1, 2, 3))}),
-                    "pets/loose.png": png((9, 9, 9)), "__MACOSX/pets/._c0.png": b"junk", "pets/.DS_Store": b"junk"})
-    return zip_of(members, symlinks=("pets/cats/link.png",))
-
-
 def test_a_zip_of_class_folders_is_read_in_memory_and_what_it_skips_is_named():
     s = read_images(pets(), "pets.zip", size=24)
     assert s.class_names == ["cats", "dogs"] and s.X.shape == (14, 1, 24, 24) and s.X.dtype == np.float32
@@ -355,3 +310,9 @@ def test_drawn_points_are_kept_as_a_small_csv_and_train_with_a_boundary(home):
     run = reg.start(cfg)
     assert run.join(60) and run.history.status == "finished", run.history.message
     assert run.history.boundary is not None, "no decision boundary for drawn points"
+
+
+def test_numbers_as_classes_are_named_as_written():
+    raw = csv("x,grade", *[f"{i},{[1, 2.5, 3][i % 3]}" for i in range(30)])
+    ts = table_set(read_table(raw, "g.csv"), "grade", "classification")
+    assert ts.class_names == ["1", "2.5", "3"]                  # not np.float64(2.5)
