@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground.data import uploads
+from playground.data import samples, uploads
 from playground.errors import PlaygroundError
 from playground.lessons import Lesson
 from ui.lesson import control, locked
@@ -64,6 +64,20 @@ def use_set(sid: str, table: uploads.Table | None = None) -> None:
     s.upload, s.target, s.target_task, s.features, s.missing = sid, table.columns[-1].name, "", [], "drop"
     s.pop("features_pick", None)
     fit_network()
+
+
+def use_sample() -> None:
+    """Upload the sample file of the form's kind (assets/), as a user uploading it would."""
+    s = st.session_state
+    images = s.data_name == "upload_images"
+    name = samples.SHAPES_ZIP if images else samples.FRUIT
+    meta = uploads.save_set(samples.sample(name), name, me(), kind="images" if images else "table")
+    s.pop("table_error", None)
+    if images:
+        s.upload = meta["id"]
+        fit_network()
+    else:
+        use_set(meta["id"])
 
 
 def pick_set() -> None:
@@ -137,6 +151,11 @@ def upload_or_pick(lesson: Lesson | None, kind: str) -> bool:
                 "to predict (text labels or numbers)." if kind == "table" else
                 "Upload a zip of images to train on them: one folder per class (e.g. cats/ and dogs/), a few dozen "
                 "images each at least.", icon=":material/upload_file:")
+        st.button("No file at hand? Try the sample: 300 fruit measured (weight, size, colour, sweetness)"
+                  if kind == "table" else "No zip at hand? Try the sample: 160 drawn shapes in 4 class folders",
+                  key="try_sample", on_click=use_sample, disabled=fixed, icon=":material/science:",
+                  help=f"The playground's own {samples.FRUIT if kind == 'table' else samples.SHAPES_ZIP} "
+                       f"(in assets/), uploaded for you")
         return False
     return True
 

@@ -98,3 +98,18 @@ def test_uploaded_images_are_chosen_carded_trained_and_seen_in_filters_and_expla
         page = open_page(view, OWNER)
         assert not page.exception, (view, [e.value for e in page.exception])
         assert page.get("image"), f"{view} drew no image of the uploaded set"
+
+
+def test_the_sample_table_and_zip_are_one_click_away():
+    at = open_page(None, "own-table-sample")
+    at.selectbox(key="data_name").set_value("upload").run()
+    at.button(key="try_sample").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="target").value == "fruit"
+    assert "**fruit.csv** · 300 rows · 5 columns" in " ".join(c.value for c in at.caption)
+    assert at.session_state["layers"][-1]["args"] == "out_features=3, bias=True", "outputs not fitted to 3 fruit"
+    at.selectbox(key="data_name").set_value("upload_images").run()
+    at.button(key="try_sample").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    card = next(e for e in at.expander if e.label.startswith("Data card"))
+    assert len(card.get("image")) == 4, "not a row of samples per class"
