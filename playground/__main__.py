@@ -304,7 +304,8 @@ def cmd_inspect(args) -> int:
         view = run_view("trust", frozen, **common, **explaining, n=args.images, on_check=say)
     else:
         view = run_view(args.view, frozen, **common, channel=args.channel, row=args.row, col=args.col, k=args.k,
-                        head=args.head, tokens=tokens, z=z, **(explaining if args.view == "explain" else {}),
+                        head=args.head, tokens=tokens, z=z, x=args.x, y=args.y,
+                        **(explaining if args.view == "explain" else {}),
                         records=store.stats(row.id) if args.view == "stats" else None)
     return _report_view(args, row, frozen, view)
 
@@ -525,7 +526,8 @@ def _add_inspect(sub) -> None:
     s = sub.add_parser("inspect", help="what an inspection view draws, from a stored run's snapshot")
     s.add_argument("run", help="the run's id (or a unique start of it, or its name)")
     s.add_argument("view", choices=("evaluate", "filters", "activations", "conv", "top", "size", "stats",
-                                    "attention", "attention-cell", "latent", "decode", "explain", "trust", "shap"),
+                                    "attention", "attention-cell", "latent", "decode", "explain", "trust", "shap",
+                                    "plane"),
                    help="evaluate: confusion matrix, per-class metrics, ROC/PR; filters: a Conv2d layer's kernels; "
                         "activations: every layer's output for one input; conv: one output cell of a Conv2d "
                         "layer by hand (window x kernel + bias, checked against F.conv2d); top: the inputs that "
@@ -540,9 +542,13 @@ def _add_inspect(sub) -> None:
                         "--target; --over-training: at every snapshot); trust: the checks that say whether a "
                         "method's maps can be trusted (completeness, model randomisation, pointing game, "
                         "deletion/insertion), printed as each finishes; shap: a table's SHAP values for every row "
-                        "of the split (--target class; --method deepshap or shap), ranked by mean |SHAP|")
+                        "of the split (--target class; --method deepshap or shap), ranked by mean |SHAP|; plane: "
+                        "a table run's predictions over two inputs (--x, --y), the others at their training mean, "
+                        "and how often that slice agrees with the whole row's prediction")
     _add_view_options(s)
     _add_explain_options(s)
+    s.add_argument("--x", help="plane: the input across, by its name or number from 1 (default: the first)")
+    s.add_argument("--y", help="plane: the input up, by its name or number from 1 (default: the second)")
     s.add_argument("--z", help="decode: the code to decode, its values separated by commas, e.g. --z \"0.5,-1.2\"")
     s.add_argument("--out", help="write the view's arrays to this .npz file")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object")

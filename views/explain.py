@@ -7,6 +7,7 @@ from playground.inspect import conv_layer_numbers
 from playground.inspect.explain import CAMS, METHODS
 from ui import explain as ui
 from ui.filters import input_source
+from ui.plane import plane_panel
 from ui.scrubber import follow, scrubbed
 from ui.sidebar import require_run, shown_run
 
@@ -37,6 +38,7 @@ def snapshot_views():
     names = [str(c) for c in (run.data.target_names or ["prediction"] if reg else run.data.class_names)]
     if not image:
         ui.table_panels(run_id, snap, names, reg)
+        plane_panel(run_id, snap, run.data)
         st.subheader("One row, by several methods", divider="gray")
     pick = input_source(run.data, "exp") if image else None
     sample = pick.sample if pick else int(st.session_state.get("exp_table_row", 0))

@@ -24,12 +24,13 @@ from playground.inspect.filters import (
     top_inputs,
 )
 from playground.inspect.latent import decode_view, latent
+from playground.inspect.plane import plane
 from playground.inspect.stats import stats, stats_at
 
 VIEWS = {"evaluate": evaluate, "filters": filters, "activations": activations, "conv": conv_cell,
          "top": top_inputs, "size": output_size, "stats": stats, "attention": attention,
          "attention-cell": attention_cell, "latent": latent, "decode": decode_view,
-         "explain": explain, "trust": trust_view, "shap": shap_summary}
+         "explain": explain, "trust": trust_view, "shap": shap_summary, "plane": plane}
 
 
 def run_view(name: str, frozen, **options) -> View:
@@ -44,5 +45,5 @@ def run_view(name: str, frozen, **options) -> View:
 
 __all__ = ["VIEWS", "View", "activations", "attention", "attention_cell", "at_threshold", "cell_equation", "conv_cell",
            "conv_layer_numbers", "decode_view", "explain", "latent", "shap_summary", "trust_view",
-           "conv_layers", "evaluate", "filters", "output_size", "predict", "run_view", "stats", "stats_at",
+           "conv_layers", "evaluate", "filters", "output_size", "plane", "predict", "run_view", "stats", "stats_at",
            "top_inputs"]

@@ -197,7 +197,13 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
         point_rgb = CLASS_RGB[labels.astype(int)].astype(np.uint8)
     else:
         point_rgb = ramp(np.clip(labels / scale, -1, 1), CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)
-    n_train = len(np.asarray(y_train))
+    return _stamp(img, row, col, point_rgb, len(np.asarray(y_train)))
+
+
+def _stamp(img: np.ndarray, row: np.ndarray, col: np.ndarray, point_rgb: np.ndarray, n_filled: int) -> np.ndarray:
+    """img with a dot per point at (row, col) in its colour, a thin dark edge around each: the first
+    n_filled filled (training points), the rest rings (validation points); and a grey frame."""
+    size = img.shape[0]
     r = max(3, size // 90)
     yy, xx = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
     dist = np.sqrt(yy ** 2 + xx ** 2)
@@ -205,15 +211,56 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
     ring = (dist > r - 2.3) & (dist <= r - 0.5)               # a validation point: a ring in its colour
     outline = (dist > r - 0.5) & (dist <= r + 0.6)            # both: a thin dark edge
     h = r + 1
-    for k in range(len(X_all)):
+    for k in range(len(row)):
         y0, x0 = row[k] - h, col[k] - h
         if y0 < 0 or x0 < 0 or y0 + 2 * h + 1 > size or x0 + 2 * h + 1 > size:
             continue                                                                   # off the grid: not drawn
         patch = img[y0:y0 + 2 * h + 1, x0:x0 + 2 * h + 1]
         patch[outline] = OUTLINE_RGB
-        patch[disc if k < n_train else ring] = point_rgb[k]
+        patch[disc if k < n_filled else ring] = point_rgb[k]
     img[0, :], img[-1, :], img[:, 0], img[:, -1] = EDGE_RGB, EDGE_RGB, EDGE_RGB, EDGE_RGB
     return img
+
+
+# Okabe & Ito's palette (without its black): told apart with the common colour-vision deficiencies
+OKABE_ITO = np.array([[230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178], [213, 94, 0],
+                      [204, 121, 167]], dtype=np.float32)
+
+
+def class_colours(k: int) -> np.ndarray:
+    """(k, 3) float RGB: the decision boundary's orange and blue for two classes, else Okabe-Ito's (cycled)."""
+    return CLASS_RGB.copy() if k == 2 else OKABE_ITO[np.arange(k) % len(OKABE_ITO)]
+
+
+def plane_image(arrays: dict, size: int = 360) -> np.ndarray:
+    """playground.inspect.plane's arrays as an RGB image (size, size, 3) uint8, up +y, right +x: each
+    point of the plane in its predicted class's colour, paler where the model is less sure
+    (classification), or the prediction from orange (lowest) through grey to blue (highest,
+    regression); the split's rows as dots in their own class's colour (or target's shade)."""
+    xs, ys = np.asarray(arrays["xs"], np.float32), np.asarray(arrays["ys"], np.float32)
+    labels = np.asarray(arrays["labels"])
+    if "cls" in arrays:
+        k = len(arrays["class_names"])
+        colours = class_colours(k)
+        cls = np.asarray(arrays["cls"])[::-1]                                  # image row 0 = top = max y
+        conf = np.asarray(arrays["conf"], np.float32)[::-1]
+        sure = np.clip((conf - 1 / k) / (1 - 1 / k), 0, 1)[..., None]          # 0 at chance, 1 when certain
+        small = 255 + (colours[cls] - 255) * (0.12 + 0.5 * sure)              # from near white to half the colour
+        rows = np.minimum(np.arange(size) * len(ys) // size, len(ys) - 1)
+        cols = np.minimum(np.arange(size) * len(xs) // size, len(xs) - 1)
+        img = small[rows][:, cols].astype(np.uint8)
+        point_rgb = colours[labels.astype(int)].astype(np.uint8)
+    else:
+        pred = np.asarray(arrays["pred"], np.float32)
+        lo, hi = float(min(pred.min(), labels.min())), float(max(pred.max(), labels.max()))
+        span = (hi - lo) or 1.0
+        t = _stretch(_stretch(2 * (pred - lo) / span - 1, size, 0), size, 1)[::-1]
+        img = ramp_u8(t, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1])
+        point_rgb = ramp(2 * (labels - lo) / span - 1, CLASS_RGB[0], MIDDLE_RGB, CLASS_RGB[1]).astype(np.uint8)
+    px, py = np.asarray(arrays["px"], np.float32), np.asarray(arrays["py"], np.float32)
+    col = np.round((px - xs[0]) / (xs[-1] - xs[0]) * (size - 1)).astype(int)
+    row = np.round((ys[-1] - py) / (ys[-1] - ys[0]) * (size - 1)).astype(int)
+    return _stamp(np.ascontiguousarray(img), row, col, point_rgb, len(px))
 
 
 def fit_chart(fit: dict | None, X_train, y_train, X_val, y_val, height: int = 300) -> dict:

@@ -125,7 +125,12 @@ def test_the_randomisation_check_flags_integrated_gradients_and_passes_grad_cam(
 
 def test_a_table_gets_shaps_plots(runs):
     at = page(runs["table"].id)
-    assert not at.get("image")                             # no images for a table: bars and SHAP's plots
+    assert len(at.get("image")) == 1                       # a table: SHAP's plots, and the plane of two inputs
+    assert any("the plane gives the network's own answer for" in m.value for m in at.markdown)
+    at.selectbox(key="plane_y").set_value(0).run()
+    assert any(w.value == "Pick two different inputs." for w in at.warning) and not at.get("image")
+    at.selectbox(key="plane_y").set_value(2).run()
+    assert not at.exception and len(at.get("image")) == 1
     assert any(m.value.startswith("**Row 0**") for m in at.markdown)
     at.number_input(key="exp_table_row").set_value(5).run()
     assert any(m.value.startswith("**Row 5**") for m in at.markdown)
