@@ -66,7 +66,7 @@ class DataConfig:
     augment: dict = field(default_factory=dict)  # image sets: {transform: strength} of AUGMENTS applied on the
                                   # fly to training batches, e.g. {rotate: 15, flip: 0.5}; empty = off
     upload: str = ""              # name "upload": the uploaded set's id (`python -m playground data list`)
-    path: str = ""                # name "csv": a CSV/TSV file on this machine (the command line only)
+    path: str = ""                # names "csv", "folder": a CSV/TSV file, a folder of class folders (the CLI only)
     target: str = ""              # uploaded and CSV tables: the column to predict
     target_task: str = ""         # "classification", "regression", or "" (proposed from the target's values)
     features: list = field(default_factory=list)   # tables: the input columns; empty = every column but the target

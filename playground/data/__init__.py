@@ -117,10 +117,14 @@ def _registry() -> dict:
     specs["csv"] = DatasetSpec("A CSV file (command line)", "table", uploads.load_csv,
                                "a CSV or TSV file on this machine, by its path (python -m playground only)",
                                knobs=("path", *table))
+    specs["folder"] = DatasetSpec("A folder of images (command line)", "image", uploads.load_folder,
+                                  "a folder on this machine with one folder per class (its name is the class), by "
+                                  "its path (python -m playground only)",
+                                  knobs=("path", "image_size", "colour", "max_train"))
     return specs
 
 
-APP_HIDDEN = ("csv",)             # sets the app does not offer (a path on the server is the command line's)
+APP_HIDDEN = ("csv", "folder")    # sets the app does not offer (a path on the server is the command line's)
 
 
 DATASETS: dict[str, DatasetSpec] = _registry()
@@ -140,10 +144,10 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     fields = tuple((f.name, tuple(v) if isinstance(v, list) else v)
                    for f in dataclasses.fields(cfg) if (v := getattr(cfg, f.name)) is not None and f.name != "augment")
     stamp = None
-    if cfg.name == "csv":                       # a file on this machine: the command line's only; read anew if changed
-        from playground.data.uploads import path_stamp
+    if cfg.name in ("csv", "folder"):           # on this machine: the command line's only; read anew if changed
+        from playground.data.uploads import folder_stamp, path_stamp
 
-        stamp = path_stamp(cfg)
+        stamp = path_stamp(cfg) if cfg.name == "csv" else folder_stamp(cfg)
     return _load(fields, seed, stamp)           # augmentation happens per batch: the same set with or without
 
 

@@ -14,6 +14,7 @@ statistics only.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -434,20 +435,60 @@ def read_images(raw: bytes, filename: str = "images.zip", size: int = 28, colour
         elif not name.lower().endswith(IMAGE_TYPES):
             skipped.append(f"{name}: not an image (PNG, JPEG, BMP, GIF, WebP)")
         else:
-            chosen.append((i, p[strip], name))
+            chosen.append((functools.partial(_member, z, i), p[strip], name))
+    return _decode_images(chosen, skipped, filename, size, colour, progress, lim)
+
+
+def _member(z, info) -> bytes:
+    with z.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise ValueError("larger than its header says")
+    return data
+
+
+def read_image_folder(path: str | Path, size: int = 28, colour: bool = False, progress=None) -> ImageSet:
+    """A folder on this machine with one folder per class, read as read_images reads a zip (files in
+    name order; symbolic links and hidden files are not followed)."""
+    lim = limits()
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data.path: no folder '{path}'")
+    if not 8 <= size <= 128:
+        raise DataError(f"data.image_size: from 8 to 128 pixels a side, got {size}")
+    skipped, chosen = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (Path(dirpath) / d).is_symlink())
+        for fname in sorted(filenames):
+            file = Path(dirpath) / fname
+            parts = file.relative_to(root).parts
+            name = "/".join(parts)
+            if _hidden(name):
+                continue
+            if file.is_symlink():
+                skipped.append(f"{name}: a symbolic link")
+            elif len(parts) < 2:
+                skipped.append(f"{name}: not inside a class folder")
+            elif not name.lower().endswith(IMAGE_TYPES):
+                skipped.append(f"{name}: not an image (PNG, JPEG, BMP, GIF, WebP)")
+            else:
+                chosen.append((file.read_bytes, parts[0], name))
+            if len(chosen) > lim["MAX_IMAGES"]:
+                raise DataError(f"{path} holds more than {lim['MAX_IMAGES']:,} images (PLAYGROUND_MAX_IMAGES)")
+    return _decode_images(chosen, skipped, root.name, size, colour, progress, lim)
+
+
+def _decode_images(chosen: list, skipped: list, filename: str, size: int, colour: bool, progress, lim) -> ImageSet:
+    """chosen: (read() -> bytes, class, name) per image file -> the ImageSet, undecodable files skipped."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     images, labels, modes, sizes = [], [], set(), set()
     old = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = lim["MAX_PIXELS"]          # Pillow's decompression bomb guard, at our limit
     try:
-        for k, (info, cls, name) in enumerate(chosen):
+        for k, (read, cls, name) in enumerate(chosen):
             try:
-                with z.open(info) as f:
-                    data = f.read(info.file_size + 1)
-                if len(data) > info.file_size:
-                    raise ValueError("larger than its header says")
-                img = Image.open(io.BytesIO(data))
+                img = Image.open(io.BytesIO(read()))
                 img.seek(0)
                 modes.add(img.mode)
                 sizes.add(img.size)
@@ -695,6 +736,31 @@ def path_stamp(cfg) -> tuple:
         raise DataError(f"data.path: no file '{cfg.path}'")
     st = path.stat()
     return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def folder_stamp(cfg) -> tuple:
+    """data.path's folder, checked: allowed here (the command line), and there; its files' (name, size,
+    mtime), so a changed folder is read anew."""
+    if not ALLOW_PATHS:
+        raise DataError("data.path: a folder on the server is read from the command line only; in the app, upload "
+                        "a zip of it on Build & Train (Data set: Your own images)")
+    root = Path(cfg.path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data.path: no folder '{cfg.path}'")
+    files = sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    return str(root.resolve()), hashlib.sha256(repr(files).encode()).hexdigest()
+
+
+def load_folder(cfg, seed: int):
+    import torch
+
+    from playground.data.images import from_arrays
+
+    root = Path(folder_stamp(cfg)[0])
+    s = read_image_folder(root, cfg.image_size, cfg.colour)
+    return from_arrays("folder", torch.from_numpy(s.X), torch.from_numpy(s.y), cfg, seed, s.class_names,
+                       {"source": root.name, "notes": s.notes, "skipped": s.skipped})
 
 
 def load_csv(cfg, seed: int):

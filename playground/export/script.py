@@ -154,7 +154,7 @@ def _imports(cfg: RunConfig, body: str) -> str:
         ("BATCH_SIZE", cfg.batch_size, "samples per optimizer step"),
         ("EPOCHS", cfg.epochs, "passes over the training set (--epochs overrides)"),
         ("THREADS", cfg.threads, "torch CPU threads: the sums, so the last digits, depend on it")])
-    std = ["argparse", "json", "math"] + [m for m in ("csv", "hashlib", "io", "re", "sys", "zipfile")
+    std = ["argparse", "json", "math"] + [m for m in ("csv", "hashlib", "io", "os", "re", "sys", "zipfile")
                                         if re.search(rf"(?<![\w.]){m}\.", body)]
     std = [f"import {m}" for m in sorted(std)] + ["from pathlib import Path"] * ("Path(" in body)
     return "\n".join(std) + "\n\n" + "\n".join(third) + "\n\n" + consts

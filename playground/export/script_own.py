@@ -16,7 +16,7 @@ from playground.config import DataConfig
 from playground.data import uploads
 from playground.errors import DataError
 
-OWN_KINDS = {"upload": "table", "csv": "table", "upload_images": "images", "drawn": "points"}
+OWN_KINDS = {"upload": "table", "csv": "table", "upload_images": "images", "folder": "images", "drawn": "points"}
 
 
 def source(d: DataConfig) -> tuple[bytes, str, str]:
@@ -24,6 +24,9 @@ def source(d: DataConfig) -> tuple[bytes, str, str]:
     if d.name == "csv":
         path = Path(uploads.path_stamp(d)[0])
         return path.read_bytes(), str(path), f"the file {path} on the machine that trained the run"
+    if d.name == "folder":
+        path = Path(uploads.folder_stamp(d)[0])
+        return b"", str(path), f"the folder {path} on the machine that trained the run"
     meta = uploads.set_record(d.upload)
     want = {"upload": "table", "upload_images": "images", "drawn": "points"}[d.name]
     if meta["kind"] != want:
@@ -46,9 +49,15 @@ def own_shape(d: DataConfig) -> tuple[tuple, int, str, str]:
         return (ts.X.shape[1],), len(ts.class_names) or 1, "table", ts.task
     if kind == "points":
         return (2,), 2, "points", "classification"
-    raw, name, _ = source(d)
-    s = uploads.read_images(raw, name, d.image_size, d.colour)
+    s = images_of(d)
     return tuple(s.X.shape[1:]), len(s.class_names), "image", "classification"
+
+
+def images_of(d: DataConfig) -> uploads.ImageSet:
+    raw, name, _ = source(d)
+    if d.name == "folder":
+        return uploads.read_image_folder(name, d.image_size, d.colour)
+    return uploads.read_images(raw, name, d.image_size, d.colour)
 
 
 def own_file_note(d: DataConfig) -> str:
@@ -56,6 +65,8 @@ def own_file_note(d: DataConfig) -> str:
     if OWN_KINDS.get(d.name) not in ("table", "images"):
         return ""
     name = Path(source(d)[1])
+    if d.name == "folder":
+        return f"It reads your own folder {name} (DATA_DIR below: change it if the folder is elsewhere)."
     where = f"at {name}" if d.name == "csv" else f"as {name.name} in the folder you run it from"
     return f"It reads your own file {where} (DATA_FILE below: change it if the file is elsewhere)."
 
@@ -133,17 +144,15 @@ FILL = '''
     X_train = torch.where(torch.isnan(X_train), mean.expand_as(X_train), X_train)
     X_val = torch.where(torch.isnan(X_val), mean.expand_as(X_val), X_val)'''
 
-READ_IMAGES = '''
+ZIP_FILES = '''
 def hidden(name):
     """macOS's __MACOSX/ and dotfiles (.DS_Store): not images of yours."""
     return "__MACOSX" in name or any(p.startswith(".") and p not in (".", "..") for p in re.split(r"[\\\\/]", name))
 
 
-def load_data():
-    """Your images: DATA_FILE, a zip with one folder per class (its name is the class), each image
-    centre-cropped to a square and resized to IMAGE_SIZE x IMAGE_SIZE, $mode, in [0, 1]: (N, $channels,
-    IMAGE_SIZE, IMAGE_SIZE), labels (N,) in CLASSES' order. Files that are not images, outside a class
-    folder or that cannot be decoded are skipped. Split as above."""
+def image_files():
+    """(read() -> bytes, class) of each image of DATA_FILE, a zip with one folder per class, in the zip's order:
+    files outside a class folder, links and files that are not images left out."""
     raw = Path(DATA_FILE).read_bytes()
     if hashlib.sha256(raw).hexdigest()[:16] != SET_ID:
         print(f"warning: {DATA_FILE} is not the file the playground trained on; the numbers will differ",
@@ -154,14 +163,37 @@ def load_data():
     # one folder around the class folders (a zipped folder): every file inside it, some a level deeper
     strip = 1 if len({p[0] for p in parts}) == 1 and all(len(p) > 1 for p in parts) and any(
         len(p) > 2 for p in parts) else 0
-    images, labels = [], []
     for info, p in zip(files, parts):
         link = (info.external_attr >> 16) & 0o170000 == 0o120000
         outside = ".." in p or info.filename.startswith(("/", "\\\\")) or re.match(r"^[A-Za-z]:", info.filename)
-        if link or outside or len(p) - strip < 2 or not p[-1].lower().endswith(IMAGE_TYPES):
-            continue
+        if not (link or outside or len(p) - strip < 2 or not p[-1].lower().endswith(IMAGE_TYPES)):
+            yield (lambda info=info: archive.read(info)), p[strip]
+'''
+
+FOLDER_FILES = '''
+def image_files():
+    """(read() -> bytes, class) of each image in DATA_DIR/<class>/, in name order: hidden files, links and
+    files that are not images left out."""
+    for folder, subfolders, names in os.walk(DATA_DIR):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".")
+                               and not os.path.islink(os.path.join(folder, d)))
+        for name in sorted(names):
+            path = Path(folder) / name
+            parts = path.relative_to(DATA_DIR).parts
+            hidden = "__MACOSX" in "/".join(parts) or any(p.startswith(".") for p in parts)
+            if not (hidden or path.is_symlink() or len(parts) < 2 or not name.lower().endswith(IMAGE_TYPES)):
+                yield path.read_bytes, parts[0]
+'''
+
+DECODE_IMAGES = '''
+def load_data():
+    """Your images: each centre-cropped to a square and resized to IMAGE_SIZE x IMAGE_SIZE, $mode, in [0, 1]:
+    (N, $channels, IMAGE_SIZE, IMAGE_SIZE), labels (N,) in CLASSES' order (a class is its folder's name).
+    A file that cannot be decoded is skipped. Split as above."""
+    images, labels = [], []
+    for read, label in image_files():
         try:
-            img = Image.open(io.BytesIO(archive.read(info)))
+            img = Image.open(io.BytesIO(read()))
             img.seek(0)                                 # a GIF: its first frame
             img = ImageOps.exif_transpose(img).convert("$convert")
             img = ImageOps.fit(img, (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
@@ -169,7 +201,7 @@ def load_data():
             continue                                    # cannot be decoded: skipped
         a = np.asarray(img, np.float32) / 255
         images.append($layout
-        labels.append(p[strip])
+        labels.append(label)
     X = torch.from_numpy(np.stack(images))
     y = torch.tensor([CLASSES.index(c) for c in labels], dtype=torch.int64)
     return split(X, y)
@@ -197,13 +229,16 @@ def own_code(d: DataConfig, scale: bool) -> tuple[list, list[str], str]:
         return [], [f"POINTS = {points!r}"], Template(POINTS).substitute(n=len(points))
     file_consts = [("DATA_FILE", Path(name).name if d.name != "csv" else name, f"your file: {words}"),
                    ("SET_ID", set_id, "its SHA-256's first 16 hex digits: a warning if the file differs")]
+    if d.name == "folder":
+        file_consts = [("DATA_DIR", name, f"your images: {words}")]
     if kind == "images":
-        s = uploads.read_images(raw, name, d.image_size, d.colour)
+        s = images_of(d)
         consts = file_consts + [
             ("IMAGE_SIZE", d.image_size, "pixels a side"),
             ("IMAGE_TYPES", uploads.IMAGE_TYPES, "the files read as images (a GIF: its first frame)"),
             ("CLASSES", s.class_names, "the class folders, in the order of the network's outputs")]
-        code = Template(READ_IMAGES).substitute(
+        files = FOLDER_FILES if d.name == "folder" else ZIP_FILES
+        code = files.strip("\n") + "\n\n\n" + Template(DECODE_IMAGES).substitute(
             mode="colour (RGB)" if d.colour else "grey", channels=3 if d.colour else 1,
             convert="RGB" if d.colour else "L",
             layout="a.transpose(2, 0, 1))           # (H, W, 3) -> (3, H, W)" if d.colour else

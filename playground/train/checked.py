@@ -84,6 +84,8 @@ def _data_name(data) -> str:
     """A set's name in a run's name: an uploaded table by its file and target ("sizes.csv → size")."""
     if data.name == "csv":
         return f"{Path(data.path).name} → {data.target}"
+    if data.name == "folder":
+        return Path(data.path).name or data.name
     if data.name in ("upload", "upload_images"):
         from playground.data.uploads import set_record
 

@@ -156,3 +156,32 @@ def test_a_script_of_a_deleted_set_says_so(home):
     uploads.delete_set(sid, [])
     with pytest.raises(DataError, match=r"no uploaded set '[0-9a-f]{16}' on this server"):
         standalone_script(config({"name": "upload_images", "upload": sid}))
+
+
+def test_a_folder_of_class_folders_trains_from_the_command_line_and_its_script_reads_it(home, monkeypatch):
+    import zipfile
+
+    folder = home / "my pets"
+    with zipfile.ZipFile(__import__("io").BytesIO(pets())) as z:
+        for info in z.infolist():
+            if info.filename.startswith("pets/") and not (info.external_attr >> 16) & 0o170000 == 0o120000:
+                target = folder / info.filename[len("pets/"):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(z.read(info))
+    (folder / "cats" / "link.png").symlink_to(folder / "cats" / "c0.png")
+    cfg = config({"name": "folder", "path": str(folder), "image_size": 12},
+                 layers=[{"type": "Flatten"}, {"type": "Linear", "out_features": 2}])
+    with pytest.raises(DataError, match=r"^data\.path: a folder on the server is read from the command line only"):
+        load_dataset(cfg.data, cfg.seed)
+    monkeypatch.setattr(uploads, "ALLOW_PATHS", True)
+    data = load_dataset(cfg.data, cfg.seed)
+    assert data.class_names == ["cats", "dogs"] and data.input_shape == (1, 12, 12)
+    skipped = data.meta["skipped"]
+    assert "cats/link.png: a symbolic link" in skipped and "loose.png: not inside a class folder" in skipped
+    assert "dogs/notes.txt: not an image (PNG, JPEG, BMP, GIF, WebP)" in skipped
+    src = standalone_script(cfg)
+    assert f"DATA_DIR = {str(folder.resolve())!r}" in src and "import os" in src
+    same_tensors(cfg, src)
+    (folder / "dogs" / "new.png").write_bytes(png((1, 2, 250)))
+    assert len(load_dataset(cfg.data, cfg.seed).y_train) + len(load_dataset(cfg.data, cfg.seed).y_val) \
+        == len(data.y_train) + len(data.y_val) + 1, "a changed folder was not read again"
