@@ -15,7 +15,9 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
    The worst case: here the writer thread shares the training process's GIL; in the app it runs
    in the server process, and section 1's app path already includes recording.
 7. layer statistics (playground/train/probe.py): the same recorded run with statistics taken at
-   every snapshot vs without (the issue's budget: at most 10%).
+   every snapshot vs without (the issue's budget: at most 10%);
+8-9. your own data: a 100,000-row CSV and a zip of 5,000 PNGs read into sets;
+10. training on your own data: the engine/bare ratio on an uploaded copy beside the shipped set's.
 
 The bench records into a store of its own in a temporary folder, never the app's runs/.
 """
@@ -206,6 +208,8 @@ def main(quick: bool = False) -> None:
     store_cost(local, repeats, quick)
     stats_cost(local, repeats, quick)
     own_table(repeats)
+    own_images(repeats)
+    own_runs(store, repeats, quick)
     home.cleanup()
 
 
@@ -338,6 +342,69 @@ def own_table(repeats: int) -> None:
         card(table_set(read_table(raw, "bench.csv"), "label"))
         times.append(time.perf_counter() - t0)
     print(f"   {len(raw) / 2**20:.1f} MB: median {statistics.median(times):.2f} s (max {max(times):.2f} s)")
+
+
+def own_images(repeats: int) -> None:
+    """Your own images: a zip of 5,000 generated 28 x 28 PNGs in 4 class folders, decoded and resized."""
+    from playground.data.samples import shapes_zip
+    from playground.data.uploads import read_images
+
+    print("\n9. your own images: a zip of 5,000 small PNGs decoded, cropped and resized (target < 10 s)")
+    raw = shapes_zip(5000, 0, 28)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        read_images(raw, "bench.zip", size=28)
+        times.append(time.perf_counter() - t0)
+    print(f"   {len(raw) / 2**20:.1f} MB: median {statistics.median(times):.2f} s (max {max(times):.2f} s)")
+
+
+def own_runs(store: Store, repeats: int, quick: bool) -> None:
+    """The engine/bare ratio on an uploaded set against the ratio on the shipped set it copies: two of
+    ten's 1,000 rows as a CSV, and 2,000 generated shapes as a zip of PNGs."""
+    import os
+
+    import numpy as np
+
+    from playground.data.samples import shapes_zip
+    from playground.data.uploads import save_set
+
+    print("\n10. your own data trains like the shipped sets: engine in-process vs bare loop, each shipped set "
+          "beside an uploaded copy of the same kind and size")
+    before = os.environ.get("PLAYGROUND_HOME")
+    os.environ["PLAYGROUND_HOME"] = str(store.home)             # the sets live beside the bench's store
+    try:
+        rng = np.random.RandomState(0)
+        X = rng.randn(1000, 10)
+        rows = "".join(",".join(f"{v:.6f}" for v in x) + f",{int(x[2] + x[7] > 0)}\n" for x in X)
+        table = save_set((",".join(f"f{i + 1}" for i in range(10)) + ",label\n" + rows).encode(), "ten.csv", None)
+        zipped = save_set(shapes_zip(2000, 0, 32), "shapes.zip", None, kind="images")
+        mlp = dict(layers=preset_layers("MLP", "table", 2), batch_size=16, epochs=10 // (2 if quick else 1))
+        cnn = dict(layers=preset_layers("Small CNN", "image", 4), batch_size=32, epochs=4 // (2 if quick else 1))
+        pairs = {
+            "table MLP, batch 16": ({"name": "two_of_ten"}, {"name": "upload", "upload": table["id"],
+                                                             "target": "label"}, mlp),
+            "shapes small CNN, batch 32": ({"name": "shapes"}, {"name": "upload_images", "upload": zipped["id"],
+                                                                "image_size": 32}, cnn),
+        }
+        for name, (shipped, uploaded, net) in pairs.items():
+            line = []
+            for label, data in (("shipped", shipped), ("uploaded", uploaded)):
+                cfg = RunConfig.from_dict({**net, "data": data, "optim": {"name": "adam", "lr": 0.003}, "seed": 0,
+                                           "threads": 1})
+                n = samples(cfg)
+                bare, engine = [], []
+                for _ in range(repeats):
+                    bare.append(bare_loop(cfg))
+                    engine.append(engine_inprocess(cfg))
+                b, e = statistics.median(bare), statistics.median(engine)
+                line.append(f"{label} {n / e:,.0f} samples/s, ratio {b / e:.2f}")
+            print(f"   {name}: " + " | ".join(line))
+    finally:
+        if before is None:
+            os.environ.pop("PLAYGROUND_HOME", None)
+        else:
+            os.environ["PLAYGROUND_HOME"] = before
 
 
 if __name__ == "__main__":
