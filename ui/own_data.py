@@ -183,8 +183,8 @@ def image_card(data) -> None:
             idx = np.flatnonzero(y == k)[:6]
             if len(idx):
                 imgs = data.X_train[idx].numpy().transpose(0, 2, 3, 1)
-                st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=40,
-                         caption=[name] * len(idx))
+                st.caption(f"**{name}** ({counts[k]:,})")
+                st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=40)
         skipped = data.meta.get("skipped", [])
         st.caption(" · ".join(data.meta.get("notes", [])) or "every file read")
         if skipped:

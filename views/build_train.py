@@ -135,10 +135,11 @@ with col_data:
                     f"input **{shape_text(data.input_shape)}** · ")
                    + (f"**{data.num_classes}** classes · " if data.task != "regression" else "")
                    + f"{len(data.X_train):,} train / {len(data.X_val):,} validation")
-        if data.kind == "image":
+        if data.kind == "image" and data.name != "upload_images":       # your images: samples per class below
             imgs = data.X_train[:8].numpy().transpose(0, 2, 3, 1)
-            st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42,
-                     caption=[data.class_names[int(k)] for k in data.y_train[:8]])
+            names = [data.class_names[int(k)] for k in data.y_train[:8]]
+            st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42)
+            st.caption("Left to right: " + ", ".join(names))
         if data.name == "upload":
             card(data)
         elif data.name == "upload_images":
