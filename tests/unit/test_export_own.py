@@ -185,3 +185,49 @@ def test_a_folder_of_class_folders_trains_from_the_command_line_and_its_script_r
     (folder / "dogs" / "new.png").write_bytes(png((1, 2, 250)))
     assert len(load_dataset(cfg.data, cfg.seed).y_train) + len(load_dataset(cfg.data, cfg.seed).y_val) \
         == len(data.y_train) + len(data.y_val) + 1, "a changed folder was not read again"
+
+
+def test_a_run_on_a_kept_table_resumes_exactly_races_and_exports_from_the_command_line(home, capsys):
+    """data add, then a config naming the set: trained in two halves (stopped, resumed) it ends with the
+    numbers of a straight run; a comparison races two learning rates on it; its script trains the same."""
+    import json
+
+    import yaml
+
+    from playground.__main__ import main
+    from playground.data.samples import FRUIT, sample
+
+    (home / FRUIT).write_bytes(sample(FRUIT))
+    assert main(["data", "add", str(home / FRUIT), "--target", "fruit"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    data = added["config"]["data"]
+    assert data["name"] == "upload" and data["upload"] == added["id"] and added["card"]["rows"] == 290
+    base = {"data": data, "layers": [{"type": "Linear", "out_features": 8}, {"type": "ReLU"},
+                                     {"type": "Linear", "out_features": 3}],
+            "optim": {"name": "adam", "lr": 0.01}, "batch_size": 32, "seed": 2, "device": "cpu", "threads": 1}
+    (home / "fruit.yaml").write_text(yaml.safe_dump({**base, "name": "fruit", "epochs": 4}))
+
+    def last(out: str) -> dict:
+        return json.loads(out.strip().splitlines()[-1])
+
+    assert main(["train", str(home / "fruit.yaml")]) == 0
+    straight = last(capsys.readouterr().out)
+    assert main(["train", str(home / "fruit.yaml"), "--epochs", "2"]) == 0
+    half = last(capsys.readouterr().out)["run_id"]
+    assert main(["resume", half, "--epochs", "2"]) == 0
+    resumed = last(capsys.readouterr().out)
+    assert resumed["epochs"] == 4
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert resumed[key] == straight[key], key                    # to the last digit
+
+    (home / "race.yaml").write_text(yaml.safe_dump({"title": "fruit lr", "base": {**base, "epochs": 2},
+                                                    "variants": [{"name": "lr 0.01"},
+                                                                 {"name": "lr 0.1", "optim": {"lr": 0.1}}]}))
+    assert main(["compare", str(home / "race.yaml")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()[-2:]]
+    assert [v["name"] for v in lines] == ["lr 0.01", "lr 0.1"] and all(v["status"] == "finished" for v in lines)
+
+    assert main(["export", straight["run_id"], "--format", "script", "--out", str(home / "train.py")]) == 0
+    capsys.readouterr()
+    records = run_script((home / "train.py").read_text())
+    assert records[-2]["val_loss"] == straight["val_loss"]
