@@ -297,9 +297,11 @@ def patches_panel(a: dict) -> None:
         return
     c1, c2 = st.columns(2)
     c1.image(patch_overlay(a["input"], a["patch_mean"]), caption="attention the mean pool reads through, averaged "
-             "over layers and heads (orange = more)")
+             "over layers and heads (orange = more)", alt="the input image with its patches shaded by the attention "
+                                                          "the pooled output reads through them")
     c2.image(patch_overlay(a["input"], a["patch_rollout"]), caption="rollout through the layers (0.5·W + 0.5·I per "
-             "layer): which patches the output traces back to")
+             "layer): which patches the output traces back to", alt="the input image with its patches shaded by "
+                                                                     "attention rollout")
     st.caption("Colours are scaled to this image's largest value: they compare patches of one image, not images.")
 
 

@@ -101,6 +101,7 @@ def augment_panel(data, seed: int) -> None:
                 lo, hi = value_range(data.X_train)
                 st.image(pairs_grid(orig.numpy(), aug.numpy(), lo=lo, hi=hi),
                          caption="each pair: the training image on top, augmented below (press Preview again for "
-                                 "another batch)", output_format="PNG")
+                                 "another batch)", output_format="PNG",
+                         alt=f"{len(orig)} training images, each above its augmented copy")
         st.markdown(LOOK_FOR)
     st.caption("Augmentation: " + (", ".join(f"{k} {v:g}" for k, v in spec.items()) if spec else "off"))

@@ -76,7 +76,7 @@ def gallery(arrays: dict, s: dict, data, split: str) -> None:
     if data.kind == "image":
         cols = st.columns(8)
         for k, (i, cap) in enumerate(zip(idx, captions)):
-            cols[k % 8].image(input_image(X[i]), caption=cap, width="stretch")
+            cols[k % 8].image(input_image(X[i]), caption=cap, width="stretch", alt=f"example {i}: {cap}")
     else:
         st.dataframe(pd.DataFrame({"x1": X[idx, 0], "x2": X[idx, 1], "true": [names[v] for v in arrays["y_true"][idx]],
                                    "predicted": [names[v] for v in arrays["y_pred"][idx]], "confidence": conf}),

@@ -184,7 +184,10 @@ def maps_row(run_id: str, snap, methods: list[str], sample: int, custom, target,
                 st.plotly_chart(feature_bars(a["map"], s["features"], a["input"], 10, axis="effect on the " + (
                     "prediction" if s.get("task") == "regression" else "class's score")), key=f"exp_bars_{method}")
             else:
-                st.image(overlay(a["input"], a["map"], signed(method), size=TILE), width=TILE)
+                st.image(overlay(a["input"], a["map"], signed(method), size=TILE), width=TILE,
+                         alt=f"{METHODS[method]} map over the input for the class {s.get('target_name', '')}: "
+                             + ("red raises the score, blue lowers it" if signed(method) else
+                                "brighter regions raise the score"))
             st.markdown(f"**{METHODS[method]}** {_badge(s)}")
             colours = legend(signed(method))
             st.caption(f"{ABOUT[method]}. " + (f"{colours[0].upper()}{colours[1:]}. " if a["map"].ndim > 1 else "")
@@ -200,7 +203,8 @@ def class_panels(run_id: str, snap, sample: int, custom, opts: tuple, names: lis
     cols = st.columns(min(len(names), 10))
     for k, (a, s, _) in enumerate(got):
         with cols[k % len(cols)]:
-            st.image(overlay(a["input"], a["map"], True, limit, size=120), width=120)
+            st.image(overlay(a["input"], a["map"], True, limit, size=120), width=120,
+                     alt=f"GradientShap map for the class {names[k]} (p = {probs[k]:.2f}), red for, blue against")
             st.caption(f"**{names[k]}** · p = {probs[k]:.2f}")
     st.caption("One colour scale for every class: red pixels raise that class's score, blue lower it. The classes "
                "the network rejects show mostly blue where the object is.")
@@ -222,7 +226,8 @@ def over_training_strip(run_id: str, method: str, sample: int, custom, target, o
     captions = [f"epoch {e}: {s['target_name']} p={a['probs'][s['target']]:.2f}" for e, (a, s, _) in zip(by_epoch, got)]
     per_row = 8
     for i in range(0, len(images), per_row):
-        st.image(images[i:i + per_row], caption=captions[i:i + per_row], width=112)
+        st.image(images[i:i + per_row], caption=captions[i:i + per_row], width=112,
+                 alt=[f"{METHODS[method]} map at {c}" for c in captions[i:i + per_row]])
     st.caption("One colour scale across all epochs: sizes compare." if shared else
                "Each map scaled to its own strongest value: colours are relative within a picture, so a faint "
                "early map looks as strong as a sure late one. Turn on one scale to compare.")

@@ -152,14 +152,16 @@ def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
                + (f"one scale for the layer (|w| up to {s['abs_max']:.3g})" if shared
                   else "each filter on its own scale"))
     img = filter_grid(arrays["weight"], shared)
-    st.image(img, width=min(img.shape[1], 900), clamp=True)
+    st.image(img, width=min(img.shape[1], 900), clamp=True,
+             alt=f"layer {s['layer']}'s {out_c} filters of {in_c}x{kh}x{kw} weights as coloured tiles, red positive, "
+                 f"blue negative (largest |w| {s['abs_max']:.3g})")
 
 
 def input_panel(arrays: dict, s: dict, label: str | None = None) -> None:
     left, right = st.columns([1, 2])
     with left:
-        st.image(input_image(arrays["input"]), width=168, caption=(label or f"validation example {s['sample']}")
-                 + (f" · true class {s['true']}" if "true" in s else ""))
+        what = (label or f"validation example {s['sample']}") + (f" · true class {s['true']}" if "true" in s else "")
+        st.image(input_image(arrays["input"]), width=168, caption=what, alt=f"the input image: {what}")
     if "probs" not in arrays:                                   # an autoencoder: its output is drawn below
         right.caption(f"A {s['task']} run: the network's output is the last map below")
         return
@@ -181,7 +183,9 @@ def feature_maps(arrays: dict, s: dict) -> None:
         st.caption(f"Layer {layer['index']} · {layer['type']} · {shape} (channels x height x width) · each map "
                    f"on its own grey scale, black lowest; all black: zero everywhere")
         img = feature_grid(out)
-        st.image(img, width=min(img.shape[1], 900), clamp=True)
+        st.image(img, width=min(img.shape[1], 900), clamp=True,
+                 alt=f"layer {layer['index']} ({layer['type']}): {out.shape[0]} feature maps of {out.shape[1]}x"
+                     f"{out.shape[2]}, grey, brightest where the output is highest")
 
 
 def conv_explainer(run_id: str, snap, convs: list[int], pick: Picked, outputs: dict) -> int:
@@ -215,7 +219,8 @@ def conv_explainer(run_id: str, snap, convs: list[int], pick: Picked, outputs: d
     pic.image(window_image(arrays["input"][first + k], s["padding"], s["window_top"], s["window_left"],
                            s["window_span"]),
               caption=f"{pick.label}, what layer {layer} receives (channel {first + k}): the window in orange, "
-                      f"padding pale blue")
+                      f"padding pale blue",
+              alt=f"channel {first + k} of layer {layer}'s input with the window of the chosen cell marked")
     with grids:
         g1, g2, g3 = st.columns(3)
         g1.html(numbers_table(arrays["window"][k], "window (input)", False, arrays["padding"]))
@@ -265,7 +270,8 @@ def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
     # spaces around the arrow: a caption wraps between words, never inside a class name ("triang le")
     captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']} → {t['predicted']}" if "true" in t else "")
                 for t in s["top"]]
-    st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True)
+    st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True,
+             alt=[f"validation example {c}" for c in captions])
 
 
 def warm_neighbours(run_id: str, snap, filter_layer: int | None, pick: Picked | None, size_layer: int | None) -> None:

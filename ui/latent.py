@@ -184,7 +184,24 @@ def take_click(chart_key: str) -> tuple[str | None, object]:
         st.session_state["lat_pick"] = pick
         if pick[0] == "spot":
             st.session_state["lat_z1"], st.session_state["lat_z2"] = pick[1]
+        else:
+            st.session_state["lat_example"] = pick[1]      # the number box shows the clicked point
     return st.session_state.get("lat_pick", (None, None))
+
+
+def example_box(n: int) -> None:
+    """The keyboard's way to the point panel: a number box for the example, kept equal to the last click."""
+    s = st.session_state
+    if s.get("lat_example") is not None and not 0 <= s["lat_example"] < n:
+        s["lat_example"] = None                             # another run's index
+    st.number_input(f"Example (0 to {n - 1})", 0, n - 1, value=None, key="lat_example", on_change=_example_typed,
+                    placeholder="type a number, or click a point", help="The example whose reconstruction and "
+                    "nearest neighbours are shown; a click on a point sets it too")
+
+
+def _example_typed() -> None:
+    value = st.session_state.get("lat_example")
+    st.session_state["lat_pick"] = ("point", int(value)) if value is not None else (None, None)
 
 
 def to_code(xy, method: str, a: dict) -> np.ndarray:
@@ -199,7 +216,7 @@ def to_code(xy, method: str, a: dict) -> np.ndarray:
 def images_row(images, captions, cols: int = 8) -> None:
     columns = st.columns(cols)
     for k, (img, cap) in enumerate(zip(images, captions)):
-        columns[k % cols].image(tile(img[None], 1), caption=cap, width="stretch")
+        columns[k % cols].image(tile(img[None], 1), caption=cap, width="stretch", alt=f"image: {cap}")
 
 
 def neighbours_of(codes: np.ndarray, i: int, k: int = NEAR) -> np.ndarray:
@@ -213,10 +230,11 @@ def point_panel(run_id, snap, a, s, i: int, X: np.ndarray, names: list[str], can
     st.markdown(f"**Example {i}** · label {names[a['labels'][i]] if names else a['labels'][i]} · code "
                 f"({', '.join(f'{v:.2f}' for v in a['codes'][i][:4])}{', …' if a['codes'].shape[1] > 4 else ''})")
     left, right = st.columns(2)
-    left.image(tile(X[i][None], 1), caption="input", width=DECODED_PX)
+    left.image(tile(X[i][None], 1), caption="input", width=DECODED_PX, alt=f"validation example {i}, the input")
     if can_decode:
         rec = reconstructions(run_id, snap.epoch, snap.step)[i]
-        right.image(tile(rec[None], 1), caption=f"reconstruction (error {a['errors'][i]:.4f})", width=DECODED_PX)
+        right.image(tile(rec[None], 1), caption=f"reconstruction (error {a['errors'][i]:.4f})", width=DECODED_PX,
+                    alt=f"the network's reconstruction of example {i}, error {a['errors'][i]:.4f}")
     st.caption(f"Its {NEAR} nearest neighbours in code space (ringed in the scatter):")
     images_row([X[j] for j in near], [names[a["labels"][j]] if names else str(j) for j in near], cols=4)
 
@@ -242,7 +260,7 @@ def spot_panel(run_id, snap, a, method: str, xr, yr) -> None:
     z2 = st.slider("y (second axis)", float(yr[0]), float(yr[1]), key="lat_z2", format="%.2f")
     z = to_code((z1, z2), method, a)
     img = decoded(run_id, snap.epoch, snap.step, (tuple(float(v) for v in z),))[0]
-    st.image(tile(img[None], 1), width=DECODED_PX,
+    st.image(tile(img[None], 1), width=DECODED_PX, alt=f"the decoder's output for the point ({z1:.2f}, {z2:.2f})",
              caption=f"the decoder's output at ({z1:.2f}, {z2:.2f})" + (
                  "" if method == "raw" else f": the code {np.array2string(z[:4], precision=2)} on the PCA plane"))
 
@@ -295,6 +313,7 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
         st.caption(f"{len(proj):,} validation examples, coloured by their label (the colours only: training never "
                    f"saw a label). {said[0].upper()}{said[1:]}.")
     with right:
+        example_box(len(a["codes"]))
         if kind == "spot" and click_space:
             spot_panel(run_id, snap, a, method, xr, yr)
         elif chosen is not None:
@@ -320,7 +339,7 @@ def decode_panel(run_id, snap, a, s, method: str, X, names) -> None:
                + ": the \"manifold\" of digits the decoder has learnt. Compare with the scatter: each region draws "
                  "the digit whose codes sit there.")
     st.plotly_chart(manifold_figure(images, GRID, xr, yr, axes_of(m, s)), width="stretch", key="lat_manifold")
-    st.subheader("Interpolate between two inputs", divider="gray")
+    st.header("Interpolate between two inputs", divider="gray")
     n = len(a["codes"])
     first = {int(c): int(np.flatnonzero(a["labels"] == c)[0]) for c in np.unique(a["labels"])}
     c1, c2, c3 = st.columns(3)
@@ -329,6 +348,7 @@ def decode_panel(run_id, snap, a, s, method: str, X, names) -> None:
     steps = int(c3.slider("Steps", 3, 16, 10, key="lat_steps"))
     images = strip(run_id, snap.epoch, snap.step, ia, ib, steps)
     st.image(tile(np.concatenate([X[ia][None], images, X[ib][None]]), steps + 2), width="stretch",
+             alt=f"{steps + 2} images in a row: example {ia}, {steps} decoded steps between the codes, example {ib}",
              caption=f"Left and right: the inputs ({names[a['labels'][ia]] if names else ia} and "
                      f"{names[a['labels'][ib]] if names else ib}); between them the decoder's output along the "
                      f"straight line from one code to the other ({steps} steps, ends included).")
@@ -341,11 +361,14 @@ def recon_panel(run_id, snap, a, s, X, names, base) -> None:
     st.caption("One validation example of each class: the input (top), the network's reconstruction (middle) and "
                "PCA's from as many dimensions as the code (bottom).")
     rows = [X[first], rec[first]] + ([base["recon_val"][first]] if base is not None else [])
-    st.image(tile(np.concatenate(rows), len(first)), width="stretch")
+    st.image(tile(np.concatenate(rows), len(first)), width="stretch",
+             alt=f"{len(rows)} rows of {len(first)} images: inputs, reconstructions"
+                 + (", PCA's reconstructions" if len(rows) > 2 else ""))
     worst = np.argsort(-a["errors"], kind="stable")[:10]
     st.caption("The 10 worst-reconstructed validation images (top) and their reconstructions; the error under each: "
                + ", ".join(f"{names[labels[i]] if names else i}: {a['errors'][i]:.3f}" for i in worst))
-    st.image(tile(np.concatenate([X[worst], rec[worst]]), len(worst)), width="stretch")
+    st.image(tile(np.concatenate([X[worst], rec[worst]]), len(worst)), width="stretch",
+             alt=f"the {len(worst)} worst-reconstructed images (top row) and their reconstructions (bottom row)")
     if "class_errors" in a:
         pca_cls = None
         if base is not None:
@@ -398,7 +421,7 @@ def vae_panel(run_id, snap, a, s, names) -> None:
     seed = int(st.number_input("Seed of the samples", 0, 10_000, 0, key="lat_prior_seed"))
     z = np.random.default_rng(seed).standard_normal((16, k)).astype(np.float32)
     images = decoded(run_id, snap.epoch, snap.step, tuple(map(tuple, z.astype(float))))
-    st.image(tile(images, 8), width="stretch",
+    st.image(tile(images, 8), width="stretch", alt="16 images decoded from random codes, in 2 rows of 8",
              caption="16 codes drawn from the prior N(0, I) and decoded: a variational autoencoder is trained so that "
                      "these look like digits.")
     spread = np.exp(0.5 * a["logvar"]).mean(0)

@@ -80,7 +80,7 @@ def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
     """Draw the rows. rows_by_index: LayerRow by 0-based index (shape/params), as far as they go."""
     layers = st.session_state["layers"]
     head = st.columns(LINE_1, gap="xsmall", vertical_alignment="bottom")
-    for col, text in zip(head, ["#", "layer, and its arguments under it", "output", "params"]):
+    for col, text in zip(head, ["\\#", "layer, and its arguments under it", "output", "params"]):   # "#": a heading
         col.caption(text)
     for i, layer in enumerate(layers):
         lid = layer["id"]
@@ -106,12 +106,13 @@ def layer_editor(rows_by_index: dict, bad_row: int | None) -> None:
         elif i == bad_row:
             c[2].markdown(":red[**✗ refused**]")
         buttons = d[2].container(horizontal=True, gap="xsmall")
-        buttons.button("", icon=":material/arrow_upward:", key=f"up_{lid}", on_click=_move, args=(i, -1),
-                       disabled=i == 0, help="move up")
-        buttons.button("", icon=":material/arrow_downward:", key=f"down_{lid}", on_click=_move, args=(i, 1),
-                       disabled=i == len(layers) - 1, help="move down")
-        buttons.button("", icon=":material/close:", key=f"del_{lid}", on_click=_remove, args=(i,),
-                       help="remove this layer")
+        # the labels are their names for a screen reader; the page shows only the icons (ui/sidebar.A11Y_CSS)
+        buttons.button(f"Move layer {i + 1} up", icon=":material/arrow_upward:", key=f"up_{lid}", on_click=_move,
+                       args=(i, -1), disabled=i == 0, help="move up")
+        buttons.button(f"Move layer {i + 1} down", icon=":material/arrow_downward:", key=f"down_{lid}",
+                       on_click=_move, args=(i, 1), disabled=i == len(layers) - 1, help="move down")
+        buttons.button(f"Remove layer {i + 1}", icon=":material/close:", key=f"del_{lid}", on_click=_remove,
+                       args=(i,), help="remove this layer")
     a, b = st.columns([2, 1], vertical_alignment="bottom")
     a.selectbox("New layer", list(LAYERS), key="new_layer_type")
     b.button("Add layer", icon=":material/add:", on_click=_add, width="stretch")

@@ -64,12 +64,27 @@ def picture(data, grid: dict | None, task: str, preview: bool = False) -> None:
         st.caption(("The data" if preview else "Prediction (background) and targets (dots)") + ": orange is "
                    f"negative, blue positive, on one scale (±{_scale(d):.2g}). Dots: training points; rings: "
                    "validation points")
-        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val, scale=_scale(d)), width=380)
+        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val, scale=_scale(d)), width=380,
+                 alt=_plane_alt(grid, d, "the prediction over the plane, orange negative to blue positive"))
     else:
         st.caption("The data: orange is class 0, blue class 1. Dots: training points; rings: validation points"
                    if preview else "Decision boundary: orange is class 0, blue class 1; the background shades "
                    "from orange to blue with P(class 1). Dots: training points; rings: validation points")
-        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val), width=380)
+        st.image(boundary_image(grid, d.X_train, d.y_train, d.X_val, d.y_val), width=380,
+                 alt=_plane_alt(grid, d, "the decision boundary, orange class 0, blue class 1"))
+
+
+def _plane_alt(grid: dict | None, d, what: str) -> str:
+    """A text alternative of the live picture, with its numbers: the points and how the plane is split."""
+    import numpy as np
+
+    text = f"{what}: {len(d.X_train):,} training points (dots) and {len(d.X_val):,} validation points (rings)"
+    if grid is None:
+        return text + "; no prediction yet"
+    p = np.asarray(grid["p"], np.float32)
+    if d.task == "regression":
+        return text + f"; predictions from {p.min():.2f} to {p.max():.2f}"
+    return text + f"; the network calls {(p > 0.5).mean():.0%} of the plane class 1 (blue)"
 
 
 def _value(key: str, v: float) -> str:
@@ -142,7 +157,7 @@ def _curves(run, snap: dict) -> None:
     """The step loss (with its log-scale and smoothing controls) and the schedule's learning rate; the
     decision boundary or fitted curve where the data are drawn; the per-epoch loss and metric."""
     # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
-    from playground.viz.curves import epoch_chart, lr_chart, step_loss_chart
+    from playground.viz.curves import epoch_chart, epoch_words, lr_chart, step_loss_chart, step_loss_words
 
     epochs, task, metric = snap["epochs"], run.task.name, run.task.headline
     per_epoch = f"{_metric_label(run).replace('validation ', '').capitalize()} per epoch"
@@ -153,7 +168,8 @@ def _curves(run, snap: dict) -> None:
     left, right = st.columns(2)
     with left:
         st.caption("Training loss per step (faint: raw, bold: smoothed)")
-        vega(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]))
+        vega(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]),
+             words=step_loss_words(snap["step_loss"], snap["diverged_at"]))
         if run.config.schedule.name != "constant":
             st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
             vega(lr_chart(snap["marks"]))
@@ -167,7 +183,7 @@ def _curves(run, snap: dict) -> None:
     left, right = st.columns(2)
     with left:
         st.caption("Loss per epoch (train: mean over the epoch's steps; validation: at epoch end)")
-        vega(epoch_chart(epochs, "loss"))
+        vega(epoch_chart(epochs, "loss"), words=epoch_words(epochs, "loss"))
     with right:
         if drawn:
             st.caption(per_epoch)

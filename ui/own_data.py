@@ -184,7 +184,8 @@ def image_card(data) -> None:
             if len(idx):
                 imgs = data.X_train[idx].numpy().transpose(0, 2, 3, 1)
                 st.caption(f"**{name}** ({counts[k]:,})")
-                st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=40)
+                st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=40,
+                         alt=[f"a training image of class {name}"] * len(imgs))
         skipped = data.meta.get("skipped", [])
         st.caption(" · ".join(data.meta.get("notes", [])) or "every file read")
         if skipped:

@@ -31,7 +31,7 @@ def plane_panel(run_id: str, snap, data) -> None:
     names = feature_names(data)
     if len(names) < 3:
         return                          # two inputs: the live boundary on Build & Train is the whole picture
-    st.subheader("Two inputs, the others held at their mean", divider="gray")
+    st.header("Two inputs, the others held at their mean", divider="gray")
     c1, c2, c3 = st.columns([2, 2, 1])
     x = c1.selectbox("Across (x)", range(len(names)), index=0, key="plane_x", format_func=lambda k: names[k])
     y = c2.selectbox("Up (y)", range(len(names)), index=1, key="plane_y", format_func=lambda k: names[k])
@@ -44,7 +44,9 @@ def plane_panel(run_id: str, snap, data) -> None:
     left, right = st.columns([1, 1.2])
     with left:
         task = "class" if "cls" in a else "prediction"
-        st.image(plane_image(a), width=360,
+        st.image(plane_image(a), width=360, alt=f"the network's {task} over {names[x]} and {names[y]}, with "
+                                                  f"{s['n']} rows as dots; it agrees with the whole rows on "
+                                                  f"{s['agreement']:.0%}",
                  caption=f"{names[x]} across ({a['xs'][0]:.3g} to {a['xs'][-1]:.3g}), {names[y]} up "
                          f"({a['ys'][0]:.3g} to {a['ys'][-1]:.3g}): the network's {task} over the plane; dots: "
                          f"the {s['n']} {'validation' if split == 'val' else 'training'} rows in their own "

@@ -103,7 +103,7 @@ def details(run_id: str) -> None:
     whose = "yours" if own else f"{public_name(run.owner, REGISTRY.store.names())}'s" + \
         (" (you may act on it: you are the teacher)" if allowed else "")
     snap = run.history.snapshot()
-    st.subheader(f"{run.name}")
+    st.header(f"{run.name}")
     st.caption(f"{STATUS_ICON.get(snap['status'], '')} **{snap['status']}** · run `{run.id}` · "
                f"{whose}"
                + (f" · {row.bytes / 1e6:,.2f} MB on disk" if row else ""))

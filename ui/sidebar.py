@@ -109,7 +109,7 @@ def you() -> None:
 
 
 def sidebar() -> None:
-    keep({"all_runs": False})             # the device and the seed start from the run form's (init_form)
+    keep({"all_runs": False, "large_type": False})    # the device and the seed start from the run form's (init_form)
     token = me()
     with st.sidebar:
         cluster = REGISTRY.executor.kind == "ray"
@@ -143,4 +143,19 @@ def sidebar() -> None:
         you()
         for warning in REGISTRY.store.warnings:
             st.warning(warning, icon=":material/database:")
+        large = st.toggle("Large type", key="large_type",
+                          help="Bigger text and controls on every page, for a projector at the back of a room")
         st.caption("Training Playground · PyTorch")
+    st.html(A11Y_CSS + (LARGE_TYPE_CSS if large else ""))
+
+
+# Icon-only buttons carry a text label for screen readers (their name), shown to nobody: the layer
+# editor's move and remove buttons. Streamlit gives a widget with key K the class st-key-K.
+A11Y_CSS = """<style>
+[class*="st-key-up_"] button [data-testid="stMarkdownContainer"],
+[class*="st-key-down_"] button [data-testid="stMarkdownContainer"],
+[class*="st-key-del_"] button [data-testid="stMarkdownContainer"]
+{position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap;}
+</style>"""
+# Streamlit sizes its text and controls in rem: a larger root font scales the whole page
+LARGE_TYPE_CSS = "<style>html {font-size: 21px;}</style>"

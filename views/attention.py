@@ -47,7 +47,7 @@ def snapshot_views():
                                  required=True)
     if shown == "head":
         layer, head, row, col = ui.one_head(a, s, labels)
-        st.subheader("The numbers behind one weight", divider="gray")
+        st.header("The numbers behind one weight", divider="gray")
         ui.cell_panel(run_id, snap, pick, layer, head, row, col, labels)
     elif shown == "all":
         ui.grid_and_rollout(a, s, labels)

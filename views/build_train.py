@@ -84,7 +84,7 @@ with st.expander("Load a config file", icon=":material/upload_file:"):
 col_data, col_net, col_train = st.columns([1.1, 2.6, 1.1], gap="medium")
 
 with col_data:
-    st.subheader("1 · Data")
+    st.header("1 · Data")
     control(st.selectbox, "Data set", [n for n in DATASETS if n not in APP_HIDDEN], key="data_name", lesson=lesson,
             format_func=lambda n: DATASETS[n].title, on_change=data_changed)
     spec = DATASETS[st.session_state.data_name]
@@ -138,7 +138,8 @@ with col_data:
         if data.kind == "image" and data.name != "upload_images":       # your images: samples per class below
             imgs = data.X_train[:8].numpy().transpose(0, 2, 3, 1)
             names = [data.class_names[int(k)] for k in data.y_train[:8]]
-            st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42)
+            st.image([np.clip(i if i.shape[2] == 3 else i[:, :, 0], 0, 1) for i in imgs], width=42,
+                     alt=[f"a training image of class {n}" for n in names])
             st.caption("Left to right: " + ", ".join(names))
         if data.name == "upload":
             card(data)
@@ -146,7 +147,7 @@ with col_data:
             image_card(data)
 
 with col_net:
-    st.subheader("2 · Network")
+    st.header("2 · Network")
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     net_fixed = bool(lesson and "network" in lesson.fixed())
     a.selectbox("Preset", list(PRESETS), key="preset", placeholder="(loaded config)", disabled=net_fixed,
@@ -181,7 +182,7 @@ with col_net:
         st.caption(f"**{sum(r.params for r in rows):,} parameters** in {len(rows)} layers → {output_text(task)}")
 
 with col_train:
-    st.subheader("3 · Training")
+    st.header("3 · Training")
     task_name = task.name if task is not None else spec.task
     control(st.selectbox, f"Loss ({task_name})", ["auto", *LOSSES[task_name]], key="loss", lesson=lesson,
             format_func=lambda n: f"auto: {LOSS_LABELS[LOSSES[task_name][0]].split(' (')[0]}" if n == "auto"

@@ -54,7 +54,7 @@ for col, name in zip(cols, ORDER):
                icon=":material/play_arrow:")
 
 s = st.session_state
-st.subheader(s.cmp_title)
+st.header(s.cmp_title)
 st.caption(s.cmp_about)
 with st.expander("Base run", icon=":material/tune:"):
     b = s.cmp_base

@@ -36,7 +36,7 @@ with right:
     st.caption("Per class: precision = right among those predicted as the class; recall = found among those "
                "truly in it; F1 = their harmonic mean; support = examples of the class")
     per_class(arrays, s)
-st.subheader("Most confidently wrong", divider="gray")
+st.header("Most confidently wrong", divider="gray")
 st.caption("The misclassified examples the model was surest about, surest first: often a mislabelled example, "
            "an ambiguous one, or a pattern the network learnt wrong.")
 gallery(arrays, s, snapshot_model(run_id, snap.epoch, snap.step).data, split)

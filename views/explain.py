@@ -39,7 +39,7 @@ def snapshot_views():
     if not image:
         ui.table_panels(run_id, snap, names, reg)
         plane_panel(run_id, snap, run.data)
-        st.subheader("One row, by several methods", divider="gray")
+        st.header("One row, by several methods", divider="gray")
     pick = input_source(run.data, "exp") if image else None
     sample = pick.sample if pick else int(st.session_state.get("exp_table_row", 0))
     custom = pick.custom if pick else None
@@ -71,12 +71,12 @@ def snapshot_views():
         if st.toggle("SHAP for every class", key="exp_classes",
                      help="GradientShap for each class on one colour scale, as shap draws images (a second or so)"):
             ui.class_panels(run_id, snap, sample, custom, opts, names)
-        st.subheader("The same input over training", divider="gray")
+        st.header("The same input over training", divider="gray")
         c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
         method = c1.selectbox("Method", methods, key="exp_over_method", format_func=METHODS.get)
         shared = c2.toggle("One colour scale for all epochs", key="exp_over_shared")
         ui.over_training_strip(run_id, method, sample, custom, target, opts, shared)
-    st.subheader("Can these maps be trusted?", divider="gray")
+    st.header("Can these maps be trusted?", divider="gray")
     c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
     method = c1.selectbox("Check the method", methods, key="exp_trust_method", format_func=METHODS.get)
     if c2.button("Run the trust checks", key="exp_trust", icon=":material/fact_check:") or \

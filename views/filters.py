@@ -49,7 +49,7 @@ def snapshot_views():
     else:
         st.info("This network has no Conv2d layer, so no filters; the layers' outputs below still show.")
 
-    st.subheader("One input through the network", divider="gray")
+    st.header("One input through the network", divider="gray")
     pick = input_source(run.data)
     shown = None
     if pick is not None:
@@ -57,12 +57,12 @@ def snapshot_views():
         input_panel(arrays, s, pick.label)
         feature_maps(arrays, s)
         if convs:
-            st.subheader("Inside one convolution: click an output cell", divider="gray")
+            st.header("Inside one convolution: click an output cell", divider="gray")
             shown = conv_explainer(run_id, snap, convs, pick, arrays)
 
-    st.subheader("Output size", divider="gray")
+    st.header("Output size", divider="gray")
     size_panel(run_id, snap, types, shown)
-    st.subheader("What makes a filter fire", divider="gray")
+    st.header("What makes a filter fire", divider="gray")
     top_panel(run_id, snap, types, convs[0] if convs else 1)
     warm_neighbours(run_id, snap, layer if convs else None, pick, st.session_state.get("size_layer"))
 

@@ -12,8 +12,10 @@ import pandas as pd
 from playground.lessons import GOALS, Goal
 from playground.viz.compare import PALETTE
 from playground.viz.curves import q, tip
+from playground.viz.palette import cycled
 
 REFERENCE_COLOR = "#000000"                    # the teacher's own runs: the reference, in black
+STUDENTS = [c for c in PALETTE if c != REFERENCE_COLOR]    # the students' lines: any colour but the teacher's
 SHORT = {"val_acc": "val acc", "val_loss": "val loss", "val_r2": "val R²", "val_token_acc": "val token acc"}
 MAX_POINTS = 200                               # per run on the chart: a 3,000-epoch run is redrawn twice a second
 
@@ -134,7 +136,7 @@ def board_chart(entries: list[Entry], metric: str, goal: Goal | None, large: boo
     swap data only)."""
     students = list(dict.fromkeys(x.student for x in entries if not x.reference))
     refs = list(dict.fromkeys(x.student for x in entries if x.reference))
-    colors = (PALETTE * (len(students) // len(PALETTE) + 1))[:len(students)] + [REFERENCE_COLOR] * len(refs)
+    colors = cycled(STUDENTS, len(students)) + [REFERENCE_COLOR] * len(refs)
     recs = [{"student": x.student, "run": x.name, "line": x.run_id, "epoch": e["epoch"], "y": e[metric],
              "reference": x.reference}
             for x in entries for e in _thin([e for e in x.epochs if e.get(metric) is not None

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 
 from playground.viz.curves import downsample, ema, q, tip
+from playground.viz.palette import DASHES, LINES, cycled
 
 X_AXES = {"step": "step", "epoch": "epoch", "samples": "samples seen", "time": "wall-clock seconds"}
 METRICS = {"train_loss_step": "training loss (per step)", "val_loss": "validation loss",
            "val_acc": "validation accuracy", "train_loss": "training loss (per epoch)",
            "train_acc": "training accuracy (per epoch)", "lr": "learning rate"}
 EPOCH_KEYS = {"val_loss", "val_acc", "train_loss", "train_acc"}
-PALETTE = ["#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22"]
+PALETTE = LINES            # apart for the common colour-vision deficiencies (playground.viz.palette)
 
 
 def _x_from_steps(steps: np.ndarray, snap: dict, x_axis: str, steps_per_epoch: int) -> np.ndarray:
@@ -65,14 +65,16 @@ def compare_chart(curves: list[tuple[str, dict, int]], metric: str, x_axis: str,
                          "note": f"diverged at step {snap['diverged_at']}"})
     ends = pd.DataFrame(ends, columns=["variant", "x", "y", "note"])
     color = {"field": "variant", "type": "nominal", "title": None,
-             "scale": {"domain": names, "range": (PALETTE * (len(names) // len(PALETTE) + 1))[:len(names)]},
-             "legend": {"orient": "top", "labelLimit": 260}}
+             "scale": {"domain": names, "range": cycled(PALETTE, len(names))},
+             "legend": {"orient": "top", "labelLimit": 260, "symbolStrokeWidth": 3, "symbolSize": 300}}
+    dash = {"field": "variant", "type": "nominal", "title": None,          # the second cue: a dash per variant
+            "scale": {"domain": names, "range": cycled(DASHES, len(names))}, "legend": None}
     y_title = METRICS[metric] + (" (smoothed)" if metric == "train_loss_step" and smoothing else "")
     y_scale = {"type": "log"} if log_y else ({"domain": [0, 1]} if "acc" in metric else {"zero": False})
     x = q("x", X_AXES[x_axis])
     return {"height": height, "datasets": {"curves": df.reset_index(drop=True), "ends": ends}, "layer": [
         {"data": {"name": "curves"}, "mark": {"type": "line", "point": metric in EPOCH_KEYS, "strokeWidth": 2},
-         "encoding": {"x": x, "y": q("y", y_title, scale=y_scale), "color": color,
+         "encoding": {"x": x, "y": q("y", y_title, scale=y_scale), "color": color, "strokeDash": dash,
                       "tooltip": [tip("variant", kind="nominal"), tip("x", ",.4~f", X_AXES[x_axis]),
                                   tip("y", ".4~g", METRICS[metric])]}},
         {"data": {"name": "ends"}, "mark": {"type": "point", "shape": "cross", "size": 220, "filled": True,

@@ -92,7 +92,8 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
     rule = pd.DataFrame({"step": [diverged_at] if diverged_at else []}, dtype=float)
     scale = {"type": "log"} if log_y else {"zero": False}
     x_enc = q("step", "step")
-    return {"height": height, "datasets": {"main": main, "rule": rule}, "layer": [
+    about = "Training loss per step, raw (faint) and smoothed"     # the same every tick: the numbers are in words
+    return {"height": height, "description": about, "datasets": {"main": main, "rule": rule}, "layer": [
         {"data": {"name": "main"}, "mark": {"type": "line", "opacity": 0.3, "color": COLORS["train"]},
          "encoding": {"x": x_enc, "y": q("loss", "training loss", scale=scale),
                       "tooltip": [tip("step"), tip("loss", ".4f")]}},
@@ -101,6 +102,26 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
         {"data": {"name": "rule"}, "mark": {"type": "rule", "color": "#d62728", "strokeDash": [4, 3], "strokeWidth": 2},
          "encoding": {"x": q("step")}},
     ]}
+
+
+def step_loss_words(step_loss: list, diverged_at: int | None = None) -> str:
+    """The step-loss chart in words, with its numbers: for a screen reader and the back of a room."""
+    if not len(step_loss):
+        return "Training loss per step: no step yet."
+    return (f"Training loss per step: {len(step_loss):,} steps, from {step_loss[0]:.3g} to {step_loss[-1]:.3g}"
+            + (f"; diverged at step {diverged_at:,}" if diverged_at else "") + ".")
+
+
+def epoch_words(epochs: list[dict], metric: str) -> str:
+    """An epoch chart in words: per split, the first and the last value."""
+    from playground.train.tasks import METRIC_LABELS
+
+    ends = [f"{name} {series[0]:.3g} to {series[-1]:.3g}"
+            for name, key in (("training", "train"), ("validation", "val"))
+            if (series := [e[f"{key}_{metric}"] for e in epochs if f"{key}_{metric}" in e])]
+    title = METRIC_LABELS.get(metric, metric)
+    return (f"{title[:1].upper() + title[1:]} per epoch, {len(epochs)} epoch{'s' if len(epochs) != 1 else ''}"
+            + (": " + "; ".join(ends) if ends else "") + ".")
 
 
 def lr_chart(marks: list, height: int = 110) -> dict:
@@ -149,7 +170,8 @@ def epoch_chart(epochs: list[dict], metric: str, height: int = 220) -> dict:
     scale = {"zero": False, "domainMax": 1} if metric in BOUNDED else {"zero": False}
     color = {"field": "split", "type": "nominal", "title": None,
              "scale": {"domain": list(COLORS), "range": list(COLORS.values())}, "legend": {"orient": "bottom"}}
-    return {"height": height, "datasets": {"main": df}, "data": {"name": "main"},
+    about = f"{title} per epoch, training and validation"
+    return {"height": height, "description": about, "datasets": {"main": df}, "data": {"name": "main"},
             "mark": {"type": "line", "point": len(epochs) <= DOTS_UP_TO},
             "encoding": {"x": q("epoch", "epoch", axis={"tickMinStep": 1, "format": "d"}),
                          "y": q("value", title, scale=scale), "color": color,
@@ -222,14 +244,11 @@ def _stamp(img: np.ndarray, row: np.ndarray, col: np.ndarray, point_rgb: np.ndar
     return img
 
 
-# Okabe & Ito's palette (without its black): told apart with the common colour-vision deficiencies
-OKABE_ITO = np.array([[230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178], [213, 94, 0],
-                      [204, 121, 167]], dtype=np.float32)
-
-
 def class_colours(k: int) -> np.ndarray:
-    """(k, 3) float RGB: the decision boundary's orange and blue for two classes, else Okabe-Ito's (cycled)."""
-    return CLASS_RGB.copy() if k == 2 else OKABE_ITO[np.arange(k) % len(OKABE_ITO)]
+    """(k, 3) float RGB: the decision boundary's orange and blue for two classes, else palette.CLASSES (cycled)."""
+    from playground.viz.palette import CLASSES, cycled, rgb
+
+    return CLASS_RGB.copy() if k == 2 else (rgb(cycled(CLASSES, k)) * 255).astype(np.float32)
 
 
 def plane_image(arrays: dict, size: int = 360) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from playground.viz.curves import tip
+from playground.viz.palette import CLASSES, SHAPES, cycled
 
 CHOSEN = "#d62728"
 SPOT = 40                        # the clickable background grid: SPOT x SPOT cells over the drawn range
@@ -74,13 +75,16 @@ def scatter_spec(projection: np.ndarray, labels: np.ndarray, class_names: list[s
         tip("label", kind="nominal", title="label"), tip("index", title="example"), tip("x", ".3f", axes[0]),
         tip("y", ".3f", axes[1])]
     layers.append({"data": {"name": "points"},
-                   "mark": {"type": "circle", "size": 28, "opacity": 0.75, "cursor": "pointer"},
+                   "mark": {"type": "point", "filled": True, "size": 34, "opacity": 0.8, "cursor": "pointer"},
                    "params": [{"name": "point", "select": {"type": "point", "fields": ["index"], "on": "click",
                                                            "clear": False}}],
                    "encoding": {"x": enc_x, "y": enc_y,
                                 "color": {"field": "label", "type": "nominal", "scale": _colours(class_names),
-                                          "legend": {"title": "label (colour only)", "symbolOpacity": 1,
+                                          "legend": {"title": "label", "symbolOpacity": 1,
                                                      "orient": "top", "direction": "horizontal", "columns": 20}},
+                                # a second cue: a shape per class (the legend shows both)
+                                "shape": {"field": "label", "type": "nominal", "scale": _shapes(class_names),
+                                          "legend": None if not class_names else {"title": "label"}},
                                 "tooltip": tooltip}})
     if len(neighbours) or chosen is not None:
         datasets["marked"], layer = _marked_layer(frame, chosen, neighbours, enc_x, enc_y)
@@ -142,10 +146,15 @@ def _marked_layer(frame: pd.DataFrame, chosen: int | None, neighbours, enc_x: di
 
 
 def _colours(class_names: list[str]) -> dict:
-    """A fixed colour per class name (Tableau 10, then 20)."""
+    """A fixed colour per class name, apart for the common colour-vision deficiencies (palette.CLASSES)."""
     if not class_names:
         return {"scheme": "viridis"}
-    return {"domain": [str(c) for c in class_names], "scheme": "tableau10" if len(class_names) <= 10 else "tableau20"}
+    return {"domain": [str(c) for c in class_names], "range": cycled(CLASSES, len(class_names))}
+
+
+def _shapes(class_names: list[str]) -> dict:
+    """A marker shape per class name: the cue that does not depend on colour."""
+    return {"domain": [str(c) for c in class_names], "range": cycled(SHAPES, len(class_names))} if class_names else {}
 
 
 def tile(images: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:

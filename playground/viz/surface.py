@@ -1,16 +1,22 @@
 """The optimizer race: contour of a 2-D surface with each optimizer's path, and loss against step.
 
 Pure functions from playground.surfaces.race()/grid() output to Plotly figures. Colours belong to
-the optimizer's label, so a line keeps its colour when the line-up changes.
+the optimizer's label, so a line keeps its colour when the line-up changes; each label also has its
+own dash and marker (colour is never the only cue), and the colours stay apart for the common
+colour-vision deficiencies (playground.viz.palette).
 """
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-COLORS = {"SGD": "#d62728", "SGD + momentum": "#ff7f0e", "Nesterov": "#8c564b", "Adagrad": "#9467bd",
-          "RMSprop": "#2ca02c", "Adam": "#1f77b4", "AdamW": "#17becf"}
-SPARE = ["#e377c2", "#7f7f7f", "#bcbd22", "#000000"]
+COLORS = {"SGD": "#D55E00", "SGD + momentum": "#E69F00", "Nesterov": "#7F3B08", "Adagrad": "#CC79A7",
+          "RMSprop": "#009E73", "Adam": "#0072B2", "AdamW": "#56B4E9"}
+SPARE = ["#000000", "#BBBBBB"]
+DASH = {"SGD": "solid", "SGD + momentum": "dash", "Nesterov": "longdash", "Adagrad": "longdashdot",
+        "RMSprop": "dot", "Adam": "dashdot", "AdamW": "solid"}
+SYMBOL = {"SGD": "circle", "SGD + momentum": "square", "Nesterov": "triangle-up", "Adagrad": "triangle-down",
+          "RMSprop": "diamond", "Adam": "star-triangle-up", "AdamW": "hexagon"}
 MAX_FRAMES = 50            # animation frames sent to the browser (evenly spaced steps)
 DECADES = 6                # the contour's colour spans this many powers of ten below the plot's top value
 
@@ -18,6 +24,16 @@ DECADES = 6                # the contour's colour spans this many powers of ten 
 def color(label: str, i: int) -> str:
     """The label's colour; labels not in COLORS (e.g. 'Adam (2)') take their base label's or a spare."""
     return COLORS.get(label, COLORS.get(label.split(" (")[0], SPARE[i % len(SPARE)]))
+
+
+def dash(label: str, i: int) -> str:
+    """The label's dash pattern, as colour() chooses the colour ('Adam (2)': Adam's, a spare: dotted)."""
+    base = label.split(" (")[0]
+    return DASH.get(label, "dashdot" if base in DASH and label != base else DASH.get(base, "dot"))
+
+
+def symbol(label: str) -> str:
+    return SYMBOL.get(label.split(" (")[0], "x")
 
 
 def _name(label: str, r: dict) -> str:
@@ -63,7 +79,7 @@ def race_figure(grid: tuple, results: dict, step: int, minima=(), animate: bool 
         c = color(label, i)
         fig.add_trace(go.Scatter(
             **path, mode="lines+markers", name=_name(label, r), legendgroup=label,
-            line=dict(color=c, width=2), marker=dict(color=c, size=4),
+            line=dict(color=c, width=2, dash=dash(label, i)), marker=dict(color=c, size=5, symbol=symbol(label)),
             hovertemplate=f"{label}<br>x %{{x:.4g}}<br>y %{{y:.4g}}<extra></extra>"))
         k = _at(r, step)
         fig.add_trace(go.Scatter(
@@ -123,7 +139,8 @@ def loss_figure(results: dict, step: int, height: int = 480) -> go.Figure:
         if len(pos):
             lo, hi = min(lo, pos.min()), max(hi, pos.max())
         fig.add_trace(go.Scatter(x=np.arange(len(loss)), y=loss, mode="lines", name=_name(label, r),
-                                 line=dict(color=c, width=2), legendgroup=label, showlegend=False,
+                                 line=dict(color=c, width=2, dash=dash(label, i)), legendgroup=label,
+                                 showlegend=False,
                                  hovertemplate=f"{label}<br>step %{{x}}<br>f %{{y:.3e}}<extra></extra>"))
         k = _at(r, step)
         fig.add_trace(go.Scatter(x=[k], y=loss[k:k + 1], mode="markers", legendgroup=label, showlegend=False,

@@ -135,3 +135,11 @@ def test_a_vaes_loss_terms_prior_samples_and_spreads(runs):
     ok(at.number_input(key="lat_prior_seed").set_value(7).run())
     for show in ("space", "decode", "recon", "pca"):                         # every other view of a VAE draws
         ok(at.segmented_control(key="lat_show").set_value(show).run())
+
+
+def test_the_point_panel_opens_from_the_keyboard_with_the_example_box(runs):
+    at = page(runs["ae"].id)
+    assert at.number_input(key="lat_example").value is None
+    ok(at.number_input(key="lat_example").set_value(7).run())
+    assert any(m.value.startswith("**Example 7** · label ") for m in at.markdown), [m.value for m in at.markdown][:8]
+    assert "reconstruction (error" in " ".join(str(e.proto) for e in at.get("image")), "no reconstruction shown"

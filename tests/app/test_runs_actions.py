@@ -158,7 +158,7 @@ def test_rename_shows_the_new_name_in_the_table_and_the_store():
     click(at, "Rename")
     assert table(at)[run.id]["name"] == "second name", table(at)[run.id]
     assert REGISTRY.store.get(run.id).name == "second name"
-    assert at.subheader[0].value == "second name"
+    assert at.header[0].value == "second name"
 
 
 def test_delete_for_good_removes_the_run_and_keeps_the_other():

@@ -277,3 +277,24 @@ def test_numbers_table_writes_each_value_in_its_coloured_cell():
     assert "background:#ffffff" in cells[2] and "color:#fff" in cells[0] and "color:#000" in cells[2]
     window = numbers_table(np.array([[0.0, 0.2]]), "window", False, np.array([[True, False]]))
     assert "pad 0" in window and "0.20" in window
+
+
+def test_the_live_charts_in_words_give_their_numbers():
+    from playground.viz.curves import epoch_words, step_loss_words
+
+    assert step_loss_words([]) == "Training loss per step: no step yet."
+    assert step_loss_words([2.3] + [1.0] * 1888 + [0.11]) == "Training loss per step: 1,890 steps, from 2.3 to 0.11."
+    assert step_loss_words([1.0, 5e3], diverged_at=2).endswith("; diverged at step 2.")
+    e = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2}, {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7}]
+    assert epoch_words(e, "loss") == "Loss per epoch, 2 epochs: training 1 to 0.5; validation 1.2 to 0.7."
+
+
+def test_a_chart_drawn_on_a_page_names_what_it_shows_and_drops_layers_with_nothing_to_draw():
+    from ui.charts import described, without_empty_layers
+
+    spec = step_loss_chart([1, 2], [1.0, 0.5])
+    assert [layer["mark"]["type"] for layer in without_empty_layers(spec)["layer"]] == ["line", "line"]
+    assert len(without_empty_layers(step_loss_chart([1, 2], [1.0, 0.5], diverged_at=2))["layer"]) == 3
+    assert spec["description"] == "Training loss per step, raw (faint) and smoothed"
+    bars = {"encoding": {"x": {"field": "epoch"}, "y": {"title": "accuracy"}}}
+    assert described(bars) == "chart: accuracy against epoch"
