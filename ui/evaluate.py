@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.inspect import at_threshold, evaluate
-from playground.viz.evaluate import class_table, confusion_chart, pr_chart, roc_chart
+from playground.viz.evaluate import class_table, confusion_chart, confusion_words, pr_chart, roc_chart
 from playground.viz.filters import input_image
 from ui.charts import vega
 from ui.scrubber import snapshot_model
@@ -43,7 +43,7 @@ def per_class(arrays: dict, s: dict) -> None:
 def confusion(cm: np.ndarray, names: list, key: str) -> None:
     normalize = st.toggle("Share of each true class", key=key,
                           help="Off: counts. On: each row divided by its total, so rows read as recall per class")
-    vega(confusion_chart(cm, names, normalize))
+    vega(confusion_chart(cm, names, normalize), words=confusion_words(cm, [str(n) for n in names]))
 
 
 def threshold_views(arrays: dict, s: dict) -> dict:

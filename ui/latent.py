@@ -310,7 +310,7 @@ def space_panel(run_id, snap, a, s, method: str, can_decode: bool, X, names) -> 
                   else "click a point for its nearest neighbours"]                      # decoder: no reconstruction
         clicks += ["click an empty spot to decode it"] if click_space else []
         said = "; ".join((["hover for the image"] if show_thumbs else []) + clicks)
-        st.caption(f"{len(proj):,} validation examples, coloured by their label (the colours only: training never "
+        st.caption(f"{len(proj):,} validation examples, coloured and shaped by their label (training never "
                    f"saw a label). {said[0].upper()}{said[1:]}.")
     with right:
         example_box(len(a["codes"]))

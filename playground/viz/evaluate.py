@@ -11,6 +11,19 @@ from playground.viz.curves import every_kth, q, tip
 MAX_CURVE_POINTS = 800        # points of a ROC / PR curve sent to the browser
 
 
+def confusion_words(cm: np.ndarray, names: list[str]) -> str:
+    """A confusion matrix in words: its classes, the accuracy, and the most frequent confusion."""
+    cm = np.asarray(cm, dtype=float)
+    total = cm.sum()
+    text = (f"Confusion matrix, {len(names)} classes, accuracy {np.trace(cm) / total:.0%}" if total else
+            f"Confusion matrix, {len(names)} classes, no examples")
+    off = cm * (1 - np.eye(len(cm)))
+    if off.max() > 0:
+        t, p = np.unravel_index(int(off.argmax()), off.shape)
+        text += f"; most confused: {names[t]} read as {names[p]}, {int(off[t, p]):,} times"
+    return text + "."
+
+
 def confusion_chart(confusion: np.ndarray, class_names: list, normalize: bool = False, size: int = 360) -> dict:
     """Heatmap of a confusion matrix, rows = true class, columns = predicted; each cell says its count
     (and its share of the true class when normalize, which also colours by that share)."""
@@ -26,7 +39,8 @@ def confusion_chart(confusion: np.ndarray, class_names: list, normalize: bool = 
     dark = 0.5 if normalize else max(cm.max(), 1) / 2
     order = {"sort": names}
     small = len(names) <= 12                                                      # room for the numbers
-    return {"width": size, "height": size, "datasets": {"main": frame}, "data": {"name": "main"},
+    return {"width": size, "height": size, "description": confusion_words(cm, names),
+            "datasets": {"main": frame}, "data": {"name": "main"},
             "encoding": {"x": {"field": "predicted", "type": "nominal", "title": "predicted class", **order,
                                "axis": {"labelAngle": 0}},
                          "y": {"field": "true", "type": "nominal", "title": "true class", **order}},

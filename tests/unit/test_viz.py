@@ -298,3 +298,13 @@ def test_a_chart_drawn_on_a_page_names_what_it_shows_and_drops_layers_with_nothi
     assert spec["description"] == "Training loss per step, raw (faint) and smoothed"
     bars = {"encoding": {"x": {"field": "epoch"}, "y": {"title": "accuracy"}}}
     assert described(bars) == "chart: accuracy against epoch"
+
+
+def test_a_confusion_matrix_says_its_accuracy_and_its_worst_confusion():
+    from playground.viz.evaluate import confusion_chart, confusion_words
+
+    cm = np.array([[50, 2, 0], [1, 40, 12], [0, 3, 45]])
+    words = "Confusion matrix, 3 classes, accuracy 88%; most confused: disc read as triangle, 12 times."
+    assert confusion_words(cm, ["square", "disc", "triangle"]) == words
+    assert confusion_chart(cm, ["square", "disc", "triangle"])["description"] == words
+    assert confusion_words(np.eye(2) * 5, ["a", "b"]) == "Confusion matrix, 2 classes, accuracy 100%."
