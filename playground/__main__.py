@@ -396,7 +396,7 @@ def cmd_data(args) -> int:
         raw = path.read_bytes()
         if path.suffix.lower() == ".zip":
             images = uploads.read_images(raw, path.name, args.size, args.colour)
-            meta = uploads.save_set(raw, path.name, "cli", kind="images")
+            meta = uploads.save_set(raw, _set_name(args.name, path), "cli", kind="images")
             data = {"name": "upload_images", "upload": meta["id"], "image_size": args.size, "colour": args.colour}
             print(json.dumps({"id": meta["id"], "filename": meta["filename"], "card": uploads.image_card(images),
                               "config": {"data": data}}, indent=1))
@@ -404,7 +404,7 @@ def cmd_data(args) -> int:
         table = uploads.read_table(raw, path.name)
         target = args.target or table.columns[-1].name
         ts = uploads.table_set(table, target, args.task or "", _names(args.features), args.missing)
-        meta = uploads.save_set(raw, path.name, "cli")
+        meta = uploads.save_set(raw, _set_name(args.name, path), "cli")
         data = {"name": "upload", "upload": meta["id"], "target": target, "target_task": ts.task,
                 "features": _names(args.features), "missing": args.missing}
         print(json.dumps({"id": meta["id"], "filename": meta["filename"], "columns": uploads.columns_info(table),
@@ -418,6 +418,13 @@ def cmd_data(args) -> int:
         uploads.delete_set(args.id, used)
         print(f"data set {args.id} deleted")
     return 0
+
+
+def _set_name(name: str | None, path: Path) -> str:
+    """--name, keeping the file's suffix (a .tsv is read by tabs), or the file's own name."""
+    if not name:
+        return path.name
+    return name if name.lower().endswith(path.suffix.lower()) else name + path.suffix
 
 
 def _names(text: str | None) -> list[str]:
@@ -451,6 +458,7 @@ def _add_data(sub) -> None:
     a = acts.add_parser("add", help="keep a CSV/TSV file or a zip of images as a set; prints its id, its card and "
                                     "the config that trains on it, as JSON")
     a.add_argument("file", help="a .csv or .tsv file with a header row, or a .zip with one folder per class")
+    a.add_argument("--name", help="the name the set is listed and shown by (default: the file's name)")
     a.add_argument("--size", type=int, default=28, help="images: pixels a side (default 28)")
     a.add_argument("--colour", action="store_true", help="images: keep colour (default: grey)")
     a.add_argument("--target", help="the column to predict (default: the last)")

@@ -231,3 +231,25 @@ def test_a_run_on_a_kept_table_resumes_exactly_races_and_exports_from_the_comman
     capsys.readouterr()
     records = run_script((home / "train.py").read_text())
     assert records[-2]["val_loss"] == straight["val_loss"]
+
+
+def test_data_add_takes_a_name_and_an_autoencoder_trains_on_your_images_and_draws_its_codes(home, capsys):
+    import json
+
+    from playground.__main__ import main
+    from playground.inspect import latent
+    from playground.store import default_store
+    from playground.train.frozen import frozen_model
+    from tests.trained import train_stored
+
+    (home / "p.zip").write_bytes(pets())
+    assert main(["data", "add", str(home / "p.zip"), "--name", "my pets", "--size", "16"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["filename"] == "my pets.zip" and uploads.list_sets()[0]["filename"] == "my pets.zip"
+    layers = [{"type": "Flatten"}, {"type": "Linear", "out_features": 16}, {"type": "ReLU"},
+              {"type": "Linear", "out_features": 2}, {"type": "Latent"}, {"type": "Linear", "out_features": 256},
+              {"type": "Sigmoid"}, {"type": "Unflatten", "shape": "1x16x16"}]
+    run = train_stored({"name": "pets autoencoder", "data": added["config"]["data"], "task": "reconstruction",
+                        "loss": "mse", "layers": layers, "epochs": 2, "batch_size": 4})
+    view = latent(frozen_model(default_store(), run.id))
+    assert view.arrays["codes"].shape == (len(view.arrays["labels"]), 2) and set(view.arrays["labels"]) <= {0, 1}
