@@ -229,6 +229,16 @@ def point_panel(run_id, snap, a, s, i: int, X: np.ndarray, names: list[str], can
     near = neighbours_of(a["codes"], i)
     st.markdown(f"**Example {i}** · label {names[a['labels'][i]] if names else a['labels'][i]} · code "
                 f"({', '.join(f'{v:.2f}' for v in a['codes'][i][:4])}{', …' if a['codes'].shape[1] > 4 else ''})")
+    label = [names[a["labels"][j]] if names else str(a["labels"][j]) for j in near]
+    if X.ndim != 4:                                 # points or a table's rows: their values, not a picture
+        rows = X[[i, *near]].reshape(len(near) + 1, -1)
+        frame = pd.DataFrame(rows[:, :8], columns=[f"x{k + 1}" for k in range(min(rows.shape[1], 8))])
+        frame.insert(0, "example", [f"{i} (chosen)", *map(str, near)])
+        frame.insert(1, "label", [names[a["labels"][i]] if names else str(a["labels"][i]), *label])
+        st.caption(f"The example and its {NEAR} nearest neighbours in code space (ringed in the scatter), by their "
+                   f"inputs" + (" (the first 8)" if rows.shape[1] > 8 else "") + ":")
+        st.dataframe(frame, hide_index=True)
+        return
     left, right = st.columns(2)
     left.image(tile(X[i][None], 1), caption="input", width=DECODED_PX, alt=f"validation example {i}, the input")
     if can_decode:
@@ -236,7 +246,7 @@ def point_panel(run_id, snap, a, s, i: int, X: np.ndarray, names: list[str], can
         right.image(tile(rec[None], 1), caption=f"reconstruction (error {a['errors'][i]:.4f})", width=DECODED_PX,
                     alt=f"the network's reconstruction of example {i}, error {a['errors'][i]:.4f}")
     st.caption(f"Its {NEAR} nearest neighbours in code space (ringed in the scatter):")
-    images_row([X[j] for j in near], [names[a["labels"][j]] if names else str(j) for j in near], cols=4)
+    images_row([X[j] for j in near], label, cols=4)
 
 
 def spot_xy(xr, yr) -> tuple[float, float]:
