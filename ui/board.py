@@ -82,7 +82,10 @@ def _open(choice_key: str, view_key: str) -> None:
     """Show the chosen run in the sidebar (everyone's runs, so the picker keeps it) and go to the view."""
     s = st.session_state
     if s.get(choice_key):
-        s.run_id, s.all_runs, s.board_goto = s[choice_key], True, VIEWS[s[view_key]]
+        s.run_id, s.board_goto = s[choice_key], VIEWS[s[view_key]]
+        # another's run is in everyone's list; the backup too (ui/state.keep), or a poll of the board's
+        # live panel in between can drop the switch and keep() puts back its old value: no Run shown
+        s.all_runs = s["_kept.all_runs"] = True
 
 
 def board(lesson: Lesson, person: Who, large: bool) -> None:

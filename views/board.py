@@ -19,13 +19,12 @@ if not lessons:
 s = st.session_state
 if s.get("board_lesson") not in lessons:
     s.board_lesson = s.get("lesson_id") if s.get("lesson_id") in lessons else next(iter(lessons))
-a, b = st.columns([4, 1], vertical_alignment="bottom")
-lesson = lessons[a.selectbox("Lesson", list(lessons), key="board_lesson", format_func=lambda i: lessons[i].title)]
+lesson = lessons[st.selectbox("Lesson", list(lessons), key="board_lesson", format_func=lambda i: lessons[i].title)]
 person = who()
 if not may_see(lesson, person):              # decided here, on the server: nothing of a hidden board is sent
     st.info("The teacher has not opened this lesson's board to the class.", icon=":material/visibility_off:")
     st.stop()
-large = b.toggle("Large type", key="board_large", help="Bigger text in the tables and the chart, for a projector")
+large = bool(s.get("large_type"))            # the sidebar's Large type: on the board, bigger still and stacked
 if large:
     st.html(LARGE_CSS)
 if person.teacher:

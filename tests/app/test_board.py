@@ -214,7 +214,7 @@ def test_large_type_redraws_the_tables_and_the_chart_for_a_projector(runs, teach
     at = board(TEA, teacher=True)
     small = chart(at)[0]["config"]["axis"]["labelFontSize"]
     order = list(at.dataframe[1].value["student"])
-    at.toggle(key="board_large").set_value(True).run()
+    at.toggle(key="large_type").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert chart(at)[0]["config"]["axis"]["labelFontSize"] > small
     assert not at.dataframe and len(at.table) == 2, "large type draws both tables as HTML tables (CSS-sized)"

@@ -52,7 +52,10 @@ def test_upload_a_table_read_its_card_train_and_see_shap_name_its_columns(page, 
 
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"^finished 30 epochs")).wait_for(timeout=90_000)
-    acc = float(re.search(r"validation accuracy\s*([\d.]+)%", page.locator("body").inner_text()).group(1))
+    idle(page)                                        # the headline numbers come with the run's last redraw
+    said = re.search(r"validation accuracy\s*([\d.]+)%", page.locator("body").inner_text())
+    assert said, "no validation accuracy on the page after training"
+    acc = float(said.group(1))
     assert acc >= 90, f"validation accuracy {acc}% on a table whose first column decides the class"
 
     go(page, "Explain", page.get_by_text(re.compile(r"^Row 0")).first)
