@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.ui import idle, rerun
+from tests.e2e.ui import idle, pick_data_set
 
 pytestmark = pytest.mark.e2e
 CHART = '[role="dialog"] [data-testid="stVegaLiteChart"] svg.marks'
@@ -38,10 +38,7 @@ def click_at(page, fx: float, fy: float, drawn: int) -> None:
 
 
 def test_draw_points_train_on_them_and_see_the_boundary(page, shots):
-    box = page.get_by_role("combobox", name="Data set")
-    box.click()
-    page.keyboard.type("Draw your own")
-    rerun(page, lambda: page.keyboard.press("Enter"), "the data set chosen")
+    pick_data_set(page, "Draw your own")
     page.get_by_text("Draw at least 10 points of both classes").wait_for(timeout=30_000)
     page.get_by_role("button", name="Draw points").click()
     page.locator(CHART).first.wait_for(timeout=30_000)

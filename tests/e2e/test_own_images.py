@@ -15,7 +15,7 @@ import pytest
 
 from playground.data.samples import shapes_zip
 from tests.e2e.harness import Server, open_page
-from tests.e2e.ui import go, idle, rerun, selected, set_number, token
+from tests.e2e.ui import go, idle, pick_data_set, rerun, selected, set_number, token
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +39,12 @@ def class_zip() -> bytes:
     return buf.getvalue()
 
 
-def choose_own_images(page) -> None:
-    page.get_by_role("combobox", name="Data set").click()
-    page.keyboard.type("Your own images")
-    rerun(page, lambda: page.keyboard.press("Enter"), "the data set chosen")
-
-
 def test_upload_a_zip_train_a_cnn_look_inside_and_find_it_after_a_restart(own_server, browser, shots, tmp_path):
     archive = tmp_path / "my shapes.zip"
     archive.write_bytes(class_zip())
     page, ctx, errors = open_page(browser, own_server.url)
     try:
-        choose_own_images(page)
+        pick_data_set(page, "Your own images")
         page.get_by_text("Upload a zip of images to train on them").wait_for(timeout=30_000)
         uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your images")
         rerun(page, lambda: uploader.locator('input[type="file"]').set_input_files(str(archive)), "the zip read")
@@ -100,7 +94,7 @@ def test_upload_a_zip_train_a_cnn_look_inside_and_find_it_after_a_restart(own_se
         assert all(name in body for name in ("cross", "disc", "square", "triangle")), body[:2000]
         go(page, "Build & Train", page.get_by_role("button", name="Start training"))
         if not selected(page, "Data set").startswith("Your own images"):      # the form may show the last run's
-            choose_own_images(page)
+            pick_data_set(page, "Your own images")
         page.get_by_text("800 train / 200 validation").first.wait_for(timeout=30_000)   # the set, read again
         page.get_by_text("Data card: look at your data first").wait_for(timeout=30_000)
         shots(page, "after-restart")

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.e2e.ui import go, idle, rerun
+from tests.e2e.ui import go, idle, pick_data_set, rerun
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +29,7 @@ def test_upload_a_table_read_its_card_train_and_see_shap_name_its_columns(page, 
     bad, good = tmp_path / "photo.csv", tmp_path / "messungen.csv"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
     good.write_bytes(european_csv())
-    box = page.get_by_role("combobox", name="Data set")
-    box.click()
-    page.keyboard.type("Your own table")
-    rerun(page, lambda: page.keyboard.press("Enter"), "the data set chosen")
+    pick_data_set(page, "Your own table")
     page.get_by_text("Upload a table to train on it").wait_for(timeout=30_000)
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Your table")
     rerun(page, lambda: uploader.locator('input[type="file"]').set_input_files(str(bad)), "the bad file read")

@@ -129,3 +129,24 @@ def everyone(page) -> None:
                 return                     # switched on; its rerun ended between two looks
             if attempt == 2:
                 raise
+
+
+def pick_data_set(page, typed: str) -> None:
+    """Choose the data set whose name starts with `typed` as a user does (open the list, type, Enter) and
+    wait for the rerun. A click that lands while the page redraws can leave the list closed, so the
+    letters go nowhere: then the set is still the old one, and it is chosen again."""
+    box = page.get_by_role("combobox", name="Data set")
+    for attempt in range(3):
+        idle(page)
+        box.click()
+        page.keyboard.type(typed)
+        try:
+            rerun(page, lambda: page.keyboard.press("Enter"), f"the data set {typed!r} chosen",
+                  timeout=10 if attempt < 2 else 30)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")
+            if selected(page, "Data set").startswith(typed):
+                return                                   # chosen; its rerun ended between two looks
+            if attempt == 2:
+                raise

@@ -249,15 +249,16 @@ def test_a_run_lost_with_its_node_resumes_to_exactly_the_numbers_of_a_run_that_n
     Continuing is not enough: the resumed run must end where the same config trained in one go ends:
     every step's loss, every epoch's losses and accuracies (==, to the last digit), and the final
     weights (torch.equal). Dropout makes the dropout generator's state part of what must come back.
-    800 epochs of 10 steps train for ~5-10 s here, well past the first checkpoint (~2 s in); the run
-    that never stops trains meanwhile in a thread of this process."""
+    2,000 epochs of 10 steps train for ~7-25 s here, well past the first checkpoint (~2 s in; with 800
+    epochs a quiet machine once finished the run, in 3.0 s, before its node could be taken away); the
+    run that never stops trains meanwhile in a thread of this process."""
     import torch
 
     from playground.train.frozen import frozen_model
     from tests.unit.run_helper import Run
 
-    cfg = config(layers=DROPOUT_MLP, epochs=800, seed=12, optim={"name": "adam", "lr": 0.01}, threads=1)
-    steps = 800 * 10
+    cfg = config(layers=DROPOUT_MLP, epochs=2000, seed=12, optim={"name": "adam", "lr": 0.01}, threads=1)
+    steps = cfg.epochs * 10
     run = reg.start(cfg)
     ref = Run(cfg)
     ref.start()
