@@ -269,3 +269,28 @@ def test_an_autoencoder_of_points_or_a_curve_trains_with_no_picture(name, width)
     assert run.history.status == "finished", run.history.message
     assert run.history.boundary is None
     assert run.history.epochs[-1]["val_recon"] >= 0
+
+
+def test_evaluation_switches_modes_only_for_networks_that_have_them():
+    """A network of mode-free layers is evaluated without eval()/train() (each visits every module,
+    ~30 us an epoch for a tiny network: the notes' XOR trains 8,000 epochs); one with dropout or batch
+    norm is switched, and handed back in the mode it came in."""
+    from torch import nn
+
+    from playground.train.tasks import mode_free
+
+    plain = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 2))
+    assert mode_free(plain) and mode_free(plain)                 # the second answer is the remembered one
+    for moded in (nn.Sequential(nn.Linear(2, 4), nn.Dropout(0.5), nn.Linear(4, 2)),
+                  nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))):
+        assert not mode_free(moded)
+    calls = []
+    plain.eval = lambda: calls.append("eval")
+    X, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
+    cfg = RunConfig.from_dict({"layers": [{"type": "Linear", "out_features": 2}]})
+    task = make_task(cfg, Dataset("t", "points", X, y, X, y, ["a", "b"]))
+    got = task.evaluate(plain, X, y, "cpu")
+    assert calls == [] and plain.training
+    with torch.no_grad():
+        want = float(torch.nn.functional.cross_entropy(plain(X), y))
+    assert got["loss"] == pytest.approx(want, rel=1e-6)
