@@ -83,7 +83,7 @@ def test_the_autoencoders_code_drawn_every_way_and_a_spot_decoded(runs):
     frozen = frozen_model(REGISTRY.store, run.id)
     codes, logvar = encode(frozen, "val")
     assert codes.shape[1] == 2 and logvar is None
-    said = next(c.value for c in at.caption if "validation examples, coloured by their label" in c.value)
+    said = next(c.value for c in at.caption if "validation examples, coloured and shaped by their label" in c.value)
     assert said.startswith(f"{len(codes):,} validation examples")
     assert has_axis(at, "z1")
     for method, axis in (("pca", "PC1 of the code"), ("umap", "UMAP 1"), ("tsne", "t-SNE 1")):

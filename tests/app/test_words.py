@@ -77,7 +77,7 @@ def test_latent_space_of_a_classifier_promises_no_reconstruction(runs):
     """8c: 'There is no decoder' above a scatter captioned 'click a point for its reconstruction'."""
     text = words(showing(runs["classifier"], "views/latent.py"))
     assert "There is no decoder" in text
-    [caption] = [c for c in text.splitlines() if "validation examples, coloured by their label" in c]
+    [caption] = [c for c in text.splitlines() if "validation examples, coloured and shaped by their label" in c]
     assert "reconstruction" not in caption and "Click a point for its nearest neighbours." in caption
     assert "Hover for the image" not in caption                          # 2-D points have no image either
 
