@@ -158,4 +158,4 @@ A11Y_CSS = """<style>
 {position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap;}
 </style>"""
 # Streamlit sizes its text and controls in rem: a larger root font scales the whole page
-LARGE_TYPE_CSS = "<style>html {font-size: 21px;}</style>"
+LARGE_TYPE_CSS = "<style>html {font-size: 21px !important;}</style>"

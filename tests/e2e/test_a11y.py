@@ -140,6 +140,10 @@ def test_the_keyboard_alone_reaches_start_the_data_set_every_page_and_the_latent
         page.get_by_text(re.compile(r"^Example 7 · label ")).first.wait_for(timeout=30_000)
         shots(page, "latent-by-keyboard")
         print("Tab presses to reach each:", presses)
+        root = "() => getComputedStyle(document.documentElement).fontSize"
+        assert page.evaluate(root) == "16px"
+        rerun(page, page.get_by_test_id("stCheckbox").filter(has_text="Large type").click, "large type on")
+        assert page.evaluate(root) == "21px", "Large type did not enlarge the page"
     finally:
         ctx.close()
     assert not errors, errors
