@@ -17,7 +17,8 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
 7. layer statistics (playground/train/probe.py): the same recorded run with statistics taken at
    every snapshot vs without (the issue's budget: at most 10%);
 8-9. your own data: a 100,000-row CSV and a zip of 5,000 PNGs read into sets;
-10. training on your own data: the engine/bare ratio on an uploaded copy beside the shipped set's.
+10. training on your own data: the engine/bare ratio on an uploaded copy beside the shipped set's;
+11. a tiny run (the notes' XOR, 8,000 full-batch epochs): engine vs a bare loop, per-epoch overhead.
 
 The bench records into a store of its own in a temporary folder, never the app's runs/.
 """
@@ -210,6 +211,7 @@ def main(quick: bool = False) -> None:
     own_table(repeats)
     own_images(repeats)
     own_runs(store, repeats, quick)
+    tiny_run(repeats, quick)
     home.cleanup()
 
 
@@ -405,6 +407,41 @@ def own_runs(store: Store, repeats: int, quick: bool) -> None:
             os.environ.pop("PLAYGROUND_HOME", None)
         else:
             os.environ["PLAYGROUND_HOME"] = before
+
+
+def tiny_run(repeats: int, quick: bool) -> None:
+    """The notes' XOR (examples/notes_xor_2_4_1.yaml): 4 points, full batch, thousands of epochs. A run
+    this small is bound by per-epoch overhead, not arithmetic: the bare loop below does what the engine
+    must (a step, the training accuracy, a validation pass every epoch) and nothing else."""
+    from playground.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / "notes_xor_2_4_1.yaml")
+    cfg.threads, cfg.epochs = 1, cfg.epochs // (4 if quick else 1)
+    X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
+
+    def bare() -> float:
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Sigmoid(), torch.nn.Linear(4, 1), torch.nn.Sigmoid())
+        opt = torch.optim.SGD(m.parameters(), lr=cfg.optim.lr)
+        t0 = time.perf_counter()
+        for _ in range(cfg.epochs):
+            out = m(X)
+            loss = F.mse_loss(out, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            correct = ((out.detach() > 0.5).float() == y).sum()
+            with torch.no_grad():
+                val = m(X)
+                _ = (loss.item(), correct.item(), F.mse_loss(val, y).item(), ((val > 0.5).float() == y).sum().item())
+        return time.perf_counter() - t0
+
+    print(f"\n11. a tiny run: the notes' XOR 2-4-1, {cfg.epochs:,} full-batch epochs (issue 29's target: the engine "
+          f"within 1.25x of the bare loop)")
+    b, e = median_of(bare, repeats), median_of(lambda: engine_inprocess(cfg), repeats)
+    print(f"   bare {b:.2f} s ({b / cfg.epochs * 1e6:.0f} us an epoch) | engine in-process {e:.2f} s "
+          f"({e / cfg.epochs * 1e6:.0f} us an epoch): engine / bare {e / b:.2f}x")
 
 
 if __name__ == "__main__":
