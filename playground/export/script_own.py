@@ -9,6 +9,7 @@ written into the script itself. tests/unit/test_export_own.py checks each agains
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from string import Template
 
@@ -21,24 +22,46 @@ OWN_KINDS = {"upload": "table", "csv": "table", "upload_images": "images", "fold
 
 def source(d: DataConfig) -> tuple[bytes, str, str]:
     """(the file's bytes, the name the script reads it by, what the name is in words)."""
+    return _source(_key(d))
+
+
+def _key(d: DataConfig) -> tuple:
+    """What names the file's content: an uploaded set's id (its bytes' hash), or a path and its stamp
+    (a file or folder read anew when it changes). One export asks for the file several times: it is
+    read, parsed or decoded once (one entry kept: a set of images can take hundreds of MB)."""
     if d.name == "csv":
-        path = Path(uploads.path_stamp(d)[0])
-        return path.read_bytes(), str(path), f"the file {path} on the machine that trained the run"
+        return d.name, uploads.path_stamp(d)
     if d.name == "folder":
-        path = Path(uploads.folder_stamp(d)[0])
-        return b"", str(path), f"the folder {path} on the machine that trained the run"
-    meta = uploads.set_record(d.upload)
-    want = {"upload": "table", "upload_images": "images", "drawn": "points"}[d.name]
+        return d.name, uploads.folder_stamp(d)
+    uploads.set_record(d.upload)                      # still on this server: a deleted set is said, not cached
+    return d.name, (d.upload, str(uploads.sets_home()))
+
+
+@functools.lru_cache(maxsize=1)
+def _source(key: tuple) -> tuple[bytes, str, str]:
+    name, what = key
+    if name in ("csv", "folder"):
+        path = Path(what[0])
+        words = f"the {'file' if name == 'csv' else 'folder'} {path} on the machine that trained the run"
+        return (path.read_bytes() if name == "csv" else b""), str(path), words
+    sid = what[0]
+    meta = uploads.set_record(sid)
+    want = {"upload": "table", "upload_images": "images", "drawn": "points"}[name]
     if meta["kind"] != want:
-        raise DataError(f"data.upload: set {d.upload} ({meta['filename']}) holds {meta['kind']}, not {want}")
-    return uploads.set_bytes(d.upload), meta["filename"], f"{meta['filename']}, uploaded as set {d.upload}"
+        raise DataError(f"data.upload: set {sid} ({meta['filename']}) holds {meta['kind']}, not {want}")
+    return uploads.set_bytes(sid), meta["filename"], f"{meta['filename']}, uploaded as set {sid}"
 
 
 def table_of(d: DataConfig):
     """(Table, TableSet) of a run's own table, as the engine reads it."""
-    raw, name, _ = source(d)
+    return _table(_key(d), d.target, d.target_task, tuple(d.features), d.missing)
+
+
+@functools.lru_cache(maxsize=1)
+def _table(key: tuple, target: str, task: str, features: tuple, missing: str):
+    raw, name, _ = _source(key)
     table = uploads.read_table(raw, Path(name).name)
-    return table, uploads.table_set(table, d.target, d.target_task, d.features, d.missing)
+    return table, uploads.table_set(table, target, task, list(features), missing)
 
 
 def own_shape(d: DataConfig) -> tuple[tuple, int, str, str]:
@@ -54,10 +77,15 @@ def own_shape(d: DataConfig) -> tuple[tuple, int, str, str]:
 
 
 def images_of(d: DataConfig) -> uploads.ImageSet:
-    raw, name, _ = source(d)
-    if d.name == "folder":
-        return uploads.read_image_folder(name, d.image_size, d.colour)
-    return uploads.read_images(raw, name, d.image_size, d.colour)
+    return _images(_key(d), d.image_size, d.colour)
+
+
+@functools.lru_cache(maxsize=1)
+def _images(key: tuple, size: int, colour: bool) -> uploads.ImageSet:
+    raw, name, _ = _source(key)
+    if key[0] == "folder":
+        return uploads.read_image_folder(name, size, colour)
+    return uploads.read_images(raw, name, size, colour)
 
 
 def own_file_note(d: DataConfig) -> str:
