@@ -128,10 +128,11 @@ class Task:
         if switch:
             model.eval()
         try:
-            parts = [self._eval_batch(model(X[i:i + EVAL_BATCH].to(device)).float(),
-                                      self.target(X[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)),
-                                      model)
-                     for i in range(0, len(X), EVAL_BATCH)]
+            parts = []
+            for i in range(0, len(X), EVAL_BATCH):
+                xb, yb = (X, y) if len(X) <= EVAL_BATCH else (X[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH])
+                xb, yb = xb.to(device), yb.to(device)           # no copy where they are on it (the trainer's)
+                parts.append(self._eval_batch(model(xb).float(), self.target(xb, yb), model))
         finally:
             if switch:
                 model.train(was_training)
@@ -247,14 +248,18 @@ class Classification(Task):
     def train_metrics(self, sums, steps, samples):
         return {"acc": float(sums) / max(samples, 1)}
 
+    def _weighted(self) -> bool:
+        return self.weights is not None and self.loss_name != "hinge"     # multi_margin_loss divides by n
+
     def _eval_batch(self, out, target, model):
-        weighted = self.weights is not None and self.loss_name != "hinge"     # multi_margin_loss divides by n
-        weight = self.weights[target].sum() if weighted else torch.tensor(float(len(target)))
-        return torch.stack([self._losses(out, target, "sum"), (self.predict(out) == target).sum().float(),
-                            weight.to(out.device)])
+        parts = [self._losses(out, target, "sum"), (self.predict(out) == target).sum().float()]
+        if self._weighted():                                        # the weights' sum divides the loss
+            parts.append(self.weights[target].sum())
+        return torch.stack(parts)
 
     def _eval_metrics(self, total, n):
-        return {"loss": total[0] / max(total[2], 1e-12), "acc": total[1] / n}   # weighted as in training
+        weight = total[2] if self._weighted() else float(n)
+        return {"loss": total[0] / max(weight, 1e-12), "acc": total[1] / n}   # weighted as in training
 
     def grid_values(self, out):
         if self.loss_name == "bce":

@@ -167,6 +167,8 @@ class Plan:
     helpers, and where it is (epoch, position in it, counters), which a checkpoint records."""
     X: torch.Tensor
     y: torch.Tensor
+    X_val: torch.Tensor                 # the validation split, on the device once (not copied every epoch)
+    y_val: torch.Tensor
     n: int                              # training samples per epoch (one fewer where BatchNorm would see 1)
     steps_per_epoch: int
     order: torch.Generator              # data order, independent of the initial weights
@@ -194,7 +196,7 @@ class Plan:
 class EpochEnd:
     """How an epoch's steps ended: at sample `nxt` (n if it completed), with its running sums."""
     epoch: int
-    epoch_order: torch.Tensor           # the order generator's state at the epoch's start
+    epoch_order: torch.Tensor | None    # the order generator's state at the epoch's start (if it can end part-way)
     nxt: int
     loss_sum: torch.Tensor
     sums: torch.Tensor
@@ -304,7 +306,8 @@ class Trainer:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
         scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-        plan = Plan(X=X, y=y, n=n, steps_per_epoch=steps_per_epoch,
+        plan = Plan(X=X, y=y, X_val=self.data.X_val.to(dev), y_val=self.data.y_val.to(dev), n=n,
+                    steps_per_epoch=steps_per_epoch,
                     order=torch.Generator().manual_seed(cfg.seed + 1),
                     scaler=scaler,
                     sched=make_scheduler(cfg.schedule, self.optimizer, steps_per_epoch, cfg.epochs),
@@ -345,7 +348,8 @@ class Trainer:
         """One epoch: its steps, its record, then snapshot, checkpoint and the end checks. False
         when the run ends here."""
         dev = self.device
-        epoch_order = p.order.get_state()                           # to redraw this epoch's order on resume
+        # to redraw this epoch's order on resume inside it (an epoch of one step always completes)
+        epoch_order = p.order.get_state() if p.steps_per_epoch > 1 or p.acc is not None else None
         perm = torch.randperm(len(p.X), generator=p.order)[:p.n].to(dev)   # same order as without BatchNorm
         loss_sum = torch.zeros((), device=dev)
         sums = 0                                                    # the task's detached per-step sums
@@ -407,10 +411,18 @@ class Trainer:
         """Publish, record and check the epoch; snapshot and checkpoint; False when the run ends here."""
         completed, stopping = end.nxt >= p.n, self.stop_flag.is_set()
         last = end.epoch == self.config.epochs or stopping
-        if not self._publish(p.pending, p.step, p.samples, end.epoch, p.t_start, boundary=last):
+        # An epoch of one step (a full batch) publishes when the steps' own publish is due, not at every
+        # end: thousands of tiny epochs a second would each pay for it. Its one loss is the record's
+        # training loss, checked against the divergence limit below as the publish would.
+        defer = p.steps_per_epoch == 1 and not last and self.blowup is not None and time.perf_counter() < p.next_pub
+        if not defer and not self._publish(p.pending, p.step, p.samples, end.epoch, p.t_start, boundary=last):
             return False
-        p.pending.clear()
+        if not defer:
+            p.pending.clear()
         record = self._record(p, end, completed)
+        if defer and not record["train_loss"] <= self.blowup:       # NaN fails <=: publish to say where
+            self._publish(p.pending, p.step, p.samples, end.epoch, p.t_start)
+            return False
         val_loss = record["val_loss"]
         stop_early = (p.early is not None and completed and math.isfinite(val_loss)
                       and p.early.update(end.epoch, val_loss, self.model))
@@ -445,7 +457,7 @@ class Trainer:
         """The epoch's record: training loss and metrics over its steps, validation loss and metrics."""
         cfg, epoch = self.config, end.epoch
         steps_done = p.step - (epoch - 1) * p.steps_per_epoch
-        val = self.evaluate(self.data.X_val, self.data.y_val)
+        val = self.evaluate(p.X_val, p.y_val)
         if not isinstance(end.sums, torch.Tensor):
             end.sums = torch.zeros(())
         train = self.task.train_metrics(end.sums, steps_done, min(p.n, steps_done * cfg.batch_size))
