@@ -116,6 +116,22 @@ def test_gradcam_points_at_the_object_on_the_shapes_set(shapes_run):
     assert r["hit_rate_exact"] <= r["hit_rate"]
 
 
+def test_the_checks_maps_of_many_inputs_at_once_are_each_inputs_own(shapes_run):
+    """The trust checks draw the maps of many inputs in one pass (explain.BATCHED): each must be the map
+    explain() draws for that input alone, for its own target (two inputs with different targets side by side)."""
+    from playground.inspect.explain import BATCHED, frozen_copy, maps_of
+    from playground.inspect.inputs import split_arrays
+
+    frozen = _frozen(shapes_run)
+    model, (X, y) = frozen_copy(frozen), split_arrays(frozen, "val")
+    X, targets = X[:6], [0, 1, 2, 3, 1, 0]                         # not all the predicted class: targets differ
+    for method in BATCHED:
+        many = maps_of(frozen, model, X, method, targets, options())
+        for i, t in enumerate(targets):
+            alone = explain(frozen, method, x=X[i], target=t).arrays["map"]
+            np.testing.assert_allclose(many[i].numpy(), alone, rtol=1e-4, atol=1e-6, err_msg=f"{method}, input {i}")
+
+
 def test_integrated_gradients_and_shap_add_up(shapes_run, table_run):
     c = completeness(_frozen(shapes_run), "ig", n=8, o=options(steps=512))
     assert c["applies"] and c["max_relative_gap"] < 0.01, c          # enough points for every image
