@@ -27,7 +27,7 @@ $(CLUSTER_STAMP): $(STAMP) requirements-cluster.txt
 cluster: $(CLUSTER_STAMP)
 
 app: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(BIN)/python -m ui.serve --server.port $(PORT) --server.address $(ADDRESS)
 
 browser:
 	@bash scripts/ensure-browser.sh

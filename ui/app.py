@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.errors import PlaygroundError
 from playground.train.registry import default_registry
-from ui import page_log
+from ui import page_log, serve
 from ui.run_form import init_form, restore_draft
 from ui.scrubber import begin_draw
 from ui.share import open_shared
@@ -48,6 +48,7 @@ def main() -> None:
     finally:                   # also where a page ends early (st.stop, st.switch_page)
         if page_log.PATH:      # scripts/load.py: the server's time for each whole page
             page_log.page(page.title, started)
+        serve.FIRST_PAGE.set()     # started by `make app`: what other pages import, now in the background
         # Worker processes for training kept warm, once the page is out (a race of 4 starts at once): a class
         # that presses Start together sets it to the class's size (each is ~0.4 GB; starting one takes ~5 s
         # of CPU, so 10 starting at once on 2 cores wait ~25 s). Read at every run: tests set it.

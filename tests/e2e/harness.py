@@ -25,8 +25,13 @@ class Server:
     """`streamlit run app.py` on a port, with its own run store (PLAYGROUND_HOME); can be killed
     (SIGKILL, as a crash) and started again on the same port and store."""
 
-    def __init__(self, home: Path, port: int | None = None, name: str = "streamlit", env: dict | None = None):
-        self.home, self.port, self.name, self.env = home, port or _free_port(), name, env or {}
+    # how `make app` starts it (ui/serve.py: `streamlit run app.py`, its imports done while the server starts)
+    ENTRY = ("-m", "ui.serve")
+    STREAMLIT_RUN = ("-m", "streamlit", "run", "app.py")
+
+    def __init__(self, home: Path, port: int | None = None, name: str = "streamlit", env: dict | None = None,
+                 entry: tuple = ENTRY):
+        self.home, self.port, self.name, self.env, self.entry = home, port or _free_port(), name, env or {}, entry
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -38,7 +43,7 @@ class Server:
         log = open(ARTIFACTS / f"{self.name}-{self.starts}.log", "w")
         t0 = time.time()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+            [sys.executable, *self.entry, "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
