@@ -30,8 +30,12 @@ POOLS = ("MaxPool2d", "AvgPool2d")
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def kernels(run_id: str, epoch: int, step: int, layer: int | None) -> tuple[dict, dict]:
+    """The layer's filters, and their pictures on one scale and each on its own (composed once per
+    snapshot, not at every redraw: a scrub back and forth finds them made)."""
     view = filters(snapshot_model(run_id, epoch, step), layer)
-    return view.arrays, view.summary
+    pictures = {f"grid_{'shared' if shared else 'own'}": filter_grid(view.arrays["weight"], shared)
+                for shared in (True, False)}
+    return {**view.arrays, **pictures}, view.summary
 
 
 def _x(custom: np.ndarray | None) -> torch.Tensor | None:
@@ -40,8 +44,11 @@ def _x(custom: np.ndarray | None) -> torch.Tensor | None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def maps(run_id: str, epoch: int, step: int, sample: int, custom: np.ndarray | None = None) -> tuple[dict, dict]:
+    """Every layer's output for one input, and each map layer's picture (composed once per snapshot)."""
     view = activations(snapshot_model(run_id, epoch, step), sample, x=_x(custom))
-    return view.arrays, view.summary
+    pictures = {f"grid_{name[len('layer_'):]}": feature_grid(out) for name, out in view.arrays.items()
+                if name.startswith("layer_") and out.ndim == 3}
+    return {**view.arrays, **pictures}, view.summary
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -151,7 +158,7 @@ def filter_panel(arrays: dict, s: dict, shared: bool) -> None:
                f"negative, white zero · "
                + (f"one scale for the layer (|w| up to {s['abs_max']:.3g})" if shared
                   else "each filter on its own scale"))
-    img = filter_grid(arrays["weight"], shared)
+    img = arrays["grid_shared" if shared else "grid_own"]
     st.image(img, width=min(img.shape[1], 900), clamp=True,
              alt=f"layer {s['layer']}'s {out_c} filters of {in_c}x{kh}x{kw} weights as coloured tiles, red positive, "
                  f"blue negative (largest |w| {s['abs_max']:.3g})")
@@ -182,7 +189,7 @@ def feature_maps(arrays: dict, s: dict) -> None:
             continue                                          # flattened: no map to draw
         st.caption(f"Layer {layer['index']} · {layer['type']} · {shape} (channels x height x width) · each map "
                    f"on its own grey scale, black lowest; all black: zero everywhere")
-        img = feature_grid(out)
+        img = arrays[f"grid_{layer['index']:02d}"]
         st.image(img, width=min(img.shape[1], 900), clamp=True,
                  alt=f"layer {layer['index']} ({layer['type']}): {out.shape[0]} feature maps of {out.shape[1]}x"
                      f"{out.shape[2]}, grey, brightest where the output is highest")
