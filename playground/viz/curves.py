@@ -11,6 +11,8 @@ place (and keep the user's zoom).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -224,24 +226,40 @@ def boundary_image(boundary: dict | None, X_train, y_train, X_val, y_val, size: 
 
 def _stamp(img: np.ndarray, row: np.ndarray, col: np.ndarray, point_rgb: np.ndarray, n_filled: int) -> np.ndarray:
     """img with a dot per point at (row, col) in its colour, a thin dark edge around each: the first
-    n_filled filled (training points), the rest rings (validation points); and a grey frame."""
-    size = img.shape[0]
-    r = max(3, size // 90)
-    yy, xx = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
-    dist = np.sqrt(yy ** 2 + xx ** 2)
-    disc = dist <= r - 0.5                                   # a training point: filled
-    ring = (dist > r - 2.3) & (dist <= r - 0.5)               # a validation point: a ring in its colour
-    outline = (dist > r - 0.5) & (dist <= r + 0.6)            # both: a thin dark edge
-    h = r + 1
-    for k in range(len(row)):
-        y0, x0 = row[k] - h, col[k] - h
-        if y0 < 0 or x0 < 0 or y0 + 2 * h + 1 > size or x0 + 2 * h + 1 > size:
-            continue                                                                   # off the grid: not drawn
-        patch = img[y0:y0 + 2 * h + 1, x0:x0 + 2 * h + 1]
-        patch[outline] = OUTLINE_RGB
-        patch[disc if k < n_filled else ring] = point_rgb[k]
+    n_filled filled (training points), the rest rings (validation points), each drawn over the ones
+    before it; and a grey frame. The dots' pixels are worked out once per set of points and image size
+    (the live panel redraws the same points under a new boundary twice a second: ~7 ms a redraw drawn
+    one dot at a time, ~0.3 ms as one assignment)."""
+    rows, cols, rgb = _dots(row.astype(np.intp).tobytes(), col.astype(np.intp).tobytes(),
+                            np.ascontiguousarray(point_rgb, np.uint8).tobytes(), n_filled, img.shape[0])
+    img[rows, cols] = rgb                                   # in drawing order: a later dot covers an earlier one
     img[0, :], img[-1, :], img[:, 0], img[:, -1] = EDGE_RGB, EDGE_RGB, EDGE_RGB, EDGE_RGB
     return img
+
+
+@functools.lru_cache(maxsize=16)
+def _dots(row_bytes: bytes, col_bytes: bytes, rgb_bytes: bytes, n_filled: int, size: int):
+    """The pixels (rows, cols) and colours (K, 3) of _stamp's dots, in drawing order: for each point its
+    edge, then its disc (training) or ring (validation); points whose dot would leave the image are left out."""
+    row, col = np.frombuffer(row_bytes, np.intp), np.frombuffer(col_bytes, np.intp)
+    point_rgb = np.frombuffer(rgb_bytes, np.uint8).reshape(-1, 3)
+    r = max(3, size // 90)
+    h = r + 1
+    yy, xx = np.mgrid[-h:h + 1, -h:h + 1]
+    dist = np.sqrt(yy ** 2 + xx ** 2)
+    outline = (dist > r - 0.5) & (dist <= r + 0.6)            # both: a thin dark edge
+    fills = (dist <= r - 0.5, (dist > r - 2.3) & (dist <= r - 0.5))     # a training point's disc, a ring
+    inside = (row - h >= 0) & (col - h >= 0) & (row + h + 1 <= size) & (col + h + 1 <= size)
+    parts = []
+    for filled, fill in zip((True, False), fills):
+        k = np.flatnonzero(inside & ((np.arange(len(row)) < n_filled) == filled))
+        dy = np.concatenate([yy[outline], yy[fill]])          # one dot: its edge's pixels, then its fill's
+        dx = np.concatenate([xx[outline], xx[fill]])
+        rgb = np.empty((len(k), len(dy), 3), np.uint8)
+        rgb[:, :outline.sum()] = OUTLINE_RGB
+        rgb[:, outline.sum():] = point_rgb[k][:, None]
+        parts.append(((row[k, None] + dy).ravel(), (col[k, None] + dx).ravel(), rgb.reshape(-1, 3)))
+    return tuple(np.concatenate(p) for p in zip(*parts))      # the filled points (the first) drawn first
 
 
 def class_colours(k: int) -> np.ndarray:
