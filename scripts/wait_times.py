@@ -140,10 +140,19 @@ def inspection(page) -> tuple[dict, float]:
     return times, trust
 
 
-def warm_rows(browser, home: Path, switches: int, entry: tuple) -> dict:
+def server_pages(log: Path, since: float) -> list[float]:
+    """The server's own seconds for each whole page drawn after `since` (time.time()), from PLAYGROUND_PAGE_LOG."""
+    if not log.exists():
+        return []
+    rows = [line.split("\t") for line in log.read_text().splitlines()]
+    return [float(r[3]) for r in rows if r[1] == "page" and float(r[0]) >= since]
+
+
+def warm_rows(browser, home: Path, switches: int, entry: tuple, log: Path) -> dict:
     """On one warm server: the second student's page and first point while one run trains, then page
     switches while both train."""
-    server = Server(home, name="wait-times-warm", entry=entry)
+    log.unlink(missing_ok=True)
+    server = Server(home, name="wait-times-warm", entry=entry, env={"PLAYGROUND_PAGE_LOG": str(log)})
     server.start()
     pages = []
     try:
@@ -162,18 +171,19 @@ def warm_rows(browser, home: Path, switches: int, entry: tuple) -> dict:
         second_open = time.perf_counter() - t0
         first_point_2 = start_run(second)
         time.sleep(2.0)
-        took = []
+        took, since = [], time.time()
         for _ in range(switches):
             took.append(switch(first, "Runs", first.get_by_role("heading", name="Runs").first))
             took.append(switch(first, "Build & Train", first.get_by_text("parameters").first))
+        server_switch = server_pages(log, since)
         scrubs, trust = inspection(first)
         for _, pg in pages:
             stop = pg.get_by_role("button", name="Stop")
             if stop.count():
                 stop.first.click()
         return {"first_point_first_student_s": first_point_1, "second_student_open_s": second_open,
-                "first_point_second_student_s": first_point_2, "page_switch_s": took, "scrub_s": scrubs,
-                "trust_checks_s": trust}
+                "first_point_second_student_s": first_point_2, "page_switch_s": took,
+                "page_switch_server_s": server_switch, "scrub_s": scrubs, "trust_checks_s": trust}
     finally:
         for ctx, _ in pages:
             ctx.close()
@@ -199,7 +209,7 @@ def main() -> int:
         home, log = Path(tmp) / "home", Path(tmp) / "pages.log"
         entry = Server.STREAMLIT_RUN if args.streamlit_run else Server.ENTRY
         colds = [cold_start(browser, home, log, entry) for _ in range(args.repeats)]
-        warm = None if args.cold_only else warm_rows(browser, home, args.switches, entry)
+        warm = None if args.cold_only else warm_rows(browser, home, args.switches, entry, log)
         browser.close()
     each = ", ".join(f"{c['interactive_s']:.2f}" for c in colds)
     med = {k: statistics.median(c[k] for c in colds) for k in ("health_s", "interactive_s")}
@@ -215,7 +225,8 @@ def main() -> int:
     print(f"that student's first point after Start: {warm['first_point_second_student_s']:.2f} s")
     sw = warm["page_switch_s"]
     print(f"page switch while two runs train ({len(sw)}): median {statistics.median(sw):.2f} s, "
-          f"max {max(sw):.2f} s")
+          f"max {max(sw):.2f} s; the server's own time for those pages: median "
+          f"{statistics.median(warm['page_switch_server_s'] or [float('nan')]):.2f} s")
     for title, took in warm["scrub_s"].items():
         print(f"{title}'s epoch scrubber, first <-> last epoch ({len(took)}): median {statistics.median(took):.2f} s, "
               f"max {max(took):.2f} s")

@@ -123,7 +123,7 @@ def test_the_checks_maps_of_many_inputs_at_once_are_each_inputs_own(shapes_run):
     from playground.inspect.inputs import split_arrays
 
     frozen = _frozen(shapes_run)
-    model, (X, y) = frozen_copy(frozen), split_arrays(frozen, "val")
+    model, (X, _) = frozen_copy(frozen), split_arrays(frozen, "val")
     X, targets = X[:6], [0, 1, 2, 3, 1, 0]                         # not all the predicted class: targets differ
     for method in BATCHED:
         many = maps_of(frozen, model, X, method, targets, options())
