@@ -348,6 +348,8 @@ def cmd_compare(args) -> int:
         for c in configs:
             c.epochs = args.epochs
             c.validate()
+    if args.seeds is not None:
+        return compare_seeds(configs, args)
     reg = Registry(max_active=len(configs), processes=True)
     print(f"racing {len(configs)} variants at once (same seed {configs[0].seed}: same initial weights, "
           f"same data order): {', '.join(c.name for c in configs)}", flush=True)
@@ -374,6 +376,65 @@ def cmd_compare(args) -> int:
     for run in runs:
         print(json.dumps({"name": run.name, "run_id": run.id, **run.result()}), flush=True)
     return 0 if all(r.result()["status"] in ("finished", "stopped", "diverged") for r in runs) else 1
+
+
+def compare_seeds(configs: list, args) -> int:
+    """compare --seeds N: every variant once per seed (the seeds one race after another, as slots free),
+    then, per variant, its runs and what they add up to, as JSON: the final and best validation metric's
+    mean and spread over the seeds, and, against the reference variant, the paired verdict."""
+    from playground.errors import ConfigError
+    from playground.seeds import paired, seed_configs, spread, verdict_words
+    from playground.train.registry import Registry
+    from playground.train.tasks import LONG_NAMES, METRIC_LABELS
+
+    names = [c.name for c in configs]
+    reference = args.reference or names[0]
+    if reference not in names:
+        raise ConfigError(f"--reference: '{reference}' is not a variant; pick one of {', '.join(names)}")
+    groups = seed_configs(configs, args.seeds)
+    seeds = [g[0].seed for g in groups]
+    reg = Registry(max_active=len(configs), processes=True, waiting_per_owner=len(groups))
+    print(f"racing {len(configs)} variants x {len(groups)} seeds ({', '.join(map(str, seeds))}): for each seed, every "
+          f"variant starts from the same weights and sees the same data order", flush=True)
+    runs = []                                           # runs[k][v]: seed k's run of variant v
+    try:
+        gids = [reg.start_group(g, publish_every=0.5, owner=args.owner) for g in groups]
+        runs = [sorted(reg.group(gid), key=lambda r: names.index(r.config.name.rsplit(" · seed ", 1)[0]))
+                for gid in gids]
+        for group in runs:
+            for run in group:
+                run.join()
+                res = run.result()
+                print(f"{run.name}: {res['status']} after {res['epochs']} epochs", flush=True)
+    except KeyboardInterrupt:
+        for run in (r for g in runs for r in g):
+            run.stop()
+    finally:
+        reg.flush()
+        reg.executor.close()
+    task = runs[0][0].task
+    metric, higher = task.headline, task.higher_better
+    label = f"validation {METRIC_LABELS.get(metric, metric)}"
+    per = {name: [] for name in names}                  # name -> [(seed, run id, status, final, best)]
+    for seed, group in zip(seeds, runs):
+        for name, run in zip(names, group):
+            values = [e[f"val_{metric}"] for e in run.history.snapshot()["epochs"] if f"val_{metric}" in e]
+            best = (max if higher else min)(values) if values else None
+            per[name].append({"seed": seed, "run_id": run.id, "status": run.result()["status"],
+                              "final": values[-1] if values else None, "best": best})
+    ref = per[reference]
+    ok = True
+    for name in names:
+        rows = per[name]
+        out = {"name": name, "metric": f"val_{LONG_NAMES.get(metric, metric)}", "higher_is_better": higher,
+               "runs": rows, "final": spread([r["final"] for r in rows]), "best": spread([r["best"] for r in rows])}
+        if name != reference:
+            result = paired([r["final"] for r in ref], [r["final"] for r in rows], higher)
+            out["against"] = {"reference": reference, "on": "final", **result,
+                              "words": verdict_words(name, reference, result, label)}
+        ok &= all(r["status"] in ("finished", "stopped", "diverged") for r in rows)
+        print(json.dumps(out), flush=True)
+    return 0 if ok else 1
 
 
 def cmd_datasets(args) -> int:
@@ -508,6 +569,10 @@ def _add_run_commands(sub) -> None:
     s.add_argument("config", help="path to a compare config: base + variants (see examples/compare/)")
     s.add_argument("--epochs", type=int, help="override every variant's epochs")
     s.add_argument("--owner", default="cli", help="whose runs they are in the app (a browser's token)")
+    s.add_argument("--seeds", type=int, help="train every variant once per seed (1 to 10: the base's seed, +1, ...); "
+                                             "prints, per variant, its runs, the mean and spread of the final and "
+                                             "best validation metric, and the paired verdict against --reference")
+    s.add_argument("--reference", help="with --seeds: the variant the others are judged against (default: the first)")
     s.set_defaults(fn=cmd_compare)
     s = sub.add_parser("runs", help="list the stored runs")
     s.add_argument("--json", action="store_true", help="one JSON object per run")
