@@ -340,15 +340,18 @@ def _report_view(args, row, frozen, view) -> int:
 
 
 def cmd_compare(args) -> int:
-    from playground.compare import load_compare
+    from playground.compare import compare_configs, spec_seeds
+    from playground.config import read_mapping
     from playground.train.registry import Registry
 
-    configs = load_compare(args.config)
+    spec = read_mapping(args.config)
+    configs = compare_configs(spec)
     if args.epochs is not None:
         for c in configs:
             c.epochs = args.epochs
             c.validate()
-    if args.seeds is not None:
+    if args.seeds is not None or spec_seeds(spec) > 1:
+        args.seeds = args.seeds if args.seeds is not None else spec_seeds(spec)
         return compare_seeds(configs, args)
     reg = Registry(max_active=len(configs), processes=True)
     print(f"racing {len(configs)} variants at once (same seed {configs[0].seed}: same initial weights, "
@@ -383,7 +386,7 @@ def compare_seeds(configs: list, args) -> int:
     then, per variant, its runs and what they add up to, as JSON: the final and best validation metric's
     mean and spread over the seeds, and, against the reference variant, the paired verdict."""
     from playground.errors import ConfigError
-    from playground.seeds import paired, seed_configs, spread, verdict_words
+    from playground.seeds import DONE, in_order, number_format, seed_configs, seed_results, summary_rows
     from playground.train.registry import Registry
     from playground.train.tasks import LONG_NAMES, METRIC_LABELS
 
@@ -398,9 +401,8 @@ def compare_seeds(configs: list, args) -> int:
           f"variant starts from the same weights and sees the same data order", flush=True)
     runs = []                                           # runs[k][v]: seed k's run of variant v
     try:
-        gids = [reg.start_group(g, publish_every=0.5, owner=args.owner) for g in groups]
-        runs = [sorted(reg.group(gid), key=lambda r: names.index(r.config.name.rsplit(" · seed ", 1)[0]))
-                for gid in gids]
+        gids = reg.start_series(groups, publish_every=0.5, owner=args.owner)
+        runs = [in_order(reg.group(gid), group) for gid, group in zip(gids, groups)]
         for group in runs:
             for run in group:
                 run.join()
@@ -414,25 +416,18 @@ def compare_seeds(configs: list, args) -> int:
         reg.executor.close()
     task = runs[0][0].task
     metric, higher = task.headline, task.higher_better
+    results = {name: seed_results([group[v].history.snapshot() for group in runs], metric, higher)
+               for v, name in enumerate(names)}
     label = f"validation {METRIC_LABELS.get(metric, metric)}"
-    per = {name: [] for name in names}                  # name -> [(seed, run id, status, final, best)]
-    for seed, group in zip(seeds, runs):
-        for name, run in zip(names, group):
-            values = [e[f"val_{metric}"] for e in run.history.snapshot()["epochs"] if f"val_{metric}" in e]
-            best = (max if higher else min)(values) if values else None
-            per[name].append({"seed": seed, "run_id": run.id, "status": run.result()["status"],
-                              "final": values[-1] if values else None, "best": best})
-    ref = per[reference]
     ok = True
-    for name in names:
-        rows = per[name]
-        out = {"name": name, "metric": f"val_{LONG_NAMES.get(metric, metric)}", "higher_is_better": higher,
-               "runs": rows, "final": spread([r["final"] for r in rows]), "best": spread([r["best"] for r in rows])}
-        if name != reference:
-            result = paired([r["final"] for r in ref], [r["final"] for r in rows], higher)
-            out["against"] = {"reference": reference, "on": "final", **result,
-                              "words": verdict_words(name, reference, result, label)}
-        ok &= all(r["status"] in ("finished", "stopped", "diverged") for r in rows)
+    for v, row in enumerate(summary_rows(results, reference, higher, label, number_format(metric))):
+        each = [{"seed": seed, "run_id": group[v].id, **r}
+                for seed, group, r in zip(seeds, runs, results[row["variant"]])]
+        out = {"name": row["variant"], "metric": f"val_{LONG_NAMES.get(metric, metric)}", "higher_is_better": higher,
+               "runs": each, "final": row["final"], "best": row["best"]}
+        if row["against"] is not None:
+            out["against"] = {"reference": reference, "on": "final", **row["against"]}
+        ok &= all(r["status"] in DONE for r in each)
         print(json.dumps(out), flush=True)
     return 0 if ok else 1
 
@@ -569,7 +564,8 @@ def _add_run_commands(sub) -> None:
     s.add_argument("config", help="path to a compare config: base + variants (see examples/compare/)")
     s.add_argument("--epochs", type=int, help="override every variant's epochs")
     s.add_argument("--owner", default="cli", help="whose runs they are in the app (a browser's token)")
-    s.add_argument("--seeds", type=int, help="train every variant once per seed (1 to 10: the base's seed, +1, ...); "
+    s.add_argument("--seeds", type=int, help="train every variant once per seed (1 to 10: the base's seed, +1, ...; "
+                                             "default: the config's seeds, 1); "
                                              "prints, per variant, its runs, the mean and spread of the final and "
                                              "best validation metric, and the paired verdict against --reference")
     s.add_argument("--reference", help="with --seeds: the variant the others are judged against (default: the first)")

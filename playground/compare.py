@@ -9,6 +9,8 @@ A compare config (JSON/YAML):
       - {name: BN, batchnorm: true}              # insert BatchNorm after each hidden Linear/Conv2d
       - {name: drop 0.2, dropout: 0.2}           # set (or insert) Dropout p on the hidden layers
 
+    seeds: 5                                     # optional: each variant once per seed (1 to 10)
+
 A variant is deep-merged over the base (lists, such as layers, are replaced whole). All variants
 keep the base's seed, so they start from the same initial weights (when their layers match) and
 see the same data in the same order: the curves differ only by what the variant changes.
@@ -87,14 +89,26 @@ def compare_configs(spec: dict) -> list[RunConfig]:
         raise ConfigError("a compare config needs 'base' (a run config) and 'variants' (a list of changes)")
     base, variants = spec["base"], spec["variants"]
     RunConfig.from_dict(base)                                       # the base alone must be valid
-    if not isinstance(variants, list) or not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+    least = 1 if spec_seeds(spec) > 1 else MIN_VARIANTS       # one variant over seeds: its spread alone
+    if not isinstance(variants, list) or not least <= len(variants) <= MAX_VARIANTS:
         n = len(variants) if isinstance(variants, list) else 0
-        raise ConfigError(f"variants: give {MIN_VARIANTS} to {MAX_VARIANTS} variants, got {n}")
+        raise ConfigError(f"variants: give {least} to {MAX_VARIANTS} variants, got {n}"
+                          + ("" if least == 1 else " (one variant is enough with seeds: 2 or more)"))
     configs = [variant_config(base, v) for v in variants]
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise ConfigError(f"variants: names must differ, got {names}")
     return configs
+
+
+def spec_seeds(spec: dict) -> int:
+    """The seeds a compare config asks for (its `seeds`, 1 by default): each variant trains once per seed."""
+    from playground.seeds import MAX_SEEDS
+
+    n = spec.get("seeds", 1) if isinstance(spec, dict) else 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
+        raise ConfigError(f"seeds: {n!r}; give a whole number of seeds from 1 to {MAX_SEEDS}")
+    return n
 
 
 def load_compare(path) -> list[RunConfig]:

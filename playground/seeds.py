@@ -21,6 +21,14 @@ MAX_SEEDS = 10
 CONFIDENCE = 0.95
 
 
+SEED_MARK = " · seed "
+
+
+def variant_name(run_name: str) -> str:
+    """The variant a run of seed_configs belongs to: its name without the " · seed <s>" seed_configs added."""
+    return run_name.rsplit(SEED_MARK, 1)[0]
+
+
 def seed_configs(configs: list[RunConfig], seeds: int) -> list[list[RunConfig]]:
     """The variants' configs once per seed: [[every variant with seed base + k] for k in range(seeds)].
     Each copy is named "<variant> · seed <s>"."""
@@ -33,10 +41,16 @@ def seed_configs(configs: list[RunConfig], seeds: int) -> list[list[RunConfig]]:
         group = []
         for c in configs:
             d = c.to_dict()
-            d["seed"], d["name"] = c.seed + k, f"{c.name} · seed {c.seed + k}"
+            d["seed"], d["name"] = c.seed + k, f"{c.name}{SEED_MARK}{c.seed + k}"
             group.append(RunConfig.from_dict(d))
         out.append(group)
     return out
+
+
+def in_order(runs: list, configs: list[RunConfig]) -> list:
+    """A race's runs (anything with a .name) in the order of its configs (the variants' order)."""
+    by_name = {r.name: r for r in runs if r is not None}
+    return [by_name.get(c.name) for c in configs]
 
 
 def spread(values: list[float]) -> dict:
@@ -87,6 +101,51 @@ def paired(reference: list[float], other: list[float], higher_better: bool = Tru
     else:
         verdict = f"no clear difference at {n} seeds"
     return {**out, "verdict": verdict}
+
+
+DONE = ("finished", "stopped", "diverged")
+
+
+def seed_results(snaps: list[dict | None], metric: str, higher_better: bool) -> list[dict]:
+    """Per seed (a history snapshot each, None for a run not found): {"status", "final", "best"} of the
+    validation metric; final and best only once the run has ended (a run still training has neither)."""
+    out = []
+    for snap in snaps:
+        if snap is None:
+            out.append({"status": "lost", "final": None, "best": None})
+            continue
+        values = [e[f"val_{metric}"] for e in snap["epochs"] if e.get(f"val_{metric}") is not None]
+        done = snap["status"] in DONE and values and snap["status"] != "diverged"   # a diverged run has no final
+        out.append({"status": snap["status"], "final": values[-1] if done else None,
+                    "best": ((max if higher_better else min)(values)) if done else None})
+    return out
+
+
+def summary_rows(results: dict[str, list[dict]], reference: str, higher_better: bool, label: str,
+                 fmt: str = ".3g") -> list[dict]:
+    """The finals table of a comparison over seeds: per variant (results: name -> seed_results, the same
+    seeds in the same order for every variant) the seeds done, the final and best metric's spread, and the
+    paired verdict on the final value against the reference variant (None for the reference itself)."""
+    ref = [r["final"] for r in results[reference]]
+    rows = []
+    for name, res in results.items():
+        final, best = spread([r["final"] for r in res]), spread([r["best"] for r in res])
+        diverged = sum(r["status"] == "diverged" for r in res)
+        row = {"variant": name, "done": sum(r["final"] is not None for r in res), "seeds": len(res),
+               "diverged": diverged, "final": final, "best": best, "against": None}
+        if name != reference:
+            result = paired(ref, [r["final"] for r in res], higher_better)
+            words = verdict_words(name, reference, result, label, fmt)
+            if diverged:
+                words += f" It diverged in {diverged} of {len(res)} seeds (no final value)."
+            row["against"] = {**result, "words": words}
+        rows.append(row)
+    return rows
+
+
+def number_format(metric: str) -> str:
+    """How a metric's values and differences are written: 3 decimals for a share (accuracy, R²), else 3 digits."""
+    return ".3f" if metric in ("acc", "token_acc", "seq_acc", "r2") else ".3g"
 
 
 def verdict_words(name: str, reference: str, result: dict, metric: str, fmt: str = ".3g") -> str:

@@ -9,15 +9,17 @@ import yaml
 
 from playground.compare import summary_row
 from playground.config import INITS, OPTIMIZERS, SCHEDULES
+from playground.seeds import number_format, seed_results, summary_rows, variant_name
 from playground.train import REGISTRY
-from playground.viz.compare import METRICS, X_AXES, compare_chart, steps_per_epoch
+from playground.train.tasks import METRIC_LABELS
+from playground.viz.compare import BANDS, METRICS, X_AXES, band_chart, compare_chart, steps_per_epoch
 from ui.charts import vega
 from ui.run_actions import stop
 from ui.state import may_act, poll_every, rerun_when_ended
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "examples" / "compare"
 PRESETS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(PRESET_DIR.glob("*.yaml"))}
-ORDER = ["optimizers", "learning_rates", "batch_sizes", "dropout", "init"]
+ORDER = ["optimizers", "learning_rates", "batch_sizes", "dropout", "init", "anecdote", "close_rates"]
 COLUMNS = ["name", "optimizer", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "batch_size", "schedule",
            "init", "dropout", "batchnorm"]
 OPTIM_FIELDS = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")   # numeric OptimConfig fields
@@ -100,11 +102,17 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: [fmt(c, v) for v in table[c]] for c in table.columns})
 
 
-def live_compare(gid: str | None) -> None:
-    runs = REGISTRY.group(gid)
-    if not runs:
+def live_compare(gids: list[str], names: list[str] | None = None) -> None:
+    """The race's live panel: one race's curves and summary, or, over seeds, the bands and the verdicts."""
+    groups = [[r for r in REGISTRY.group(gid) if r is not None] for gid in gids]
+    groups = [g for g in groups if g]
+    if not groups:
         st.info("Pick a preset, or edit the variants, and press **Race**.")
         return
+    if len(groups) > 1:
+        seeds_panel(gids, groups, names)
+        return
+    gid, runs = gids[0], groups[0]
     alive = any(r.alive for r in runs)
 
     @st.fragment(run_every=poll_every(alive))
@@ -129,3 +137,88 @@ def live_compare(gid: str | None) -> None:
             col.button(f"Stop {r.name}", key=f"stop_{r.id}", icon=":material/stop:", on_click=stop, args=(r.id,),
                        disabled=not (r.alive and may_act(r)), width="stretch")
     panel()
+
+
+def seeds_panel(gids: list[str], groups: list[list], names: list[str] | None) -> None:
+    """A race over seeds: per variant the mean curve with its band, and the finals table with the paired
+    verdict against a chosen variant (see playground.seeds)."""
+    names = names or sorted({variant_name(r.name) for g in groups for r in g})
+    by_variant = {n: [] for n in names}                  # variant -> [its run of each seed, or None], seed order
+    for group in sorted(groups, key=lambda g: g[0].config.seed):
+        mine = {variant_name(r.name): r for r in group}
+        for n in names:
+            by_variant[n].append(mine.get(n))
+    seeds = sorted({r.config.seed for g in groups for r in g})
+
+    @st.fragment(run_every=poll_every(any(r.alive for g in groups for r in g)))
+    def panel():
+        alive = any(r.alive for g in groups for r in g)
+        rerun_when_ended("_cmp_polling", gids[0], alive)
+        snaps = {n: [r.history.snapshot() if r is not None else None for r in runs] for n, runs in by_variant.items()}
+        a, b, c, d, e, f = st.columns([2.0, 1.5, 0.7, 1.0, 1.6, 1.1], vertical_alignment="bottom")
+        x_axis = a.radio("x axis", list(X_AXES), format_func=X_AXES.get, horizontal=True, key="cmp_x")
+        metric = b.selectbox("curve", list(METRICS), format_func=METRICS.get, key="cmp_metric")
+        log_y = c.toggle("log y", key="cmp_log")
+        smoothing = d.slider("smoothing", 0.0, 0.99, 0.6, key="cmp_smooth")
+        band = e.radio("band", list(BANDS), format_func=BANDS.get, key="cmp_band",
+                       help="the shaded band around each variant's mean curve: the lowest to the highest seed at "
+                            "each point, or the mean plus and minus one standard deviation over the seeds")
+        each = f.toggle("each seed", key="cmp_each", help="also draw every seed's own curve, thin")
+        curves = [(n, [(seed, snap, steps_per_epoch(len(r.data.X_train), r.config.batch_size))
+                       for seed, snap, r in zip(seeds, snaps[n], by_variant[n]) if snap is not None])
+                  for n in names]
+        vega(band_chart(curves, metric, x_axis, smoothing, log_y, band, each))
+        done = sum(s is not None and s["status"] not in ("queued", "starting", "running")      # as the table
+                   for runs in snaps.values() for s in runs)
+        total = len(names) * len(seeds)
+        listed = ", ".join(map(str, seeds))
+        st.caption(f"{len(names)} variant{'s' if len(names) > 1 else ''} x {len(seeds)} seeds ({listed}): {done} of "
+                   f"{total} runs ended. The line is the mean over the seeds that have reached that "
+                   f"point; the band, {BANDS[band]}.")
+        verdicts(names, by_variant, snaps)
+    panel()
+
+
+def verdicts(names: list[str], by_variant: dict, snaps: dict) -> None:
+    """The finals table over seeds and, against the chosen reference, each variant's paired verdict."""
+    first = next(r for runs in by_variant.values() for r in runs if r is not None)
+    task = first.task
+    metric, higher = task.headline, task.higher_better
+    label = f"validation {METRIC_LABELS.get(metric, metric)}"
+    fmt = number_format(metric)
+    if st.session_state.get("cmp_ref") not in names:
+        st.session_state.pop("cmp_ref", None)
+    reference = st.selectbox("Judge the variants against", names, key="cmp_ref") if len(names) > 1 else names[0]
+    results = {n: seed_results(snaps[n], metric, higher) for n in names}
+    rows = summary_rows(results, reference, higher, label, fmt)
+
+    def pm(x: dict) -> str:
+        if x["mean"] is None:
+            return "–"
+        return f"{x['mean']:{fmt}}" + (f" ± {x['std']:{fmt}}" if x["std"] is not None else "")
+
+    table = pd.DataFrame([{
+        "variant": r["variant"],
+        "seeds done": f"{r['done']} of {r['seeds']}" + (f" ({r['diverged']} diverged)" if r["diverged"] else ""),
+        f"final {label}": pm(r["final"]),
+        "range": "–" if r["final"]["min"] is None else f"{r['final']['min']:{fmt}} to {r['final']['max']:{fmt}}",
+        f"best {label}": pm(r["best"]),
+        f"vs {reference}": "reference" if r["against"] is None else _short(r["against"], fmt),
+    } for r in rows])
+    st.table(table.set_index("variant"))
+    lines = [f"- {r['against']['words']}" for r in rows if r["against"] is not None]
+    if lines:
+        st.markdown("\n".join(lines))
+    st.caption(f"± is one standard deviation over the seeds. The verdict pairs the runs by seed (same initial "
+               f"weights, same data, same order) and gives the mean difference of the final {label} with its 95% "
+               "interval (Student's t over the seeds' differences): where the interval crosses 0, the seeds alone "
+               "could make that difference.")
+
+
+def _short(against: dict, fmt: str) -> str:
+    """A verdict in a table cell: "better: +0.042 (+0.031 to +0.053), 5 of 5"."""
+    if against["mean_diff"] is None:
+        return "–"
+    ci = "" if against["ci"] is None else f" ({against['ci'][0]:+{fmt}} to {against['ci'][1]:+{fmt}})"
+    word = against["verdict"] if against["verdict"] in ("better", "worse") else "no clear difference"
+    return f"{word}: {against['mean_diff']:+{fmt}}{ci}, better in {against['better']} of {against['n']}"

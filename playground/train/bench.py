@@ -300,13 +300,13 @@ def race(reg: Registry, repeats: int, seeds: int = 5) -> None:
 
     named = [RunConfig.from_dict({**c.to_dict(), "name": c.optim.name}) for c in variants]
     groups = seed_configs(named, seeds)
-    before, reg.waiting_per_owner = reg.waiting_per_owner, len(groups)     # the seeds' races wait in line
+    before, reg.waiting_per_owner = reg.waiting_per_owner, 1      # a line, as the app keeps: the seeds' races wait
     try:
         seq, raced = [], []
         for _ in range(max(1, repeats - 1)):
             seq.append(sum(bare_loop(c) for group in groups for c in group))
             t0 = time.perf_counter()
-            for gid in [reg.start_group(group) for group in groups]:
+            for gid in reg.start_series(groups):
                 for run in reg.group(gid):
                     run.join()
             raced.append(time.perf_counter() - t0)

@@ -291,10 +291,12 @@ class Registry:
     def _training(self) -> int:
         return sum(r.training for r in self._runs.values())
 
-    def _admit(self, n: int, group: bool, who: Who | str | None) -> list | None:
+    def _admit(self, n: int, group: bool, who: Who | str | None, capped: bool = True) -> list | None:
         """Under self._lock: n slots reserved with the executor now (all or none; e.g. n warm worker
         processes), or None: the Start waits in line (where the registry keeps one, and no one waits
-        before it). Raises PlaygroundError, with the fix, where it may do neither."""
+        before it). Raises PlaygroundError, with the fix, where it may do neither. capped: the owner's
+        Starts already waiting count against PLAYGROUND_WAITING_PER_STUDENT (a series' later races do not:
+        the series is one Start)."""
         if self._closing:
             raise PlaygroundError("the server is shutting down; start the run once it is back")
         limit = self.max_active
@@ -317,7 +319,7 @@ class Registry:
             raise PlaygroundError(f"{active} runs are already training (the limit is {limit}); stop one before "
                                   f"starting another")
         w = _who(who)
-        if w is not None and not w.teacher:
+        if w is not None and not w.teacher and capped:
             mine = sum(e.owner == w.token for e in self._line)
             if mine >= self.waiting_per_owner:
                 raise PlaygroundError(f"you have {mine} Start{'s' if mine > 1 else ''} waiting in line already "
@@ -463,6 +465,32 @@ class Registry:
                 self._record(run, gid)
             self._go_or_wait(runs, slots, True, owner)
         return gid
+
+    def start_series(self, groups: list[list[RunConfig]], publish_every: float = 0.1,
+                     owner: Who | str | None = None) -> list[str]:
+        """A comparison repeated over seeds (playground.seeds.seed_configs): one race per seed, all checked
+        before any starts, as one Start: the first races where slots are free or waits in line as a Start
+        does; the others follow it in line (they do not count against the owner's cap on waiting
+        Starts, and other students' first runs still go before them). Returns the races' group ids."""
+        self._may_start(owner)
+        prepared = [[self.prepare(cfg, publish_every, _token(owner)) for cfg in group] for group in groups]
+        self._check_room()
+        gids = []
+        total = sum(map(len, prepared))
+        with self._lock:
+            limit = self.max_active
+            if limit is not None and not self.waiting_per_owner and self._training() + total > limit:
+                raise PlaygroundError(f"{len(groups)} races of {len(prepared[0])} need {total} training slots, but "
+                                      f"{self._training()} of {self.max_active} are busy and this server keeps no "
+                                      f"line; race fewer seeds or variants")
+            for k, runs in enumerate(prepared):
+                slots = self._admit(len(runs), True, owner, capped=k == 0)
+                gid = "cmp-" + runs[0].id
+                for run in runs:
+                    self._record(run, gid)
+                self._go_or_wait(runs, slots, True, owner)
+                gids.append(gid)
+        return gids
 
     def resume(self, run_id: str, more_epochs: int | None = None, who: Who | str | None = None,
                publish_every: float = 0.1) -> RunHandle:

@@ -1,6 +1,7 @@
 """A teacher in a browser: race a preset, watch the variants' curves appear and separate, stop one."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -74,3 +75,45 @@ def test_race_preset_then_stop_one(page, shot):
     steps = {n: rows[n][5] for n in ("SGD", "Momentum", "RMSprop", "AdamW")}
     fastest = min(int(v.replace(",", "")) for n, v in steps.items() if n != "SGD")
     assert steps["SGD"] == "–" or int(steps["SGD"].replace(",", "")) > 2 * fastest, steps
+
+
+def test_a_race_over_three_seeds_shows_bands_a_table_and_a_verdict(page, shot):
+    """The learning-rate preset (too low / about right / too high) with 3 seeds: 9 runs, two seeds' races at
+    once and the third in line; then the bands, the finals table with mean ± std over the seeds, and the
+    paired verdicts in words."""
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_role("button", name="Race", exact=True).wait_for()
+    page.get_by_role("button", name="Learning rate too low / right / too high").click()
+    page.get_by_role("button", name="Stop all").wait_for()
+    deadline = time.time() + 180                        # let the first race end before the seeded one starts
+    while page.get_by_role("button", name="Stop all").is_enabled():
+        assert time.time() < deadline, "the preset's race did not end within 180 s"
+        time.sleep(0.5)
+    seeds = page.get_by_label("Seeds", exact=True)
+    seeds.fill("3")
+    seeds.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Race", exact=True).click()
+    page.get_by_text(re.compile(r"3 variants x 3 seeds \(0, 1, 2\)")).wait_for(timeout=60_000)
+    deadline = time.time() + 240
+    while not page.get_by_text(re.compile(r"9 of 9 runs ended")).count():
+        assert time.time() < deadline, "the 9 runs did not end within 240 s"
+        time.sleep(0.5)
+    page.get_by_text("lr 0.1 (about right) is better than lr 0.001 (too low)").wait_for(timeout=30_000)
+    rows = table_rows(page)
+    assert set(rows) == {"lr 0.001 (too low)", "lr 0.1 (about right)", "lr 20 (too high)"}, rows
+    assert rows["lr 0.001 (too low)"][0] == "3 of 3" and rows["lr 0.001 (too low)"][-1] == "reference"
+    assert " ± " in rows["lr 0.1 (about right)"][1], rows
+    assert rows["lr 0.1 (about right)"][-1].startswith("better: +"), rows
+    assert rows["lr 20 (too high)"][0] == "0 of 3 (3 diverged)", rows
+    page.get_by_text(re.compile(r"It diverged in 3 of 3 seeds \(no final value\)\.$")).wait_for()
+    words = page.get_by_text(re.compile(r"^lr 0.1 \(about right\) is better than lr 0.001 \(too low\): validation "
+                                        r"accuracy \+0\.\d+ on average \(95% interval \+0\.\d+ to \+0\.\d+\), better "
+                                        r"in 3 of 3 seeds\.$"))
+    assert words.count() == 1
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for()
+    described = chart.get_attribute("aria-label") or chart.inner_html()
+    assert "mean over the seeds" in described, described[:300]
+    page.get_by_text("each seed", exact=True).click()
+    shot("seeds")

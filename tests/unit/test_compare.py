@@ -125,6 +125,22 @@ def test_cli_compare_prints_one_json_per_variant():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples" / "compare").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_compare_preset_is_valid(path):
-    configs = load_compare(path)
-    assert 2 <= len(configs) <= 6
+    from playground.compare import spec_seeds
+    from playground.config import read_mapping
+
+    configs, seeds = load_compare(path), spec_seeds(read_mapping(path))
+    assert (1 if seeds > 1 else 2) <= len(configs) <= 6            # one variant over seeds: its spread alone
     assert len({c.seed for c in configs}) == 1
+
+
+def test_a_compare_config_may_ask_for_seeds_and_then_one_variant_is_enough():
+    from playground.compare import compare_configs, spec_seeds
+
+    base = {"data": {"name": "moons"}, "layers": [{"type": "Linear", "out_features": 2}]}
+    assert spec_seeds({"base": base, "variants": []}) == 1
+    assert len(compare_configs({"base": base, "variants": [{"name": "a"}], "seeds": 8})) == 1
+    with pytest.raises(ConfigError, match="one variant is enough with seeds"):
+        compare_configs({"base": base, "variants": [{"name": "a"}]})
+    for bad in (0, 11, 2.5, True, "3"):
+        with pytest.raises(ConfigError, match="seeds: "):
+            compare_configs({"base": base, "variants": [{"name": "a"}, {"name": "b"}], "seeds": bad})

@@ -148,3 +148,34 @@ def test_a_lessons_runs_per_student_hold_when_a_student_presses_start_twice_at_o
         assert all("1 run" in str(e) for e in results if isinstance(e, Exception)), results
     finally:
         reg.stop_all(wait=10)
+
+
+def test_a_race_over_seeds_is_one_start_and_the_others_first_runs_go_before_its_later_seeds(tmp_path):
+    """start_series: 3 seeds' races of 2 variants on 2 slots; the first races, the other two wait in line
+    past the owner's cap of 1 waiting Start (a series is one Start); another student's first run, started
+    after, goes before them, and trains as soon as the first race ends. Where the registry keeps no line,
+    a series that does not fit is refused before any of it starts."""
+    from playground.seeds import seed_configs
+
+    pair = [RunConfig.from_dict({**config().to_dict(), "name": n}) for n in ("a", "b")]
+    reg = Registry(max_active=2, processes=False, store=Store(tmp_path / "a"), waiting_per_owner=1)
+    try:
+        gids = reg.start_series(seed_configs(pair, 3), owner=ANA)
+        races = [reg.group(g) for g in gids]
+        expected = [[f"a · seed {s}", f"b · seed {s}"] for s in range(3)]
+        assert [sorted(r.name for r in race) for race in races] == expected
+        for run in races[0]:
+            trains(run)
+        assert all(r.waiting for race in races[1:] for r in race)
+        b1 = reg.start(config(seed=9), owner=BEN)
+        assert b1.waiting and place(b1) == "1 of 3", [(p, r.name) for p, r, _ in reg.line()]
+        for run in races[0]:
+            reg.stop(run.id)
+        trains(b1)
+        assert all(r.waiting for race in races[1:] for r in race)      # a race waits for all its slots
+    finally:
+        reg.stop_all(wait=10)
+    plain = Registry(max_active=2, processes=False, store=Store(tmp_path / "b"))          # no line: the CLI's own
+    with pytest.raises(PlaygroundError, match="need 6 training slots"):
+        plain.start_series(seed_configs(pair, 3), owner=ANA)
+    assert not plain.store.list()

@@ -116,3 +116,39 @@ def test_the_examples_compare_configs_take_seeds():
         from playground.compare import load_compare
 
         assert len(seed_configs(load_compare(path), 2)) == 2
+
+
+def _snap(accs: list[float], status: str = "finished") -> dict:
+    epochs = [{"epoch": i + 1, "step": 10 * (i + 1), "samples": 100 * (i + 1), "time_s": 0.5 * (i + 1),
+               "val_acc": a, "val_loss": 1 - a, "train_loss": 1 - a, "train_acc": a} for i, a in enumerate(accs)]
+    return {"epochs": epochs, "status": status, "step_x": [], "step_loss": [], "marks": [], "diverged_at": None}
+
+
+def test_the_bands_are_the_seeds_mean_and_spread_where_they_have_reached():
+    from playground.viz.compare import band_chart, seed_bands
+
+    runs = [(0, _snap([0.5, 0.7, 0.8]), 10), (1, _snap([0.6, 0.8, 0.9]), 10), (2, _snap([0.7, 0.9], "running"), 10)]
+    band, own = seed_bands("a", runs, "val_acc", "epoch")
+    assert list(band["x"]) == [1, 2, 3] and list(band["n"]) == [3, 3, 2]        # seed 2 is at epoch 2
+    assert band["mean"].tolist() == pytest.approx([0.6, 0.8, 0.85])
+    assert band["lo"].tolist() == pytest.approx([0.5, 0.7, 0.8])
+    assert band["hi"].tolist() == pytest.approx([0.7, 0.9, 0.9])
+    assert band["std"].tolist() == pytest.approx([0.1, 0.1, math.sqrt(0.005)])
+    assert len(own) == 8 and set(own["seed"]) == {"0", "1", "2"}
+    spec = band_chart([("a", runs), ("b", runs[:1])], "val_acc", "epoch", band="std", each=True)
+    bands = spec["datasets"]["bands"]
+    a = bands[bands["variant"] == "a"]
+    assert a["lo"].tolist() == pytest.approx([0.5, 0.7, 0.85 - math.sqrt(0.005)])   # mean - std
+    assert len(spec["datasets"]["seeds"]) == 11 and "mean over the seeds" in spec["description"]
+    quiet = band_chart([("a", runs)], "val_acc", "epoch")
+    assert quiet["datasets"]["seeds"].empty and [layer["mark"]["type"] for layer in quiet["layer"]] == [
+        "area", "line", "line"]
+    # the finals: only runs that have ended count
+    from playground.seeds import seed_results, summary_rows
+
+    res = seed_results([s for _, s, _ in runs], "acc", True)
+    assert [r["final"] for r in res] == [0.8, 0.9, None] and [r["best"] for r in res] == [0.8, 0.9, None]
+    rows = summary_rows({"a": res, "b": seed_results([_snap([0.8]), _snap([0.95]), None], "acc", True)},
+                        "a", True, "validation accuracy")
+    assert rows[0]["done"] == 2 and rows[0]["against"] is None
+    assert rows[1]["against"]["n"] == 2 and rows[1]["against"]["better"] == 1          # seed 2: nothing to pair
