@@ -153,3 +153,49 @@ def summary_row(name: str, snap: dict, target: float, smoothing: float = 0.9) ->
         f"seconds to loss {target:g}": round(hit[2], 2) if hit and hit[2] is not None else None,
         "samples/s": round(snap["progress"]["samples_per_s"]),
     }
+
+
+def _layer_text(spec: dict) -> str:
+    """A layer as one line: Linear(out_features=16)."""
+    args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+    return f"{spec.get('type', '?')}({args})"
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested settings as {"optim.lr": 0.01, ...} (lists and values kept whole)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(a: dict, b: dict) -> list[dict]:
+    """What changes from run config a to run config b (RunConfig.to_dict()s), the way a code review shows
+    it: rows {"what", "a", "b", "change"} (changed, added, removed). Settings are compared one by one (the
+    run's name is left out); layers are aligned first, so a layer inserted shows as one added row, not as
+    every layer after it changed."""
+    import difflib
+
+    rows = []
+    fa, fb = _flat({k: v for k, v in a.items() if k not in ("name", "layers")}), \
+        _flat({k: v for k, v in b.items() if k not in ("name", "layers")})
+    for key in [k for k in fa if k in fb] + [k for k in fb if k not in fa] + [k for k in fa if k not in fb]:
+        va, vb = fa.get(key), fb.get(key)
+        if va != vb:
+            rows.append({"what": key, "a": va, "b": vb,
+                         "change": "changed" if key in fa and key in fb else ("added" if key in fb else "removed")})
+    la, lb = [_layer_text(s) for s in a.get("layers", [])], [_layer_text(s) for s in b.get("layers", [])]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=la, b=lb, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
+        for k in range(pairs):
+            rows.append({"what": f"layer {i1 + k + 1}", "a": la[i1 + k], "b": lb[j1 + k], "change": "changed"})
+        for i in range(i1 + pairs, i2):
+            rows.append({"what": f"layer {i + 1}", "a": la[i], "b": None, "change": "removed"})
+        for j in range(j1 + pairs, j2):
+            rows.append({"what": f"layer {j + 1} (new)", "a": None, "b": lb[j], "change": "added"})
+    return rows

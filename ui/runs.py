@@ -81,6 +81,45 @@ def overlay(ids: list[str]) -> None:
     chart()
 
 
+def differences(a_id: str, b_id: str) -> None:
+    """Two runs side by side: what differs in their configs (data, each layer added, removed or changed,
+    optimizer and its settings, schedule, seed), and their final metrics."""
+    from playground.compare import config_diff
+    from playground.train.tasks import METRIC_LABELS
+
+    a, b = REGISTRY.get(a_id), REGISTRY.get(b_id)
+    if a is None or b is None:
+        return
+    st.header("What differs", divider="gray")
+    na, nb = (a.name, b.name) if a.name != b.name else (f"{a.name} ({a.id})", f"{b.name} ({b.id})")
+    rows = config_diff(a.config.to_dict(), b.config.to_dict())
+    sign = {"changed": "~", "added": "+", "removed": "−"}
+
+    def text(v) -> str:
+        return "–" if v is None else str(v)
+
+    if rows:
+        st.table(pd.DataFrame([{"": sign[r["change"]], "setting": r["what"], na: text(r["a"]), nb: text(r["b"])}
+                               for r in rows]).set_index("setting"))
+    else:
+        st.markdown("The two configs are the same (only the name differs): any difference in the results is "
+                    "the machine's, or none.")
+    ea, eb = (r.history.snapshot()["epochs"] for r in (a, b))
+    metric = a.task.headline if a.task.headline == b.task.headline else None
+    keys = ["val_loss"] + ([f"val_{metric}"] if metric and metric != "loss" else [])
+    labels = {"val_loss": "final validation loss", f"val_{metric}": f"final validation {METRIC_LABELS.get(metric, '')}"}
+    finals = [{"": "", "setting": labels[k], na: _final(ea, k), nb: _final(eb, k)} for k in keys]
+    finals.append({"": "", "setting": "epochs", na: str(len(ea)), nb: str(len(eb))})
+    st.table(pd.DataFrame(finals).set_index("setting"))
+    st.caption("~ changed · + only in the second run · − only in the first. Layers are matched first, so an added "
+               "layer is one row. Same seed: same initial weights and data order where the layers match.")
+
+
+def _final(epochs: list, key: str) -> str:
+    v = epochs[-1].get(key) if epochs else None
+    return "–" if v is None else f"{v:.4g}"
+
+
 def open_in_build(run_id: str) -> None:
     st.session_state.run_id = run_id
     st.session_state.goto_build = True

@@ -1,7 +1,8 @@
 """Compare: race optimizers, learning rates, batch sizes... side by side from the same start."""
 import streamlit as st
 
-from playground.compare import compare_configs
+from playground.compare import compare_configs, config_diff
+from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.seeds import MAX_SEEDS, seed_configs
 from playground.train import REGISTRY
@@ -79,6 +80,16 @@ with st.expander("Base run", icon=":material/tune:"):
               icon=":material/input:")
 
 edited = variant_editor(s.cmp_df, key=f"cmp_editor_{s.get('cmp_ver', 0)}")
+with st.expander("What each variant changes from the base", icon=":material/difference:"):
+    try:
+        base = RunConfig.from_dict(s.cmp_base).to_dict()
+        for c in compare_configs({"base": s.cmp_base, "variants": frame_to_variants(edited),
+                                  "seeds": int(s.get("cmp_seeds", 1))}):
+            changes = [f"{r['what']}: {'–' if r['a'] is None else r['a']} → {'–' if r['b'] is None else r['b']}"
+                       for r in config_diff(base, c.to_dict())]
+            st.markdown(f"**{c.name}**: " + ("; ".join(f"`{x}`" for x in changes) if changes else "the base as it is"))
+    except PlaygroundError as e:
+        st.caption(str(e))
 st.info(f"Every variant starts from the **same initial weights** and sees the **same data in the same order** "
         f"(seed {s.cmp_base.get('seed', 0)}), so the curves differ only by what a row changes. Empty cells keep "
         f"the base's value. Variants train at once, one process each, sharing this machine's cores: compare "

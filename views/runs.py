@@ -3,7 +3,7 @@ import streamlit as st
 
 from playground.train import REGISTRY
 from ui.run_actions import show_error
-from ui.runs import details, overlay, runs_frame, runs_table
+from ui.runs import details, differences, overlay, runs_frame, runs_table
 from ui.state import me
 
 st.title("Runs")
@@ -27,4 +27,8 @@ if not picked:
     st.info("Select one or more rows (the boxes on the left) to compare their curves.")
     st.stop()
 overlay(picked)
+if len(picked) == 2:
+    differences(*picked)
+else:
+    st.caption("Select exactly two runs to see what differs between their configs.")
 details(picked[0])

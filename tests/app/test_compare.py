@@ -74,6 +74,7 @@ def test_a_race_over_seeds_draws_its_bands_and_the_paired_verdict():
     assert table["vs lr 0.05"].iloc[1].startswith("no clear difference")
     words = " ".join(m.value for m in at.markdown)
     assert "lr 0.08 against lr 0.05: no clear difference at 5 seeds" in words and "crosses 0" in words
+    assert "**lr 0.08**: `optim.lr: 0.1 → 0.08`" in words                 # what each variant changes from the base
     # judged against the other variant, the first one is the one with a verdict
     at.selectbox(key="cmp_ref").set_value("lr 0.08").run()
     assert at.table[0].value["vs lr 0.08"].iloc[0].startswith("no clear difference")

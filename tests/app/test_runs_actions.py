@@ -226,3 +226,26 @@ def test_train_more_continues_a_finished_run():
     assert after[:2] == before, "training more changed the records of the epochs it had already trained"
     straight = spiral("five at once", me, epochs=5)                # the numbers of a run that never stopped
     assert untimed(after) == untimed(REGISTRY.store.metrics(straight.id)["epochs"])
+
+
+def test_two_runs_selected_show_what_differs_between_them():
+    """Two runs ticked: their configs' differences (a changed setting, an added layer, the seed) and their final
+    metrics side by side; one run ticked: no such table, and a word on how to get it."""
+    at, me = runs_page("diff")
+    a = spiral("plain", me)
+    layers = preset_layers("MLP", "points", 2)
+    b = spiral("dropout", me, optim={"name": "sgd", "lr": 0.1}, seed=3,
+               layers=layers[:2] + [{"type": "Dropout", "p": 0.2}] + layers[2:])
+    select(at, a.id, b.id)
+    assert any(h.value == "What differs" for h in at.header)
+    diff, finals = at.table[0].value, at.table[1].value
+    assert diff.loc["optim.name", "plain"] == "adam" and diff.loc["optim.name", "dropout"] == "sgd"
+    assert diff.loc["seed", "dropout"] == "3" and diff.loc["layer 3 (new)", "dropout"] == "Dropout(p=0.2)"
+    assert diff.loc["layer 3 (new)", "plain"] == "–" and diff.loc["layer 3 (new)", ""] == "+"
+    assert "layer 4" not in diff.index                     # the layers after the new one are matched, not changed
+    last = b.history.epochs[-1]
+    assert finals.loc["final validation accuracy", "dropout"] == f"{last['val_acc']:.4g}"
+    assert finals.loc["epochs", "plain"] == "2"
+    select(at, a.id)
+    assert not any(h.value == "What differs" for h in at.header)
+    assert any("Select exactly two runs" in c.value for c in at.caption)

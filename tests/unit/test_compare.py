@@ -144,3 +144,24 @@ def test_a_compare_config_may_ask_for_seeds_and_then_one_variant_is_enough():
     for bad in (0, 11, 2.5, True, "3"):
         with pytest.raises(ConfigError, match="seeds: "):
             compare_configs({"base": base, "variants": [{"name": "a"}, {"name": "b"}], "seeds": bad})
+
+
+def test_config_diff_aligns_layers_and_lists_each_change_once():
+    from playground.compare import config_diff
+    from playground.config import RunConfig
+
+    mlp = [{"type": "Linear", "out_features": 16}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]
+    a = RunConfig.from_dict({"data": {"name": "spiral"}, "layers": mlp, "name": "a"}).to_dict()
+    same = RunConfig.from_dict({"data": {"name": "spiral"}, "layers": mlp, "name": "b"}).to_dict()
+    assert config_diff(a, same) == []                                   # the name is not a difference
+    wider = [{"type": "Linear", "out_features": 32}, {"type": "Tanh"}, mlp[2]]
+    b = RunConfig.from_dict({"data": {"name": "spiral", "noise": 0.3}, "layers": wider,
+                             "schedule": {"name": "cosine"}}).to_dict()
+    rows = {r["what"]: r for r in config_diff(a, b)}
+    assert rows["data.noise"]["change"] == "changed" and rows["schedule.name"]["b"] == "cosine"
+    assert rows["layer 1"] == {"what": "layer 1", "a": "Linear(out_features=16)", "b": "Linear(out_features=32)",
+                               "change": "changed"}
+    assert rows["layer 2"]["b"] == "Tanh()" and "layer 3" not in rows
+    shorter = RunConfig.from_dict({"data": {"name": "spiral"}, "layers": mlp[2:]}).to_dict()
+    removed = [r for r in config_diff(a, shorter) if r["what"].startswith("layer")]
+    assert [(r["what"], r["change"]) for r in removed] == [("layer 1", "removed"), ("layer 2", "removed")]
