@@ -413,8 +413,12 @@ class Trainer:
         last = end.epoch == self.config.epochs or stopping
         # An epoch of one step (a full batch) publishes when the steps' own publish is due, not at every
         # end: thousands of tiny epochs a second would each pay for it. Its one loss is the record's
-        # training loss, checked against the divergence limit below as the publish would.
-        defer = p.steps_per_epoch == 1 and not last and self.blowup is not None and time.perf_counter() < p.next_pub
+        # training loss, checked against the divergence limit below as the publish would; an epoch that
+        # keeps a snapshot or a checkpoint, or where the run ends, publishes first (the store then holds
+        # every step up to what it keeps).
+        now = time.perf_counter()
+        defer = (p.steps_per_epoch == 1 and not last and self.blowup is not None and now < p.next_pub
+                 and now < p.next_ckpt and end.epoch not in p.snap_at)
         if not defer and not self._publish(p.pending, p.step, p.samples, end.epoch, p.t_start, boundary=last):
             return False
         if not defer:
@@ -426,6 +430,9 @@ class Trainer:
         val_loss = record["val_loss"]
         stop_early = (p.early is not None and completed and math.isfinite(val_loss)
                       and p.early.update(end.epoch, val_loss, self.model))
+        if defer and (stop_early or not math.isfinite(val_loss)):  # the run ends here: its last steps first
+            self._publish(p.pending, p.step, p.samples, end.epoch, p.t_start, boundary=True)
+            p.pending.clear()
         if stop_early:                                              # the record says where the weights came from
             record["restored_epoch"] = p.early.best_epoch
         self.history.add_epoch(record)

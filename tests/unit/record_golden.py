@@ -118,6 +118,16 @@ def _cli(argv: list[str]) -> tuple[int, list[dict]]:
     return rc, [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
 
 
+def _collected(store, printed: dict) -> dict:
+    """One printed JSON object and what its run stored; a comparison over seeds prints one object per
+    variant with its runs (compare --seeds): each run's stored record, in seed order."""
+    result = {k: v for k, v in printed.items() if k not in TIME_KEYS}
+    if "runs" in printed:                               # a variant over seeds
+        result["runs"] = [{k: v for k, v in r.items() if k not in TIME_KEYS} for r in printed["runs"]]
+        return {"result": result, "seeds": [_stored(store, r["run_id"]) for r in printed["runs"]]}
+    return {"result": result, **(_stored(store, printed["run_id"]) if "run_id" in printed else {})}
+
+
 def train_and_collect(name: str, home: str | Path) -> dict:
     """Train the example `name` (a file of examples/, or 'compare/<file>') through the CLI into a new run
     store at `home`, on the CPU, for at most EPOCHS epochs (a comparison: COMPARE_EPOCHS), and return
@@ -142,8 +152,7 @@ def train_and_collect(name: str, home: str | Path) -> dict:
             epochs = min(EPOCHS, int(_read(path).get("epochs", 20)))
             rc, printed = _cli(["train", str(path), "--epochs", str(epochs), "--device", "cpu"])
         store = default_store()
-        runs = [{"result": {k: v for k, v in r.items() if k not in TIME_KEYS},
-                 **(_stored(store, r["run_id"]) if "run_id" in r else {})} for r in printed]
+        runs = [_collected(store, r) for r in printed]
     finally:
         if before is None:
             os.environ.pop("PLAYGROUND_HOME", None)

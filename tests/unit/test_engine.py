@@ -90,6 +90,26 @@ def test_determinism_holds_while_another_run_trains():
     assert epoch_metrics(beside) == epoch_metrics(alone)
 
 
+@pytest.mark.parametrize("ending", ["finished", "early", "diverged"])
+def test_full_batch_epochs_publish_every_step_however_the_run_ends(ending):
+    """Epochs of one step publish when the steps' own publish is due, not at every end (trainer._end_epoch);
+    still, every step's loss is in the history when the run ends: at its last epoch, where early stopping
+    ends it, or where it diverges (at the step that blew up, and no epoch recorded after it)."""
+    over = {"finished": {}, "early": {"patience": 3, "optim": {"name": "sgd", "lr": 5.0}},
+            "diverged": {"optim": {"name": "sgd", "lr": 300.0}, "init": "normal"}}[ending]
+    run = Run(make_config(batch_size=200, epochs=400, **over), publish_every=30, snapshot_budget=2)   # all deferred
+    run.run()
+    snap = run.history.snapshot()
+    steps = snap["progress"]["step"]
+    assert snap["step_x"] == list(range(1, len(snap["step_x"]) + 1))            # no step missing
+    if ending == "diverged":
+        assert snap["status"] == "diverged" and len(snap["step_x"]) == snap["diverged_at"] - 1
+        assert len(snap["epochs"]) <= snap["diverged_at"] - 1
+    else:
+        assert len(snap["step_x"]) == steps == len(snap["epochs"])
+        assert (snap["status"], "stopped early" in snap["message"]) == ("finished", ending == "early")
+
+
 def test_different_seed_gives_a_different_run():
     a, b = Run(make_config(seed=0)), Run(make_config(seed=1))
     a.run()
