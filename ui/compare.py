@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from playground.compare import summary_row
+from playground.compare import summary_row, time_to_target
 from playground.config import INITS, OPTIMIZERS, SCHEDULES
 from playground.seeds import number_format, seed_results, summary_rows, variant_name
 from playground.train import REGISTRY
@@ -175,11 +175,11 @@ def seeds_panel(gids: list[str], groups: list[list], names: list[str] | None) ->
         st.caption(f"{len(names)} variant{'s' if len(names) > 1 else ''} x {len(seeds)} seeds ({listed}): {done} of "
                    f"{total} runs ended. The line is the mean over the seeds that have reached that "
                    f"point; the band, {BANDS[band]}.")
-        verdicts(names, by_variant, snaps)
+        verdicts(names, by_variant, snaps, smoothing)
     panel()
 
 
-def verdicts(names: list[str], by_variant: dict, snaps: dict) -> None:
+def verdicts(names: list[str], by_variant: dict, snaps: dict, smoothing: float) -> None:
     """The finals table over seeds and, against the chosen reference, each variant's paired verdict."""
     first = next(r for runs in by_variant.values() for r in runs if r is not None)
     task = first.task
@@ -188,7 +188,11 @@ def verdicts(names: list[str], by_variant: dict, snaps: dict) -> None:
     fmt = number_format(metric)
     if st.session_state.get("cmp_ref") not in names:
         st.session_state.pop("cmp_ref", None)
-    reference = st.selectbox("Judge the variants against", names, key="cmp_ref") if len(names) > 1 else names[0]
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    reference = left.selectbox("Judge the variants against", names, key="cmp_ref") if len(names) > 1 else names[0]
+    target = right.number_input("target loss", 0.0, 100.0, 0.5, step=0.05, format="%g", key="cmp_target",
+                                help="the table gives the mean number of steps the seeds' runs needed to bring "
+                                     "their training loss (every step, smoothed as the chart) down to this")
     results = {n: seed_results(snaps[n], metric, higher) for n in names}
     rows = summary_rows(results, reference, higher, label, fmt)
 
@@ -203,6 +207,7 @@ def verdicts(names: list[str], by_variant: dict, snaps: dict) -> None:
         f"final {label}": pm(r["final"]),
         "range": "–" if r["final"]["min"] is None else f"{r['final']['min']:{fmt}} to {r['final']['max']:{fmt}}",
         f"best {label}": pm(r["best"]),
+        f"steps to loss {target:g}": _steps_to(snaps[r["variant"]], target, smoothing),
         f"vs {reference}": "reference" if r["against"] is None else _short(r["against"], fmt),
     } for r in rows])
     st.table(table.set_index("variant"))
@@ -213,6 +218,16 @@ def verdicts(names: list[str], by_variant: dict, snaps: dict) -> None:
                f"weights, same data, same order) and gives the mean difference of the final {label} with its 95% "
                "interval (Student's t over the seeds' differences): where the interval crosses 0, the seeds alone "
                "could make that difference.")
+
+
+def _steps_to(snaps: list, target: float, smoothing: float) -> str:
+    """The mean steps the seeds' runs took to reach the target loss, and how many of them did."""
+    hits = [time_to_target(s, target, smoothing) for s in snaps if s is not None]
+    steps = [h[0] for h in hits if h is not None]
+    if not steps:
+        return "–"
+    return f"{sum(steps) / len(steps):,.0f}" + (f" ({len(steps)} of {len(snaps)} reached it)"
+                                                if len(steps) < len(snaps) else "")
 
 
 def _short(against: dict, fmt: str) -> str:

@@ -71,6 +71,7 @@ def test_a_race_over_seeds_draws_its_bands_and_the_paired_verdict():
     assert list(table.index) == ["lr 0.05", "lr 0.08"] and list(table["seeds done"]) == ["5 of 5", "5 of 5"]
     assert all(" ± " in v for v in table["final validation accuracy"])
     assert table["vs lr 0.05"].iloc[0] == "reference"
+    assert table["steps to loss 0.5"].str.match(r"^[\d,]+( \(\d of 5 reached it\))?$").all(), table["steps to loss 0.5"]
     assert table["vs lr 0.05"].iloc[1].startswith("no clear difference")
     words = " ".join(m.value for m in at.markdown)
     assert "lr 0.08 against lr 0.05: no clear difference at 5 seeds" in words and "crosses 0" in words
