@@ -14,6 +14,7 @@ from playground.train.checked import default_name
 from playground.train.registry import StoredRun
 from playground.viz.board import Entry, board_chart, board_metric, board_table, first_to_goal, leaderboard
 from ui.charts import vega
+from ui.sidebar import open_run
 from ui.state import is_teacher, poll_every
 
 # The pages a run opens in (read-only for a student: the registry refuses every action on another's run).
@@ -82,10 +83,8 @@ def _open(choice_key: str, view_key: str) -> None:
     """Show the chosen run in the sidebar (everyone's runs, so the picker keeps it) and go to the view."""
     s = st.session_state
     if s.get(choice_key):
-        s.run_id, s.board_goto = s[choice_key], VIEWS[s[view_key]]
-        # another's run is in everyone's list; the backup too (ui/state.keep), or a poll of the board's
-        # live panel in between can drop the switch and keep() puts back its old value: no Run shown
-        s.all_runs = s["_kept.all_runs"] = True
+        open_run(s[choice_key])
+        s.board_goto = VIEWS[s[view_key]]
 
 
 def board(lesson: Lesson, person: Who, large: bool) -> None:

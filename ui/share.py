@@ -12,6 +12,7 @@ from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train import REGISTRY
 from ui.run_form import apply_config
+from ui.sidebar import open_run
 
 
 def open_shared() -> None:
@@ -34,8 +35,7 @@ def open_shared() -> None:
             s.shared_note = ("warning", f"There is no run '{run_id}' on this server (deleted, or the link is cut "
                                         f"short).")
         else:
-            s.run_id = run_id
-            s.all_runs = s["_kept.all_runs"] = True               # another's run is in everyone's list
+            open_run(run_id)                                      # another's run, in everyone's list
 
 
 def shared_note() -> None:

@@ -108,6 +108,20 @@ def you() -> None:
                "another computer. Anyone with that address can act as you, so send others a run's id, not it.")
 
 
+# The run this browser opened from the class board or a link: listed under Run shown even if the
+# Everyone's runs switch reads off. Opening one switches that on too, but a switch is a widget, and the
+# browser can send its old value back in the rerun right after (seen on the board: Evaluate opened with
+# no Run shown); a plain state key is the server's alone.
+OPENED = "_opened_run"
+
+
+def open_run(run_id: str) -> None:
+    """Show run_id (anyone's) in the sidebar: picked, with everyone's runs listed."""
+    s = st.session_state
+    s.run_id, s[OPENED] = run_id, run_id
+    s.all_runs = s["_kept.all_runs"] = True        # the backup too (ui/state.keep)
+
+
 def sidebar() -> None:
     keep({"all_runs": False, "large_type": False})    # the device and the seed start from the run form's (init_form)
     token = me()
@@ -132,7 +146,7 @@ def sidebar() -> None:
         chosen = st.session_state.get("run_id")
         if chosen and chosen not in rows:           # an older run opened from elsewhere (the board, Runs, a link)
             row = REGISTRY.store.get(chosen)
-            if row is not None and (everyone or row.owner == token):
+            if row is not None and (everyone or row.owner == token or st.session_state.get(OPENED) == chosen):
                 rows[chosen] = row
         if rows:
             if st.session_state.get("run_id") not in rows:

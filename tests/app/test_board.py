@@ -180,6 +180,9 @@ def test_a_run_opens_from_the_board_in_the_chosen_page(runs):
     assert [t.value for t in at.title] == ["Evaluate"], [t.value for t in at.title]
     assert at.session_state["run_id"] == started["ana2"].id
     assert at.selectbox(key="run_id").value == started["ana2"].id, "the sidebar does not show Ana's run"
+    # the browser may send the Everyone's runs switch's old value (off) in the rerun after: the run stays shown
+    at.toggle(key="all_runs").set_value(False).run()
+    assert at.selectbox(key="run_id").value == started["ana2"].id, "the opened run left the sidebar"
 
 
 def test_no_runs_yet_says_how_to_get_some(teacher_key):
