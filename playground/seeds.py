@@ -108,14 +108,15 @@ DONE = ("finished", "stopped", "diverged")
 
 def seed_results(snaps: list[dict | None], metric: str, higher_better: bool) -> list[dict]:
     """Per seed (a history snapshot each, None for a run not found): {"status", "final", "best"} of the
-    validation metric; final and best only once the run has ended (a run still training has neither)."""
+    validation metric, for a run that finished (early stopping included); one still training, stopped by
+    hand or diverged has neither: its last value is not where the others ended."""
     out = []
     for snap in snaps:
         if snap is None:
             out.append({"status": "lost", "final": None, "best": None})
             continue
         values = [e[f"val_{metric}"] for e in snap["epochs"] if e.get(f"val_{metric}") is not None]
-        done = snap["status"] in DONE and values and snap["status"] != "diverged"   # a diverged run has no final
+        done = snap["status"] == "finished" and values
         out.append({"status": snap["status"], "final": values[-1] if done else None,
                     "best": ((max if higher_better else min)(values)) if done else None})
     return out
