@@ -414,6 +414,8 @@ def compare_seeds(configs: list, args) -> int:
     finally:
         reg.flush()
         reg.executor.close()
+    if not runs:                                        # interrupted before the races were made
+        return 1
     task = runs[0][0].task
     metric, higher = task.headline, task.higher_better
     results = {name: seed_results([group[v].history.snapshot() for group in runs], metric, higher)
