@@ -19,7 +19,10 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
    every snapshot vs without (the issue's budget: at most 10%);
 8-9. your own data: a 100,000-row CSV and a zip of 5,000 PNGs read into sets;
 10. training on your own data: the engine/bare ratio on an uploaded copy beside the shipped set's;
-11. a tiny run (the notes' XOR, 8,000 full-batch epochs): engine vs a bare loop, per-epoch overhead.
+11. a tiny run (the notes' XOR, 8,000 full-batch epochs): engine vs a bare loop, per-epoch overhead;
+12. the fast path for tiny networks (playground/train/fast.py, on by default where it applies): the spiral
+    MLP at batch 10 for 100 epochs, the bare eager loop vs the engine with it and without it
+    (PLAYGROUND_FAST=0); both give the same numbers bit for bit.
 
 What a student waits for in the browser (cold start, a second student's first page and point, page
 switches, the epoch scrubbers, Explain's trust checks) is timed by scripts/wait_times.py: it needs a
@@ -29,12 +32,14 @@ The bench records into a store of its own in a temporary folder, never the app's
 """
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -217,6 +222,7 @@ def main(quick: bool = False) -> None:
     own_images(repeats)
     own_runs(store, repeats, quick)
     tiny_run(repeats, quick)
+    fast_path(repeats, quick)
     home.cleanup()
 
 
@@ -389,8 +395,6 @@ def own_images(repeats: int) -> None:
 def own_runs(store: Store, repeats: int, quick: bool) -> None:
     """The engine/bare ratio on an uploaded set against the ratio on the shipped set it copies: two of
     ten's 1,000 rows as a CSV, and 2,000 generated shapes as a zip of PNGs."""
-    import os
-
     import numpy as np
 
     from playground.data.samples import shapes_zip
@@ -398,9 +402,7 @@ def own_runs(store: Store, repeats: int, quick: bool) -> None:
 
     print("\n10. your own data trains like the shipped sets: engine in-process vs bare loop, each shipped set "
           "beside an uploaded copy of the same kind and size")
-    before = os.environ.get("PLAYGROUND_HOME")
-    os.environ["PLAYGROUND_HOME"] = str(store.home)             # the sets live beside the bench's store
-    try:
+    with environment("PLAYGROUND_HOME", str(store.home)):             # the sets live beside the bench's store
         rng = np.random.RandomState(0)
         X = rng.randn(1000, 10)
         rows = "".join(",".join(f"{v:.6f}" for v in x) + f",{int(x[2] + x[7] > 0)}\n" for x in X)
@@ -427,11 +429,6 @@ def own_runs(store: Store, repeats: int, quick: bool) -> None:
                 b, e = statistics.median(bare), statistics.median(engine)
                 line.append(f"{label} {n / e:,.0f} samples/s, ratio {b / e:.2f}")
             print(f"   {name}: " + " | ".join(line))
-    finally:
-        if before is None:
-            os.environ.pop("PLAYGROUND_HOME", None)
-        else:
-            os.environ["PLAYGROUND_HOME"] = before
 
 
 def tiny_run(repeats: int, quick: bool) -> None:
@@ -467,6 +464,44 @@ def tiny_run(repeats: int, quick: bool) -> None:
     b, e = median_of(bare, repeats), median_of(lambda: engine_inprocess(cfg), repeats)
     print(f"   bare {b:.2f} s ({b / cfg.epochs * 1e6:.0f} us an epoch) | engine in-process {e:.2f} s "
           f"({e / cfg.epochs * 1e6:.0f} us an epoch): engine / bare {e / b:.2f}x")
+    with fast_path_off():
+        d = median_of(lambda: engine_inprocess(cfg), repeats)
+    print(f"   engine without the fast path {d:.2f} s ({d / cfg.epochs * 1e6:.0f} us an epoch): {d / b:.2f}x")
+
+
+@contextmanager
+def environment(name: str, value: str):
+    """The environment variable name set to value inside, as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def fast_path_off():
+    """PLAYGROUND_FAST=0 for the runs made inside: autograd and torch.optim's own step."""
+    return environment("PLAYGROUND_FAST", "0")
+
+
+def fast_path(repeats: int, quick: bool) -> None:
+    """Issue 29's target: a tiny network at least 2x a bare eager loop, with the same numbers."""
+    name = "spiral MLP, batch 10"
+    cfg = config(name, 50 if quick else 100)
+
+    def off() -> float:
+        with fast_path_off():
+            return engine_inprocess(cfg)
+    print(f"\n12. the fast path for tiny networks: {name}, {cfg.epochs} epochs, in-process (target: 2x the bare "
+          f"eager loop)")
+    b, f, o = (median_of(fn, repeats) for fn in (lambda: bare_loop(cfg), lambda: engine_inprocess(cfg), off))
+    print(f"   bare eager loop {b:.2f} s | engine, fast path {f:.2f} s: {b / f:.2f}x as fast | engine without it "
+          f"{o:.2f} s: {b / o:.2f}x | {cfg.epochs / f:.0f} epochs/s ({len(load_dataset(cfg.data, 0).X_train) // 10} "
+          f"steps each)")
 
 
 if __name__ == "__main__":

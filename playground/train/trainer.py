@@ -34,6 +34,7 @@ from playground.models.layers import Dropout
 from playground.store import policy
 from playground.train.advice import divergence_advice
 from playground.train.checked import CheckedRun, check, check_device, default_name
+from playground.train.fast import Gradients, lean_step
 from playground.train.history import History
 from playground.train.optim import make_optimizer, make_scheduler
 from playground.train.probe import BATCH_NORMS, Probe
@@ -180,6 +181,7 @@ class Plan:
     augment: object
     update: Update                      # backward and optimizer step of a batch's total loss
     l1_params: list                     # the weights (not biases) an L1 penalty adds up, if there is one
+    fast: Gradients | None              # a tiny MLP's forward pass and gradients by hand (train/fast.py)
     first_epoch: int = 1
     pos: int = 0                        # the first epoch starts at this sample (a resume inside an epoch)
     acc: dict | None = None             # that epoch's running sums so far
@@ -315,7 +317,8 @@ class Trainer:
                     early=EarlyStop(cfg.patience) if cfg.patience else None,
                     augment=make_augment(cfg.data.augment, cfg.seed, self.data),   # per-sample, or None
                     update=Update(self.optimizer, scaler, cfg.clip_norm, list(model.parameters())),
-                    l1_params=[q for q in model.parameters() if q.dim() > 1] if cfg.l1 else [])
+                    l1_params=[q for q in model.parameters() if q.dim() > 1] if cfg.l1 else [],
+                    fast=Gradients.of(model, self.task, X, dev, cfg))
         if cfg.stats:
             self.probe = Probe(model, [layer["type"] for layer in cfg.layers], X, y, self.task, cfg.seed)
         return plan
@@ -367,7 +370,7 @@ class Trainer:
         cfg, model, opt, task, probe = self.config, self.model, self.optimizer, self.task, self.probe
         augment = p.augment
         X, y, n, bs, sched, autocast, pending = p.X, p.y, p.n, cfg.batch_size, p.sched, p.autocast, p.pending
-        l1, l1_params, update = cfg.l1, p.l1_params, p.update
+        l1, l1_params, update, fast = cfg.l1, p.l1_params, p.update, p.fast
         probed = probe is not None and epoch in (p.snap_at | {cfg.epochs})      # the probe sees its last step
         step, samples, nxt = p.step, p.samples, n
         for i in range(start, n, bs):
@@ -377,11 +380,15 @@ class Trainer:
             if augment is not None:                                 # training batches only: (B, C, H, W) twice,
                 xt, xb = augment.pair(xb, step)                     # transformed, and + noise/erasing (the input)
             target = task.target(xt, yb)                            # an autoencoder's target: xt, without the noise
-            with autocast():
-                out = model(xb)                                     # (B, ...) what the task scores
-                loss = task.loss(out, target, model)
-                total = loss + l1 * sum(q.abs().sum() for q in l1_params) if l1 else loss
-            opt.zero_grad(set_to_none=True)
+            if fast is not None:
+                out, loss = fast(xb, target)                        # .grad set as backward() would: no total
+                total = None
+            else:
+                with autocast():
+                    out = model(xb)                                 # (B, ...) what the task scores
+                    loss = task.loss(out, target, model)
+                    total = loss + l1 * sum(q.abs().sum() for q in l1_params) if l1 else loss
+                opt.zero_grad(set_to_none=True)
             before = probe.before_step() if probed and i + bs >= n else None
             update(total)
             if before is not None:
@@ -577,12 +584,14 @@ class Trainer:
 
 class Update:
     """The backward pass and optimizer step of one batch's total loss: with AMP's gradient scaler if
-    there is one, clipping the gradients' total norm to `clip` first if it is set."""
+    there is one, clipping the gradients' total norm to `clip` first if it is set. A total of None
+    means the gradients are already in place (the fast path computed them)."""
 
     def __init__(self, opt, scaler, clip: float, params: list):
         self.opt, self.scaler, self.clip, self.params = opt, scaler, clip, params
+        self.step = (lean_step(opt) if scaler is None else None) or opt.step
 
-    def __call__(self, total: torch.Tensor) -> None:
+    def __call__(self, total: torch.Tensor | None) -> None:
         opt, scaler, clip = self.opt, self.scaler, self.clip
         if scaler is not None:
             scaler.scale(total).backward()
@@ -592,10 +601,11 @@ class Update:
             scaler.step(opt)
             scaler.update()
         else:
-            total.backward()
+            if total is not None:
+                total.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(self.params, clip)
-            opt.step()
+            self.step()
 
 
 def result_of(snap: dict, task: Task | None) -> dict:

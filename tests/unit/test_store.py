@@ -173,7 +173,7 @@ def test_a_killed_process_leaves_an_interrupted_run_that_resumes_exactly(tmp_pat
     """The server dies mid-run (SIGKILL): the run shows as interrupted at its epoch, and resumes from
     its last checkpoint to the same numbers as a run that never stopped."""
     home = tmp_path / "store"
-    cfg = config(epochs=400, data={"name": "spiral", "n_samples": 400})
+    cfg = config(epochs=4000, data={"name": "spiral", "n_samples": 400})     # long enough to be killed mid-run
     path = tmp_path / "run.json"
     path.write_text(cfg.to_json())
     env = {**os.environ, "PLAYGROUND_HOME": str(home), "PYTHONPATH": str(os.getcwd())}
