@@ -17,6 +17,7 @@ from playground.train.history import History
 
 # messages that are not history writes
 DONE, READY = "done", "ready"
+BATCH = "batch"                                   # (BATCH, [message, ...]): several messages sent as one
 HEAVY = ("add_snapshot", "add_checkpoint")        # carry weights: converted from the wire on arrival
 
 

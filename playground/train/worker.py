@@ -39,7 +39,7 @@ from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train.checked import check
 from playground.train.executor import Executor, Job, RunHandle
-from playground.train.stream import DONE, READY, StreamedHistory, apply, from_wire, to_wire
+from playground.train.stream import BATCH, DONE, READY, StreamedHistory, apply, coalesce, from_wire, to_wire
 from playground.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Worker processes run at a lower priority than the server, so that pages stay quick while runs
 # train on every core (measured in the e2e tests: page switch and a second student's first point).
 NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
+BATCH_S = 0.05                 # a worker's messages within this many seconds travel together
 # The priority is lowered before anything is imported: starting a worker (importing torch, a
 # warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
 # is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
@@ -103,7 +104,11 @@ class StopFlag:
 class _Sender:
     """Sends the worker's messages from a thread of its own, in order, so that the training loop
     never waits on the socket (a busy server may read slowly; a checkpoint may be megabytes).
-    If the server is gone, the worker exits: nobody is left to watch it train."""
+    What arrives within BATCH_S of a message goes with it as one batch, coalesced (stream.coalesce):
+    a tiny network ends 100 epochs a second, four messages each, and every message the server reads
+    takes its GIL from the pages it is drawing; batched, a run sends at most 1 / BATCH_S a second.
+    READY and DONE end a batch at once. If the server is gone, the worker exits: nobody is left to
+    watch it train."""
 
     def __init__(self, conn: Connection):
         self._conn = conn
@@ -121,13 +126,30 @@ class _Sender:
 
     def _loop(self) -> None:
         while True:
-            msg = self._queue.get()
-            if msg is None:
+            batch = self._batch()
+            last = batch[-1] if batch else None
+            msgs = [m for m in batch if m is not None]
+            if msgs:
+                try:
+                    self._conn.send((BATCH, [to_wire(m) for _, m in coalesce(list(enumerate(msgs)))]))
+                except (OSError, ValueError):       # the server closed the socket: it died or quit
+                    os._exit(0)
+            if last is None:
                 return
+
+    def _batch(self) -> list:
+        """The next message and what follows it within BATCH_S (up to READY, DONE or the end)."""
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + BATCH_S
+        while batch[-1] is not None and batch[-1][0] not in (READY, DONE):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             try:
-                self._conn.send(to_wire(msg))
-            except (OSError, ValueError):           # the server closed the socket: it died or quit
-                os._exit(0)
+                batch.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
 
 
 def _warm_up() -> None:
@@ -398,14 +420,17 @@ class ProcessExecutor(Executor):
         job = handle.job
         w, healthy = job.target, True
         try:
-            while True:
+            done = False
+            while not done:
                 msg = w.conn.recv()
-                if msg[0] == DONE:
-                    break
-                if msg[0] == READY:
-                    job.ready.set()
-                    continue
-                apply(handle.history, msg)
+                for m in (msg[1] if msg[0] == BATCH else [msg]):
+                    if m[0] == DONE:
+                        done = True
+                        break
+                    if m[0] == READY:
+                        job.ready.set()
+                        continue
+                    apply(handle.history, m)
         except (EOFError, OSError):
             healthy = False
             if not handle.settle(lost=True):   # not a shutdown that killed it

@@ -627,3 +627,37 @@ def test_coalesced_messages_do_to_a_history_what_the_messages_did():
         assert h.boundary["at"] == plain.boundary["at"]
         assert h.sink.got == plain.sink.got
     assert len(coalesce(sent)) <= 3 + len(heavy) + 1                  # steps, epochs, marks, update; the rest
+
+
+def test_a_workers_messages_travel_in_batches_that_do_what_the_messages_did():
+    """A worker sends what its run writes within BATCH_S as one coalesced batch (worker._Sender): far
+    fewer messages for the server to read, the same history once applied, and DONE last."""
+    from multiprocessing import Pipe
+
+    from playground.train.stream import BATCH, DONE, StreamedHistory, apply
+    from playground.train.worker import _Sender
+
+    theirs, ours = Pipe()
+    sender = _Sender(theirs)
+    sent = []
+
+    def send(m):
+        sent.append(m)
+        sender.send(m)
+    run = Run(make_config(epochs=12), history=StreamedHistory(send), publish_every=0.0)
+    run.run()
+    sender.send((DONE, (), {}))
+    h, batches, done = History(), 0, False
+    while not done:
+        kind, msgs = ours.recv()
+        assert kind == BATCH and msgs
+        batches += 1
+        for m in msgs:
+            assert not done, "a message after DONE"
+            done = m[0] == DONE
+            if not done:
+                apply(h, m)
+    assert len(sent) > 100 and batches < len(sent) / 5
+    for key in ("step_x", "step_loss", "epochs", "marks", "status", "message", "progress"):
+        assert getattr(h, key) == getattr(run.history, key), key
+    sender.drain(1.0)

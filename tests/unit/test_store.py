@@ -155,10 +155,10 @@ def test_train_more_epochs_equals_a_longer_run_and_replans_cosine(reg, store):
 
 
 def test_resume_in_a_worker_process_gives_the_same_numbers(store):
-    ref = straight(config(epochs=4))
+    ref = straight(config(epochs=40))                        # long enough for the Stop to land mid-run
     reg = Registry(max_active=1, store=store)                # processes, as the app trains
     try:
-        run = reg.start(config(epochs=4))
+        run = reg.start(config(epochs=40))
         stop_when(run, lambda h: h.progress["step"] >= 15)
         assert reg.flush()
         resumed = reg.resume(run.id)
