@@ -1,8 +1,9 @@
 """Timing for scripts/load.py, on only where PLAYGROUND_PAGE_LOG names a file: a line per whole page
 (the page script's wall and CPU time), and a line per answer (a browser's request for a whole rerun,
-from its arrival at the server to the end of that rerun handed to the websocket). The load script's
+from its arrival at the server to the end of that rerun handed to the websocket; "fragment" where the
+request reran one fragment, such as an epoch scrubber's). The load script's
 browsers share this machine's cores; these are the server's own figures, free of their delays.
-Lines: time, kind ("page" or "answer"), title (pages only), wall seconds, CPU seconds (pages only),
+Lines: time, kind ("page", "answer" or "fragment"), title (pages only), wall seconds, CPU seconds (pages only),
 seconds the script's thread waited for a core (pages only; from /proc/thread-self/schedstat, "nan" where
 the kernel does not say). What is left of the wall time waited for Python's lock, I/O or a lock."""
 from __future__ import annotations
@@ -56,14 +57,15 @@ def install() -> None:
     handle, enqueue = AppSession.handle_backmsg, AppSession._enqueue_forward_msg  # noqa: SLF001
 
     def handle_backmsg(self, msg):
-        if msg.WhichOneof("type") == "rerun_script" and not msg.rerun_script.fragment_id:
-            asked.setdefault(self.id, time.perf_counter())      # the first of a burst: what the user waits on
+        if msg.WhichOneof("type") == "rerun_script":             # the first of a burst: what the user waits on
+            asked.setdefault(self.id, (time.perf_counter(), "fragment" if msg.rerun_script.fragment_id else "answer"))
         return handle(self, msg)
 
     def enqueue_forward_msg(self, msg):
-        if (msg.WhichOneof("type") == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
-                and self.id in asked):
-            _write("answer", "", f"{time.perf_counter() - asked.pop(self.id):.4f}", "")
+        if (msg.WhichOneof("type") == "script_finished" and self.id in asked and msg.script_finished in
+                (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)):
+            t0, kind = asked.pop(self.id)
+            _write(kind, "", f"{time.perf_counter() - t0:.4f}", "")
         return enqueue(self, msg)
 
     AppSession.handle_backmsg, AppSession._enqueue_forward_msg = handle_backmsg, enqueue_forward_msg  # noqa: SLF001
