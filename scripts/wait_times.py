@@ -11,6 +11,8 @@ Rows, each from the server's start or the click, to the page's own content drawn
   answers) and the first script run (PLAYGROUND_PAGE_LOG: the server's own time for the page);
 - a second student opening the app on the warm server while one run trains -> page interactive;
 - that student's first point after Start (the live progress shows step 1 or more);
+- the share of time the first student's browser spends on its live panel's redraws (Chromium's busy main
+  thread: what a neighbouring page on the same cores then lacks);
 - page switches (Build & Train -> Runs -> Build & Train) while two runs train, each until the page's
   own content is drawn;
 - then, the two runs still training: Explain's and Filters' epoch scrubber moved to the first and back to
@@ -148,6 +150,21 @@ def server_pages(log: Path, since: float) -> list[float]:
     return [float(r[3]) for r in rows if r[1] == "page" and float(r[0]) >= since]
 
 
+def busy_share(ctx, page, seconds: float = 6.0) -> float:
+    """The share of `seconds` the page's main thread spent on tasks (Chromium's TaskDuration): what one
+    browser watching a live panel spends on its redraws, the core a neighbouring page then lacks."""
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Performance.enable")
+
+    def task_s() -> float:
+        return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+    t0, w0 = task_s(), time.perf_counter()
+    time.sleep(seconds)
+    share = (task_s() - t0) / (time.perf_counter() - w0)
+    cdp.detach()
+    return share
+
+
 def warm_rows(browser, home: Path, switches: int, entry: tuple, log: Path) -> dict:
     """On one warm server: the second student's page and first point while one run trains, then page
     switches while both train."""
@@ -164,6 +181,7 @@ def warm_rows(browser, home: Path, switches: int, entry: tuple, log: Path) -> di
         interactive(first)
         first_point_1 = start_run(first)
         time.sleep(3.0)                                   # the first run is training at full speed
+        busy = busy_share(pages[0][0], first)
         second = pages[1][1]
         t0 = time.perf_counter()
         second.goto(server.url)
@@ -181,7 +199,8 @@ def warm_rows(browser, home: Path, switches: int, entry: tuple, log: Path) -> di
             stop = pg.get_by_role("button", name="Stop")
             if stop.count():
                 stop.first.click()
-        return {"first_point_first_student_s": first_point_1, "second_student_open_s": second_open,
+        return {"first_point_first_student_s": first_point_1, "live_panel_busy_share": busy,
+                "second_student_open_s": second_open,
                 "first_point_second_student_s": first_point_2, "page_switch_s": took,
                 "page_switch_server_s": server_switch, "scrub_s": scrubs, "trust_checks_s": trust}
     finally:
@@ -221,6 +240,8 @@ def main() -> int:
     if warm is None:
         return 0
     print(f"first student's first point after Start: {warm['first_point_first_student_s']:.2f} s")
+    print(f"a browser watching that run's live panel: its main thread busy {warm['live_panel_busy_share']:.0%} of "
+          f"the time")
     print(f"second student opens the app while a run trains -> interactive: {warm['second_student_open_s']:.2f} s")
     print(f"that student's first point after Start: {warm['first_point_second_student_s']:.2f} s")
     sw = warm["page_switch_s"]
