@@ -43,29 +43,34 @@ def page(title: str, started: tuple[float, float, float]) -> None:
 
 
 def install() -> None:
-    """Wrap Streamlit's session: note when a whole-rerun request arrives, and log the answer when
-    that rerun's end is queued for the browser. Once per process; nothing without PLAYGROUND_PAGE_LOG."""
+    """Wrap Streamlit's session: note when a rerun request (whole, or one fragment's) arrives, and log
+    the answer when that rerun's end is queued for the browser. Once per process; nothing without
+    PLAYGROUND_PAGE_LOG."""
     global _installed
     if not PATH or _installed:
         return
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     from streamlit.runtime.app_session import AppSession
 
-    asked: dict[str, float] = {}
+    asked: dict[tuple[str, str], float] = {}           # (session, "answer" or "fragment") -> asked at
+    done = {ForwardMsg.FINISHED_SUCCESSFULLY: "answer", ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY: "fragment"}
+
     # Streamlit has no public hook for "this rerun's end is queued for the browser": a timing tool's
     # wrap of its private method, installed only under PLAYGROUND_PAGE_LOG
     handle, enqueue = AppSession.handle_backmsg, AppSession._enqueue_forward_msg  # noqa: SLF001
 
     def handle_backmsg(self, msg):
         if msg.WhichOneof("type") == "rerun_script":             # the first of a burst: what the user waits on
-            asked.setdefault(self.id, (time.perf_counter(), "fragment" if msg.rerun_script.fragment_id else "answer"))
+            kind = "fragment" if msg.rerun_script.fragment_id else "answer"
+            asked.setdefault((self.id, kind), time.perf_counter())
         return handle(self, msg)
 
     def enqueue_forward_msg(self, msg):
-        if (msg.WhichOneof("type") == "script_finished" and self.id in asked and msg.script_finished in
-                (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)):
-            t0, kind = asked.pop(self.id)
-            _write(kind, "", f"{time.perf_counter() - t0:.4f}", "")
+        kind = done.get(msg.script_finished) if msg.WhichOneof("type") == "script_finished" else None
+        if kind is not None and (self.id, kind) in asked:
+            _write(kind, "", f"{time.perf_counter() - asked.pop((self.id, kind)):.4f}", "")
+            if kind == "answer":
+                asked.pop((self.id, "fragment"), None)          # a whole rerun ends any fragment run it cut short
         return enqueue(self, msg)
 
     AppSession.handle_backmsg, AppSession._enqueue_forward_msg = handle_backmsg, enqueue_forward_msg  # noqa: SLF001

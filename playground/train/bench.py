@@ -496,12 +496,12 @@ def fast_path(repeats: int, quick: bool) -> None:
     def off() -> float:
         with fast_path_off():
             return engine_inprocess(cfg)
+    steps = -(-len(load_dataset(cfg.data, cfg.seed).X_train) // cfg.batch_size)
     print(f"\n12. the fast path for tiny networks: {name}, {cfg.epochs} epochs, in-process (target: 2x the bare "
           f"eager loop)")
     b, f, o = (median_of(fn, repeats) for fn in (lambda: bare_loop(cfg), lambda: engine_inprocess(cfg), off))
     print(f"   bare eager loop {b:.2f} s | engine, fast path {f:.2f} s: {b / f:.2f}x as fast | engine without it "
-          f"{o:.2f} s: {b / o:.2f}x | {cfg.epochs / f:.0f} epochs/s ({len(load_dataset(cfg.data, 0).X_train) // 10} "
-          f"steps each)")
+          f"{o:.2f} s: {b / o:.2f}x | {cfg.epochs / f:.0f} epochs/s ({steps} steps each)")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ class _Sender:
     def _loop(self) -> None:
         while True:
             batch = self._batch()
-            last = batch[-1] if batch else None
+            last = batch[-1]
             msgs = [m for m in batch if m is not None]
             if msgs:
                 try:
