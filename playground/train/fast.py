@@ -16,7 +16,6 @@ takes the default path; so does any run if PLAYGROUND_FAST=0 is set.
 from __future__ import annotations
 
 import os
-from functools import partial
 
 import torch
 
@@ -135,7 +134,7 @@ def lean_step(opt: torch.optim.Optimizer):
     kind = type(opt)
     if not enabled() or kind not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
         return None
-    update = _sgd if kind is torch.optim.SGD else partial(_adam, decoupled=kind is torch.optim.AdamW)
+    update = _sgd if kind is torch.optim.SGD else _adam
     checked = [None, None]                     # the param group last checked, and its state's tensors if plain
 
     def step() -> None:
@@ -198,9 +197,9 @@ def _sgd(group, params, grads, kept) -> None:
     foreach_add_(params, grads, alpha=-lr)
 
 
-def _adam(group, params, grads, kept, decoupled: bool) -> None:
-    """torch.optim.Adam's (AdamW's where decoupled) single-tensor update, without amsgrad."""
-    lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+def _adam(group, params, grads, kept) -> None:
+    """torch.optim.Adam's single-tensor update (AdamW's: the group's decoupled_weight_decay), without amsgrad."""
+    lr, wd, eps, decoupled = group["lr"], group["weight_decay"], group["eps"], group["decoupled_weight_decay"]
     beta1, beta2 = group["betas"]
     steps, exp_avgs, exp_avg_sqs = kept["steps"], kept["exp_avgs"], kept["exp_avg_sqs"]
     foreach_add_(steps, 1)
