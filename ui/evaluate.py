@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground.inspect import at_threshold, evaluate
 from playground.viz.evaluate import class_table, confusion_chart, confusion_words, pr_chart, roc_chart
-from playground.viz.filters import input_image
+from playground.viz.filters import figure_strip, input_image
 from ui.charts import vega
 from ui.scrubber import snapshot_model
 
@@ -73,10 +73,9 @@ def gallery(arrays: dict, s: dict, data, split: str) -> None:
     conf = arrays["probs"][idx, arrays["y_pred"][idx]]
     captions = [f"true {names[arrays['y_true'][i]]} → {names[arrays['y_pred'][i]]} ({c:.0%})"
                 for i, c in zip(idx, conf)]
-    if data.kind == "image":
-        cols = st.columns(8)
-        for k, (i, cap) in enumerate(zip(idx, captions)):
-            cols[k % 8].image(input_image(X[i]), caption=cap, width="stretch", alt=f"example {i}: {cap}")
+    if data.kind == "image":                    # one block of HTML, not 16 pictures drawn one by one
+        st.html(figure_strip([input_image(X[i], 112) for i in idx], captions,
+                             [f"example {i}: {cap}" for i, cap in zip(idx, captions)], width=112))
     else:
         st.dataframe(pd.DataFrame({"x1": X[idx, 0], "x2": X[idx, 1], "true": [names[v] for v in arrays["y_true"][idx]],
                                    "predicted": [names[v] for v in arrays["y_pred"][idx]], "confidence": conf}),

@@ -14,6 +14,7 @@ from playground.inspect.filters import ranked, unit_scores
 from playground.inspect.inputs import MAX_BYTES, canvas_input, image_input, value_range
 from playground.viz.filters import (
     feature_grid,
+    figure_strip,
     filter_grid,
     input_image,
     map_spec,
@@ -66,9 +67,15 @@ def scores(run_id: str, epoch: int, step: int, layer: int) -> tuple[np.ndarray, 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def top(run_id: str, epoch: int, step: int, layer: int, channel: int, k: int = 9) -> tuple[dict, dict]:
-    """top_inputs(frozen, layer, channel, k), ranked from the layer's cached scores."""
+    """top_inputs(frozen, layer, channel, k), ranked from the layer's cached scores; and the examples with
+    their captions (example, value, true -> predicted) as one strip of HTML, composed once per snapshot."""
     view = ranked(snapshot_model(run_id, epoch, step), layer, channel, k, "val", *scores(run_id, epoch, step, layer))
-    return view.arrays, view.summary
+    # spaces around the arrow: a caption wraps between words, never inside a class name ("triang le")
+    captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']} → {t['predicted']}" if "true" in t else "")
+                for t in view.summary["top"]]
+    strip = figure_strip([input_image(x, 84) for x in view.arrays["inputs"]], captions,
+                         [f"validation example {c}" for c in captions])
+    return view.arrays, {**view.summary, "strip": strip}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -271,14 +278,10 @@ def top_panel(run_id: str, snap, types: list[str], default: int) -> None:
     units, kind = (out.shape[0], "filter (channel)") if out.ndim == 3 else (out.size, "unit")
     clamp_input("top_channel", units - 1)
     channel = int(b.number_input(f"{kind.capitalize()}, 0 to {units - 1}", 0, units - 1, key="top_channel"))
-    arrays, s = from_snapshot(top, run_id, snap.epoch, snap.step, layer, channel)
+    _, s = from_snapshot(top, run_id, snap.epoch, snap.step, layer, channel)
     st.caption(f"The {s['k']} validation examples that excite it most, by {s['measure']} (layer {layer}, "
                f"{s['type']}); its mean over the split is {s['mean']:.3g}. Caption: example, value, true → predicted.")
-    # spaces around the arrow: a caption wraps between words, never inside a class name ("triang le")
-    captions = [f"#{t['index']} · {t['activation']:.2f}" + (f" · {t['true']} → {t['predicted']}" if "true" in t else "")
-                for t in s["top"]]
-    st.image([input_image(x, 84) for x in arrays["inputs"]], caption=captions, width=84, clamp=True,
-             alt=[f"validation example {c}" for c in captions])
+    st.html(s["strip"])
 
 
 def warm_neighbours(run_id: str, snap, filter_layer: int | None, pick: Picked | None, size_layer: int | None) -> None:

@@ -4,13 +4,11 @@ image strips, and the variational autoencoder's loss terms over training. Pure: 
 Vega-Lite spec (dict) or a Plotly figure out."""
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import pandas as pd
 
 from playground.viz.curves import tip
+from playground.viz.filters import data_url
 from playground.viz.palette import CLASSES, SHAPES, cycled
 
 CHOSEN = "#d62728"
@@ -21,13 +19,7 @@ def thumbnails(X: np.ndarray, size: int = 56) -> list[str]:
     """PNG data URLs of images (N, C, H, W) in [0, 1] (grey or RGB), for hover tooltips."""
     from PIL import Image
 
-    out = []
-    for x in X:
-        img = Image.fromarray(_uint8(x)).resize((size, size), Image.NEAREST)
-        buf = io.BytesIO()
-        img.save(buf, format="PNG", optimize=False)
-        out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode())
-    return out
+    return [data_url(np.asarray(Image.fromarray(_uint8(x)).resize((size, size), Image.NEAREST))) for x in X]
 
 
 def _uint8(x: np.ndarray) -> np.ndarray:

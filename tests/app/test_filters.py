@@ -48,8 +48,10 @@ def test_filters_and_feature_maps_of_a_cnn(runs):
     at = page(runs["cnn"].id)
     assert at.selectbox(key="filters_layer").options == ["layer 1", "layer 4"]
     # the filter mosaic, the input, a map mosaic per layer with a (C, H, W) output (layers 1-5), the
-    # convolution window on the input, and the gallery of top inputs
-    assert len(at.get("image")) == 1 + 1 + 5 + 1 + 1
+    # convolution window on the input; the gallery of top inputs is one strip of HTML, nine pictures
+    assert len(at.get("image")) == 1 + 1 + 5 + 1
+    strips = [h.proto.body for h in at.get("html") if "<figure" in h.proto.body]
+    assert len(strips) == 1 and strips[0].count("<figure") == strips[0].count("data:image/png;base64,") == 9
     at.selectbox(key="filters_layer").set_value(4).run()
     assert any("Layer 4 (Conv2d): 6 filters of 4x3x3" in c.value for c in at.caption)
     at.toggle(key="filters_shared").set_value(False).run()

@@ -66,3 +66,8 @@ def test_a_cnn_inside_then_evaluated(page, shots):
     go(page, "Evaluate", page.get_by_text("Balanced accuracy", exact=True))
     page.get_by_text(re.compile(r"^Confusion matrix: rows are the true class")).wait_for()
     shots(page, "evaluate-digits")
+    # the most confidently wrong examples: one strip of pictures, each drawn, with its true and predicted class
+    wrong = page.locator("figure figcaption").filter(has_text=re.compile(r"^true \d → \d \(\d+%\)$"))
+    wrong.first.wait_for()
+    assert 1 <= wrong.count() <= 16
+    assert page.locator("figure img").evaluate_all("imgs => imgs.length > 0 && imgs.every(i => i.naturalWidth > 0)")

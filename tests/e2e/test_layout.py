@@ -118,7 +118,7 @@ def test_the_top_examples_captions_break_between_words(student, shots):
     """9b: "triang le" under the examples that excite a filter most (true→predicted made one long word)."""
     page = student()
     go(page, "Filters & feature maps", page.get_by_role("heading", name="What makes a filter fire"))
-    captions = page.locator('[data-testid="stImageCaption"]').filter(has_text=re.compile(r"^#\d+ · "))
+    captions = page.locator("figure figcaption").filter(has_text=re.compile(r"^#\d+ · "))
     captions.first.wait_for()
     captions.last.scroll_into_view_if_needed()
     shots(page, "top-examples")

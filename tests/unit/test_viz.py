@@ -279,6 +279,30 @@ def test_numbers_table_writes_each_value_in_its_coloured_cell():
     assert "pad 0" in window and "0.20" in window
 
 
+def test_a_figure_strip_is_each_picture_as_a_png_with_its_caption_and_alt_text_escaped():
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from playground.viz.filters import figure_strip
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 1] = (255, 0, 0)
+    html = figure_strip([grey, rgb], ["#3 · 0.91 · a → b", "<one>"], ['example "3"', "x & y"], width=50)
+    assert html.count("<figure") == 2
+    assert re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", html) == ["#3 · 0.91 · a → b", "&lt;one&gt;"]
+    assert re.findall(r'alt="([^"]*)"', html) == ["example &quot;3&quot;", "x &amp; y"]
+    pictures = [np.asarray(Image.open(io.BytesIO(base64.b64decode(u))))
+                for u in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+    assert np.array_equal(pictures[0], grey) and np.array_equal(pictures[1], rgb)     # the pixels, not resampled
+    assert html.count('width="50"') == 2
+    with pytest.raises(ValueError):                                   # a caption per picture, or it says so
+        figure_strip([grey], [], [])
+
+
 def test_the_live_charts_in_words_give_their_numbers():
     from playground.viz.curves import epoch_words, step_loss_words
 
