@@ -8,13 +8,14 @@ from playground.identity import NAME_MAX, clean_name, public_name
 from playground.store import LIVE
 from playground.train import REGISTRY
 from ui.lesson import control, current_lesson
-from ui.state import keep, me, sign_out, who
+from ui.state import keep, me, rerun_when_ended, sign_out, who
 
 STATUS_ICON = {"running": ":green[:material/play_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":orange[:material/stop_circle:]", "diverged": ":red[:material/error:]",
                "failed": ":red[:material/warning:]", "pending": ":gray[:material/schedule:]",
                "queued": ":gray[:material/schedule:]", "starting": ":gray[:material/hourglass_top:]",
                "interrupted": ":orange[:material/pause_circle:]", "lost": ":orange[:material/cloud_off:]"}
+STATUS_POLL_S = 2.0         # a live run's caption in the sidebar: starting -> running -> how it ended
 PICKER_RUNS = 50            # the newest runs offered in the picker; the Runs page lists them all
 
 
@@ -30,6 +31,22 @@ def run_caption(row) -> str:
     count = (f"{row.epochs_total:,} epochs planned" if row.status in LIVE
              else f"{row.epochs_done:,}/{row.epochs_total:,} epochs")
     return f"{STATUS_ICON.get(row.status, '')} {row.status} · {count}"
+
+
+def status_line(row) -> None:
+    """The shown run's caption. While the run is live a fragment keeps it true (starting, then running, then
+    how it ended), a caption's worth of work every STATUS_POLL_S; the page is drawn again once when it ends,
+    so the page's buttons and polling follow."""
+    if row.status not in LIVE:
+        st.caption(run_caption(row))
+        return
+
+    @st.fragment(run_every=STATUS_POLL_S)
+    def line():
+        now = REGISTRY.row(row.id) or row
+        st.caption(run_caption(now))
+        rerun_when_ended("_status_polling", row.id, now.status in LIVE)
+    line()
 
 
 _LOOK_UP = object()                 # require_run's run when the page passes none
@@ -153,7 +170,7 @@ def sidebar() -> None:
                 st.session_state["run_id"] = next(iter(rows))
             st.selectbox("Run shown", list(rows), key="run_id", format_func=lambda i: run_label(rows[i]),
                          help="Runs are kept in the run store: across reloads, page switches and restarts")
-            st.caption(run_caption(rows[st.session_state["run_id"]]))
+            status_line(rows[st.session_state["run_id"]])
         you()
         for warning in REGISTRY.store.warnings:
             st.warning(warning, icon=":material/database:")

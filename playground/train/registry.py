@@ -89,6 +89,13 @@ class StoredRun:
             return None
 
 
+def _as_now(row: RunRow, run) -> RunRow:
+    """A stored row with a live run's status and name as of now (the store's may lag behind)."""
+    if run is not None:
+        row.status, row.name = run.history.status, run.name
+    return row
+
+
 @functools.lru_cache(maxsize=1)
 def _points_sets() -> frozenset:
     from playground.data import DATASETS
@@ -573,10 +580,15 @@ class Registry:
         with self._lock:
             live = dict(self._runs)
         for r in rows:
-            run = live.get(r.id)
-            if run is not None:
-                r.status, r.name = run.history.status, run.name
+            _as_now(r, live.get(r.id))
         return rows
+
+    def row(self, run_id: str) -> RunRow | None:
+        """One stored run, with its status as of now if it is live."""
+        r = self.store.get(run_id)
+        with self._lock:
+            run = self._runs.get(run_id)
+        return _as_now(r, run) if r is not None else None
 
     def runs(self, owner: str | None = None, limit: int | None = 50) -> list:
         """Runs, newest first: all of them, or those `owner` started (live ones as they train)."""

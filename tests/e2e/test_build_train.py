@@ -87,5 +87,8 @@ def test_mnist_cnn_first_point_fast(page, shot):
     page.locator('[data-testid="stProgress"]').filter(has_text=re.compile(r"epoch [2-9]/")).first \
         .wait_for(timeout=60_000)
     shot("mnist-training")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("running · 50 epochs planned").wait_for(timeout=10_000)     # not "starting" while it trains
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped by the user").wait_for(timeout=15_000)
+    sidebar.get_by_text(re.compile(r"stopped · \d+/50 epochs")).wait_for(timeout=10_000)

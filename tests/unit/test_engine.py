@@ -420,8 +420,11 @@ def test_registry_refuses_more_than_max_active_runs(tmp_path):
         assert str(e.value) == ("1 runs are already training (the limit is 1); "
                                 "stop one before starting another")
         assert ids(reg.runs()) == [first.id]
+        wait_for(lambda: first.history.status == "running")
+        assert reg.row(first.id).status == "running" and reg.row("nope") is None     # the live status, as of now
         reg.stop(first.id)
         assert first.join(5)
+        assert reg.flush() and reg.row(first.id).status == "stopped"
         second = reg.start(make_config(epochs=1))       # room again once the first has stopped
         assert second.join(30)
         assert second.history.status == "finished"
