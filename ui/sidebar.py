@@ -45,7 +45,7 @@ def status_line(row) -> None:
     def line():
         now = REGISTRY.row(row.id) or row
         st.caption(run_caption(now))
-        rerun_when_ended("_status_polling", row.id, now.status in LIVE)
+        rerun_when_ended("_polling", row.id, now.status in LIVE)     # the live panel's key: one rerun, not two
     line()
 
 

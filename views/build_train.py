@@ -266,4 +266,4 @@ if refused := start_error(None if (net_error or data_error or config_error) else
 show_error()
 save_lesson_panel(lesson)
 save_draft()
-live_panel(st.session_state.get("run_id"), data)
+live_panel(st.session_state.get("run_id"), data, task, float(st.session_state.lr))

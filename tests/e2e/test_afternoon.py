@@ -197,4 +197,5 @@ def test_epochs_typed_out_of_range_start_nothing(server, student, shots, typed):
     page.get_by_text(re.compile(r"epochs: must be")).wait_for()
     shots(page, f"epochs-{typed}")
     assert page.get_by_role("button", name="Start training").is_disabled()
-    assert page.locator('[data-testid="stProgress"]').count() == 0           # nothing trains
+    progress = page.locator('[data-testid="stProgress"]')                   # nothing trains: the panel is empty
+    assert progress.count() == 1 and progress.inner_text().startswith("No run yet"), progress.all_inner_texts()
