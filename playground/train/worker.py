@@ -254,6 +254,19 @@ def _keep_sockets_private() -> None:
             pass
 
 
+_shm_started = False
+
+
+def _start_shm_manager() -> None:
+    """Share one tiny tensor, once per process: the first tensor shared (a run's data, sent to its worker)
+    starts torch's shared-memory manager, the file_system strategy's daemon, and waited ~0.25 s for it at
+    the first Start of a server; every later one takes ~0.1 ms."""
+    global _shm_started
+    if not _shm_started:
+        _shm_started = True
+        torch.zeros(1).share_memory_()
+
+
 class WorkerPool:
     """Keeps up to `size` warm worker processes; hands each new run an idle one."""
 
@@ -272,6 +285,7 @@ class WorkerPool:
         """Start workers ahead of time (a spawn imports torch: seconds) so that Start is instant:
         one after another (each waits until the one before has warmed up), or, with together, all
         that are missing at once."""
+        _start_shm_manager()
         with self._lock:
             if together:
                 while len(self._idle) < n and self._count < self.size and not self._closed:
