@@ -40,7 +40,9 @@ def wait_past(page, above: int, timeout: float = 30.0) -> int:
 
 
 def test_the_board_counts_a_training_runs_epochs_without_a_reload(browser, server, shots):
-    cfg = {"layers": preset_layers("MLP", "points", 2), "epochs": 3000,
+    # long enough to be counting still when the idle board (polling every 5 s) finds it: on the fast path 3,000
+    # epochs of this MLP took ~10 s, and the board once saw the run only when it had finished
+    cfg = {"layers": preset_layers("MLP", "points", 2), "epochs": 100_000,
            "data": {"n_samples": 300}}
     lesson = Lesson.from_dict({"id": LESSON, "title": "Board live test", "board": "names", "config": cfg})
     Store(server.home).save_lesson(lesson.id, lesson.to_dict())

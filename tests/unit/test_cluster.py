@@ -185,7 +185,7 @@ def test_a_node_that_dies_loses_its_run_which_resumes_on_the_other(cluster, reg)
     wait_for(lambda: run.history.status == "lost", 5, "the run reported lost")
     lost_s = time.monotonic() - t0
     assert run.history.message.startswith(f"lost on node {node.node_id[:8]} (127.0.0.1)"), run.history.message
-    assert not run.alive and len(run.history.step_x) >= step_then          # the curve so far is kept
+    assert not run.alive and run.history.step_x[-1] >= step_then          # the curve so far is kept
     assert reg.flush()
     ckpt_step = reg.store.load_checkpoint(run.id)["position"]["step"]
     t1 = time.monotonic()
@@ -193,8 +193,12 @@ def test_a_node_that_dies_loses_its_run_which_resumes_on_the_other(cluster, reg)
     wait_for(lambda: again.history.progress["step"] > ckpt_step, 60, "the resumed run's steps")
     resume_s = time.monotonic() - t1
     assert node_of(again) != node.node_id
+    # it continues: one curve from step 1 on past the checkpoint, with no restart and no gap (past MAX_STEP_POINTS
+    # points the curve keeps every other step: on the fast path this run makes ~15,000 steps before the loss)
     xs = again.history.snapshot()["step_x"]
-    assert xs[:ckpt_step] == list(range(1, ckpt_step + 1)) and xs[ckpt_step] == ckpt_step + 1   # it continues
+    assert xs[0] <= 2 and xs[-1] > ckpt_step and all(0 < b - a <= 2 for a, b in zip(xs, xs[1:]))
+    if xs[:2] == [1, 2]:                                                   # not thinned: every step, in order
+        assert xs[:ckpt_step] == list(range(1, ckpt_step + 1)) and xs[ckpt_step] == ckpt_step + 1
     print(f"lost after {lost_s:.2f} s, training again {resume_s:.2f} s after resume")
     reg.stop(again.id)
     assert again.join(10)
