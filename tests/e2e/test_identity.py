@@ -10,6 +10,7 @@ from tests.e2e.harness import ARTIFACTS, open_page
 from tests.e2e.test_afternoon import train_into
 from tests.e2e.test_runs import select_row, table_rows
 from tests.e2e.ui import everyone, go, idle, rerun, token
+from tests.waits import wait_for
 
 PAGES = {   # the sidebar's links, and something each page draws once it is there
     "Compare": ("button", "Race"), "Optimizer race": ("text", "Optimizer race"), "Runs": ("text", "Every run kept"),
@@ -115,7 +116,10 @@ def test_a_lesson_link_opens_locked_controls_and_its_run_is_the_lessons(browser,
         page.get_by_text("finished 3 epochs").wait_for(timeout=60_000)
         shots(page, "lesson-run")
         mine = token(page)
-        runs = Store(server.home).list(owner=mine, lesson="spiral_small")
+        store = Store(server.home)                 # the server stores the last epochs just after the page shows them
+        wait_for(lambda: [r.epochs_done for r in store.list(owner=mine, lesson="spiral_small")] == [3], 15,
+                 "the run's 3 epochs in the store")
+        runs = store.list(owner=mine, lesson="spiral_small")
         assert len(runs) == 1 and runs[0].config["data"]["name"] == "spiral" and runs[0].epochs_done == 3
     finally:
         ctx.close()
