@@ -21,25 +21,20 @@ NO_RUN = "No run yet: pick data, build a network, and press **Start training**."
 
 @dataclass
 class Unstarted:
-    """The run the form would start, before there is one: its data and task (a task's class will do),
-    and the learning rate its panel will show. Drawn by the same code as a run, with no numbers yet."""
+    """The run the form would start, before there is one: its data, its task (a task's class will do) and a
+    config with the form's learning rate. Drawn by the same code as a run, with no numbers yet."""
     data: object
     task: object
-    lr: float
+    config: object
     name: str = ""
     where: str = ""
 
-    @property
-    def config(self):
-        from playground.config import OptimConfig, RunConfig
 
-        return RunConfig(optim=OptimConfig(lr=self.lr))
+def empty_snapshot() -> dict:
+    """A snapshot with nothing in it yet: a new History's, marked unstarted."""
+    from playground.train.history import History
 
-
-# a snapshot with nothing in it (History.snapshot()'s keys)
-EMPTY = {"progress": {"epoch": 0, "epochs": 0, "step": 0, "steps": 0, "samples_per_s": 0.0, "eta_s": None,
-                      "elapsed_s": 0.0}, "status": "unstarted", "message": "", "note": None, "epochs": [],
-         "step_x": [], "step_loss": [], "diverged_at": None, "marks": [], "boundary": None}
+    return {**History().snapshot(), "status": "unstarted"}
 
 
 def live_panel(run_id: str | None, data=None, task=None, lr: float | None = None) -> None:
@@ -51,14 +46,15 @@ def live_panel(run_id: str | None, data=None, task=None, lr: float | None = None
         st.info(NO_RUN)
         return
     if run is None:
+        from playground.config import OptimConfig, RunConfig
         from playground.train.tasks import TASKS
 
-        run = Unstarted(data, task or TASKS[data.task], lr if lr is not None else 0.01)
+        run = Unstarted(data, task or TASKS[data.task], RunConfig(optim=OptimConfig(lr=lr if lr is not None else 0.01)))
     # Poll only while the run trains; when it ends, rerun the page once to stop polling.
     @st.fragment(run_every=poll_every(getattr(run, "alive", False)))
     def panel():
         if isinstance(run, Unstarted):
-            draw(run, EMPTY)
+            draw(run, empty_snapshot())
             return
         r = REGISTRY.get(run_id) or run              # the live run, or the stored one once it has ended
         snap = r.history.snapshot()
