@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.e2e.ui import watch
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 
@@ -81,6 +83,7 @@ def open_page(browser, url: str):
     pg.set_default_timeout(30_000)
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    watch(pg)
     pg.goto(url)
     pg.get_by_role("button", name="Start training").wait_for(timeout=60_000)
     pg.get_by_text("parameters").first.wait_for()          # the layer table has been drawn

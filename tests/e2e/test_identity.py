@@ -9,7 +9,7 @@ from playground.models import preset_layers
 from tests.e2e.harness import ARTIFACTS, open_page
 from tests.e2e.test_afternoon import train_into
 from tests.e2e.test_runs import select_row, table_rows
-from tests.e2e.ui import everyone, go, idle, rerun, token
+from tests.e2e.ui import everyone, go, idle, rerun, token, watch
 from tests.waits import wait_for
 
 PAGES = {   # the sidebar's links, and something each page draws once it is there
@@ -68,6 +68,7 @@ def test_tokens_stay_secret_and_only_the_owner_or_teacher_acts(browser, server, 
 
         ctx_t = browser.new_context(viewport={"width": 1500, "height": 1900})
         teacher = ctx_t.new_page()
+        watch(teacher)
         teacher.goto(sign_in_link(server))
         teacher.get_by_text("Signed in as the teacher").wait_for(timeout=60_000)
         idle(teacher)

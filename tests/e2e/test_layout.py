@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.e2e.test_afternoon import example, train_into
-from tests.e2e.ui import choose, go, idle
+from tests.e2e.ui import choose, go, idle, watch
 from tests.tokens import token
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +51,7 @@ def student(browser, app_url, shapes_run):
     def open_as(name: str = "lay25"):
         ctx = browser.new_context(viewport={"width": WIDTH, "height": 1900})
         page = ctx.new_page()
+        watch(page)
         page.set_default_timeout(30_000)
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -37,11 +37,38 @@ def idle(page, timeout: float = 30.0) -> None:
         raise AssertionError(f"the app was still running (or showed stale elements) after {timeout:.0f} s") from e
 
 
+def watch(page) -> None:
+    """Keep count, on the page object, of what its websocket carries: the messages the browser sends
+    (`page.sent`) and the script runs the server reports finished (`page.finished`, one status name each).
+    Call it before the page opens the app. rerun() then knows a run happened even when the browser never
+    showed it as running: a run the server finishes within one busy frame of the browser's goes from
+    "running" back to "notRunning" before React draws, and the page's run state never changes."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    page.sent, page.finished = [0], []
+
+    def received(payload) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg.FromString(payload)
+            if msg.WhichOneof("type") == "script_finished":
+                page.finished.append(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
+
+    def sent(_payload) -> None:
+        page.sent[0] += 1
+
+    def socket(ws) -> None:
+        ws.on("framereceived", received)
+        ws.on("framesent", sent)
+
+    page.on("websocket", socket)
+
+
 def rerun(page, action, what: str, timeout: float = 30.0) -> None:
     """Do `action` (a widget change), then wait until the script run it starts has ended: the page then
     shows the new value's consequences, and the next click goes to a page that has them. A run that
-    starts and ends between two polls is still seen: an observer on the app's root records it. It
-    starts from an idle app: a change made during a run is merged into it and shows no state change."""
+    starts and ends between two polls is still seen: an observer on the app's root records it, and on a
+    watch()ed page so does the server's report that a run finished. It starts from an idle app: a change
+    made during a run is merged into it and shows no state change."""
     idle(page, timeout)
     page.evaluate(f"""() => {{ const app = document.querySelector('{APP}');
         if (window.__rerunObserver) window.__rerunObserver.disconnect();
@@ -49,11 +76,22 @@ def rerun(page, action, what: str, timeout: float = 30.0) -> None:
         window.__rerunObserver = new MutationObserver(() => {{
             if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__reran = true; }});
         window.__rerunObserver.observe(app, {{attributes: true, attributeFilter: ['data-test-script-state']}}); }}""")
+    finished, sent = getattr(page, "finished", None), getattr(page, "sent", [0])
+    runs, messages = len(finished or ()), sent[0]
     action()
-    try:
-        page.wait_for_function("() => window.__reran === true", timeout=timeout * 1000)
-    except Exception as e:
-        raise AssertionError(f"{what}: the app did not rerun within {timeout:.0f} s") from e
+    deadline = time.time() + timeout
+    while not page.evaluate("() => window.__reran === true"):
+        if finished is not None and len(finished) > runs:
+            break
+        if time.time() > deadline:
+            from tests.e2e.harness import ARTIFACTS
+
+            shot = ARTIFACTS / f"failed-rerun-{re.sub(r'[^A-Za-z0-9]+', '-', what)}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            told = (f"; the browser sent {sent[0] - messages} message(s) after it, the server finished "
+                    f"{len(finished) - runs} run(s)" if finished is not None else "")
+            raise AssertionError(f"{what}: the app did not rerun within {timeout:.0f} s (page: {shot.name}{told})")
+        page.wait_for_timeout(50)                          # lets the websocket's events through
     idle(page, timeout)
 
 
