@@ -40,9 +40,11 @@ def idle(page, timeout: float = 30.0) -> None:
 def watch(page) -> None:
     """Keep count, on the page object, of what its websocket carries: the messages the browser sends
     (`page.sent`) and the script runs the server reports finished (`page.finished`, one status name each).
-    Call it before the page opens the app. rerun() then knows a run happened even when the browser never
-    showed it as running: a run the server finishes within one busy frame of the browser's goes from
-    "running" back to "notRunning" before React draws, and the page's run state never changes."""
+    Call it before the page opens the app. rerun() then knows a run happened even if the page never showed
+    it as running (React can apply "running" and "not running" in one draw when both arrive while the
+    browser is busy), and when it times out it can say whether the click sent anything and whether the
+    server answered. Like the page's run state, a finish is any run's: a fragment polling on its own ends
+    the wait too."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     page.sent, page.finished = [0], []
