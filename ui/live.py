@@ -49,7 +49,8 @@ def live_panel(run_id: str | None, data=None, task=None, lr: float | None = None
         from playground.config import OptimConfig, RunConfig
         from playground.train.tasks import TASKS
 
-        run = Unstarted(data, task or TASKS[data.task], RunConfig(optim=OptimConfig(lr=lr if lr is not None else 0.01)))
+        optim = OptimConfig() if lr is None else OptimConfig(lr=lr)      # the form's rate, else the config's default
+        run = Unstarted(data, task or TASKS[data.task], RunConfig(optim=optim))
     # Poll only while the run trains; when it ends, rerun the page once to stop polling.
     @st.fragment(run_every=poll_every(getattr(run, "alive", False)))
     def panel():
