@@ -48,8 +48,12 @@ def main() -> None:
     finally:                   # also where a page ends early (st.stop, st.switch_page)
         if page_log.PATH:      # scripts/load.py: the server's time for each whole page
             page_log.page(page.title, started)
+        first = not serve.FIRST_PAGE.is_set()
         serve.FIRST_PAGE.set()     # started by `make app`: what other pages import, now in the background
-        # Worker processes for training kept warm, once the page is out (a race of 4 starts at once): a class
-        # that presses Start together sets it to the class's size (each is ~0.4 GB; starting one takes ~5 s
-        # of CPU, so 10 starting at once on 2 cores wait ~25 s). Read at every run: tests set it.
-        registry.warm(int(os.environ.get("PLAYGROUND_WARM_WORKERS", "4")))
+        # Worker processes for training kept warm (a race of 4 starts at once): a class that presses Start
+        # together sets it to the class's size (each is ~0.4 GB; starting one takes ~5 s of CPU, so 10 starting
+        # at once on 2 cores wait ~25 s). Read at every run: tests set it. A fresh server's first page waits
+        # first: a worker importing torch while the browser drew that page made it interactive 5.9 s after the
+        # start instead of 4.4 (medians of 5, 2 cores). The student's next rerun (a Start too) ends the wait; a
+        # Start pressed at once then waits longer for its worker (first point 4.9 s instead of 2.5).
+        registry.warm(int(os.environ.get("PLAYGROUND_WARM_WORKERS", "4")), after=serve.LATER_DELAY if first else 0.0)

@@ -173,28 +173,32 @@ class Registry:
                 self._recorder = Recorder(self.store)
             return self._recorder
 
-    def warm(self, n: int = 2, together: bool = False) -> None:
+    def warm(self, n: int = 2, together: bool = False, after: float = 0.0) -> None:
         """Get ready to train n runs, in the background, so the first Starts do not wait: start n
         worker processes one after another (the first is ready soonest, a fresh server is not
         flooded), or all together (a page about to race n variants); on a cluster, connect to it
-        and take back the runs an earlier server left training there."""
+        and take back the runs an earlier server left training there. after: seconds to wait first
+        (a fresh server's first page, which its browser is still drawing); an ask without a wait ends
+        it, and a Start never waits for the warm-up (it starts a worker of its own)."""
         if together:                             # a race about to start: at once, not behind a slow warm-up
             threading.Thread(target=self.executor.warm, args=(n, True), daemon=True, name="warm-race").start()
             return
-        self._warm_asks.put(n)                   # every page asks: one thread of its own does it (starting a
-        with self._init_lock:                    # thread per page cost a loaded server ~0.3 s of each page)
+        self._warm_asks.put((n, time.monotonic() + after))   # every page asks: one thread of its own does it
+        with self._init_lock:                    # (starting a thread per page cost a loaded server ~0.3 s of each page)
             if self._warmer is None:
                 self._warmer = threading.Thread(target=self._warm_loop, daemon=True, name="warm-executor")
                 self._warmer.start()
 
     def _warm_loop(self) -> None:
         while True:
-            n = self._warm_asks.get()
-            while True:                          # what was asked meanwhile, at once: the most
+            n, at = self._warm_asks.get()
+            while True:                          # what is asked meanwhile, and until the wait is over: the most,
+                wait = at - time.monotonic()     # the soonest
                 try:
-                    n = max(n, self._warm_asks.get_nowait())
+                    m, t = self._warm_asks.get(timeout=wait) if wait > 0 else self._warm_asks.get_nowait()
                 except queue.Empty:
                     break
+                n, at = max(n, m), min(at, t)
             try:
                 self.reattach()
             except PlaygroundError:              # the cluster is down (logged): Start says so, a later page tries again
