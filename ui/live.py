@@ -191,7 +191,7 @@ def _curves(run, snap: dict) -> None:
     with left:
         st.caption("Training loss per step (faint: raw, bold: smoothed)")
         vega(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]),
-             words=step_loss_words(snap["step_loss"], snap["diverged_at"]))
+             words=step_loss_words(snap["step_x"], snap["step_loss"], snap["diverged_at"]))
         if run.config.schedule.name != "constant":
             st.caption(f"Learning rate per step ({run.config.schedule.name} schedule)")
             vega(lr_chart(snap["marks"]))

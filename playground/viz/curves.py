@@ -109,11 +109,13 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
     ]}
 
 
-def step_loss_words(step_loss: list, diverged_at: int | None = None) -> str:
-    """The step-loss chart in words, with its numbers: for a screen reader and the back of a room."""
+def step_loss_words(step_x: list, step_loss: list, diverged_at: int | None = None) -> str:
+    """The step-loss chart in words, with its numbers: for a screen reader and the back of a room. The steps
+    are counted by the last one's number: a long run's history keeps every other step (it said 11,060 steps
+    at step 21,080)."""
     if not len(step_loss):
         return "Training loss per step: no step yet."
-    return (f"Training loss per step: {len(step_loss):,} steps, from {step_loss[0]:.3g} to {step_loss[-1]:.3g}"
+    return (f"Training loss per step: {int(step_x[-1]):,} steps, from {step_loss[0]:.3g} to {step_loss[-1]:.3g}"
             + (f"; diverged at step {diverged_at:,}" if diverged_at else "") + ".")
 
 

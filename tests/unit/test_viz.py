@@ -306,9 +306,12 @@ def test_a_figure_strip_is_each_picture_as_a_png_with_its_caption_and_alt_text_e
 def test_the_live_charts_in_words_give_their_numbers():
     from playground.viz.curves import epoch_words, step_loss_words
 
-    assert step_loss_words([]) == "Training loss per step: no step yet."
-    assert step_loss_words([2.3] + [1.0] * 1888 + [0.11]) == "Training loss per step: 1,890 steps, from 2.3 to 0.11."
-    assert step_loss_words([1.0, 5e3], diverged_at=2).endswith("; diverged at step 2.")
+    assert step_loss_words([], []) == "Training loss per step: no step yet."
+    losses = [2.3] + [1.0] * 1888 + [0.11]
+    assert step_loss_words(range(1, 1891), losses) == "Training loss per step: 1,890 steps, from 2.3 to 0.11."
+    thinned = list(range(1, 3781, 2))                                   # a long run's history: every other step
+    assert step_loss_words(thinned, losses).startswith("Training loss per step: 3,779 steps,")
+    assert step_loss_words([1, 2], [1.0, 5e3], diverged_at=2).endswith("; diverged at step 2.")
     e = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2}, {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7}]
     assert epoch_words(e, "loss") == "Loss per epoch, 2 epochs: training 1 to 0.5; validation 1.2 to 0.7."
 
