@@ -179,7 +179,14 @@ def _curves(run, snap: dict) -> None:
     """The step loss (with its log-scale and smoothing controls) and the schedule's learning rate; the
     decision boundary or fitted curve where the data are drawn; the per-epoch loss and metric."""
     # imported here: pandas takes ~0.6 s to import, which a first visit (no run yet) need not wait for
-    from playground.viz.curves import epoch_chart, epoch_words, lr_chart, step_loss_chart, step_loss_words
+    from playground.viz.curves import (
+        epoch_chart,
+        epoch_words,
+        lr_chart,
+        step_loss_caption,
+        step_loss_chart,
+        step_loss_words,
+    )
 
     epochs, task, metric = snap["epochs"], run.task.name, run.task.headline
     per_epoch = f"{_metric_label(run).replace('validation ', '').capitalize()} per epoch"
@@ -189,7 +196,7 @@ def _curves(run, snap: dict) -> None:
                                help="exponential smoothing of the per-step loss (TensorBoard style)")
     left, right = st.columns(2)
     with left:
-        st.caption("Training loss per step (faint: raw, bold: smoothed)")
+        st.caption(step_loss_caption(snap["step_x"]))
         vega(step_loss_chart(snap["step_x"], snap["step_loss"], smoothing, log_y, snap["diverged_at"]),
              words=step_loss_words(snap["step_x"], snap["step_loss"], snap["diverged_at"]))
         if run.config.schedule.name != "constant":

@@ -109,6 +109,16 @@ def step_loss_chart(step_x: list, step_loss: list, smoothing: float = 0.6, log_y
     ]}
 
 
+def step_loss_caption(step_x: list) -> str:
+    """The step-loss chart's title: what its faint line is. Past MAX_POINTS points each point drawn is the mean
+    of a bucket of them (downsample), and a long run's history has averaged its old steps in pairs: the faint
+    line is then not one step's loss, and the title says how many steps each point is, on average."""
+    n = len(step_x)
+    per = int(step_x[-1]) / -(-n // -(-n // MAX_POINTS)) if n else 1.0    # steps per point drawn
+    faint = "raw" if per < 1.5 else f"means of about {per:,.0f} steps each"
+    return f"Training loss per step (faint: {faint}, bold: smoothed)"
+
+
 def step_loss_words(step_x: list, step_loss: list, diverged_at: int | None = None) -> str:
     """The step-loss chart in words, with its numbers: for a screen reader and the back of a room. The steps
     are counted by the last one's number: a long run's history keeps every other step (it said 11,060 steps

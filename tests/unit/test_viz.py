@@ -304,7 +304,7 @@ def test_a_figure_strip_is_each_picture_as_a_png_with_its_caption_and_alt_text_e
 
 
 def test_the_live_charts_in_words_give_their_numbers():
-    from playground.viz.curves import epoch_words, step_loss_words
+    from playground.viz.curves import epoch_words, step_loss_caption, step_loss_words
 
     assert step_loss_words([], []) == "Training loss per step: no step yet."
     losses = [2.3] + [1.0] * 1888 + [0.11]
@@ -312,6 +312,12 @@ def test_the_live_charts_in_words_give_their_numbers():
     thinned = list(range(1, 3781, 2))                                   # a long run's history: every other step
     assert step_loss_words(thinned, losses).startswith("Training loss per step: 3,779 steps,")
     assert step_loss_words([1, 2], [1.0, 5e3], diverged_at=2).endswith("; diverged at step 2.")
+    assert step_loss_caption([]) == step_loss_caption(range(1, MAX_POINTS + 1)) \
+        == "Training loss per step (faint: raw, bold: smoothed)"               # every step drawn as it is
+    assert step_loss_caption(range(1, 3 * MAX_POINTS + 1)).startswith("Training loss per step (faint: means of about "
+                                                                      "3 steps each")      # buckets of 3
+    compacted = list(range(2, 6 * MAX_POINTS + 1, 2))                  # a history of pairs, drawn in buckets of 3
+    assert "about 6 steps" in step_loss_caption(compacted) and len(downsample(compacted, compacted)[0]) == MAX_POINTS
     e = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2}, {"epoch": 2, "train_loss": 0.5, "val_loss": 0.7}]
     assert epoch_words(e, "loss") == "Loss per epoch, 2 epochs: training 1 to 0.5; validation 1.2 to 0.7."
 
