@@ -18,7 +18,8 @@ import pandas as pd
 
 # Points sent to the browser per series: about one per pixel of a half-width chart (~650). A live panel redraws
 # them twice a second, and the browser's work grows with them: a watching browser's main thread was busy
-# 63-75% of the time with 1,500, 42-53% with 800; 600 (and 200 epochs, below) took it from 0.47 to 0.42.
+# 63-75% of the time with 1,500, 42-53% with 800; with 600 (and 200 epochs, below) 38% instead of 42% (medians
+# of 6 samples, alternating, nothing else running).
 MAX_POINTS = 600
 COLORS = {"train": "#1f77b4", "validation": "#e4572e"}
 
