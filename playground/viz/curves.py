@@ -115,7 +115,8 @@ def step_loss_caption(step_x: list) -> str:
     of a bucket of them (downsample), and a long run's history has averaged its old steps in pairs: the faint
     line is then not one step's loss, and the title says how many steps each point is, on average."""
     n = len(step_x)
-    per = int(step_x[-1]) / -(-n // -(-n // MAX_POINTS)) if n else 1.0    # steps per point drawn
+    bucket = -(-n // MAX_POINTS) or 1                # points averaged into each one drawn, as downsample() does
+    per = int(step_x[-1]) / -(-n // bucket) if n else 1.0      # steps per point drawn
     faint = "raw" if per < 1.5 else f"means of about {per:,.0f} steps each"
     return f"Training loss per step (faint: {faint}, bold: smoothed)"
 
