@@ -24,12 +24,17 @@ MAX_POINTS = 600
 COLORS = {"train": "#1f77b4", "validation": "#e4572e"}
 
 
+def bucket(n: int, max_points: int = MAX_POINTS) -> int:
+    """Items per bucket so that n items make at most max_points buckets (1 for none)."""
+    return -(-n // max_points) or 1
+
+
 def downsample(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """Average y over equal buckets so at most max_points remain (x: each bucket's last value)."""
     x, y = np.asarray(x), np.asarray(y, dtype=float)
     if len(x) <= max_points:
         return x, y
-    k = int(np.ceil(len(x) / max_points))
+    k = bucket(len(x), max_points)
     n = len(x) // k * k
     xs, ys = x[k - 1:n:k], y[:n].reshape(-1, k).mean(1)
     if n < len(x):
@@ -48,8 +53,7 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
 
 def every_kth(n: int, max_points: int) -> np.ndarray:
     """Indices 0, k, 2k, ... of n items, and the last one: about max_points of them at most."""
-    k = -(-n // max_points) if n else 1
-    idx = np.arange(0, n, k)
+    idx = np.arange(0, n, bucket(n, max_points))
     return idx if not n or idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
@@ -115,8 +119,7 @@ def step_loss_caption(step_x: list) -> str:
     of a bucket of them (downsample), and a long run's history has averaged its old steps in pairs: the faint
     line is then not one step's loss, and the title says how many steps each point is, on average."""
     n = len(step_x)
-    bucket = -(-n // MAX_POINTS) or 1                # points averaged into each one drawn, as downsample() does
-    per = int(step_x[-1]) / -(-n // bucket) if n else 1.0      # steps per point drawn
+    per = int(step_x[-1]) / -(-n // bucket(n)) if n else 1.0      # steps per point drawn (buckets as downsample's)
     faint = "raw" if per < 1.5 else f"means of about {per:,.0f} steps each"
     return f"Training loss per step (faint: {faint}, bold: smoothed)"
 

@@ -403,6 +403,7 @@ def test_a_fresh_servers_first_warm_up_waits_for_its_page_and_a_later_ask_ends_t
     """The first page asks to warm `after` a delay (its browser is still drawing it); another page's ask
     without one, such as the student's next rerun, starts the warm-up at once, with the most asked."""
     from playground.train.executor import ThreadExecutor
+    from tests.waits import wait_for
 
     asked = []
 
@@ -410,25 +411,21 @@ def test_a_fresh_servers_first_warm_up_waits_for_its_page_and_a_later_ask_ends_t
         def warm(self, n, together=False):
             asked.append((n, time.monotonic()))
 
-    def until(condition, timeout=30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return condition()
-
     waiting = Registry(store=Store(tmp_path / "a"), executor=Counting())
     t0 = time.monotonic()
     waiting.warm(3, after=60.0)
     time.sleep(0.3)
     assert asked == []                                                  # still waiting for the page
     waiting.warm(2)                                                     # the next rerun: no wait
-    assert until(lambda: asked) and asked[0][0] == 3 and asked[0][1] - t0 < 30
+    wait_for(lambda: asked, 30, "the warm-up the next ask starts")
+    assert asked[0][0] == 3 and asked[0][1] - t0 < 30
 
     asked.clear()
     alone = Registry(store=Store(tmp_path / "b"), executor=Counting())
     t0 = time.monotonic()
     alone.warm(1, after=0.5)                                            # nobody else asks: after the wait
-    assert until(lambda: asked) and asked[0][1] - t0 >= 0.5
+    wait_for(lambda: asked, 30, "the warm-up after its wait")
+    assert asked[0][1] - t0 >= 0.5
 
 
 # ----------------------------------------------------------------------------- metrics, owners, drafts
