@@ -14,16 +14,32 @@ second the disk would otherwise take).
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
 import time
+import weakref
 
 from playground.store.db import ENDED, Store
 from playground.store.files import StoreError
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 10.0      # seconds between a run's checkpoint writes (its newest is kept in memory meanwhile)
+_RUNNING: weakref.WeakSet = weakref.WeakSet()      # recorders whose thread has started
+
+
+def _close_all() -> None:
+    """At exit, stop every recorder's thread once it has written what it holds. Registered when this module
+    is imported, before any registry registers its own shutdown, so it runs after them (last in, first
+    out) and writes the ends of the runs they stopped. A daemon thread still writing while the
+    interpreter finalises is ended inside torch's C++ code, which aborts the process ("terminate called
+    without an active exception", exit code 134)."""
+    for recorder in list(_RUNNING):
+        recorder.close(timeout=5.0)
+
+
+atexit.register(_close_all)
 
 
 class _Sink:
@@ -75,6 +91,7 @@ class Recorder:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="store-recorder", daemon=True)
                 self._thread.start()
+                _RUNNING.add(self)
         self._wake.set()
 
     def tracking(self, run_id: str) -> bool:
@@ -99,11 +116,14 @@ class Recorder:
         return True
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Write everything handed over so far (at most `timeout` seconds), then stop the thread.
-        True if it was all written."""
+        """Write everything handed over so far (at most `timeout` seconds), then stop the thread and
+        wait for it (within the same time). True if it was all written."""
+        end = time.monotonic() + timeout
         done = self.flush(timeout)
         self._closed = True
         self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(max(0.0, end - time.monotonic()))
         return done
 
     # ------------------------------------------------------------------ the writer thread

@@ -454,6 +454,10 @@ class ProcessExecutor(Executor):
         else:
             handle.settle()
         finally:
+            # The last batch read goes first: its tensors (a snapshot's weights) are freed here, not after
+            # done is set, when a server that is exiting may already be finalising (a thread freeing a
+            # tensor then is ended inside torch's C++ code, and the process aborts).
+            msg = m = None
             # In this order: once the worker is back in the pool, neither a late go() nor stop()
             # of this run may reach it (both check done).
             job.done.set()

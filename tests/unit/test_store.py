@@ -509,6 +509,39 @@ def test_the_recorder_writes_every_run_s_curves_and_thins_checkpoints_to_the_new
     rec.close()
 
 
+def test_a_process_that_exits_without_closing_its_recorder_writes_what_it_held_and_exits_cleanly(tmp_path):
+    """A recorder still running when its process exits (a script, a test that never shut its registry
+    down) is closed at exit: what it held is written, and its thread has stopped before the interpreter
+    finalises (a thread still freeing tensors then aborted the process with exit code 134)."""
+    code = ("import torch\nfrom types import SimpleNamespace\n"
+            "from playground.store import Store\nfrom playground.store.recorder import Recorder\n"
+            "from playground.train.history import History\n"
+            f"store = Store({str(tmp_path / 'store')!r})\n"
+            "rec = Recorder(store, interval=600.0, checkpoint_every=600.0)\n"
+            "run = SimpleNamespace(id='r', history=History(), alive=True)\n"
+            "store.create('r', 'r', {}, owner='me', status='running')\nrec.track(run, budget=5)\n"
+            "run.history.add_steps(1, [1.0, 0.5])\n"
+            "run.history.add_checkpoint({'model': {'w': torch.ones(2)}, 'position': {'epoch': 1, 'step': 2}})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    store = Store(tmp_path / "store")
+    assert store.metrics("r")["step_loss"] == [1.0, 0.5], "the curves the recorder held were not written at exit"
+    assert store.load_checkpoint("r")["position"]["step"] == 2, "its checkpoint was not written at exit"
+
+
+def test_closing_a_recorder_stops_its_thread(store):
+    from types import SimpleNamespace
+
+    from playground.store.recorder import Recorder
+
+    rec = Recorder(store, interval=600.0)
+    store.create("r", "r", {}, owner="me", status="running")
+    rec.track(SimpleNamespace(id="r", history=History(), alive=True), budget=5)
+    assert rec._thread.is_alive()
+    assert rec.close(timeout=10)
+    assert not rec._thread.is_alive(), "close() returned with the recorder's thread still running"
+
+
 def test_a_recorder_pass_that_fails_to_write_is_written_whole_by_the_next(store, monkeypatch):
     """A write that fails (a locked or full disk) loses nothing: the runs' cursors move only once the
     curves are stored, so the next pass writes what the failed one held."""
