@@ -7,7 +7,9 @@ one run, alternating, median of the repeats (the machine is shared and noisy).
 2. two runs at once (app path) vs the two trained one after the other in the bare loop;
 3. one run beside a busy neighbour process (a pure-Python spinner; a UMAP fit), against quiet;
    the bare loop with torch's default thread count beside the same neighbour, for contrast;
-4. time from Start to the first point on the chart (app path, MNIST small CNN);
+4. time from Start to the first point on the chart (app path, MNIST small CNN); and a worker's start
+   until it can train: a process of its own (how workers started before the fork server) vs 3 forks at
+   once of the pool's fork server (a race's extra workers);
 5. a comparison: 4 variants of the MNIST small CNN, one epoch, raced at once (app path) vs the
    same 4 trained one after the other in the bare loop; and with repeats over seeds (compare --seeds),
    4 variants x 5 seeds as five races queued for the slots vs the 20 runs in the bare loop;
@@ -213,6 +215,7 @@ def main(quick: bool = False) -> None:
     two_runs(reg, repeats, quick)
     beside_a_neighbour(reg, repeats)
     first_points(reg, repeats)
+    worker_start(repeats)
     race(reg, repeats, 2 if quick else 5)
     reg.executor.close()
     local = Registry(max_active=1, processes=False, store=store)
@@ -287,6 +290,42 @@ def first_points(reg: Registry, repeats: int) -> None:
     print("\n4. Start -> first point on the chart (app path, warm worker, MNIST small CNN)")
     fp = [first_point(reg, config(CNN, 3)) for _ in range(repeats)]
     print(f"   median {statistics.median(fp) * 1000:.0f} ms (max {max(fp) * 1000:.0f} ms; target < 2000 ms)")
+
+
+def worker_start(repeats: int) -> None:
+    from playground.train.worker import NICE, ROOT, WorkerPool
+
+    code = f"import os\nos.nice({NICE})\nimport torch._dynamo\nfrom playground.train import worker\nworker._warm_up()"
+
+    def own() -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        return time.perf_counter() - t0
+
+    pool = WorkerPool(3)
+    pool.warm(1)                                        # the fork server has imported torch
+    pool.release(pool.acquire(), healthy=False)         # and keeps no idle worker: each pass forks 3
+
+    def forks() -> float:
+        t0 = time.perf_counter()
+        workers = [pool.acquire() for _ in range(3)]
+        while not all(w.warm for w in workers):
+            time.sleep(0.002)
+        dt = time.perf_counter() - t0
+        for w in workers:
+            pool.release(w, healthy=False)
+        return dt
+
+    try:
+        times = {"own": [], "forks": []}
+        for _ in range(repeats):
+            times["own"].append(own())
+            times["forks"].append(forks())
+    finally:
+        pool.close()
+    o, f = statistics.median(times["own"]), statistics.median(times["forks"])
+    print(f"   a worker's start until it can train: a process of its own {o:.2f} s | 3 forks of the fork server at "
+          f"once {f:.2f} s -> {o / f:.0f}x sooner")
 
 
 def race(reg: Registry, repeats: int, seeds: int = 5) -> None:

@@ -11,9 +11,10 @@ it with the ordinary `Trainer.train_job()` and streams every history write back 
 parent applies them to a local History, so pages read it exactly as they read an in-process run.
 Stop is a one-byte shared flag the training loop reads between steps.
 
-Workers are started as `python -c "...worker import main; main()" FD FLAG` rather than with
-multiprocessing's spawn: spawn re-imports the parent's __main__, which under Streamlit is the app
-script itself.
+Workers are forks of one fork server per pool (forks.py: it imports torch once, each fork starts in
+~0.05 s instead of ~3 s). The fork server is started as `python -c BOOT` rather than with
+multiprocessing's spawn or forkserver: both re-import the parent's __main__ in the child, which under
+Streamlit is the app script itself.
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ import logging
 import mmap
 import os
 import queue
+import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,6 +40,7 @@ from playground.config import RunConfig
 from playground.errors import PlaygroundError
 from playground.train.checked import check
 from playground.train.executor import Executor, Job, RunHandle
+from playground.train.forks import ForkServer
 from playground.train.stream import BATCH, DONE, READY, StreamedHistory, apply, coalesce, from_wire, to_wire
 from playground.train.trainer import Trainer
 
@@ -49,23 +51,27 @@ ROOT = Path(__file__).resolve().parents[2]
 # train on every core (measured in the e2e tests: page switch and a second student's first point).
 NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 BATCH_S = 0.05                 # a worker's messages within this many seconds travel together
-# The priority is lowered before anything is imported: starting a worker (importing torch, a
-# warm-up run) takes ~5 s of CPU. Workers start one after another (WorkerPool.warm), so the first
-# is ready soonest and a fresh server is not flooded. (Linux's SCHED_IDLE for the start was tried:
+# The fork server (and so every worker, its fork) lowers its priority before anything is imported:
+# importing torch and torch._dynamo takes ~3 s of CPU. Workers start one after another
+# (WorkerPool.warm), so the first is ready soonest. (Linux's SCHED_IDLE for the start was tried:
 # a worker warming beside a training run then never got the CPU, and a second student waited.)
-# A worker also watches its parent (whose pid it is given) from the first line on: one still
-# importing torch or warming up (slow at low priority on a busy machine) would otherwise outlive a
-# killed server by the whole warm-up, until its first read of the closed socket.
-# A worker ignores SIGINT: a Ctrl-C in the server's terminal reaches the whole process group, and
-# would kill a run mid-step (recorded as failed); the server stops it instead, with a checkpoint.
-BOOT = ("import os, signal, sys, threading, time\n"
+# While it imports, a thread watches its parent (whose pid it is given): a fork server importing
+# at low priority on a busy machine would otherwise outlive a killed server by seconds, and fork
+# the workers asked for meanwhile for nobody. The thread ends before the first fork (forks.py).
+# It ignores SIGINT, and so do the workers: a Ctrl-C in the server's terminal reaches the whole
+# process group, and would kill a run mid-step (recorded as failed); the server stops it instead,
+# with a checkpoint.
+BOOT = ("import os, signal, sys, threading\n"
         f"try:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "_parent = int(sys.argv[3])\n"
+        "_parent, _imported = int(sys.argv[2]), threading.Event()\n"
         "def _orphan_watch():\n"
-        "    while os.getppid() == _parent:\n        time.sleep(0.5)\n    os._exit(0)\n"
-        "threading.Thread(target=_orphan_watch, name='orphan-watch', daemon=True).start()\n"
-        "from playground.train.worker import main\nmain(_parent)")
+        "    while not _imported.wait(0.5):\n        if os.getppid() != _parent:\n            os._exit(0)\n"
+        "_watch = threading.Thread(target=_orphan_watch, name='orphan-watch', daemon=True)\n"
+        "_watch.start()\n"
+        "import torch._dynamo\nfrom playground.train import forks, worker\n"
+        "_imported.set()\n_watch.join()\n"
+        "forks.serve(int(sys.argv[1]), _parent, worker.forked)")
 
 
 class StopFlag:
@@ -201,20 +207,42 @@ def run_job(msg: tuple, send, recv, stop) -> None:
     send((DONE, (), {}))
 
 
+def fork_server() -> ForkServer:
+    """A new fork server for a pool's workers (it imports torch, then forks each worker asked for)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return ForkServer([sys.executable, "-c", BOOT], env=env, cwd=ROOT)
+
+
 class _Worker:
-    def __init__(self):
+    def __init__(self, forks: ForkServer):
         self._lock = threading.Lock()          # kill() from a reader and from close() at once: one close of the fd
         mine, theirs = socket.socketpair()
         self.stop_event = StopFlag.create()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.proc = subprocess.Popen([sys.executable, "-c", BOOT,
-                                      str(theirs.fileno()), self.stop_event.path, str(os.getpid())],
-                                     pass_fds=[theirs.fileno()], env=env, cwd=ROOT)
-        theirs.close()
+        try:
+            self.proc = forks.fork(theirs.fileno(), self.stop_event.path)
+        except OSError:
+            mine.close()
+            Path(self.stop_event.path).unlink(missing_ok=True)
+            raise
+        finally:
+            theirs.close()
         self.conn = Connection(mine.detach())
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc.running()
+
+    def ended_how(self) -> str:
+        """How its process ended, in words (once it has: the fork server reports it within ~0.1 s)."""
+        self.proc.wait(1.0)
+        code = self.proc.returncode
+        if code is None:
+            return "its exit code is unknown"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                pass
+        return f"exit code {code}"
 
     @property
     def warm(self) -> bool:
@@ -225,7 +253,7 @@ class _Worker:
         socket closed under it gives EBADF, or reads whatever file later gets its descriptor."""
         if self.alive():
             self.proc.kill()
-            self.proc.wait()
+            self.proc.wait(10.0)
 
     def kill(self) -> None:
         """Kill the process and close the socket (once, whoever calls)."""
@@ -279,12 +307,13 @@ class WorkerPool:
         self._count = 0
         self._warming = False
         self._closed = False                    # the server is exiting: no new workers, none back to idle
+        self._forks: ForkServer | None = None   # started with the first worker
         atexit.register(self.close)
 
     def warm(self, n: int = 1, together: bool = False, timeout: float = 120.0) -> None:
-        """Start workers ahead of time (a spawn imports torch: seconds) so that Start is instant:
-        one after another (each waits until the one before has warmed up), or, with together, all
-        that are missing at once."""
+        """Start workers ahead of time (the first waits for the fork server to import torch: seconds) so
+        that Start is instant: one after another (each waits until the one before has warmed up), or,
+        with together, all that are missing at once."""
         _start_shm_manager()
         with self._lock:
             if together:
@@ -307,9 +336,20 @@ class WorkerPool:
             with self._lock:
                 self._warming = False
 
+    def _new_worker(self) -> _Worker:
+        """A new worker, forked by the pool's fork server (a new one if there is none, or it has ended);
+        the caller holds the lock."""
+        if self._forks is None or not self._forks.reporting:
+            self._forks = fork_server()
+        try:
+            return _Worker(self._forks)
+        except OSError:                         # it ended just now
+            self._forks = fork_server()
+            return _Worker(self._forks)
+
     def _spawn_idle(self) -> _Worker:
         """A new worker, counted and idle (the caller holds the lock)."""
-        w = _Worker()
+        w = self._new_worker()
         self._idle.append(w)
         self._all.add(w)
         self._count += 1
@@ -329,8 +369,8 @@ class WorkerPool:
                 raise PlaygroundError("the server is shutting down; start the run once it is back")
             if self._count >= self.size:
                 raise PlaygroundError(f"{self.size} runs are already training (the limit); stop one first")
+            w = self._new_worker()
             self._count += 1
-            w = _Worker()
             self._all.add(w)
         return w
 
@@ -357,15 +397,14 @@ class WorkerPool:
                 pass
         end = time.monotonic() + timeout
         for w in workers:
-            try:
-                w.proc.wait(max(0.0, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+            w.proc.wait(max(0.0, end - time.monotonic()))
         for w in workers:
             if w in idle:
                 w.kill()
             else:
                 w.end_process()
+        if self._forks is not None:
+            self._forks.close()
 
 
 def job_message(handle: RunHandle, wait_for_go: bool) -> tuple:
@@ -448,8 +487,7 @@ class ProcessExecutor(Executor):
         except (EOFError, OSError):
             healthy = False
             if not handle.settle(lost=True):   # not a shutdown that killed it
-                code = w.proc.poll()
-                handle.history.update(status="failed", message=f"the training process died (exit code {code}); "
+                handle.history.update(status="failed", message=f"the training process died ({w.ended_how()}); "
                                                                f"the run is lost, its curves so far are kept")
         else:
             handle.settle()
@@ -507,8 +545,6 @@ class ProcessExecutor(Executor):
         self.pool.close()
 
 
-def main(parent: int | None = None) -> None:
-    """Entry of a worker process (started at nice NICE): argv is [FD of its socket, path of its stop flag,
-    the server's pid]; parent: that pid (given, not read with getppid: the server may already be gone
-    when the worker's first line runs)."""
-    _worker_main(Connection(int(sys.argv[1])), StopFlag(sys.argv[2]), parent)
+def forked(fd: int, flag_path: str) -> None:
+    """Entry of a worker, a fork of the fork server: fd, its socket to the server; flag_path, its stop flag."""
+    _worker_main(Connection(fd), StopFlag(flag_path), os.getppid())

@@ -503,28 +503,62 @@ def test_a_worker_pool_keeps_the_servers_sockets_out_of_child_processes():
         listener.close()
 
 
-def test_a_worker_still_warming_up_ends_with_its_dead_parent():
-    """A parent (the server) that dies hard does not leave a worker behind, even one still importing
-    torch: it would otherwise warm up for nobody and only then notice the closed socket."""
+def test_a_fork_server_still_importing_ends_with_its_dead_parent_and_forks_nobody():
+    """A parent (the server) that dies hard does not leave a worker behind, even while its fork server is
+    still importing torch: it would otherwise fork the worker asked for meanwhile, for nobody."""
     from playground.train.worker import StopFlag
 
-    code = ("import os, sys, time\nfrom playground.train.worker import _Worker\n"
-            "w = _Worker()\nprint(w.proc.pid, w.stop_event.path, flush=True)\nos._exit(0)")
+    code = ("import os\nfrom playground.train.worker import WorkerPool\n"
+            "pool = WorkerPool(1)\nw = pool.acquire()\n"
+            "print(pool._forks.proc.pid, w.stop_event.path, flush=True)\nos._exit(0)")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     pid, flag = parent.stdout.readline().split()
-    pid = int(pid)
+    forks = psutil.Process(int(pid))
     parent.wait()
     try:
         end = time.monotonic() + 30
-        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-            assert time.monotonic() < end, "the orphaned worker is still running"
+        while forks.is_running() and forks.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < end, "the orphaned fork server is still running"
             time.sleep(0.1)
-        # It never reported itself warm (the flag's warm byte): it ended while warming up, or found its
-        # parent gone at the end of it. Without either it would warm up (~5 s here), say so, and only
-        # then find the socket closed. Timing-free.
+        # The worker was never forked, or never said it was warm (the flag's warm byte): the fork server
+        # ended while importing, or found its parent gone before it read the request. Timing-free.
         assert not StopFlag(flag).warm
     finally:
         os.unlink(flag)
+
+
+def test_a_fork_server_reports_how_its_workers_end_and_a_new_one_replaces_it_when_it_dies():
+    """A worker killed mid-run is reported with its signal; a fork server that was killed is replaced at
+    the next worker, and the workers it forked go on (each talks to the server on its own socket)."""
+    import signal
+
+    from playground.train.worker import WorkerPool
+    from tests.waits import wait_for as until
+
+    pool = WorkerPool(3)
+    try:
+        pool.warm(2)
+        killed, survivor = pool.acquire(), pool.acquire()
+        assert killed.warm and survivor.warm
+        killed.proc.kill()
+        assert killed.proc.wait(10), "a killed worker was not reported as ended"
+        assert killed.ended_how() == f"killed by {signal.SIGKILL.name}"
+        pool.release(killed, healthy=False)
+        old = pool._forks
+        old.proc.kill()
+        old.proc.wait()
+        until(lambda: not old.reporting, 10, "the reader to see the fork server's end")
+        assert survivor.alive(), "a worker ended with its fork server"
+        survivor.conn.send(("ping",))                  # a worker skips what is not a job, and reads on
+        assert survivor.alive()
+        fresh = pool.acquire()
+        assert pool._forks is not old and pool._forks.reporting, "no new fork server after the old one died"
+        until(lambda: fresh.warm, 60, "a worker of the new fork server to warm up")
+        pool.release(fresh, healthy=True)
+        pool.release(survivor, healthy=True)
+    finally:
+        pool.close()
+    assert not survivor.alive() and not fresh.alive(), "close() left a worker running"
 
 
 # ----------------------------------------------------------------------------- history

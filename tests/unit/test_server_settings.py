@@ -48,12 +48,12 @@ def long_run(seed: int = 0) -> RunConfig:
 
 
 def worker_pids() -> set[int]:
-    """This process's children that are training worker processes (worker.py's BOOT)."""
+    """The training worker processes of this process: the children of its fork servers (worker.py's BOOT)."""
     out = set()
     for p in psutil.Process().children():
         try:
-            if any("playground.train.worker import main" in a for a in p.cmdline()):
-                out.add(p.pid)
+            if any("forks.serve(" in a for a in p.cmdline()):
+                out |= {c.pid for c in p.children()}
         except psutil.NoSuchProcess:
             pass
     return out
