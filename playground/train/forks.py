@@ -145,13 +145,17 @@ class Forked:
 
 
 def _exists(pid: int) -> bool:
+    """Whether `pid` still runs: neither gone nor a zombie (an orphan's new parent, e.g. a container's
+    first process, may never reap it)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):   # gone, or the pid now belongs to another user's process
         return False
-    except PermissionError:                      # the pid now belongs to another user's process
-        return False
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:                                 # it ended meanwhile, or there is no /proc here (then
+        return not os.path.isdir("/proc")           # os.kill's answer is all there is)
 
 
 class ForkServer:
@@ -217,14 +221,8 @@ class ForkServer:
         for child in never:                      # asked for, never forked
             child.ended(None)
 
-    def close(self, timeout: float = 1.0) -> None:
-        """End the fork server (its children go on: each has its own socket to this process)."""
-        try:
-            self._ctrl.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    def close(self) -> None:
+        """End the fork server at once: it holds nothing of its own. Its children go on (each has its own
+        socket to this process); those asked for and not forked yet never start."""
+        self.proc.kill()
+        self.proc.wait()

@@ -390,6 +390,9 @@ class WorkerPool:
         with self._lock:
             self._closed = True
             workers, idle, self._idle, self._all = list(self._all), set(self._idle), [], set()
+            forks, self._forks = self._forks, None
+        if forks is not None:                   # first: a worker asked for and not forked yet is not waited for
+            forks.close()
         for w in workers:
             try:
                 w.conn.send(("quit",))
@@ -403,8 +406,6 @@ class WorkerPool:
                 w.kill()
             else:
                 w.end_process()
-        if self._forks is not None:
-            self._forks.close()
 
 
 def job_message(handle: RunHandle, wait_for_go: bool) -> tuple:

@@ -527,6 +527,19 @@ def test_a_fork_server_still_importing_ends_with_its_dead_parent_and_forks_nobod
         os.unlink(flag)
 
 
+def test_closing_a_pool_while_its_fork_server_imports_waits_for_nothing_and_starts_nothing():
+    """A server stopped seconds after it started (its fork server still importing torch) ends it at once:
+    the stop waited ~3 s for the import, which then forked the worker asked for, for nobody."""
+    from playground.train.worker import WorkerPool
+
+    pool = WorkerPool(1)
+    w = pool.acquire()                                   # asked for; the fork server has just started
+    forks = pool._forks
+    pool.close()
+    assert forks.proc.poll() is not None, "close() returned with the fork server still running"
+    assert w.proc.pid is None and not w.alive(), "a worker was forked after close()"
+
+
 def test_a_fork_server_reports_how_its_workers_end_and_a_new_one_replaces_it_when_it_dies():
     """A worker killed mid-run is reported with its signal; a fork server that was killed is replaced at
     the next worker, and the workers it forked go on (each talks to the server on its own socket)."""
