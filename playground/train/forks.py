@@ -3,26 +3,29 @@
 Why: a worker started on its own imports torch and torch._dynamo (which the first optimizer built
 imports): ~3 s of CPU at the workers' low priority. On 2 cores a server's 4 warm workers, started one
 after another, were warm after 10-13 s, a race's 3 extra workers at once after 5.3 s, and each held
-~360 MB of memory of its own. A fork of a process that has imported them starts in ~0.05 s, warm-up
-included, and shares those pages with its siblings until it writes them.
+~0.5 GB of memory of its own after a CNN run (PSS). A fork of a process that has imported them starts
+in ~0.05 s, warm-up included, and shares those pages with its siblings until it writes them (~0.17 GB
+each after the same run, and ~0.3 GB once for the fork server).
 
 The fork server only imports: it runs no tensor operation and starts no thread of its own before it
 forks, so the children inherit no thread pool (a fork of a process whose OpenMP threads have run can
 hang in the child), no CUDA context (a forked child cannot use CUDA its parent initialised), and no
-lock held by another thread. Each worker warms up itself.
+lock held by another thread. (numpy's OpenBLAS starts a thread pool when it is imported; OpenBLAS's
+own fork handler shuts it down before each fork.) Each worker warms up itself.
 
 Protocol, over a SOCK_SEQPACKET socket pair (one message per packet): the server sends "ID TEXT" with
 one file descriptor attached; the fork server forks, the child runs `child(fd, TEXT)` and exits, and
 the fork server answers "forked ID PID". When a child ends, the fork server (its parent, which reaps
 it) sends "exited PID CODE" (CODE as subprocess's returncode: negative for a signal). It exits when
-the server closes its end, or dies: the socket then reads as closed. ("failed ID 0": no descriptor
-arrived with the request, nothing was forked.)
+the server closes its end or dies (the socket then reads as closed); the server's close() kills it.
+("failed ID 0": no descriptor arrived with the request, nothing was forked.)
 """
 from __future__ import annotations
 
 import itertools
 import os
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -118,7 +121,7 @@ class Forked:
                 return
         if self.running():
             try:
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
