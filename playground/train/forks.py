@@ -150,15 +150,12 @@ class Forked:
 def _exists(pid: int) -> bool:
     """Whether `pid` still runs: neither gone nor a zombie (an orphan's new parent, e.g. a container's
     first process, may never reap it)."""
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):   # gone, or the pid now belongs to another user's process
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):   # gone, or the pid now belongs to another user
         return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:                                 # it ended meanwhile, or there is no /proc here (then
-        return not os.path.isdir("/proc")           # os.kill's answer is all there is)
 
 
 class ForkServer:
