@@ -316,9 +316,9 @@ class Trainer:
                     autocast=autocast, snap_at=set(policy.plan(cfg.epochs, self.snapshot_budget)),
                     early=EarlyStop(cfg.patience) if cfg.patience else None,
                     augment=make_augment(cfg.data.augment, cfg.seed, self.data),   # per-sample, or None
-                    update=Update(self.optimizer, scaler, cfg.clip_norm, list(model.parameters())),
-                    l1_params=[q for q in model.parameters() if q.dim() > 1] if cfg.l1 else [],
-                    fast=Gradients.of(model, self.task, X, dev, cfg))
+                    fast=(fast := Gradients.of(model, self.task, X, dev, cfg)),
+                    update=Update(self.optimizer, scaler, cfg.clip_norm, list(model.parameters()), fast),
+                    l1_params=[q for q in model.parameters() if q.dim() > 1] if cfg.l1 else [])
         if cfg.stats:
             self.probe = Probe(model, [layer["type"] for layer in cfg.layers], X, y, self.task, cfg.seed)
         return plan
@@ -587,9 +587,9 @@ class Update:
     there is one, clipping the gradients' total norm to `clip` first if it is set. A total of None
     means the gradients are already in place (the fast path computed them)."""
 
-    def __init__(self, opt, scaler, clip: float, params: list):
+    def __init__(self, opt, scaler, clip: float, params: list, fast: Gradients | None = None):
         self.opt, self.scaler, self.clip, self.params = opt, scaler, clip, params
-        self.step = (lean_step(opt) if scaler is None else None) or opt.step
+        self.step = (lean_step(opt, fast) if scaler is None else None) or opt.step
 
     def __call__(self, total: torch.Tensor | None) -> None:
         opt, scaler, clip = self.opt, self.scaler, self.clip
