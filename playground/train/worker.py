@@ -113,12 +113,14 @@ class _Sender:
     What arrives within BATCH_S of a message goes with it as one batch, coalesced (stream.coalesce):
     a tiny network ends 100 epochs a second, four messages each, and every message the server reads
     takes its GIL from the pages it is drawing; batched, a run sends at most 1 / BATCH_S a second.
-    READY and DONE end a batch at once. If the server is gone, the worker exits: nobody is left to
-    watch it train."""
+    READY and DONE end a batch at once, and so does a run's first publish (its first losses): the
+    student who pressed Start sees the first point without the batch's wait (up to BATCH_S). If the
+    server is gone, the worker exits: nobody is left to watch it train."""
 
     def __init__(self, conn: Connection):
         self._conn = conn
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._first_publish = True              # a run's first publish is next (none sent since DONE)
         self._thread = threading.Thread(target=self._loop, name="sender", daemon=True)
         self._thread.start()
 
@@ -144,10 +146,11 @@ class _Sender:
                 return
 
     def _batch(self) -> list:
-        """The next message and what follows it within BATCH_S (up to READY, DONE or the end)."""
+        """The next message and what follows it within BATCH_S (up to READY, DONE, the end of a run's
+        first publish, or the end)."""
         batch = [self._queue.get()]
         deadline = time.monotonic() + BATCH_S
-        while batch[-1] is not None and batch[-1][0] not in (READY, DONE):
+        while not self._ends_batch(batch[-1]):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -156,6 +159,17 @@ class _Sender:
             except queue.Empty:
                 break
         return batch
+
+    def _ends_batch(self, msg) -> bool:
+        if msg is None or msg[0] == READY:
+            return True
+        if msg[0] == DONE:
+            self._first_publish = True             # the next run's is next
+            return True
+        if msg[0] == "add_mark" and self._first_publish:   # a publish's last write: losses, progress, mark
+            self._first_publish = False
+            return True
+        return False
 
 
 def _warm_up() -> None:

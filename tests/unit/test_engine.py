@@ -681,6 +681,32 @@ def test_coalesced_messages_do_to_a_history_what_the_messages_did():
     assert len(coalesce(sent)) <= 3 + len(heavy) + 1                  # steps, epochs, marks, update; the rest
 
 
+def test_a_runs_first_publish_leaves_at_once_and_the_rest_waits_for_its_batch(monkeypatch):
+    """The first point reaches the server without the batch's wait; later writes still wait for
+    theirs, until DONE, after which the next run's first publish leaves at once again. BATCH_S is
+    made 30 s here, so a first publish that waited would time out the polls."""
+    from multiprocessing import Pipe
+
+    from playground.train import worker
+    from playground.train.stream import DONE
+
+    monkeypatch.setattr(worker, "BATCH_S", 30.0)
+    theirs, ours = Pipe()
+    sender = worker._Sender(theirs)
+    first = [("update", (), {"status": "running"}), ("add_steps", (1, [0.7]), {}),
+             ("update", (), {"progress": {"step": 1}}), ("add_mark", ((1, 10, 0.01, 0.1),), {})]
+    for run in range(2):
+        for m in first:
+            sender.send(m)
+        assert ours.poll(10), f"run {run}: the first publish waited for the batch"
+        assert [m[0] for m in ours.recv()[1]] == ["add_steps", "add_marks", "update"]        # coalesced
+        sender.send(("add_steps", (2, [0.6]), {}))
+        assert not ours.poll(0.5), "a later write left without its batch"
+        sender.send((DONE, (), {}))
+        assert ours.poll(10) and [m[0] for m in ours.recv()[1]] == ["add_steps", DONE]
+    sender.drain(1.0)
+
+
 def test_a_workers_messages_travel_in_batches_that_do_what_the_messages_did():
     """A worker sends what its run writes within BATCH_S as one coalesced batch (worker._Sender): far
     fewer messages for the server to read, the same history once applied, and DONE last."""
