@@ -85,9 +85,9 @@ class RunActor:
 
     # ------------------------------------------------------------------ the training thread
     def _send(self, msg) -> None:
-        from playground.train.stream import to_wire
+        from playground.train.stream import wire
 
-        msg = to_wire(msg)
+        msg = wire(msg)
         with self._lock:
             self._seq += 1
             self._log.append((self._seq, msg))

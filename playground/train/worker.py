@@ -41,7 +41,7 @@ from playground.errors import PlaygroundError
 from playground.train.checked import check
 from playground.train.executor import Executor, Job, RunHandle
 from playground.train.forks import ForkServer
-from playground.train.stream import BATCH, DONE, READY, StreamedHistory, apply, coalesce, from_wire, to_wire
+from playground.train.stream import BATCH, DONE, READY, StreamedHistory, apply, coalesce, from_wire, to_wire, wire
 from playground.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class _Sender:
             msgs = [m for m in batch if m is not None]
             if msgs:
                 try:
-                    self._conn.send((BATCH, [to_wire(m) for _, m in coalesce(list(enumerate(msgs)))]))
+                    self._conn.send((BATCH, [wire(m) for _, m in coalesce(list(enumerate(msgs)))]))
                 except (OSError, ValueError):       # the server closed the socket: it died or quit
                     os._exit(0)
             if last is None:

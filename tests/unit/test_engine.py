@@ -681,6 +681,33 @@ def test_coalesced_messages_do_to_a_history_what_the_messages_did():
     assert len(coalesce(sent)) <= 3 + len(heavy) + 1                  # steps, epochs, marks, update; the rest
 
 
+@pytest.mark.parametrize("example", ["spiral_mlp", "regression_gauss", "mnist_cnn", "mnist_vae", "transformer_reverse",
+                                     "lstm_max"])
+def test_only_the_heavy_messages_carry_tensors(example):
+    """stream.wire sends every message but a snapshot or a checkpoint as it is, with no conversion: so
+    the trainer's other writes (steps, records, statistics, progress, the decision boundary) must
+    hold plain Python values only, for every kind of run."""
+    from playground.config import load_config
+    from playground.train.stream import HEAVY, StreamedHistory
+
+    def plain(obj) -> bool:
+        if isinstance(obj, dict):
+            return all(plain(v) for v in obj.values())
+        if isinstance(obj, (list, tuple)):
+            return all(plain(v) for v in obj)
+        return obj is None or type(obj) in (int, float, bool, str)
+
+    d = load_config(os.path.join(os.path.dirname(__file__), "..", "..", "examples", example + ".yaml")).to_dict()
+    d.update(epochs=2, device="cpu", threads=1, data={**d["data"], "max_train": 256})
+    sent = []
+    run = Run(RunConfig.from_dict(d), history=StreamedHistory(sent.append), publish_every=0.0)
+    run.run()
+    assert run.history.status == "finished", run.history.message
+    light = [m for m in sent if m[0] not in HEAVY]
+    assert {m[0] for m in light} >= {"add_steps", "update", "add_epoch", "add_mark", "add_stats"}
+    assert [m for m in light if not plain(m)] == []
+
+
 def test_a_runs_first_publish_leaves_at_once_and_the_rest_waits_for_its_batch(monkeypatch):
     """The first point reaches the server without the batch's wait; later writes still wait for
     theirs, until DONE, after which the next run's first publish leaves at once again. BATCH_S is
