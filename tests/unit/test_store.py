@@ -247,6 +247,23 @@ def test_snapshots_stay_within_budget_when_a_run_is_extended(reg, store):
     assert len(files) == len(epochs)                                 # thinned files are deleted too
 
 
+def test_a_runs_bytes_follow_its_snapshots_as_they_are_written_replaced_and_thinned(store):
+    """write_snapshot moves the run's byte count by what it writes and frees, without rescanning the
+    folder: after every write it equals the size of the files there."""
+    store.create("size0001", "sizes", config().to_dict(), "me")
+    folder = store.run_dir("size0001")
+
+    def on_disk() -> int:
+        return sum(f.stat().st_size for f in folder.glob("*") if f.is_file())
+    for epoch in range(12):
+        weights = {"w": torch.zeros(10 + epoch)}               # each file a different size
+        assert store.write_snapshot("size0001", epoch, epoch * 5, False, weights, budget=6) is None
+        assert store.get("size0001").bytes == on_disk(), f"after epoch {epoch}"
+    store.write_snapshot("size0001", 11, 55, True, {"w": torch.zeros(3)}, budget=6)   # the same step again, partial
+    assert store.get("size0001").bytes == on_disk()
+    assert len(store.snapshots("size0001")) == 6 == len(list(folder.glob("epoch-*")))
+
+
 def test_frozen_model_is_the_snapshot_not_the_training_model(reg, store):
     run = reg.start(config(epochs=3))
     assert run.join(60) and reg.flush()
