@@ -51,10 +51,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # train on every core (measured in the e2e tests: page switch and a second student's first point).
 NICE = int(os.environ.get("PLAYGROUND_WORKER_NICE", "10"))
 BATCH_S = 0.05                 # a worker's messages within this many seconds travel together
-# The fork server (and so every worker, its fork) lowers its priority before anything is imported:
-# importing torch and torch._dynamo takes ~3 s of CPU. Workers start one after another
-# (WorkerPool.warm), so the first is ready soonest. (Linux's SCHED_IDLE for the start was tried:
-# a worker warming beside a training run then never got the CPU, and a second student waited.)
+# The fork server imports torch and torch._dynamo (~3 s of CPU) at the server's priority, then
+# lowers its own before it forks, so every worker runs at NICE. It starts once the first page is
+# drawn (Registry.warm's wait), or at the first Start, which waits for that very import: at nice 10
+# beside the browser and the server drawing it, the first point of a Start pressed as soon as a
+# fresh server's page is up came after 5.2-6.4 s; at the server's priority, after 4.3-4.7 s, with
+# the cold start no slower. (Linux's SCHED_IDLE for the start was tried: a worker warming beside a
+# training run then never got the CPU, and a second student waited.)
 # While it imports, a thread watches its parent (whose pid it is given): a fork server importing
 # at low priority on a busy machine would otherwise outlive a killed server by seconds, and fork
 # the workers asked for meanwhile for nobody. The thread ends before the first fork (forks.py).
@@ -62,7 +65,6 @@ BATCH_S = 0.05                 # a worker's messages within this many seconds tr
 # process group, and would kill a run mid-step (recorded as failed); the server stops it instead,
 # with a checkpoint.
 BOOT = ("import os, signal, sys, threading\n"
-        f"try:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "_parent, _imported = int(sys.argv[2]), threading.Event()\n"
         "def _orphan_watch():\n"
@@ -71,6 +73,7 @@ BOOT = ("import os, signal, sys, threading\n"
         "_watch.start()\n"
         "import torch._dynamo\nfrom playground.train import forks, worker\n"
         "_imported.set()\n_watch.join()\n"
+        f"try:\n    os.nice({NICE})\nexcept (AttributeError, OSError):\n    pass\n"
         "forks.serve(int(sys.argv[1]), _parent, worker.forked)")
 
 
