@@ -55,9 +55,10 @@ BATCH_S = 0.05                 # a worker's messages within this many seconds tr
 # lowers its own before it forks, so every worker runs at NICE. It starts once the first page is
 # drawn (Registry.warm's wait), or at the first Start, which waits for that very import: at nice 10
 # beside the browser and the server drawing it, the first point of a Start pressed as soon as a
-# fresh server's page is up came after 5.2-6.4 s; at the server's priority, after 4.3-4.7 s, with
-# the cold start no slower. (Linux's SCHED_IDLE for the start was tried: a worker warming beside a
-# training run then never got the CPU, and a second student waited.)
+# fresh server's page is up came after 5.2-6.8 s (median of 5 runs 6.3 s); at the server's priority,
+# after 4.3-5.6 s (median of 6 runs 4.6 s), with the cold start no slower. (Linux's SCHED_IDLE for
+# the start was tried: a worker warming beside a training run then never got the CPU, and a second
+# student waited.)
 # While it imports, a thread watches its parent (whose pid it is given): a fork server importing
 # at low priority on a busy machine would otherwise outlive a killed server by seconds, and fork
 # the workers asked for meanwhile for nobody. The thread ends before the first fork (forks.py).
