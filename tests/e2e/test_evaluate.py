@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.ui import go, metric, set_number, train_digits_cnn
+from tests.e2e.ui import go, metric, rerun, set_number, train_digits_cnn
 
 pytestmark = pytest.mark.e2e
 
@@ -15,14 +15,22 @@ def thumb(page, label: str):
     return page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider")
 
 
-def test_scrub_epochs_and_move_the_threshold(page, shots):
-    set_number(page, "Epochs", 15)
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("finished 15 epochs").wait_for(timeout=60_000)
+def test_follow_the_training_run_then_scrub_epochs_and_move_the_threshold(page, shots):
+    """Evaluate opened as soon as Start is pressed follows the run (its first snapshot, then the newest
+    epoch) to the end without a click; then the epochs are scrubbed and the threshold moved."""
+    set_number(page, "Epochs", 500)
+    t0 = time.time()
+    rerun(page, page.get_by_role("button", name="Start training").click, "Start training")   # the run is the page's
     go(page, "Evaluate", page.get_by_text("Balanced accuracy", exact=True))
-    page.get_by_text("epoch 15").first.wait_for()
+    # drawn before the first snapshot ("no weight snapshot yet") or at an early epoch, the page must not
+    # wait for the run's end (~7 s here) to show its metrics, nor stop at the epoch it first drew
+    assert page.get_by_text("The run is still training").is_visible(), \
+        f"Evaluate showed its metrics only after the run ended ({time.time() - t0:.1f} s after Start)"
+    page.get_by_text("epoch 500").first.wait_for(timeout=60_000)
+    page.get_by_text("The run is still training").wait_for(state="hidden")
+    print(f"Evaluate's metrics shown while the run trained; its last epoch {time.time() - t0:.1f} s after Start")
     trained = metric(page, "Accuracy")
-    shots(page, "evaluate-epoch-15")
+    shots(page, "evaluate-epoch-500")
     # back to the initial weights: an untrained network does not get the trained accuracy
     t0 = time.time()
     thumb(page, "Epoch").press("Home")
@@ -30,11 +38,11 @@ def test_scrub_epochs_and_move_the_threshold(page, shots):
     while metric(page, "Accuracy") == trained:
         assert time.time() - t0 < 20, f"the accuracy still shows the trained {trained} 20 s after the scrub to epoch 0"
         time.sleep(0.05)
-    print(f"scrub from epoch 15 to epoch 0 redrawn in {time.time() - t0:.2f} s (browser-measured)")
+    print(f"scrub from epoch 500 to epoch 0 redrawn in {time.time() - t0:.2f} s (browser-measured)")
     shots(page, "evaluate-epoch-0")
     # the threshold moves the dot and the confusion matrix
     thumb(page, "Epoch").press("End")
-    page.get_by_text("epoch 15").first.wait_for()
+    page.get_by_text("epoch 500").first.wait_for()
     caption = page.get_by_text(re.compile(r"^Confusion matrix at threshold 0\.50"))
     caption.wait_for()
     for _ in range(20):

@@ -141,12 +141,22 @@ def go(page, name: str, ready) -> float:
     page.get_by_role("link", name=name, exact=True).click()
     try:
         ready.wait_for(timeout=30_000)
-    except Exception:
+    except Exception as e:
         from tests.e2e.harness import ARTIFACTS
 
-        page.screenshot(path=str(ARTIFACTS / f"failed-go-{name.replace(' ', '').replace('&', '')}.png"), full_page=True)
-        raise
+        shot = ARTIFACTS / f"failed-go-{name.replace(' ', '').replace('&', '')}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise AssertionError(f"{name}: {ready} not shown within 30 s ({shot.name}); {shown(page)}") from e
     return time.time() - t0
+
+
+def shown(page) -> str:
+    """What the page shows, in words, for a failure's message (CI keeps no screenshots): its address, the
+    sidebar's run and the main area's text, cut short."""
+    main = page.locator('[data-testid="stMain"]').inner_text(timeout=5_000)
+    run = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Run shown")
+    picked = run.first.input_value(timeout=2_000) if run.count() else "none"
+    return f"address {page.url}, run shown: {picked}, the page: " + re.sub(r"\s+", " ", main)[:600]
 
 
 def selected(page, label: str) -> str:
