@@ -25,16 +25,20 @@ APP = '[data-testid="stApp"]'
 
 
 def idle(page, timeout: float = 30.0) -> None:
-    """Wait until the app has no script run in progress and no element left stale (dimmed) by the last
-    one: what the page shows is what the server last drew. (Streamlit keeps its run state on the app's
-    root element; its own browser tests wait on the same attribute.)"""
+    """Wait until the app has no script run in progress, no element left stale (dimmed) by the last
+    one, and no element still a grey placeholder (stSkeleton: React draws one while the code of a widget
+    kind is fetched, the first time the page shows that kind; seconds on a loaded machine): what the page
+    shows is what the server last drew. (Streamlit keeps its run state on the app's root element; its own
+    browser tests wait on the same attribute.)"""
     try:
         page.wait_for_function(
             f"""() => {{ const app = document.querySelector('{APP}');
                 return app && app.getAttribute('data-test-script-state') === 'notRunning'
-                    && !document.querySelector('[data-stale="true"]'); }}""", timeout=timeout * 1000)
+                    && !document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]'); }}""",
+            timeout=timeout * 1000)
     except Exception as e:
-        raise AssertionError(f"the app was still running (or showed stale elements) after {timeout:.0f} s") from e
+        raise AssertionError(f"the app was still running (or showed stale elements or placeholders) after "
+                             f"{timeout:.0f} s") from e
 
 
 def watch(page) -> None:
