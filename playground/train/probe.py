@@ -156,13 +156,19 @@ class Probe:
         norms = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
         saved = [{k: v.clone() for k, v in m.named_buffers(recurse=False)} for m in norms]
         gen_state = dropout_gen.get_state() if dropout_gen is not None else None
-        hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in model]
+        # Every model built here is an nn.Sequential, whose forward is this loop: each layer's output is
+        # taken as it passes, without putting hooks on and off at every snapshot (another model: hooks)
+        chain = type(model) is nn.Sequential
+        hooks = [] if chain else [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in model]
         params = [w for ws in self.weights for w in ws]
         try:
             if not was_training:
                 model.train()
             with torch.enable_grad():
-                out = model(self.X)
+                out = self.X if chain else model(self.X)
+                for m in model if chain else ():
+                    out = m(out)
+                    outputs.append(out)
                 loss = self.task.loss(out, self.task.target(self.X, self.y), model)
                 grads = torch.autograd.grad(loss, params, allow_unused=True) if params else []
         finally:
@@ -178,14 +184,15 @@ class Probe:
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         ratios, self.ratios = self.ratios, None
         values = [_values(h) for h in outputs]
-        acts = _hists(values)
         has = [i for i, ws in enumerate(self.weights) if ws]
-        wstats = _hists([_flat(self.weights[i]) for i in has])
-        gstats, k = [], 0
+        gflat, k = [], 0
         for i in has:
-            gstats.append(_flat(grads[k:k + len(self.weights[i])]))
+            gflat.append(_flat(grads[k:k + len(self.weights[i])]))
             k += len(self.weights[i])
-        gstats = _hists(gstats)
+        # activations, weights and gradients in one pass (each array's figures are its own)
+        summaries = _hists(values + [_flat(self.weights[i]) for i in has] + gflat)
+        n, w = len(values), len(has)
+        acts, wstats, gstats = summaries[:n], summaries[n:n + w], summaries[n + w:]
         layers = []
         for i, h in enumerate(outputs):
             act = acts[i]
