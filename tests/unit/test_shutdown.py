@@ -108,7 +108,9 @@ def test_a_stopped_server_interrupts_every_run_resumably_and_quickly(tmp_path, s
     log = err.read()
     assert "Traceback" not in log and "Exception" not in log, log
     assert proc.returncode == 0, log
-    assert took < 5, f"the server took {took:.1f} s to exit"
+    # Alone it exits in 0.8-1.5 s here (26 tries, also beside a busy core); once, at the end of a whole CI
+    # run on this 2-core machine, 5.2 s. A service manager waits 10 s (Docker's default) before SIGKILL.
+    assert took < 8, f"the server took {took:.1f} s to exit"
     for row in store.list():
         assert row.status == "interrupted", (row.status, row.message)
         assert "the server was shut down; it can resume" in row.message
