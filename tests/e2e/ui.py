@@ -158,8 +158,7 @@ def shown(page) -> str:
     """What the page shows, in words, for a failure's message (CI keeps no screenshots): its address, the
     sidebar's run and the main area's text, cut short."""
     main = page.locator('[data-testid="stMain"]').inner_text(timeout=5_000)
-    run = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Run shown")
-    picked = run.first.input_value(timeout=2_000) if run.count() else "none"
+    picked = selected(page, "Run shown") if page.get_by_role("combobox", name="Run shown").count() else "none"
     return f"address {page.url}, run shown: {picked}, the page: " + re.sub(r"\s+", " ", main)[:600]
 
 
