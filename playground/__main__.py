@@ -715,4 +715,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from playground.train import heap
+
+    heap.keep_freed(one_arena=True)     # the CLI's training thread keeps a step's freed memory (heap.py)
     sys.exit(main())
