@@ -36,6 +36,7 @@ BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)   # what the Batc
 PROBE_MAX = 256               # probe examples at most
 PROBE_VALUES = 100_000        # fewer examples for large inputs: examples x input size stays under this
 HIST_MAX = 65_536             # activation values histogrammed per layer at most (an even subsample)
+ONE_BY_ONE = 4_096            # arrays of more values are binned one at a time (_hists)
 SATURATED = 0.02              # sigmoid within 0.02 of 0 or 1, tanh within 0.02 of -1 or 1: gradient < ~0.02
 
 
@@ -68,11 +69,22 @@ def _hists(arrays: list[np.ndarray]) -> list[dict]:
     k = len(arrays)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     lo, hi = np.minimum.reduceat(x, starts), np.maximum.reduceat(x, starts)
-    seg = np.repeat(np.arange(k), sizes)
     width = hi - lo
     scale = np.divide(BINS, width, out=np.zeros(k), where=width > 0)
-    bins = np.minimum(((x - lo[seg]) * scale[seg]).astype(np.int64), BINS - 1) + seg * BINS
-    counts = np.bincount(bins, minlength=k * BINS).reshape(k, BINS)
+    # bins: the small arrays together (each value's lo and scale looked up), a large one on its own (its
+    # own lo and scale: no lookup per value, and its temporaries stay in the cache); the same arithmetic
+    large = sizes > ONE_BY_ONE
+    counts = np.zeros((k, BINS), np.int64)
+    for i in np.flatnonzero(large):
+        t = x[starts[i]:starts[i] + sizes[i]] - lo[i]
+        t *= scale[i]
+        b = t.astype(np.int64)
+        counts[i] = np.bincount(np.minimum(b, BINS - 1, out=b), minlength=BINS)
+    if not large.all():
+        seg = np.repeat(np.arange(k)[~large], sizes[~large])
+        xs = x[np.repeat(~large, sizes)] if large.any() else x
+        bins = np.minimum(((xs - lo[seg]) * scale[seg]).astype(np.int64), BINS - 1) + seg * BINS
+        counts += np.bincount(bins, minlength=k * BINS).reshape(k, BINS)
     total, sq = np.add.reduceat(x, starts), np.add.reduceat(x * x, starts)
     mean = total / sizes
     std = np.sqrt(np.maximum(sq / sizes - mean * mean, 0.0))

@@ -17,6 +17,7 @@ from playground.errors import PlaygroundError
 from playground.inspect import VIEWS
 from playground.inspect.stats import by_epoch, stats_at
 from playground.store import default_store
+from playground.train import probe
 from playground.train.probe import BINS, Probe, _hist, _hists
 from playground.train.tasks import make_task
 from tests.trained import train_stored
@@ -44,6 +45,20 @@ def test_histograms_in_one_pass_equal_one_at_a_time():
         assert h["counts"] == alone["counts"] and sum(h["counts"]) == a.size
         assert h["mean"] == pytest.approx(a.mean()) and h["std"] == pytest.approx(a.std(), rel=1e-6, abs=1e-12)
     assert together[2]["counts"][0] == 1 and together[2]["std"] == 0.0        # one value: one bin, no spread
+
+
+def test_large_arrays_binned_one_at_a_time_equal_all_together(monkeypatch):
+    """_hists bins an array of more than ONE_BY_ONE values on its own: the same records, to the bit, as
+    binning every array together (the records of a run are compared by hash: tests/unit/golden_examples.json)."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=n) * s + c for n, s, c in ((probe.ONE_BY_ONE + 1, 3.0, 0.5), (7, 1.0, 0.0),
+                                                         (probe.ONE_BY_ONE, 1e-3, -2.0), (70_000, 40.0, 1.0),
+                                                         (1, 1.0, 0.0), (10_000, 0.0, 1.5))]
+    mixed = _hists(arrays)
+    monkeypatch.setattr(probe, "ONE_BY_ONE", 10**9)
+    assert _hists(arrays) == mixed
+    assert [sum(h["counts"]) for h in mixed] == [a.size for a in arrays]
+    assert mixed[-1]["counts"][0] == 10_000                          # a constant array: every value in the first bin
 
 
 def test_non_finite_values_are_left_out():
