@@ -47,7 +47,8 @@ def keep_freed(one_arena: bool = False) -> bool:
 
 
 def release() -> None:
-    """Hand the free memory malloc keeps back to the system (a run has ended: the next may be smaller)."""
+    """Hand the free memory malloc keeps back to the system (a worker idle for a while: its next run, if
+    any, may be smaller)."""
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
