@@ -12,7 +12,6 @@ from ui.charts import vega
 from ui.scrubber import snapshot_model
 
 GALLERY = 16
-FOLLOW_GAP = 3.0               # while a run trains, at most one redraw per 3 s: each evaluates a whole split
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

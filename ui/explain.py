@@ -44,7 +44,6 @@ IMAGE_METHODS = list(METHODS)
 TABLE_METHODS = ["deepshap", "shap", "ig", "saliency", "kernelshap"]
 DEFAULT_METHODS = ["gradcam", "saliency", "ig", "shap"]
 TILE = 196                                  # pixels per map
-FOLLOW_GAP = 3.0                            # while a run trains, at most one redraw per 3 s: each computes every map
 LOOK_FOR = (
     "- **Start at epoch 0.** The initial weights already give maps, and they look like *something*: an "
     "explanation is only as good as the network it explains. Scrub forward: Grad-CAM moves from scattered "

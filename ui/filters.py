@@ -27,7 +27,6 @@ from ui.charts import clamp_input, take_cell_click, vega
 from ui.scrubber import from_snapshot, prefetch, snapshot_model
 
 POOLS = ("MaxPool2d", "AvgPool2d")
-FOLLOW_GAP = 3.0         # while a run trains, at most one redraw per 3 s: feature maps and top examples are recomputed
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

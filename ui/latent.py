@@ -32,7 +32,6 @@ METHOD_NAMES = {"raw": "The code itself", "pca": "PCA", "umap": "UMAP", "tsne": 
 SHOW = {"space": "Code space", "decode": "Decode anywhere", "recon": "Reconstructions", "pca": "Against PCA",
         "vae": "Variational"}
 GRID = 15                       # the manifold picture: GRID x GRID decoded codes
-FOLLOW_GAP = 3.0                # while a run trains, at most one redraw per 3 s: each costs the browser ~0.8 s of CPU
 NEAR = 8                        # nearest neighbours shown for a clicked point
 DECODED_PX = 196                # the width of one decoded or clicked image
 LOOK_FOR = (

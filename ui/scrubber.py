@@ -166,6 +166,10 @@ def begin_draw() -> None:
     run_id = st.session_state.get("run_id")
     st.session_state["_drawn_from"] = (run_id, _state(run_id)) if run_id and REGISTRY.get(run_id) else None
 
+# follow()'s gap for the inspection pages whose redraw is heavy: Evaluate evaluates a whole split, Filters
+# recomputes feature maps and top examples, Explain every map, Latent space costs the browser ~0.8 s of CPU
+HEAVY_GAP = 3.0
+
 
 def follow(run_id: str, every: float = 1.0, marker=None, gap: float = 0.0) -> None:
     """At the end of a page: while the run trains (or its last writes are still being stored), redraw

@@ -1,8 +1,8 @@
 """Evaluate: how the run shown classifies, at any snapshot: confusion, per-class metrics, ROC/PR, worst mistakes."""
 import streamlit as st
 
-from ui.evaluate import FOLLOW_GAP, confusion, evaluation, gallery, headline, per_class, threshold_views
-from ui.scrubber import epoch_scrubber, follow, from_snapshot, no_snapshot, snapshot_model
+from ui.evaluate import confusion, evaluation, gallery, headline, per_class, threshold_views
+from ui.scrubber import HEAVY_GAP, epoch_scrubber, follow, from_snapshot, no_snapshot, snapshot_model
 from ui.sidebar import require_run
 
 st.title("Evaluate")
@@ -21,7 +21,7 @@ if snap is None:
     st.stop()
 if run.alive:
     st.caption(f":material/sync: The run is still training: the page follows its newest epoch (at most one "
-               f"redraw every {FOLLOW_GAP:g} s) until you move the slider.")
+               f"redraw every {HEAVY_GAP:g} s) until you move the slider.")
 arrays, s = from_snapshot(evaluation, run_id, snap.epoch, snap.step, split)
 headline(s)
 
@@ -54,4 +54,4 @@ with st.expander("What to look for", icon=":material/school:"):
         "price of more false alarms (precision down). The ROC curve shows every threshold at once; its area "
         "is the chance that a random example of class 1 gets a higher score than a random one of class 0.\n"
         "- **Training vs validation:** much better on the training split than on validation means overfitting.")
-follow(run_id, gap=FOLLOW_GAP)
+follow(run_id, gap=HEAVY_GAP)

@@ -8,7 +8,7 @@ from playground.inspect.explain import CAMS, METHODS
 from ui import explain as ui
 from ui.filters import input_source
 from ui.plane import plane_panel
-from ui.scrubber import follow, scrubbed
+from ui.scrubber import HEAVY_GAP, follow, scrubbed
 from ui.sidebar import require_run, shown_run
 
 st.title("Explain")
@@ -91,4 +91,4 @@ def snapshot_views():
 snapshot_views()
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(ui.LOOK_FOR)
-follow(run_id, gap=ui.FOLLOW_GAP)
+follow(run_id, gap=HEAVY_GAP)

@@ -4,7 +4,6 @@ import streamlit as st
 
 from playground.inspect import conv_layer_numbers
 from ui.filters import (
-    FOLLOW_GAP,
     conv_explainer,
     feature_maps,
     filter_panel,
@@ -17,7 +16,7 @@ from ui.filters import (
     warm_neighbours,
 )
 from ui.run_form import KIND_WORDS
-from ui.scrubber import follow, from_snapshot, scrubbed
+from ui.scrubber import HEAVY_GAP, follow, from_snapshot, scrubbed
 from ui.sidebar import require_run
 
 st.title("Filters & feature maps")
@@ -95,4 +94,4 @@ with st.expander("What to look for", icon=":material/school:"):
         "the filter is rare or everywhere.\n"
         "- **Dead filters** (all white in the shared scale) never change: with ReLU, a filter whose "
         "output is always negative gets no gradient.")
-follow(run_id, gap=FOLLOW_GAP)
+follow(run_id, gap=HEAVY_GAP)

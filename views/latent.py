@@ -4,7 +4,7 @@ a variational autoencoder's loss terms and prior samples."""
 import streamlit as st
 
 from ui import latent as ui
-from ui.scrubber import follow, from_snapshot, scrubbed, snapshot_model
+from ui.scrubber import HEAVY_GAP, follow, from_snapshot, scrubbed, snapshot_model
 from ui.sidebar import require_run, shown_run
 
 st.title("Latent space")
@@ -71,4 +71,4 @@ def snapshot_views():
 snapshot_views()
 with st.expander("What to look for", icon=":material/school:"):
     st.markdown(ui.LOOK_FOR)
-follow(run_id, gap=ui.FOLLOW_GAP)
+follow(run_id, gap=HEAVY_GAP)

@@ -14,6 +14,7 @@ Process-wide and only where glibc's malloc is the allocator (Linux); elsewhere b
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8      # glibc's malloc.h
@@ -21,7 +22,8 @@ TRIM_THRESHOLD = 1 << 30                         # free memory kept at the heap'
 MMAP_THRESHOLD = 32 << 20                        # allocations larger than this are mapped on their own
 
 
-def _libc():
+@functools.cache
+def _libc():                                     # platform.libc_ver() reads the interpreter's file: once
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
