@@ -715,7 +715,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from playground import quick_exit
     from playground.train import heap
 
+    quick_exit.skip_final_collections()  # ~0.5-1 s of CPU less at the end of each command (quick_exit.py)
     heap.keep_freed(one_arena=True)     # the CLI's training thread keeps a step's freed memory (heap.py)
     sys.exit(main())

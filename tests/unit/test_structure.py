@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPIRAL = {"data": {"name": "spiral"}, "epochs": 2, "batch_size": 20,
           "layers": [{"type": "Linear", "out_features": 8}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]}
 # Each package may import only those below it (the engine never imports ui/ or views/).
-LAYERS = [("errors", "config", "device", "identity", "lessons", "seeds"), ("data",), ("models",), ("store",),
-          ("train",), ("inspect", "export", "compare", "projection", "surfaces", "viz", "__main__")]
+LAYERS = [("errors", "config", "device", "identity", "lessons", "quick_exit", "seeds"), ("data",), ("models",),
+          ("store",), ("train",), ("inspect", "export", "compare", "projection", "surfaces", "viz", "__main__")]
 
 
 @pytest.fixture
