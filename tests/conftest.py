@@ -15,6 +15,10 @@ os.environ["PLAYGROUND_HOME"] = tempfile.mkdtemp(prefix="playground-test-store-"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from ui import components_scan  # noqa: E402
+
+components_scan.faster()   # each AppTest scans the installed distributions for components: cheaper
+
 
 @pytest.fixture(autouse=True)
 def _restore_torch_global_state():

@@ -72,6 +72,9 @@ def main(argv: list[str]) -> int:
     # Streamlit's own imports first, in this thread
     from streamlit.web import cli
 
+    from ui import components_scan
+
+    components_scan.faster()         # Streamlit's start-up scan for components, ~0.15 s of CPU less
     threading.Thread(target=preload, daemon=True, name="preload").start()
     sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *argv]
     return cli.main()
