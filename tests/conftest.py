@@ -15,9 +15,11 @@ os.environ["PLAYGROUND_HOME"] = tempfile.mkdtemp(prefix="playground-test-store-"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests import apptest_shared  # noqa: E402
 from ui import components_scan  # noqa: E402
 
 components_scan.faster()   # each AppTest scans the installed distributions for components: cheaper
+apptest_shared.install()   # ... and once per process, with the scripts compiled once
 
 
 @pytest.fixture(autouse=True)
