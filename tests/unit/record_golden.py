@@ -80,6 +80,49 @@ def _json_sha256(record) -> str:
     return hashlib.sha256(json.dumps(_exact(record), sort_keys=True).encode()).hexdigest()
 
 
+def float_fingerprint() -> str:
+    """Which float kernels this machine's torch runs, as "<CPU capability>/<hash>": the hash is of the bits
+    that a few operations the examples use give here (linear layers, a convolution, attention's matrix
+    products, the activations, the losses, normalisations, an LSTM, both directions, and an Adam step).
+    Machines whose vector units differ (AVX2, AVX-512) round some of these differently, and then every
+    example trains to numbers a last bit away from another machine's, however exact the engine is."""
+    import torch
+    import torch.nn.functional as F
+
+    h = hashlib.sha256(torch.backends.cpu.get_cpu_capability().encode())
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        outs = []
+        for batch, n_in, n_out in ((4, 2, 4), (64, 784, 128), (100, 30, 64), (32, 64, 10)):
+            x, w, b = rand(batch, n_in), rand(n_out, n_in).requires_grad_(), rand(n_out).requires_grad_()
+            y = F.linear(x, w, b)
+            for f in (torch.tanh, torch.sigmoid, F.relu, F.gelu):
+                y = y + f(y)
+            loss = F.cross_entropy(y, torch.arange(batch) % n_out) + F.mse_loss(y, torch.zeros_like(y))
+            loss.backward()
+            outs += [y, w.grad, b.grad]
+        img, k = rand(16, 3, 28, 28), rand(8, 3, 3, 3).requires_grad_()
+        c = F.batch_norm(F.conv2d(img, k, padding=1), None, None, training=True)
+        F.max_pool2d(c, 2).square().mean().backward()
+        q, kk = rand(8, 12, 16).requires_grad_(), rand(8, 12, 16)
+        att = torch.softmax(q @ kk.transpose(1, 2) / 4, -1) @ kk
+        F.layer_norm(att, (16,)).sum().backward()
+        lstm = torch.nn.LSTM(8, 16, batch_first=True)
+        seq, _ = lstm(rand(4, 10, 8))
+        seq.log_softmax(-1).mean().backward()
+        opt = torch.optim.Adam(lstm.parameters(), lr=0.01)
+        opt.step()
+        outs += [c, k.grad, att, q.grad, seq, *lstm.parameters()]
+    for t in outs:
+        h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return f"{torch.backends.cpu.get_cpu_capability()}/{h.hexdigest()[:16]}"
+
+
 def _read(path: Path) -> dict:
     """A config file's mapping (YAML's loader reads JSON too)."""
     import yaml
@@ -175,10 +218,11 @@ def record(out: Path) -> dict:
         for name in example_names():
             t = time.perf_counter()
             got = examples[name] = train_and_collect(name, Path(tmp) / name.replace("/", "-"))
-            print(f"{name}: {', '.join(r['result']['status'] for r in got['runs'])} after {got['epochs_run']} "
-                  f"epoch(s), {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+            ended = ", ".join(r["result"].get("status", "over seeds") for r in got["runs"])
+            print(f"{name}: {ended} after {got['epochs_run']} epoch(s), {time.perf_counter() - t:.1f} s",
+                  file=sys.stderr, flush=True)
     golden = {"recorded_at_commit": commit, "epochs_cap": EPOCHS, "compare_epochs_cap": COMPARE_EPOCHS,
-              "device": "cpu", "examples": examples}
+              "device": "cpu", "fingerprint": float_fingerprint(), "examples": examples}
     out.write_text(json.dumps(golden, indent=1) + "\n")
     return golden
 
