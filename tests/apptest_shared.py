@@ -2,9 +2,9 @@
 change while the tests run, are done once per test process.
 
 - Compiling the scripts. Each AppTest run makes a new ScriptCache, so each run re-reads app.py and the
-  page, rewrites them for Streamlit's "magic" and compiles them: ~13 ms a run, a sixth of the crawler's
-  script time. Here one cache serves the process; its key holds the file's mtime and size, so a script
-  that a test writes or changes is compiled anew.
+  page, rewrites them for Streamlit's "magic" and compiles them: ~13 ms a run, 17% of the crawler's script
+  thread under py-spy. Here one cache serves the process; its key holds the file's mtime and size, so a
+  script that a test writes or changes is compiled anew. (With the scan below: tests/app 536 s -> 422 s.)
 - The component scan. Each AppTest's first run scans the installed distributions for components
   (~50 ms even with ui.components_scan, ~300 AppTests in tests/app). The scan's result is kept; each
   AppTest still registers the components in a registry of its own.
