@@ -7,7 +7,7 @@ seeds: every seed's run recorded).
 
 A machine whose float kernels differ (tests/unit/record_golden.py's float_fingerprint: AVX-512 rather than
 AVX2, say) trains the examples to numbers a last bit away, so "machines" holds, by fingerprint, what the
-examples trained to on such a machine at a commit that passed against the reference here (455917c for
+examples trained to on such a machine at a commit that passed against the reference in CI (455917c for
 AVX512/8683be1d1740b443: 43 of 45 examples differ), where it differs from the reference. An example that
 a machine's set lacks is compared with the reference's numbers.
 To add a machine: python tests/unit/record_golden.py OUT.json there, at such a commit, and merge what
