@@ -89,7 +89,8 @@ def float_fingerprint() -> str:
     import torch
     import torch.nn.functional as F
 
-    h = hashlib.sha256(torch.backends.cpu.get_cpu_capability().encode())
+    capability = torch.backends.cpu.get_cpu_capability()
+    h = hashlib.sha256(capability.encode())
     g = torch.Generator().manual_seed(0)
 
     def rand(*shape):
@@ -120,7 +121,7 @@ def float_fingerprint() -> str:
         outs += [c, k.grad, att, q.grad, seq, *lstm.parameters()]
     for t in outs:
         h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return f"{torch.backends.cpu.get_cpu_capability()}/{h.hexdigest()[:16]}"
+    return f"{capability}/{h.hexdigest()[:16]}"
 
 
 def _read(path: Path) -> dict:
